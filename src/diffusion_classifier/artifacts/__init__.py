@@ -1,0 +1,32 @@
+"""Artifacts: the per-pair error store and the provenance recorded with every output."""
+
+from .provenance import (
+    atomic_directory,
+    atomic_path,
+    atomic_write_text,
+    code_version,
+    config_hash,
+    environment,
+    file_sha256,
+    files_sha256,
+    write_json,
+)
+from .store import ERROR_PREFIX, Shard, ShardWriter, read_errors, read_images, read_shard
+
+__all__ = [
+    "ERROR_PREFIX",
+    "Shard",
+    "ShardWriter",
+    "atomic_directory",
+    "atomic_path",
+    "atomic_write_text",
+    "code_version",
+    "config_hash",
+    "environment",
+    "file_sha256",
+    "files_sha256",
+    "read_errors",
+    "read_images",
+    "read_shard",
+    "write_json",
+]

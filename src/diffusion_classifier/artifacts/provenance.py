@@ -1,0 +1,144 @@
+"""Provenance: what made an artifact (code version, config hash, weights, timing).
+
+Also the atomic-write helpers every writer in the package uses: an artifact is
+either complete or absent, never half-written, so a preempted job can never leave
+a file that a later rule would take as finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = [
+    "atomic_directory",
+    "atomic_path",
+    "atomic_write_text",
+    "canonical_json",
+    "code_version",
+    "config_hash",
+    "environment",
+    "file_sha256",
+    "files_sha256",
+    "write_json",
+]
+
+
+def canonical_json(obj: Any) -> str:
+    """Key-sorted, compact JSON: equal configs give equal strings."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(obj: Any) -> str:
+    """First 16 hex digits of the sha256 of :func:`canonical_json`."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
+
+
+def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
+    """Streaming sha256 of one file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def files_sha256(paths: list[Path], root: Path | None = None) -> str:
+    """One sha256 over several files, their relative names included."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        name = path.relative_to(root) if root else path.name
+        digest.update(str(name).encode() + b"\0" + file_sha256(path).encode())
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    """``git describe`` of the checkout the package runs from, else the package version.
+
+    A ``-dirty`` suffix says the working tree had uncommitted changes.
+    """
+    from .. import __version__
+
+    here = Path(__file__).resolve().parent
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=here, capture_output=True, text=True, timeout=10,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return f"{__version__}+g{out.stdout.strip()}"
+    return __version__
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware that can change a number."""
+    import torch
+
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    with contextlib.suppress(ImportError):
+        import diffusers
+
+        env["diffusers"] = diffusers.__version__
+    if torch.cuda.is_available():
+        env["cuda_device"] = torch.cuda.get_device_name(0)
+        env["cuda"] = torch.version.cuda
+    return env
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside ``target``; swap it in on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def atomic_write_text(target: str | os.PathLike, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(target: str | os.PathLike, obj: Any) -> None:
+    """Pretty, key-sorted JSON, written atomically."""
+    atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,65 @@
+"""Dataset registry: one entry per dataset, keyed by name.
+
+An entry knows how to *prepare* its dataset, i.e. obtain it (a bundled copy, a
+download with checksum, or a manual step explained in the error) and write it in
+the manifest format of :mod:`diffusion_classifier.data.manifest`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["DatasetEntry", "register_dataset", "get_dataset", "list_datasets", "prepare_dataset"]
+
+PrepareFn = Callable[..., Path]
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """How to obtain one dataset.
+
+    Attributes:
+        name: Registry key, used in configs and output paths.
+        prepare: ``prepare(out_dir, **options) -> out_dir`` writes the manifest form.
+        description: One line for ``diffusion-classifier list``.
+    """
+
+    name: str
+    prepare: PrepareFn
+    description: str = ""
+
+
+_DATASETS: dict[str, DatasetEntry] = {}
+
+
+def register_dataset(name: str, description: str = "") -> Callable[[PrepareFn], PrepareFn]:
+    def decorator(fn: PrepareFn) -> PrepareFn:
+        if name in _DATASETS:
+            raise ValueError(f"dataset {name!r} is registered twice")
+        _DATASETS[name] = DatasetEntry(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0])
+        return fn
+
+    return decorator
+
+
+def list_datasets() -> list[str]:
+    return sorted(_DATASETS)
+
+
+def get_dataset(name: str) -> DatasetEntry:
+    try:
+        return _DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset source {name!r}; known: {list_datasets()}") from None
+
+
+def prepare_dataset(source: str, out_dir: str | Path, **options: Any) -> Path:
+    """Prepare dataset ``source`` into ``out_dir`` (atomically: all or nothing)."""
+    from ..artifacts.provenance import atomic_directory
+
+    entry = get_dataset(source)
+    with atomic_directory(out_dir) as tmp:
+        entry.prepare(tmp, **options)
+    return Path(out_dir)

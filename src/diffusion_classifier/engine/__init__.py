@@ -1,0 +1,21 @@
+"""The classification engine: timestep grids and stages, objectives, batched scoring."""
+
+from .objectives import PairBatch, get_objective, list_objectives, register_objective
+from .schedule import Schedule, Stage, strided_subgrid, timestep_grid
+from .scoring import DiffusionClassifier, ImageScores, ScoringConfig, draw_noise, image_seed
+
+__all__ = [
+    "DiffusionClassifier",
+    "ImageScores",
+    "PairBatch",
+    "Schedule",
+    "ScoringConfig",
+    "Stage",
+    "draw_noise",
+    "get_objective",
+    "image_seed",
+    "list_objectives",
+    "register_objective",
+    "strided_subgrid",
+    "timestep_grid",
+]

@@ -1,0 +1,112 @@
+"""Adapter for class-conditional diffusers models: UNet2DModel with class embeddings
+and DiT (DiTTransformer2DModel, eps channels split from learned-sigma channels).
+
+A checkpoint is a diffusers-style directory (or hub id) holding ``unet/`` or
+``transformer/``, ``scheduler/`` and, for latent models, ``vae/``: the layout of
+``facebook/DiT-XL-2-256`` and of the tiny models the pipeline trains itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .base import NoisePrediction, NoisePredictor
+from .loading import load_component, load_scheduler, resolve_checkpoint, weights_sha256
+
+__all__ = ["ClassConditionalPredictor"]
+
+
+class ClassConditionalPredictor(NoisePredictor):
+    """eps_theta(x_t, t, y) of a class-conditional diffusers network.
+
+    Args:
+        network: ``UNet2DModel`` (``class_labels=``) or ``DiTTransformer2DModel``.
+        alphas_cumprod: The training schedule of the network.
+        vae: Optional ``AutoencoderKL`` for latent models (DiT).
+        model_id: Name recorded in artifacts.
+        weights_hash: Content hash of the weight files, recorded in artifacts.
+    """
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        alphas_cumprod: torch.Tensor,
+        vae: torch.nn.Module | None = None,
+        model_id: str = "class-conditional",
+        weights_hash: str = "",
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.device = torch.device(device)
+        self.dtype = dtype
+        # Training-mode DiT drops 10% of labels to its null class: always score in eval.
+        self.network = network.to(self.device, dtype).eval().requires_grad_(False)
+        self.vae = None if vae is None else vae.to(self.device, dtype).eval().requires_grad_(False)
+        self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float64)
+        self.model_id = model_id
+        self._weights_hash = weights_hash
+        config = self.network.config
+        self.in_channels = int(config.in_channels)
+        out_channels = int(getattr(config, "out_channels", None) or self.in_channels)
+        if out_channels not in (self.in_channels, 2 * self.in_channels):
+            raise ValueError(
+                f"{model_id}: out_channels={out_channels} is neither in_channels "
+                f"({self.in_channels}) nor twice it (eps + learned variance)"
+            )
+        self.learns_variance = out_channels == 2 * self.in_channels
+        self.num_classes = int(
+            getattr(config, "num_class_embeds", None) or getattr(config, "num_embeds_ada_norm", None) or 0
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    ) -> "ClassConditionalPredictor":
+        """Load network, schedule and (if present) VAE from a directory or hub id."""
+        root = resolve_checkpoint(name_or_path)
+        subfolder = "transformer" if (root / "transformer").exists() else "unet"
+        network = load_component(root, subfolder)
+        vae = load_component(root, "vae") if (root / "vae").exists() else None
+        scheduler = load_scheduler(root)
+        return cls(network, scheduler.alphas_cumprod, vae, str(name_or_path),
+                   weights_sha256(root), device, dtype)
+
+    def conditioning(self, class_ids: list[int]) -> torch.Tensor:
+        """The conditioning table: one model class id per candidate class.
+
+        Candidates may be a subset of the model's classes (ImageNet-A's 200).
+        """
+        ids = torch.as_tensor(list(class_ids), dtype=torch.long)
+        if len(ids) == 0:
+            raise ValueError("the class list is empty: give at least one class to score against")
+        if self.num_classes and (ids.min() < 0 or ids.max() >= self.num_classes):
+            raise ValueError(
+                f"class ids {ids.min().item()}..{ids.max().item()} are outside the "
+                f"{self.num_classes} classes model {self.model_id!r} was trained on"
+            )
+        return ids.to(self.device)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Pixels in [-1, 1] -> the VAE posterior mean times the scaling factor."""
+        if images.shape[1] != self.in_channels and self.vae is None:
+            raise ValueError(
+                f"model {self.model_id!r} takes {self.in_channels}-channel images, got "
+                f"{images.shape[1]} channels: set the model's image channels in the config"
+            )
+        if self.vae is None:
+            return images
+        latent = self.vae.encode(images.to(self.device, self.dtype)).latent_dist.mean
+        return latent * self.vae.config.scaling_factor
+
+    def predict(self, x_t, timesteps, conditions) -> NoisePrediction:
+        out = self.network(x_t, timesteps, class_labels=conditions).sample
+        if self.learns_variance:
+            eps, variance = out.split(self.in_channels, dim=1)
+            return NoisePrediction(eps, variance)
+        return NoisePrediction(out)
+
+    def weights_hash(self) -> str:
+        return self._weights_hash

@@ -1,0 +1,76 @@
+"""Adapters keyed by name: which class turns a checkpoint into a NoisePredictor.
+
+A config names an adapter (``class_conditional``, ``stable_diffusion``, ...) and a
+checkpoint; :func:`load_predictor` does the rest. New kinds of model register here
+and the engine never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .base import NoisePredictor
+
+__all__ = ["ConditionSpec", "register_adapter", "load_predictor", "list_adapters", "build_conditioning"]
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """What the candidate classes of a run are, in every form an adapter may need.
+
+    Attributes:
+        class_names: Human-readable name per candidate class.
+        class_ids: The model's own class id per candidate (class-conditional models;
+            e.g. ImageNet-A's 200 classes map to 200 of DiT's 1,000 ids).
+        prompts: One prompt per candidate (text-conditional models).
+    """
+
+    class_names: tuple[str, ...]
+    class_ids: tuple[int, ...] = field(default=())
+    prompts: tuple[str, ...] = field(default=())
+
+
+Loader = Callable[..., NoisePredictor]
+Conditioner = Callable[[NoisePredictor, ConditionSpec], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class _Adapter:
+    load: Loader
+    conditioning: Conditioner
+
+
+_ADAPTERS: dict[str, _Adapter] = {}
+
+
+def register_adapter(name: str, load: Loader, conditioning: Conditioner) -> None:
+    """Register ``load(checkpoint, device, dtype)`` and ``conditioning(predictor, spec)``."""
+    if name in _ADAPTERS:
+        raise ValueError(f"adapter {name!r} is registered twice")
+    _ADAPTERS[name] = _Adapter(load, conditioning)
+
+
+def list_adapters() -> list[str]:
+    return sorted(_ADAPTERS)
+
+
+def _get(name: str) -> _Adapter:
+    try:
+        return _ADAPTERS[name]
+    except KeyError:
+        raise ValueError(f"unknown model adapter {name!r}; known: {list_adapters()}") from None
+
+
+def load_predictor(adapter: str, checkpoint: str | Path, device: str | torch.device = "cpu",
+                   dtype: torch.dtype = torch.float32) -> NoisePredictor:
+    """Load ``checkpoint`` with the adapter registered as ``adapter``."""
+    return _get(adapter).load(checkpoint, device=device, dtype=dtype)
+
+
+def build_conditioning(adapter: str, predictor: NoisePredictor, spec: ConditionSpec) -> torch.Tensor:
+    """The conditioning table of ``spec`` for ``predictor``, built once per run."""
+    return _get(adapter).conditioning(predictor, spec)
