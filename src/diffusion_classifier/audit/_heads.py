@@ -1,0 +1,75 @@
+"""Private machinery shared by the filter heads: layout checks and the loaded-head record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import torch
+from torch import nn
+
+from diffusion_classifier.audit.weights import WeightsCheck
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+class WeightsLayoutError(ValueError):
+    """A weight file does not hold the tensors (names and shapes) its head expects."""
+
+
+@dataclass(frozen=True)
+class LoadedHead(Generic[ModuleT]):
+    """A filter head in eval mode together with the checksum record of its weights.
+
+    Attributes:
+        model: The head, ready for inference.
+        check: Which file it was loaded from and whether its sha256 was verified.
+    """
+
+    model: ModuleT
+    check: WeightsCheck
+
+
+def check_state_layout(
+    state: Mapping[str, torch.Tensor],
+    layout: Mapping[str, tuple[int, ...]],
+    path: str | Path,
+    fix: str,
+) -> None:
+    """Compare tensor names and shapes with the expected layout before loading.
+
+    ``load_state_dict`` would also fail on a mismatch, but its message names neither the
+    file nor what to do; this one names both, and lists every offending key at once.
+
+    Args:
+        state: Tensors read from the file.
+        layout: Expected name -> shape.
+        path: The file, for the message.
+        fix: What the user should do, appended to the message.
+
+    Raises:
+        WeightsLayoutError: On any missing key, unexpected key or shape mismatch.
+    """
+    missing = sorted(set(layout) - set(state))
+    unexpected = sorted(set(state) - set(layout))
+    wrong = [
+        f"{key}: file {tuple(state[key].shape)} != expected {layout[key]}"
+        for key in sorted(set(layout) & set(state))
+        if tuple(state[key].shape) != tuple(layout[key])
+    ]
+    if not (missing or unexpected or wrong):
+        return
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    if wrong:
+        problems.append("shape mismatches [" + "; ".join(wrong) + "]")
+    raise WeightsLayoutError(
+        f"weight file {path} does not match the expected layout: "
+        + ", ".join(problems)
+        + f". Fix: {fix}"
+    )

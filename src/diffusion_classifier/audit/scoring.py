@@ -1,0 +1,260 @@
+"""Per-image LAION filter scores for one prepared dataset (the input of Table 2).
+
+Resolution comes from the manifest; aesthetic and punsafe come from heads on the CLIP
+ViT-L/14 embedding of each decoded image. Filters whose weights are unavailable are left
+as NaN/<NA> so that the summary reports "n/a" rather than a made-up number. Images that
+cannot be decoded stay in the table with ``decode_error`` set: a silently shorter table
+would bias every share.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch import nn
+from tqdm.auto import tqdm
+
+from diffusion_classifier.audit._heads import LoadedHead
+from diffusion_classifier.audit.aesthetic import load_aesthetic_head
+from diffusion_classifier.audit.config import AuditConfig
+from diffusion_classifier.audit.embedding import CLIP_L14_DIM, EmbedFn, l2_normalize
+from diffusion_classifier.audit.nsfw import load_nsfw_head
+from diffusion_classifier.audit.resolution import passes_resolution
+from diffusion_classifier.audit.weights import AESTHETIC_L14, NSFW_L14, get_weights_spec
+
+logger = logging.getLogger(__name__)
+
+HeadLoader = Callable[..., LoadedHead]
+
+
+@dataclass(frozen=True)
+class EmbeddingFilter:
+    """A filter computed by a head on the image embedding.
+
+    Attributes:
+        name: Registry key, also the key of its head in ``score_manifest(heads=...)``.
+        score_column: Column holding the head's output.
+        pass_column: Column holding the pass/fail decision.
+        weights: Key of its weight file in the weights registry.
+        loader: ``loader(path, spec=None, device=...) -> LoadedHead``.
+        passes: ``passes(scores, config) -> bool array``.
+    """
+
+    name: str
+    score_column: str
+    pass_column: str
+    weights: str
+    loader: HeadLoader
+    passes: Callable[[np.ndarray, AuditConfig], np.ndarray]
+
+
+EMBEDDING_FILTERS: dict[str, EmbeddingFilter] = {
+    f.name: f
+    for f in (
+        EmbeddingFilter(
+            name="aesthetic",
+            score_column="aesthetic",
+            pass_column="passes_aesthetic",
+            weights=AESTHETIC_L14,
+            loader=load_aesthetic_head,
+            passes=lambda s, c: s >= c.aesthetic_threshold,
+        ),
+        EmbeddingFilter(
+            name="nsfw",
+            score_column="punsafe",
+            pass_column="passes_nsfw",
+            weights=NSFW_L14,
+            loader=load_nsfw_head,
+            passes=lambda s, c: s < c.punsafe_threshold,
+        ),
+    )
+}
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "image_id",
+    "orig_width",
+    "orig_height",
+    "passes_resolution",
+    "aesthetic",
+    "passes_aesthetic",
+    "punsafe",
+    "passes_nsfw",
+    "decode_error",
+)
+
+
+def _filter(name: str) -> EmbeddingFilter:
+    try:
+        return EMBEDDING_FILTERS[name]
+    except KeyError:
+        known = sorted(EMBEDDING_FILTERS)
+        raise KeyError(f"unknown filter head {name!r}; known: {known}") from None
+
+
+def load_filter_heads(
+    weights_dir: str | Path,
+    device: str | torch.device = "cpu",
+    names: tuple[str, ...] | None = None,
+) -> dict[str, LoadedHead]:
+    """Load every filter head whose weight file is present in ``weights_dir``.
+
+    A missing file is not an error: the filter is reported as n/a and a warning says
+    where to get it. A present file with a wrong checksum or layout is an error.
+
+    Args:
+        weights_dir: Directory holding files named as in the weights registry.
+        device: Where the heads run.
+        names: Filters to try (default: all registered).
+
+    Returns:
+        Filter name -> loaded head, for the filters whose weights exist.
+    """
+    heads: dict[str, LoadedHead] = {}
+    for name in names or tuple(EMBEDDING_FILTERS):
+        spec = get_weights_spec(_filter(name).weights)
+        path = Path(weights_dir) / spec.filename
+        if not path.is_file():
+            logger.warning(
+                "%s weights not found at %s (source: %s); reporting n/a", name, path, spec.url
+            )
+            continue
+        heads[name] = _filter(name).loader(path, device=device)
+    return heads
+
+
+def _resolve(root: Path, path: str) -> Path:
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else root / candidate
+
+
+def _decode(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+def _as_module(head: LoadedHead | nn.Module) -> nn.Module:
+    return head.model if isinstance(head, LoadedHead) else head
+
+
+def score_manifest(
+    manifest: pd.DataFrame,
+    root: str | Path,
+    embed: EmbedFn | None = None,
+    heads: Mapping[str, LoadedHead | nn.Module] | None = None,
+    config: AuditConfig = AuditConfig(),
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Score every manifest row with the resolution, aesthetic and NSFW filters.
+
+    Every image is decoded (a decode failure is recorded whether or not heads are given);
+    embeddings are computed only when at least one head is given, L2-normalised here,
+    and shared by all heads.
+
+    Args:
+        manifest: Rows with ``image_id``, ``path``, ``orig_width``, ``orig_height``.
+        root: Directory that relative ``path`` values are relative to.
+        embed: ``embed(images) -> Tensor [N, 768]``; required when ``heads`` is non-empty.
+        heads: Filter name (see :data:`EMBEDDING_FILTERS`) -> head; absent filters are n/a.
+        config: Thresholds and batch size.
+        progress: Show a tqdm progress bar.
+
+    Returns:
+        One row per manifest row, in manifest order, with :data:`SCORE_COLUMNS`. Scores
+        are float (NaN when not computed), decisions nullable booleans (<NA> when not
+        computed), ``decode_error`` an empty string on success.
+
+    Raises:
+        KeyError: For an unknown head name or missing manifest columns.
+        ValueError: If heads are given without ``embed`` or ``embed`` returns a wrong shape.
+    """
+    root = Path(root)
+    active = {name: _as_module(head) for name, head in (heads or {}).items()}
+    for name in active:
+        _filter(name)
+    if active and embed is None:
+        raise ValueError(f"heads {sorted(active)} need an embed function")
+    rows = manifest.reset_index(drop=True)
+    missing = [c for c in ("image_id", "path") if c not in rows.columns]
+    if missing:
+        raise KeyError(f"manifest lacks column(s) {missing}")
+
+    n = len(rows)
+    scores = {name: np.full(n, np.nan) for name in EMBEDDING_FILTERS}
+    errors = [""] * n
+    paths = [_resolve(root, p) for p in rows["path"].astype(str)]
+    batch = config.batch_size
+    for start in tqdm(
+        range(0, n, batch),
+        total=math.ceil(n / batch),
+        desc="audit",
+        unit="batch",
+        disable=not progress,
+    ):
+        images, decoded = [], []
+        for i in range(start, min(n, start + batch)):
+            try:
+                images.append(_decode(paths[i]))
+                decoded.append(i)
+            except Exception as exc:  # any failure to decode is what we record
+                errors[i] = f"{type(exc).__name__}: {exc}"
+        if not (active and images):
+            continue
+        embeddings = embed(images)  # type: ignore[misc]  # checked above
+        if tuple(embeddings.shape) != (len(images), CLIP_L14_DIM):
+            raise ValueError(
+                f"embed returned shape {tuple(embeddings.shape)}, expected "
+                f"({len(images)}, {CLIP_L14_DIM})"
+            )
+        embeddings = l2_normalize(embeddings.detach())
+        with torch.inference_mode():
+            for name, module in active.items():
+                device = next(module.parameters()).device
+                out = module(embeddings.to(device)).float().cpu().numpy()
+                scores[name][decoded] = out
+
+    n_failed = sum(bool(e) for e in errors)
+    if n_failed:
+        logger.warning(
+            "%d of %d images could not be decoded; kept with decode_error set", n_failed, n
+        )
+
+    table = pd.DataFrame(
+        {
+            "image_id": rows["image_id"].astype(str).to_numpy(),
+            "orig_width": rows["orig_width"].to_numpy(),
+            "orig_height": rows["orig_height"].to_numpy(),
+            "passes_resolution": passes_resolution(rows, config.min_side).to_numpy(),
+        }
+    )
+    for name, spec in EMBEDDING_FILTERS.items():
+        values = scores[name]
+        defined = ~np.isnan(values)
+        decision = pd.array(np.zeros(n, dtype=bool), dtype="boolean")
+        decision[defined] = spec.passes(values[defined], config)
+        decision[~defined] = pd.NA
+        table[spec.score_column] = values
+        table[spec.pass_column] = decision
+    table["decode_error"] = errors
+    return table[list(SCORE_COLUMNS)]
+
+
+def decode_failures(scores: pd.DataFrame) -> pd.DataFrame:
+    """The images that could not be decoded, with the error of each.
+
+    Args:
+        scores: Output of :func:`score_manifest`.
+
+    Returns:
+        Columns ``image_id`` and ``decode_error``, one row per failure.
+    """
+    failed = scores["decode_error"].astype(str) != ""
+    return scores.loc[failed, ["image_id", "decode_error"]].reset_index(drop=True)
