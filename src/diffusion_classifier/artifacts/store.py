@@ -13,7 +13,7 @@ Layout of a finished shard ``.../shard-003/``::
 A paper-scale DiT run (10,000 images x 1,000 classes x 250 timesteps) is 2.5e9 pairs:
 errors are float32 (4 bytes) and the key columns are sorted runs that Parquet's
 dictionary and run-length encodings shrink to a fraction of a byte per row, so a shard
-stays near 4 bytes per stored error and can be read column by column, or filtered by
+stays under 4 bytes per stored error and can be read column by column, or filtered by
 image, without loading the whole file.
 
 While a shard is being scored, finished images are checkpointed to
@@ -44,7 +44,8 @@ __all__ = ["Shard", "ShardWriter", "read_shard", "read_images", "read_errors", "
 log = logging.getLogger(__name__)
 
 ERROR_PREFIX = "error_"
-_PARQUET_OPTIONS = dict(compression="zstd", compression_level=9, use_dictionary=True)
+_PARQUET_OPTIONS = dict(compression="zstd", compression_level=9)
+_KEY_COLUMNS = ["image_id", "condition", "timestep", "grid_index", "stage"]
 IMAGES_SCHEMA_COLUMNS = ("image_id", "label", "prediction", "correct", "seed", "passes", "seconds", "kept")
 
 
@@ -75,9 +76,16 @@ def _images_row(image_id: str, label: int, seed: int, scores: ImageScores) -> di
     }
 
 
-def _write_parquet(table: pa.Table, target: Path) -> None:
+def _write_errors(table: pa.Table, where: Path) -> None:
+    """Keys as dictionary runs; errors byte-stream-split (dictionaries bloat floats)."""
+    error_columns = [n for n in table.column_names if n.startswith(ERROR_PREFIX)]
+    pq.write_table(table, where, use_dictionary=_KEY_COLUMNS, use_byte_stream_split=error_columns,
+                   row_group_size=1 << 22, **_PARQUET_OPTIONS)
+
+
+def _write_parquet(table: pa.Table, target: Path, writer=None) -> None:
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, **_PARQUET_OPTIONS)
+        (writer or (lambda t, w: pq.write_table(t, w, **_PARQUET_OPTIONS)))(table, tmp)
 
 
 def _images_table(rows: list[dict]) -> pa.Table:
@@ -156,7 +164,8 @@ class ShardWriter:
             write_json(self.partial / "provenance.json", self.provenance)
         stem = self.partial / f"chunk-{self._chunk:05d}"
         # The errors chunk goes first: a chunk counts as done once its images file exists.
-        _write_parquet(pa.concat_tables(self._errors, promote_options="permissive"), Path(f"{stem}.errors.parquet"))
+        _write_parquet(pa.concat_tables(self._errors, promote_options="permissive"),
+                       Path(f"{stem}.errors.parquet"), _write_errors)
         _write_parquet(_images_table(self._images), Path(f"{stem}.images.parquet"))
         self._chunk += 1
         self._errors, self._images = [], []
@@ -180,7 +189,7 @@ class ShardWriter:
         with atomic_directory(self.target) as tmp:
             pq.write_table(images, tmp / "images.parquet", **_PARQUET_OPTIONS)
             if errors is not None:
-                pq.write_table(errors, tmp / "errors.parquet", row_group_size=1 << 22, **_PARQUET_OPTIONS)
+                _write_errors(errors, tmp / "errors.parquet")
             else:
                 pq.write_table(pa.table({"image_id": pa.array([], pa.string())}), tmp / "errors.parquet")
             write_json(tmp / "provenance.json", provenance)

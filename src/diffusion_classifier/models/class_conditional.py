@@ -67,8 +67,8 @@ class ClassConditionalPredictor(NoisePredictor):
         """Load network, schedule and (if present) VAE from a directory or hub id."""
         root = resolve_checkpoint(name_or_path)
         subfolder = "transformer" if (root / "transformer").exists() else "unet"
-        network = load_component(root, subfolder)
-        vae = load_component(root, "vae") if (root / "vae").exists() else None
+        network = load_component(root, subfolder, dtype)
+        vae = load_component(root, "vae", dtype) if (root / "vae").exists() else None
         scheduler = load_scheduler(root)
         return cls(network, scheduler.alphas_cumprod, vae, str(name_or_path),
                    weights_sha256(root), device, dtype)

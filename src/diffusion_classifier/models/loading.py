@@ -44,7 +44,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
         ) from None
 
 
-def load_component(root: Path, subfolder: str) -> torch.nn.Module:
+def load_component(root: Path, subfolder: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
     """Instantiate the diffusers class named in ``root/subfolder/config.json``."""
     import diffusers
 
@@ -58,7 +58,7 @@ def load_component(root: Path, subfolder: str) -> torch.nn.Module:
         model_cls = getattr(diffusers, class_name)
     except AttributeError:
         raise CheckpointError(f"{config_path} names class {class_name!r}, unknown to diffusers") from None
-    return model_cls.from_pretrained(root, subfolder=subfolder)
+    return model_cls.from_pretrained(root, subfolder=subfolder, torch_dtype=dtype, low_cpu_mem_usage=False)
 
 
 def load_scheduler(root: Path):

@@ -64,7 +64,7 @@ def load_split_tensors(dataset: PreparedDataset, split: str, transform: ImageTra
     """All images of one split as a ``[N, C, H, W]`` tensor in [-1, 1] and their labels."""
     rows = dataset.split(split)
     images = torch.stack([transform(image) for _, image in dataset.iter_images(rows)])
-    return images, torch.as_tensor(rows["label"].to_numpy(), dtype=torch.long)
+    return images, torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
 
 
 def train_class_conditional(

@@ -1,0 +1,5 @@
+"""Tables and figures, and the paper's reported values beside ours."""
+
+from .tables import to_markdown, write_table
+
+__all__ = ["to_markdown", "write_table"]

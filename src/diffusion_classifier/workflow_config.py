@@ -1,0 +1,52 @@
+"""Checks on a whole workflow config that a JSON schema cannot express.
+
+The schema (workflow/schemas/config.schema.yaml) catches misspelt keys and wrong
+types; this catches dangling references (an experiment naming a model that is not
+defined, a model neither trained nor loaded) and unknown registry names, before any
+job starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["check_config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """The workflow config is inconsistent."""
+
+
+def _known(kind: str, name: str, known: list[str], where: str) -> None:
+    if name not in known:
+        raise ConfigError(f"{where}: unknown {kind} {name!r}; defined: {sorted(known)}")
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key and the fix for any dangling reference."""
+    from .data import list_datasets
+    from .engine import list_objectives
+    from .engine.schedule import Schedule
+    from .models import list_adapters
+
+    datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
+    for name, spec in datasets.items():
+        _known("dataset source", spec["source"], list_datasets(), f"datasets.{name}.source")
+    for name, spec in models.items():
+        _known("model adapter", spec["adapter"], list_adapters(), f"models.{name}.adapter")
+        if spec.get("checkpoint") is None and spec.get("train") is None:
+            raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
+        if spec.get("train") is not None:
+            _known("dataset", spec.get("train_dataset"), list(datasets), f"models.{name}.train_dataset")
+    for name, spec in strategies.items():
+        for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
+            _known("objective", objective, list_objectives(), f"strategies.{name}")
+        try:
+            Schedule(tuple(spec["evaluations"]), tuple(spec.get("keep", [1])))
+        except ValueError as exc:
+            raise ConfigError(f"strategies.{name}: {exc}") from None
+    for i, run in enumerate(config["experiments"]):
+        where = f"experiments[{i}]"
+        _known("dataset", run["dataset"], list(datasets), where)
+        _known("model", run["model"], list(models), where)
+        _known("strategy", run["strategy"], list(strategies), where)

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny predictors with closed-form errors and a small digits dataset."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from diffusion_classifier.models import CallablePredictor
+
+
+def linear_abar(num_train_timesteps: int = 1000) -> torch.Tensor:
+    betas = torch.linspace(1e-4, 0.02, num_train_timesteps, dtype=torch.float64)
+    return torch.cumprod(1 - betas, dim=0)
+
+
+class PrototypePredictor(CallablePredictor):
+    """Predicts the noise exactly as if the clean input were class ``k``'s prototype.
+
+    For input x0 and prototype mu_k the prediction error is, in closed form,
+    eps_hat - eps = sqrt(abar_t / (1 - abar_t)) * (x0 - mu_k), so the l2 error is
+    abar_t / (1 - abar_t) * mean((x0 - mu_k)^2) and the classifier picks the
+    nearest prototype.
+    """
+
+    def __init__(self, prototypes: torch.Tensor, abar: torch.Tensor):
+        self.prototypes = prototypes
+        signal = abar.sqrt().float()
+        scale = (1 - abar).sqrt().float()
+
+        def fn(x_t, t, cond):
+            mu = self.prototypes[cond]
+            return (x_t - signal[t].view(-1, 1, 1, 1) * mu) / scale[t].view(-1, 1, 1, 1)
+
+        super().__init__(fn, abar, model_id="prototype")
+
+
+@pytest.fixture
+def abar() -> torch.Tensor:
+    return linear_abar()
+
+
+@pytest.fixture
+def prototypes() -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(6, 1, 4, 4, generator=generator)
+
+
+@pytest.fixture
+def prototype_predictor(prototypes, abar) -> PrototypePredictor:
+    return PrototypePredictor(prototypes, abar)

@@ -1,0 +1,71 @@
+"""The timestep grid, the stages and the pass counts of the paper's settings."""
+
+import pytest
+
+from diffusion_classifier.engine import Schedule, timestep_grid
+
+# (evaluations, keep, classes) -> UNet passes per image (REFERENCE-FACTS section 1).
+PAPER_SETTINGS = {
+    "cifar10": ((50, 500), (5, 1), 10, 2750),
+    "stl10": ((100, 500), (5, 1), 10, 3000),
+    "pets": ((25, 250), (5, 1), 37, 2050),
+    "objectnet": ((50, 100, 500, 1000), (25, 10, 5, 1), 113, 14400),
+    "imagenet": ((50, 100, 500, 1000), (500, 50, 10, 1), 1000, 124500),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SETTINGS))
+def test_passes_match_the_authors_counts(name):
+    evaluations, keep, classes, passes = PAPER_SETTINGS[name]
+    assert Schedule(evaluations, keep).passes(classes) == passes
+
+
+@pytest.mark.parametrize("name", ["flowers", "food", "aircraft"])
+def test_four_stage_fine_grained_settings_are_about_5600(name):
+    classes = {"flowers": 102, "food": 101, "aircraft": 100}[name]
+    passes = Schedule((20, 50, 100, 500), (20, 10, 5, 1)).passes(classes)
+    assert 5500 <= passes <= 5650
+
+
+def test_grid_is_evenly_spaced_and_centred():
+    assert timestep_grid(1000, 250) == list(range(2, 1000, 4))
+    assert timestep_grid(1000, 500)[:3] == [1, 3, 5]
+    assert timestep_grid(1000, 1000) == list(range(1000))
+    assert timestep_grid(1000, 20) == list(range(25, 1000, 50))
+
+
+def test_pets_stages_take_a_strided_subgrid_then_the_rest():
+    stages = Schedule((25, 250), (5, 1)).stages
+    assert stages[0].timesteps == tuple(range(22, 1000, 40))
+    assert len(stages[1].grid_indices) == 225
+    assert not set(stages[0].grid_indices) & set(stages[1].grid_indices)
+    assert set(stages[0].grid_indices) | set(stages[1].grid_indices) == set(range(250))
+
+
+def test_imagenet_second_stage_misses_the_first_stage_points():
+    # The authors' quirk: stage 2's sub-grid (5, 15, ...) does not contain stage 1's (10, 30, ...).
+    stages = Schedule((50, 100, 500, 1000), (500, 50, 10, 1)).stages
+    assert [len(s.grid_indices) for s in stages] == [50, 100, 400, 450]
+    assert stages[0].timesteps[:2] == (10, 30) and stages[1].timesteps[:2] == (5, 15)
+
+
+def test_one_stage_is_algorithm_one():
+    schedule = Schedule.one_stage(20)
+    assert schedule.passes(10) == 200 and len(schedule.stages) == 1
+
+
+@pytest.mark.parametrize(
+    "evaluations, keep, message",
+    [((10, 20), (1,), "same length"), ((10,), (2,), "exactly 1"), ((10, 20, 30), (2, 3, 1), "increase"),
+     ((2000,), (1,), "cannot place")],
+)
+def test_invalid_schedules_are_clear_errors(evaluations, keep, message):
+    with pytest.raises(ValueError, match=message):
+        Schedule(evaluations, keep)
+
+
+def test_survivors_never_exceed_the_class_count():
+    assert Schedule((5, 10), (20, 1)).survivors(3) == [3, 3]
+    assert Schedule((5, 10), (20, 1)).passes(3) == 3 * 5 + 3 * 5
+    with pytest.raises(ValueError, match="empty"):
+        Schedule((5,), (1,)).passes(0)

@@ -1,0 +1,47 @@
+"""Config validation: the schema catches misspelt keys, check_config dangling names."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from diffusion_classifier.workflow_config import ConfigError, check_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
+
+
+@pytest.fixture
+def mini():
+    return yaml.safe_load((ROOT / "config/mini.yaml").read_text())
+
+
+def test_shipped_configs_are_valid(mini):
+    for config in (mini, yaml.safe_load((ROOT / "tests/configs/micro.yaml").read_text())):
+        validate(config, schema=SCHEMA)
+        check_config(config)
+
+
+def test_misspelt_key_fails_validation(mini):
+    mini["strategies"]["even25"]["evaluation"] = [5]
+    with pytest.raises(Exception, match="evaluation"):
+        validate(mini, schema=SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["experiments"].append({"dataset": "digits", "model": "nope", "strategy": "even25"}),
+         "unknown model 'nope'"),
+        (lambda c: c["datasets"]["digits"].update(source="imagenet_typo"), "unknown dataset source"),
+        (lambda c: c["models"]["digits_unet"].update(adapter="nope"), "unknown model adapter"),
+        (lambda c: c["models"]["digits_unet"].pop("train"), "either a 'checkpoint'"),
+        (lambda c: c["strategies"]["even25"].update(keep=[2]), "exactly 1 class"),
+        (lambda c: c["strategies"]["even25"].update(loss="l3"), "unknown objective 'l3'"),
+    ],
+)
+def test_dangling_names_are_clear_errors(mini, edit, message):
+    edit(mini)
+    with pytest.raises(ConfigError, match=message):
+        check_config(mini)

@@ -1,0 +1,73 @@
+import json
+
+from snakemake.utils import validate
+
+from diffusion_classifier.workflow_config import check_config
+
+# Validate first: a misspelt key or dangling name fails here, before any job runs.
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+RESULTS = config.get("results", "results")
+THREADS = config.get("threads", 2)
+SCORING = config.get("scoring", {})
+NUM_SHARDS = SCORING.get("shards", 1)
+CLI = "diffusion-classifier"
+
+
+def as_json(obj):
+    """A config section as one JSON argument for the CLI."""
+    return json.dumps(obj, sort_keys=True)
+
+
+def dataset_dir(name):
+    return f"{RESULTS}/data/{name}"
+
+
+def model_dir(name):
+    return f"{RESULTS}/models/{name}"
+
+
+def model_checkpoint(wildcards):
+    """The checkpoint to load: a trained model's directory, or the configured hub id."""
+    spec = config["models"][wildcards.model]
+    return spec["checkpoint"] if spec.get("checkpoint") else model_dir(wildcards.model)
+
+
+def trained_model_input(wildcards):
+    """Trained models are a rule's output; hub checkpoints are not files of the DAG."""
+    spec = config["models"][wildcards.model]
+    return [] if spec.get("checkpoint") else [model_dir(wildcards.model)]
+
+
+def shard_dirs(wildcards):
+    return expand(
+        "{results}/scores/{dataset}/{model}/{strategy}/shard-{shard:03d}",
+        results=RESULTS,
+        dataset=wildcards.dataset,
+        model=wildcards.model,
+        strategy=wildcards.strategy,
+        shard=range(NUM_SHARDS),
+    )
+
+
+def experiment_split(wildcards):
+    for run in config["experiments"]:
+        if (run["dataset"], run["model"], run["strategy"]) == (
+            wildcards.dataset,
+            wildcards.model,
+            wildcards.strategy,
+        ):
+            return run.get("split", "test")
+    raise ValueError(f"no experiment {wildcards.dataset}/{wildcards.model}/{wildcards.strategy}")
+
+
+def summaries():
+    return [
+        f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
+        for run in config["experiments"]
+    ]
+
+
+# Final targets of `rule all`; each rules file appends what it contributes.
+ALL_OUTPUTS = []

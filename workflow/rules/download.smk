@@ -1,0 +1,14 @@
+rule download_dataset:
+    """Obtain a dataset and write it as manifest + images (same form at every scale)."""
+    output:
+        directory(f"{RESULTS}/data/{{dataset}}"),
+    params:
+        source=lambda w: config["datasets"][w.dataset]["source"],
+        options=lambda w: as_json(config["datasets"][w.dataset].get("options", {})),
+    log:
+        f"{RESULTS}/logs/download_dataset/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download_dataset/{{dataset}}.tsv"
+    shell:
+        "{CLI} download-dataset --source {params.source} --options {params.options:q} "
+        "--out {output} > {log} 2>&1"

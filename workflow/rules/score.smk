@@ -1,0 +1,51 @@
+rule score_shard:
+    """Per-pair errors of one shard: the GPU job of the paper-scale run (resumable)."""
+    input:
+        dataset=lambda w: dataset_dir(w.dataset),
+        model=trained_model_input,
+    output:
+        directory(f"{RESULTS}/scores/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}"),
+    params:
+        checkpoint=model_checkpoint,
+        model=lambda w: as_json(config["models"][w.model]),
+        strategy=lambda w: as_json(config["strategies"][w.strategy]),
+        scoring=as_json(SCORING),
+        split=experiment_split,
+        names=lambda w: as_json(
+            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
+        ),
+        num_shards=NUM_SHARDS,
+    threads: THREADS
+    resources:
+        gpu=1,
+    log:
+        f"{RESULTS}/logs/score_shard/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_shard/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
+    shell:
+        "{CLI} score-shard --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
+        "--shard $((10#{wildcards.shard})) --num-shards {params.num_shards} --split {params.split} "
+        "--names {params.names:q} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule aggregate_scores:
+    """Merge the shards of one dataset x model x strategy into predictions and a summary."""
+    input:
+        shards=shard_dirs,
+        dataset=lambda w: dataset_dir(w.dataset),
+    output:
+        predictions=f"{RESULTS}/predictions/{{dataset}}/{{model}}/{{strategy}}.parquet",
+        summary=f"{RESULTS}/predictions/{{dataset}}/{{model}}/{{strategy}}.summary.json",
+    params:
+        names=lambda w: as_json(
+            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
+        ),
+    log:
+        f"{RESULTS}/logs/aggregate_scores/{{dataset}}/{{model}}/{{strategy}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate_scores/{{dataset}}/{{model}}/{{strategy}}.tsv"
+    shell:
+        "{CLI} aggregate-scores --shards {input.shards} --dataset {input.dataset} "
+        "--names {params.names:q} --predictions {output.predictions} "
+        "--summary {output.summary} > {log} 2>&1"
