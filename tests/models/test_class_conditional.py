@@ -72,3 +72,23 @@ def test_unknown_adapter_and_architecture():
         load_predictor("nope", "x")
     with pytest.raises(ValueError, match="unknown architecture"):
         build_architecture("nope", num_classes=2)
+
+
+def test_latent_model_encodes_the_vae_posterior_mean(tmp_path):
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=1, block_out_channels=(8, 8),
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=4, scaling_factor=0.5).eval()
+    vae.save_pretrained(tmp_path / "vae")
+    save_checkpoint(tmp_path, "tiny_unet")  # 1 latent channel, 8x8 latents
+    predictor = ClassConditionalPredictor.from_pretrained(tmp_path)
+    images = torch.rand(2, 3, 16, 16) * 2 - 1
+    latents = predictor.encode(images)
+    with torch.no_grad():
+        expected = vae.encode(images).latent_dist.mean * 0.5
+    assert latents.shape == (2, 1, 8, 8)
+    torch.testing.assert_close(latents, expected)
+    again = predictor.encode(images)  # the mean, not a sample: deterministic
+    torch.testing.assert_close(latents, again)
