@@ -1,12 +1,20 @@
 """Datasets: the registry, the manifest format, readers, and the bundled digits."""
 
-from . import digits  # noqa: F401  (registers the bundled dataset)
+from . import digits, imagenet, objectnet, torchvision_sets  # noqa: F401  (register the datasets)
+from .class_map import ClassMap
 from .manifest import MANIFEST_COLUMNS, DatasetError, PreparedDataset, load_dataset, write_dataset
 from .registry import DatasetEntry, get_dataset, list_datasets, prepare_dataset, register_dataset
+from .paper_settings import PaperSettings, PaperStrategy, accuracy, get_paper_settings, list_paper_settings
 from .transforms import ImageTransform
 
 __all__ = [
     "MANIFEST_COLUMNS",
+    "ClassMap",
+    "PaperSettings",
+    "PaperStrategy",
+    "accuracy",
+    "get_paper_settings",
+    "list_paper_settings",
     "DatasetEntry",
     "DatasetError",
     "ImageTransform",

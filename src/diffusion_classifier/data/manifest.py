@@ -3,11 +3,15 @@
 A prepared dataset is a directory::
 
     manifest.csv    image_id, path, label, split, orig_width, orig_height, sha256
-    classes.csv     index, name  (label order)
-    dataset.json    name, source, counts per split, preparation settings, code version
+    classes.csv     index, name  (label order), optional extra columns:
+                    class_ids (the model's class id(s) of each label class, ``;``-separated),
+                    wnid, ... (see :mod:`diffusion_classifier.data.class_map`)
+    dataset.json    name, source, counts per split, preparation settings, code version,
+                    optional ``crop_border`` (pixels cut from every side when loading)
 
 ``path`` is relative to the directory (or absolute, for large datasets read in
-place). Every later rule (scoring, baselines, the filter audit) reads this one
+place). ``orig_width``/``orig_height`` are the source file's size before any crop
+or resize. Every later rule (scoring, baselines, the filter audit) reads this one
 format, so the embedded digits and ImageNet go through identical code.
 """
 
@@ -22,6 +26,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from ..artifacts.provenance import atomic_path, code_version, write_json
+from .class_map import ClassMap
 
 __all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset", "DatasetError"]
 
@@ -35,30 +40,58 @@ class DatasetError(ValueError):
 def write_dataset(
     root: str | Path,
     manifest: pd.DataFrame,
-    classes: Sequence[str],
+    classes: Sequence[str] | pd.DataFrame,
     metadata: dict,
 ) -> Path:
     """Write ``manifest.csv``, ``classes.csv`` and ``dataset.json`` into ``root``.
 
-    The images themselves must already be in place. ``dataset.json`` is written last,
-    so its presence marks a complete dataset.
+    Args:
+        root: The dataset directory; the images must already be in place.
+        manifest: One row per image with :data:`MANIFEST_COLUMNS`.
+        classes: Class names in label order, or a table with a ``name`` column and
+            extra per-class columns (``class_ids``, ``wnid``) written beside it.
+        metadata: Preparation settings recorded in ``dataset.json``.
+
+    ``dataset.json`` is written last, so its presence marks a complete dataset.
     """
     root = Path(root)
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise DatasetError(f"manifest for {root} lacks columns {missing}")
-    if not classes:
-        raise DatasetError(f"dataset {root} has an empty class list")
+    table = _class_table(classes, root)
     manifest = manifest.loc[:, list(MANIFEST_COLUMNS)].sort_values(["split", "image_id"], kind="stable")
-    _validate(manifest, len(classes), root / "manifest.csv")
+    _validate(manifest, len(table), root / "manifest.csv")
     with atomic_path(root / "manifest.csv") as tmp:
         manifest.to_csv(tmp, index=False)
     with atomic_path(root / "classes.csv") as tmp:
-        pd.DataFrame({"index": range(len(classes)), "name": list(classes)}).to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False)
     counts = manifest["split"].value_counts().sort_index().to_dict()
-    write_json(root / "dataset.json", {**metadata, "num_classes": len(classes), "counts": counts,
+    write_json(root / "dataset.json", {**metadata, "num_classes": len(table), "counts": counts,
                                        "code_version": code_version()})
     return root
+
+
+def _class_table(classes: Sequence[str] | pd.DataFrame, root: Path) -> pd.DataFrame:
+    """``index, name, <extra columns>`` in label order."""
+    if isinstance(classes, pd.DataFrame):
+        if "name" not in classes.columns:
+            raise DatasetError(f"class table for {root} needs a 'name' column, has {list(classes.columns)}")
+        extra = [c for c in classes.columns if c not in ("index", "name")]
+        table = classes.loc[:, ["name", *extra]].reset_index(drop=True)
+    else:
+        table = pd.DataFrame({"name": [str(c) for c in classes]})
+    if table.empty:
+        raise DatasetError(f"dataset {root} has an empty class list")
+    table.insert(0, "index", range(len(table)))
+    _class_map(table, root / "classes.csv")
+    return table
+
+
+def _class_map(table: pd.DataFrame, where: Path) -> ClassMap:
+    try:
+        return ClassMap.from_table(table, str(where))
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def _validate(manifest: pd.DataFrame, num_classes: int, where: Path) -> None:
@@ -81,10 +114,18 @@ class PreparedDataset:
     manifest: pd.DataFrame
     classes: list[str]
     metadata: dict
+    class_table: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
         return self.metadata.get("name", self.root.name)
+
+    @property
+    def class_map(self) -> ClassMap:
+        """Model class ids behind each label class (identity without a ``class_ids`` column)."""
+        if self.class_table is None:
+            return ClassMap.identity(len(self.classes))
+        return _class_map(self.class_table, self.root / "classes.csv")
 
     def split(self, split: str) -> pd.DataFrame:
         """Rows of one split, in manifest order; an unknown split is an error."""
@@ -104,7 +145,6 @@ class PreparedDataset:
         try:
             with Image.open(path) as image:
                 image.load()
-                return image
         except FileNotFoundError:
             raise DatasetError(
                 f"image {row['image_id']!r} is missing: {path} does not exist; "
@@ -115,6 +155,7 @@ class PreparedDataset:
                 f"image {row['image_id']!r} at {path} cannot be decoded ({exc}); "
                 "replace the file or remove it from the dataset and re-run the download rule"
             ) from None
+        return _crop_border(image, int(self.metadata.get("crop_border", 0)))
 
     def iter_images(self, rows: pd.DataFrame) -> Iterator[tuple[pd.Series, Image.Image]]:
         for _, row in rows.iterrows():
@@ -136,12 +177,24 @@ def load_dataset(root: str | Path) -> PreparedDataset:
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise DatasetError(f"{root / 'manifest.csv'} lacks columns {missing}; re-run the download rule")
-    classes = pd.read_csv(root / "classes.csv", dtype={"name": str})["name"].tolist()
+    table = pd.read_csv(root / "classes.csv", dtype={"name": str, "class_ids": str, "wnid": str})
+    classes = table["name"].tolist()
     if not classes:
         raise DatasetError(f"{root / 'classes.csv'} lists no classes")
     _validate(manifest, len(classes), root / "manifest.csv")
+    _class_map(table, root / "classes.csv")
     metadata = json.loads((root / "dataset.json").read_text())
-    return PreparedDataset(root, manifest, classes, metadata)
+    return PreparedDataset(root, manifest, classes, metadata, table)
+
+
+def _crop_border(image: Image.Image, border: int) -> Image.Image:
+    """Cut ``border`` pixels from every side (ObjectNet's frame, REFERENCE-FACTS sec. 3)."""
+    if border <= 0:
+        return image
+    w, h = image.size
+    if w <= 2 * border or h <= 2 * border:
+        raise DatasetError(f"image of size {w}x{h} is too small to crop a {border}-pixel border")
+    return image.crop((border, border, w - border, h - border))
 
 
 def image_to_array(image: Image.Image, mode: str) -> np.ndarray:

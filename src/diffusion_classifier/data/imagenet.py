@@ -1,0 +1,221 @@
+"""ImageNet validation, ImageNetV2 and ImageNet-A (paper Sec. 5-6, REFERENCE-FACTS sec. 2-3).
+
+None of them can be downloaded without a manual step, so each entry reads what the
+user placed on disk and says exactly what to fetch and where when it is missing:
+
+* ``imagenet_val``: ``ILSVRC2012_img_val.tar`` + ``ILSVRC2012_devkit_t12.tar.gz``
+  in ``root`` (torchvision checks both md5s, extracts ``root/val/<wnid>/``), or an
+  ImageFolder tree of 1,000 synset folders (``image_folder``) plus the class list
+  (``class_index``, see :mod:`.imagenet_classes`). Seeded subsets (2,000 zero-shot,
+  10,000 supervised) come from the common ``subset_*`` options; ``restrict_to``
+  keeps the images of another dataset's classes and labels them as that dataset does
+  (ImageNet val on ImageNet-A's 200 or ObjectNet's 113 classes: the in-distribution
+  side of the robustness fits).
+* ``imagenet_v2``: the matched-frequency tarball, folders ``0..999`` = model ids.
+* ``imagenet_a``: the tarball's 200 wnid folders; ``classes.csv`` records each
+  class's ImageNet-1k id in ``class_ids`` so DiT is conditioned on those 200 ids
+  and the argmax runs over them only.
+
+Every manifest split is ``test`` (the source split is recorded in ``dataset.json``);
+images are referenced in place unless ``copy_images`` is set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from ._readers import folder_records, require_dir, subset_spec, write_records
+from .class_map import ClassMap, format_ids
+from .imagenet_classes import DEVKIT_HELP, WNID, read_imagenet_classes
+from .manifest import DatasetError
+from .registry import register_dataset
+
+__all__ = ["register_class_table", "class_table_of", "IMAGENET_V2_URL", "IMAGENET_A_URL"]
+
+IMAGENET_V2_URL = "https://huggingface.co/datasets/vaishaal/ImageNetV2/resolve/main/imagenetv2-matched-frequency.tar.gz"
+IMAGENET_V2_FOLDER = "imagenetv2-matched-frequency-format-val"
+IMAGENET_A_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar"
+IMAGENET_A_FOLDER = "imagenet-a"
+
+VAL_HELP = (
+    "ImageNet val needs a manual download (login at https://image-net.org/download-images, "
+    "ILSVRC2012 page): put ILSVRC2012_img_val.tar (md5 29b22e2961454d5413ddabcf34fc5622) and "
+    "ILSVRC2012_devkit_t12.tar.gz (md5 fa75699e90414af021442c21a62c3abf) into one directory and give "
+    "it as options.root; or give options.image_folder, a tree val/<wnid>/*.JPEG of the 1,000 synset "
+    "folders, together with options.class_index."
+)
+
+ClassTableFn = Callable[..., pd.DataFrame]
+_CLASS_TABLES: dict[str, ClassTableFn] = {}
+
+
+def register_class_table(source: str) -> Callable[[ClassTableFn], ClassTableFn]:
+    """Register how a dataset's label classes map to ImageNet-1k ids (for ``restrict_to``).
+
+    The function takes that dataset's own options and returns its class table
+    (``name``, ``class_ids``, ...), without touching any image.
+    """
+    def decorator(fn: ClassTableFn) -> ClassTableFn:
+        if source in _CLASS_TABLES:
+            raise ValueError(f"class table of {source!r} is registered twice")
+        _CLASS_TABLES[source] = fn
+        return fn
+    return decorator
+
+
+def class_table_of(source: str, options: dict) -> pd.DataFrame:
+    """The class table of registered ``source`` with ``options``."""
+    try:
+        fn = _CLASS_TABLES[source]
+    except KeyError:
+        raise DatasetError(f"restrict_to.source {source!r} has no class table; known: {sorted(_CLASS_TABLES)}") from None
+    return fn(**options)
+
+
+def _synset_folders(tree: Path) -> list[str]:
+    folders = sorted(p.name for p in tree.iterdir() if p.is_dir())
+    bad = [f for f in folders if not WNID.match(f)]
+    if bad or not folders:
+        raise DatasetError(f"{tree} should hold one folder per synset named like n01440764; found {bad[:3] or 'none'}")
+    return folders
+
+
+# ----------------------------------------------------------------------------------- val
+def _torchvision_val(root: Path) -> tuple[Path, pd.DataFrame]:
+    """Let torchvision check and extract the official archives; return the tree and classes."""
+    import torchvision.datasets as tvd
+    from torchvision.datasets.imagenet import load_meta_file
+
+    try:
+        tvd.ImageNet(str(root), split="val")
+        wnid_to_classes = load_meta_file(str(root))[0]
+    except (RuntimeError, OSError) as exc:
+        raise DatasetError(f"ImageNet val under {root}: {exc}. {VAL_HELP}") from None
+    wnids = sorted(wnid_to_classes)
+    table = pd.DataFrame({"class_id": range(len(wnids)), "wnid": wnids,
+                          "name": [wnid_to_classes[w][0] for w in wnids],
+                          "words": [", ".join(wnid_to_classes[w]) for w in wnids]})
+    table.attrs["format"] = "devkit"
+    return root / "val", table
+
+
+@register_dataset("imagenet_val", "ImageNet val (manual download: val tar + devkit, or a synset-folder tree)")
+def prepare_imagenet_val(out_dir: Path, *, root: str | None = None, image_folder: str | None = None,
+                         class_index: str | None = None, restrict_to: dict | None = None,
+                         copy_images: bool = False, **subset: Any) -> Path:
+    """ImageNet val in the manifest form; see the module docstring for the options."""
+    if (root is None) == (image_folder is None):
+        raise DatasetError(f"imagenet_val needs exactly one of options.root and options.image_folder. {VAL_HELP}")
+    if root is not None:
+        tree, imagenet = _torchvision_val(Path(root).expanduser())
+    else:
+        tree = require_dir(Path(image_folder).expanduser(), "ImageNet val image folder", VAL_HELP)
+        if class_index is None:
+            raise DatasetError(f"options.class_index is required with options.image_folder. {DEVKIT_HELP}")
+        imagenet = read_imagenet_classes(class_index)
+    folders = _synset_folders(tree)
+    missing = sorted(set(imagenet["wnid"]) - set(folders))
+    extra = sorted(set(folders) - set(imagenet["wnid"]))
+    if missing or extra:
+        raise DatasetError(f"{tree} and the class list disagree: {len(missing)} class folders missing "
+                           f"(first {missing[:3]}), {len(extra)} folders not in the class list (first {extra[:3]}); "
+                           "extract the full validation set and use the matching devkit")
+    model_id = dict(zip(imagenet["wnid"], imagenet["class_id"]))
+    records = folder_records(tree, {w: model_id[w] for w in folders})
+    classes = imagenet[["name", "wnid", "words"]].assign(class_ids=[format_ids([i]) for i in imagenet["class_id"]])
+    metadata = {"name": "imagenet_val", "source": "imagenet_val", "source_split": "val", "tree": str(tree.resolve()),
+                "class_list_format": imagenet.attrs.get("format")}
+    if restrict_to is not None:
+        records, classes, restricted = _restrict(records, restrict_to)
+        metadata["restricted_to"] = restricted
+    return write_records(out_dir, records, classes, metadata, subset=subset_spec(**subset), copy_images=copy_images)
+
+
+def _restrict(records: pd.DataFrame, restrict_to: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Keep the images of another dataset's classes, relabelled as that dataset labels them."""
+    if not isinstance(restrict_to, dict) or "source" not in restrict_to:
+        raise DatasetError("options.restrict_to must be {source: imagenet_a|objectnet, options: {...}}")
+    table = class_table_of(restrict_to["source"], dict(restrict_to.get("options", {})))
+    class_map = ClassMap.from_table(table, f"class table of {restrict_to['source']}")
+    label_of_id = {i: label for label, ids in enumerate(class_map.label_ids) for i in ids}
+    kept = records[records["label"].isin(label_of_id)].copy()
+    kept["label"] = kept["label"].map(label_of_id)
+    return kept, table, {"source": restrict_to["source"], "num_classes": len(table),
+                         "num_model_ids": len(label_of_id)}
+
+
+# ------------------------------------------------------------------------------- ImageNetV2
+V2_HELP = (
+    f"ImageNetV2 matched-frequency: download {IMAGENET_V2_URL}, extract it, and give the extracted "
+    f"{IMAGENET_V2_FOLDER} directory (folders 0..999) as options.root; or set options.download: true "
+    "with options.root ending in that folder name to fetch it."
+)
+
+
+def _fetch(url: str, root: Path, help_text: str) -> None:
+    """Download and extract ``url`` next to ``root`` (no checksum is published for it)."""
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    try:
+        download_and_extract_archive(url, str(root.parent))
+    except (RuntimeError, OSError) as exc:
+        raise DatasetError(f"could not download {url} ({exc}). {help_text}") from None
+
+
+@register_dataset("imagenet_v2", "ImageNetV2 matched-frequency (public tarball; folders 0..999)")
+def prepare_imagenet_v2(out_dir: Path, *, root: str, class_index: str, download: bool = False,
+                        copy_images: bool = False, **subset: Any) -> Path:
+    """ImageNetV2 matched-frequency; folder ``k`` holds images of ImageNet-1k class ``k``."""
+    base = Path(root).expanduser()
+    if download and not base.is_dir():
+        _fetch(IMAGENET_V2_URL, base, V2_HELP)
+    base = require_dir(base, "ImageNetV2 folder", V2_HELP)
+    imagenet = read_imagenet_classes(class_index)
+    folders = sorted((p.name for p in base.iterdir() if p.is_dir()), key=lambda n: (not n.isdigit(), n))
+    bad = [f for f in folders if not f.isdigit() or int(f) >= len(imagenet)]
+    if bad or not folders:
+        raise DatasetError(f"{base} should hold folders 0..{len(imagenet) - 1} (ImageNet class ids); "
+                           f"found {bad[:3] or 'none'}. {V2_HELP}")
+    records = folder_records(base, {f: int(f) for f in folders})
+    classes = imagenet[["name", "wnid", "words"]]
+    metadata = {"name": "imagenet_v2", "source": "imagenet_v2", "variant": "matched-frequency",
+                "url": IMAGENET_V2_URL, "root": str(base.resolve()), "class_list_format": imagenet.attrs.get("format")}
+    return write_records(out_dir, records, classes, metadata, subset=subset_spec(**subset), copy_images=copy_images)
+
+
+# -------------------------------------------------------------------------------- ImageNet-A
+A_HELP = (
+    f"ImageNet-A: download {IMAGENET_A_URL}, extract it, and give the extracted {IMAGENET_A_FOLDER} "
+    "directory (200 wnid folders) as options.root; or set options.download: true to fetch it."
+)
+
+
+@register_class_table("imagenet_a")
+def imagenet_a_classes(root: str, class_index: str, download: bool = False, **_reader_options: Any) -> pd.DataFrame:
+    """ImageNet-A's classes (its wnid folders, sorted) with their ImageNet-1k ids."""
+    base = Path(root).expanduser()
+    if download and not base.is_dir():
+        _fetch(IMAGENET_A_URL, base, A_HELP)
+    base = require_dir(base, "ImageNet-A folder", A_HELP)
+    wnids = _synset_folders(base)
+    imagenet = read_imagenet_classes(class_index).set_index("wnid")
+    unknown = [w for w in wnids if w not in imagenet.index]
+    if unknown:
+        raise DatasetError(f"{base} has folders {unknown[:3]} that are not ImageNet-1k classes of {class_index}")
+    return pd.DataFrame({"name": [imagenet.loc[w, "name"] for w in wnids], "wnid": wnids,
+                         "words": [imagenet.loc[w, "words"] for w in wnids],
+                         "class_ids": [format_ids([imagenet.loc[w, "class_id"]]) for w in wnids]})
+
+
+@register_dataset("imagenet_a", "ImageNet-A (public tarball; 200 wnid folders mapped to ImageNet-1k ids)")
+def prepare_imagenet_a(out_dir: Path, *, root: str, class_index: str, download: bool = False,
+                       copy_images: bool = False, **subset: Any) -> Path:
+    """ImageNet-A: labels 0..199 over its sorted wnids; ``class_ids`` = ImageNet-1k ids."""
+    classes = imagenet_a_classes(root, class_index, download)
+    base = Path(root).expanduser()
+    records = folder_records(base, {w: i for i, w in enumerate(classes["wnid"])})
+    metadata = {"name": "imagenet_a", "source": "imagenet_a", "url": IMAGENET_A_URL, "root": str(base.resolve())}
+    return write_records(out_dir, records, classes, metadata, subset=subset_spec(**subset), copy_images=copy_images)

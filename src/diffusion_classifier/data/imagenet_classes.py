@@ -1,0 +1,115 @@
+"""The ImageNet-1k class list, read from the dataset's own files at prepare time.
+
+Nothing here is hard-coded: the wnids and names come from whichever of these the
+user has (REFERENCE-FACTS sec. 2-3), recognized by name:
+
+* ``ILSVRC2012_devkit_t12.tar.gz`` (the official devkit; torchvision parses its
+  ``meta.mat`` after checking the archive's md5),
+* ``meta.bin`` (what torchvision writes after parsing the devkit),
+* a synset mapping text file, one ``n01440764 tench, Tinca tinca`` per line
+  (``LOC_synset_mapping.txt`` of the Kaggle release, Caffe's ``synset_words.txt``).
+
+The model class id of a wnid is its position among the sorted wnids: the order of
+torchvision's ``ImageFolder``/``ImageNet`` and so of every ImageNet-1k checkpoint
+(ResNets, ViTs, DiT) and of ImageNetV2's folders ``0..999``. The prompt name of a
+class is the first synonym of its WordNet words ("tench"); a few first synonyms
+repeat in ImageNet (two "crane", two "maillot"), ``words`` keeps the full entry.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .manifest import DatasetError
+
+__all__ = ["read_imagenet_classes", "CLASS_LIST_FORMATS", "WNID"]
+
+WNID = re.compile(r"^n\d{8}$")
+
+DEVKIT_HELP = (
+    "Give options.class_index the ImageNet devkit ILSVRC2012_devkit_t12.tar.gz (from "
+    "https://image-net.org/challenges/LSVRC/2012/2012-downloads.php, login required), torchvision's "
+    "meta.bin, or a synset mapping text file with lines 'n01440764 tench, Tinca tinca' "
+    "(LOC_synset_mapping.txt of the Kaggle ImageNet release)."
+)
+
+
+@dataclass(frozen=True)
+class ClassListFormat:
+    """One way of storing the class list: how to recognize it and read it."""
+
+    name: str
+    matches: Callable[[Path], bool]
+    read: Callable[[Path], dict[str, tuple[str, ...]]]  # wnid -> synonyms
+
+
+def _read_devkit(path: Path) -> dict[str, tuple[str, ...]]:
+    from torchvision.datasets.imagenet import load_meta_file, parse_devkit_archive
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / path.name).symlink_to(path.resolve())
+        try:
+            parse_devkit_archive(tmp, path.name)  # checks torchvision's md5 of the devkit
+        except RuntimeError as exc:
+            raise DatasetError(f"{path} is not the intact ImageNet devkit ({exc}). {DEVKIT_HELP}") from None
+        return dict(load_meta_file(tmp)[0])
+
+
+def _read_meta_bin(path: Path) -> dict[str, tuple[str, ...]]:
+    import torch
+
+    wnid_to_classes, _ = torch.load(path, weights_only=True)
+    return {w: tuple(c) for w, c in wnid_to_classes.items()}
+
+
+def _read_mapping_text(path: Path) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        wnid, _, words = line.strip().partition(" ")
+        if not WNID.match(wnid) or not words.strip():
+            raise DatasetError(f"{path} line {number}: expected 'n01440764 tench, Tinca tinca', got {line!r}")
+        out[wnid] = tuple(w.strip() for w in words.split(","))
+    return out
+
+
+CLASS_LIST_FORMATS: tuple[ClassListFormat, ...] = (
+    ClassListFormat("devkit", lambda p: p.name.endswith((".tar.gz", ".tgz", ".tar")), _read_devkit),
+    ClassListFormat("torchvision_meta_bin", lambda p: p.suffix == ".bin", _read_meta_bin),
+    ClassListFormat("synset_mapping", lambda p: p.suffix in (".txt", ""), _read_mapping_text),
+)
+
+
+def read_imagenet_classes(path: str | Path) -> pd.DataFrame:
+    """The class list as a table in model-id order.
+
+    Returns:
+        Columns ``class_id`` (0..N-1), ``wnid`` (sorted), ``name`` (first synonym),
+        ``words`` (all synonyms), plus ``attrs['format']`` naming the file format.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DatasetError(f"ImageNet class list {path} does not exist. {DEVKIT_HELP}")
+    fmt = next((f for f in CLASS_LIST_FORMATS if f.matches(path)), None)
+    if fmt is None:
+        raise DatasetError(f"cannot tell the format of ImageNet class list {path}. {DEVKIT_HELP}")
+    wnid_to_words = fmt.read(path)
+    bad = [w for w in wnid_to_words if not WNID.match(str(w))]
+    if bad or not wnid_to_words:
+        raise DatasetError(f"{path} ({fmt.name}) gives no valid wnids (bad: {bad[:3]}). {DEVKIT_HELP}")
+    wnids = sorted(wnid_to_words)
+    table = pd.DataFrame({
+        "class_id": range(len(wnids)),
+        "wnid": wnids,
+        "name": [wnid_to_words[w][0] for w in wnids],
+        "words": [", ".join(wnid_to_words[w]) for w in wnids],
+    })
+    table.attrs["format"] = fmt.name
+    return table

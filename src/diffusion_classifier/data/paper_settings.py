@@ -1,0 +1,163 @@
+"""What the paper does with each dataset: prompts, schedules, losses, metric.
+
+One frozen :class:`PaperSettings` per dataset name of ``config/fragments/datasets.yaml``
+(REFERENCE-FACTS sec. 1-3). Zero-shot runs (Stable Diffusion 2.0, Table 1) use the
+adaptive schedule and loss of sec. 1 and the CLIP prompt templates of sec. 2;
+supervised runs (DiT-XL/2, Tables 4-5, Fig. 6) evaluate every class at the 250
+timesteps 2, 6, ..., 998 with the l2 loss. ObjectNet is in both.
+
+The metric is the benchmark's convention: mean per-class accuracy for Aircraft,
+Pets and Flowers, top-1 elsewhere (:data:`ACCURACY_METRICS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["PaperStrategy", "PaperSettings", "PAPER_SETTINGS", "ACCURACY_METRICS", "get_paper_settings",
+           "list_paper_settings", "accuracy"]
+
+
+@dataclass(frozen=True)
+class PaperStrategy:
+    """Algorithm 2's settings: cumulative evaluations per class, classes kept, loss."""
+
+    evaluations: tuple[int, ...]
+    keep: tuple[int, ...]
+    loss: str
+
+    def to_config(self) -> dict:
+        """The ``strategies:`` entry of the workflow config."""
+        return {"evaluations": list(self.evaluations), "keep": list(self.keep), "loss": self.loss}
+
+
+@dataclass(frozen=True)
+class PaperSettings:
+    """The paper's setup for one dataset.
+
+    Attributes:
+        dataset: Dataset name in the workflow config.
+        source: Its entry in the dataset registry.
+        num_classes: Label classes a prediction chooses among.
+        class_names: Where the class names come from (read at prepare time).
+        accuracy: Name in :data:`ACCURACY_METRICS` (``top1`` or ``mean_per_class``).
+        prompt_template: CLIP-style template with one ``{}`` (zero-shot runs).
+        zero_shot: Stable Diffusion schedule and loss, if the paper runs it zero-shot.
+        supervised: DiT schedule and loss, if the paper runs it supervised.
+        num_images: Images evaluated, when the paper subsamples (else the full split).
+        split: Manifest split evaluated.
+    """
+
+    dataset: str
+    source: str
+    num_classes: int
+    class_names: str
+    accuracy: str = "top1"
+    prompt_template: str | None = None
+    zero_shot: PaperStrategy | None = None
+    supervised: PaperStrategy | None = None
+    num_images: int | None = None
+    split: str = "test"
+
+    def __post_init__(self) -> None:
+        if self.accuracy not in ACCURACY_METRICS:
+            raise ValueError(f"{self.dataset}: unknown accuracy {self.accuracy!r}; known {sorted(ACCURACY_METRICS)}")
+        if self.zero_shot is not None and (self.prompt_template is None or self.prompt_template.count("{}") != 1):
+            raise ValueError(f"{self.dataset}: a zero-shot setting needs a prompt template with one '{{}}'")
+        if self.zero_shot is None and self.supervised is None:
+            raise ValueError(f"{self.dataset}: neither a zero-shot nor a supervised setting")
+
+    def prompts(self, class_names: Sequence[str]) -> list[str]:
+        """One prompt per class, in label order."""
+        if self.prompt_template is None:
+            raise ValueError(f"{self.dataset} has no prompt template (not a zero-shot dataset)")
+        if len(class_names) != self.num_classes:
+            raise ValueError(f"{self.dataset}: {len(class_names)} class names for {self.num_classes} classes; "
+                             "the class-name file must match the label count")
+        return [self.prompt_template.format(name) for name in class_names]
+
+
+def _top1(labels: np.ndarray, predictions: np.ndarray) -> float:
+    return float(np.mean(labels == predictions))
+
+
+def _mean_per_class(labels: np.ndarray, predictions: np.ndarray) -> float:
+    return float(np.mean([np.mean(predictions[labels == c] == c) for c in np.unique(labels)]))
+
+
+ACCURACY_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "top1": _top1,
+    "mean_per_class": _mean_per_class,
+}
+
+
+def accuracy(kind: str, labels: Sequence[int], predictions: Sequence[int]) -> float:
+    """Accuracy in [0, 1] by the named convention."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape or labels.size == 0:
+        raise ValueError(f"need equally many labels and predictions, got {labels.shape} and {predictions.shape}")
+    try:
+        return ACCURACY_METRICS[kind](labels, predictions)
+    except KeyError:
+        raise ValueError(f"unknown accuracy {kind!r}; known {sorted(ACCURACY_METRICS)}") from None
+
+
+# Algorithm 2 settings of the paper (REFERENCE-FACTS sec. 1).
+_TWO_STAGE_CIFAR = PaperStrategy((50, 500), (5, 1), "l1")
+_TWO_STAGE_STL = PaperStrategy((100, 500), (5, 1), "l1")
+_TWO_STAGE_PETS = PaperStrategy((25, 250), (5, 1), "l1")
+_FOUR_STAGE_L1 = PaperStrategy((20, 50, 100, 500), (20, 10, 5, 1), "l1")
+_FOUR_STAGE_L2 = PaperStrategy((20, 50, 100, 500), (20, 10, 5, 1), "l2")
+_OBJECTNET = PaperStrategy((50, 100, 500, 1000), (25, 10, 5, 1), "l2")
+_IMAGENET = PaperStrategy((50, 100, 500, 1000), (500, 50, 10, 1), "l2")
+# DiT (REFERENCE-FACTS sec. 3): all classes at t = 2, 6, ..., 998, no pruning.
+DIT_STRATEGY = PaperStrategy((250,), (1,), "l2")
+
+_IMAGENET_NAMES = "first WordNet synonym per wnid, from the devkit / synset mapping (imagenet_classes.py)"
+
+PAPER_SETTINGS: dict[str, PaperSettings] = {s.dataset: s for s in (
+    PaperSettings("food101", "food101", 101, "torchvision Food101 meta/classes, '_' -> ' '",
+                  prompt_template="a photo of {}, a type of food.", zero_shot=_FOUR_STAGE_L2),
+    PaperSettings("cifar10", "cifar10", 10, "torchvision CIFAR10 batches.meta label_names",
+                  prompt_template="a blurry photo of a {}.", zero_shot=_TWO_STAGE_CIFAR),
+    PaperSettings("fgvc_aircraft", "fgvc_aircraft", 100, "torchvision FGVCAircraft variants.txt",
+                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of aircraft.",
+                  zero_shot=_FOUR_STAGE_L2),
+    PaperSettings("oxford_pets", "oxford_pets", 37, "torchvision OxfordIIITPet (breed from file names)",
+                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of pet.",
+                  zero_shot=_TWO_STAGE_PETS),
+    PaperSettings("flowers102", "flowers102", 102, "torchvision Flowers102.classes (CLIP names)",
+                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of flower.",
+                  zero_shot=_FOUR_STAGE_L1),
+    PaperSettings("stl10", "stl10", 10, "torchvision STL10 class_names.txt",
+                  prompt_template="a photo of a {}.", zero_shot=_TWO_STAGE_STL),
+    PaperSettings("imagenet_2k", "imagenet_val", 1000, _IMAGENET_NAMES,
+                  prompt_template="a photo of a {}.", zero_shot=_IMAGENET, num_images=2000),
+    PaperSettings("objectnet", "objectnet", 113, "ObjectNet release mappings/objectnet_to_imagenet_1k.json keys",
+                  prompt_template="a photo of a {}.", zero_shot=_OBJECTNET, supervised=DIT_STRATEGY),
+    PaperSettings("imagenet_10k", "imagenet_val", 1000, _IMAGENET_NAMES, supervised=DIT_STRATEGY,
+                  num_images=10000),
+    PaperSettings("imagenet_v2", "imagenet_v2", 1000, _IMAGENET_NAMES, supervised=DIT_STRATEGY,
+                  num_images=10000),
+    PaperSettings("imagenet_a", "imagenet_a", 200, "ImageNet-A wnid folders + " + _IMAGENET_NAMES,
+                  supervised=DIT_STRATEGY),
+    PaperSettings("imagenet_val_a200", "imagenet_val", 200, "ImageNet-A's classes (restrict_to)",
+                  supervised=DIT_STRATEGY, num_images=10000),
+    PaperSettings("imagenet_val_objectnet", "imagenet_val", 113, "ObjectNet's classes (restrict_to)",
+                  supervised=DIT_STRATEGY),
+)}
+
+
+def list_paper_settings() -> list[str]:
+    return sorted(PAPER_SETTINGS)
+
+
+def get_paper_settings(dataset: str) -> PaperSettings:
+    """The paper's settings of ``dataset``; an unknown name lists the known ones."""
+    try:
+        return PAPER_SETTINGS[dataset]
+    except KeyError:
+        raise ValueError(f"no paper settings for dataset {dataset!r}; known: {list_paper_settings()}") from None
