@@ -86,3 +86,13 @@ def test_errors_stay_near_four_bytes_each(tmp_path):
     size = (target / "errors.parquet").stat().st_size
     assert size / rows <= 4.0, f"{size / rows:.2f} bytes per stored error"
     assert json.loads((target / "provenance.json").read_text())["num_images"] == 100
+
+
+def test_a_class_map_turns_the_winning_condition_into_a_label(tmp_path):
+    # ObjectNet-style: conditions 0-2 belong to label 0, condition 3 to label 1.
+    writer = ShardWriter(tmp_path / "shard-000", provenance())
+    writer.add("img-0", label=0, seed=0, scores=fake_scores(prediction=2), predicted_label=0)
+    writer.add("img-1", label=0, seed=1, scores=fake_scores(prediction=3), predicted_label=1)
+    images = read_shard(writer.finalize()).images
+    assert list(images["prediction"]) == [0, 1] and list(images["predicted_condition"]) == [2, 3]
+    assert list(images["correct"]) == [True, False]

@@ -5,8 +5,9 @@ Layout of a finished shard ``.../shard-003/``::
     errors.parquet     one row per evaluated (image, class, timestep, noise) pair:
                        image_id, condition, timestep, grid_index (= noise index),
                        stage, and one float32 column per objective ("error_l2", ...)
-    images.parquet     one row per image: image_id, label, prediction, correct, seed,
-                       passes, seconds, kept (classes kept after each stage)
+    images.parquet     one row per image: image_id, label, prediction (a label),
+                       predicted_condition, correct, seed, passes, seconds, kept
+                       (conditions kept after each stage)
     provenance.json    model id and weights hash, config and its hash, code version,
                        environment, seeds, timing
 
@@ -46,7 +47,9 @@ log = logging.getLogger(__name__)
 ERROR_PREFIX = "error_"
 _PARQUET_OPTIONS = dict(compression="zstd", compression_level=9)
 _KEY_COLUMNS = ["image_id", "condition", "timestep", "grid_index", "stage"]
-IMAGES_SCHEMA_COLUMNS = ("image_id", "label", "prediction", "correct", "seed", "passes", "seconds", "kept")
+IMAGES_SCHEMA_COLUMNS = (
+    "image_id", "label", "prediction", "predicted_condition", "correct", "seed", "passes", "seconds", "kept"
+)
 
 
 def _errors_table(image_id: str, scores: ImageScores) -> pa.Table:
@@ -63,12 +66,14 @@ def _errors_table(image_id: str, scores: ImageScores) -> pa.Table:
     return pa.table(columns)
 
 
-def _images_row(image_id: str, label: int, seed: int, scores: ImageScores) -> dict:
+def _images_row(image_id: str, label: int, seed: int, scores: ImageScores, predicted_label: int | None) -> dict:
+    prediction = int(scores.prediction if predicted_label is None else predicted_label)
     return {
         "image_id": image_id,
         "label": int(label),
-        "prediction": int(scores.prediction),
-        "correct": bool(int(label) == int(scores.prediction)),
+        "prediction": prediction,
+        "predicted_condition": int(scores.prediction),
+        "correct": bool(int(label) == prediction),
         "seed": int(seed),
         "passes": int(scores.passes),
         "seconds": float(scores.seconds),
@@ -94,6 +99,7 @@ def _images_table(rows: list[dict]) -> pa.Table:
             ("image_id", pa.string()),
             ("label", pa.int32()),
             ("prediction", pa.int32()),
+            ("predicted_condition", pa.int32()),
             ("correct", pa.bool_()),
             ("seed", pa.int64()),
             ("passes", pa.int64()),
@@ -147,10 +153,15 @@ class ShardWriter:
         self._chunk = len(chunks)
         log.info("resuming %s: %d images already scored", self.target, len(self._done))
 
-    def add(self, image_id: str, label: int, seed: int, scores: ImageScores) -> None:
-        """Record one scored image; checkpoints every ``checkpoint_every`` images."""
+    def add(self, image_id: str, label: int, seed: int, scores: ImageScores,
+            predicted_label: int | None = None) -> None:
+        """Record one scored image; checkpoints every ``checkpoint_every`` images.
+
+        ``predicted_label`` is the label class of the winning condition when the two
+        differ (a class map with several model ids per label); by default they agree.
+        """
         self._errors.append(_errors_table(image_id, scores))
-        self._images.append(_images_row(image_id, label, seed, scores))
+        self._images.append(_images_row(image_id, label, seed, scores, predicted_label))
         self._done.add(image_id)
         if len(self._images) >= self.checkpoint_every:
             self.checkpoint()

@@ -33,9 +33,15 @@ def shard_rows(rows, shard: int, num_shards: int):
 
 
 def condition_spec(dataset, model: ModelSpec) -> ConditionSpec:
-    """Candidate classes of a dataset as the model's adapter needs them."""
-    names = tuple(dataset.classes)
-    return ConditionSpec(class_names=names, class_ids=tuple(range(len(names))))
+    """Candidate classes of a dataset as the model's adapter needs them.
+
+    Class-conditional models score every model id of the dataset's class map (e.g.
+    ObjectNet's 125 ImageNet ids for its 113 classes); a candidate's label is
+    ``dataset.class_map.label_of(candidate)``.
+    """
+    class_map = dataset.class_map
+    names = tuple(dataset.classes[label] for label in class_map.candidate_labels)
+    return ConditionSpec(class_names=names, class_ids=class_map.candidates)
 
 
 def score_shard(
@@ -87,6 +93,7 @@ def score_shard(
         "model_id": predictor.model_id,
         "weights_sha256": predictor.weights_hash(),
         "num_classes": classifier.num_classes,
+        "candidate_labels": list(dataset.class_map.candidate_labels),
         "passes_per_image_planned": config.schedule.passes(classifier.num_classes),
         "run_key": config_hash({k: v for k, v in settings.items() if k != "dataset"}),
         "config_hash": config_hash(settings),
@@ -111,5 +118,6 @@ def score_shard(
             scoring_spec.seed, row["image_id"])
         noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
         scores = classifier.classify(latent, noise)
-        writer.add(row["image_id"], int(row["label"]), seed, scores)
+        writer.add(row["image_id"], int(row["label"]), seed, scores,
+                   predicted_label=dataset.class_map.label_of(scores.prediction))
     return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start})
