@@ -8,6 +8,10 @@ min_version("8.0")
 configfile: "config/mini.yaml"
 
 
+# Every rule runs the same package; with `--sdm conda` this environment provides it.
+conda: "envs/diffusion-classifier.yaml"
+
+
 report: "workflow/report/workflow.rst"
 
 
