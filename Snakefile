@@ -20,6 +20,8 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/audit.smk"
+include: "workflow/rules/baselines.smk"
 
 
 rule all:

@@ -147,6 +147,87 @@ def _run_tables(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# LAION-filter audit (Table 2) and CLIP baselines (Tables 1 and 3).
+def _add_audit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared dataset directory")
+    p.add_argument("--name", required=True, help="dataset name in the workflow config")
+    p.add_argument("--audit", type=_json, required=True, help="JSON audit section")
+    p.add_argument("--scores", required=True, help="per-image scores (Parquet)")
+    p.add_argument("--summary", required=True, help="counts and filter availability (JSON)")
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("audit-filters", "Score one dataset with SD 2.0's LAION filters (Table 2 input).", _add_audit)
+def _run_audit(args: argparse.Namespace) -> None:
+    from .stages.audit import audit_filters
+
+    _threads(args)
+    audit_filters(args.dataset, args.audit, args.scores, args.summary, dataset_name=args.name)
+
+
+def _add_table2(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scores", nargs="+", required=True, help="per-image audit scores, one per dataset")
+    p.add_argument("--summaries", nargs="+", required=True, help="matching audit summaries, same order")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.md and <stem>.csv")
+
+
+@command("make-table2", "Table 2: share of each test set passing the LAION filters.", _add_table2)
+def _run_table2(args: argparse.Namespace) -> None:
+    from .stages.audit import make_table2
+
+    make_table2(args.scores, args.summaries, args.out_stem)
+
+
+def _add_clip_zero_shot(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared dataset directory")
+    p.add_argument("--clip-model", type=_json, required=True, help="JSON baselines.clip_models entry")
+    p.add_argument("--zero-shot", type=_json, required=True, help="JSON baselines.zero_shot section")
+    p.add_argument("--names", type=_json, required=True, help='JSON {"model": ..., "dataset": ...}')
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("clip-zero-shot", "Zero-shot classify a dataset with a CLIP model (Table 1 row).", _add_clip_zero_shot)
+def _run_clip_zero_shot(args: argparse.Namespace) -> None:
+    from .stages.baselines import clip_zero_shot
+
+    _threads(args)
+    clip_zero_shot(args.dataset, args.clip_model, args.zero_shot, args.predictions, args.summary, args.names)
+
+
+def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--examples", required=True, help="Winoground example table (CSV or Parquet)")
+    p.add_argument("--clip-model", type=_json, required=True, help="JSON baselines.clip_models entry")
+    p.add_argument("--winoground", type=_json, required=True, help="JSON baselines.winoground section")
+    p.add_argument("--names", type=_json, required=True)
+    p.add_argument("--per-example", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("clip-winoground", "Winoground text/image/group scores of a CLIP model.", _add_clip_winoground)
+def _run_clip_winoground(args: argparse.Namespace) -> None:
+    from .stages.baselines import clip_winoground
+
+    _threads(args)
+    clip_winoground(args.examples, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
+
+
+def _add_table1(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sources", type=_json, required=True, help="JSON row -> dataset -> summary file")
+    p.add_argument("--datasets", nargs="+", required=True, help="table columns, in order")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.md and <stem>.csv")
+
+
+@command("make-table1", "Table 1: zero-shot accuracy of every method, the paper's beside ours.", _add_table1)
+def _run_table1(args: argparse.Namespace) -> None:
+    from .stages.baselines import make_table1
+
+    make_table1(args.sources, args.datasets, args.out_stem)
+
+
+# ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

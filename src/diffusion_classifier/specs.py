@@ -16,7 +16,8 @@ import torch
 from .data.transforms import ImageTransform
 from .engine import Schedule, ScoringConfig
 
-__all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype"]
+__all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
+           "AuditSpec", "ZeroShotSpec", "WinogroundBaselineSpec"]
 
 T = TypeVar("T")
 
@@ -115,3 +116,95 @@ class ScoringSpec:
     device: str = "auto"
     checkpoint_every: int = 50
     shards: int = 1
+
+
+# ---------------------------------------------------------------------------------------
+# LAION-filter audit (Table 2) and CLIP baselines (Tables 1 and 3).
+@dataclass(frozen=True)
+class AuditSpec:
+    """The ``audit:`` section (LAION-filter audit, paper Table 2).
+
+    Attributes:
+        datasets: Datasets whose ``split`` is audited.
+        split: Manifest split audited (the test sets of the paper).
+        weights_dir: Directory that may hold the filter-weight files (names as in
+            ``audit.weights``); a missing file makes its filter "n/a".
+        sha256: Filter name (``aesthetic``, ``nsfw``) -> digest its file must have.
+        clip_checkpoint: open_clip ``pretrained`` of the ViT-L/14 embedder: ``openai``
+            (downloads once) or a local checkpoint path.
+        clip_cache_dir: open_clip's download cache.
+        thresholds: ``min_side``, ``aesthetic_threshold``, ``punsafe_threshold``
+            (``audit.AuditConfig``; SD 2.0's values by default).
+        batch_size: Images decoded and embedded per step.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+        required: Fail instead of reporting n/a when a filter cannot be computed.
+    """
+
+    datasets: list[str]
+    split: str = "test"
+    weights_dir: str = "weights/laion_filters"
+    sha256: dict[str, str] = field(default_factory=dict)
+    clip_checkpoint: str = "openai"
+    clip_cache_dir: str | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    batch_size: int = 32
+    device: str = "auto"
+    required: bool = False
+
+    def audit_config(self) -> "AuditConfig":  # noqa: F821 - imported lazily below
+        """The audit library's frozen config with these thresholds."""
+        from .audit import AuditConfig
+
+        return from_dict(AuditConfig, {**self.thresholds, "batch_size": self.batch_size}, "audit.thresholds")
+
+
+@dataclass(frozen=True)
+class ZeroShotSpec:
+    """``baselines.zero_shot``: CLIP-style zero-shot runs (paper Table 1).
+
+    Attributes:
+        models: Names in ``baselines.clip_models``.
+        datasets: Datasets classified.
+        split: Manifest split classified.
+        prompt_templates: Dataset -> template with one ``{}``; datasets of the paper
+            default to its CLIP template (``data.paper_settings``).
+        batch_size: Images per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+    """
+
+    models: list[str]
+    datasets: list[str]
+    split: str = "test"
+    prompt_templates: dict[str, str] = field(default_factory=dict)
+    batch_size: int = 64
+    device: str = "auto"
+
+    def template(self, dataset: str) -> str:
+        """The prompt template of ``dataset``: configured, else the paper's."""
+        if dataset in self.prompt_templates:
+            return self.prompt_templates[dataset]
+        from .data.paper_settings import PAPER_SETTINGS
+
+        paper = PAPER_SETTINGS.get(dataset)
+        if paper is None or paper.prompt_template is None:
+            raise ValueError(f"baselines.zero_shot: no prompt template for dataset {dataset!r}; add "
+                             f"prompt_templates: {{{dataset}: 'a photo of a {{}}.'}} (paper datasets have one)")
+        return paper.prompt_template
+
+
+@dataclass(frozen=True)
+class WinogroundBaselineSpec:
+    """``baselines.winoground``: CLIP-style similarities on Winoground (paper Table 3).
+
+    Attributes:
+        models: Names in ``baselines.clip_models``.
+        examples: Table (CSV or Parquet) with columns id, caption_0, caption_1, image_0,
+            image_1, collapsed_tag; image paths relative to the table's directory.
+        batch_size: Examples per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+    """
+
+    models: list[str]
+    examples: str
+    batch_size: int = 16
+    device: str = "auto"

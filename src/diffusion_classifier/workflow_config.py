@@ -50,3 +50,45 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
+    _check_audit_and_baselines(config)
+
+
+# ---------------------------------------------------------------------------------------
+# LAION-filter audit (Table 2), CLIP baselines and Table 1.
+def _check_audit_and_baselines(config: dict[str, Any]) -> None:
+    """Names used by ``audit``, ``baselines`` and ``table1`` must be defined elsewhere."""
+    from .baselines import list_clip_backends
+    from .reporting.table1 import TABLE1_ROWS
+    from .specs import ZeroShotSpec, from_dict
+
+    datasets = list(config["datasets"])
+    for name in (config.get("audit") or {}).get("datasets", []):
+        _known("dataset", name, datasets, "audit.datasets")
+    baselines = config.get("baselines") or {}
+    clip_models = baselines.get("clip_models", {})
+    for name, spec in clip_models.items():
+        _known("CLIP backend", spec.get("backend", "open_clip"), list_clip_backends(),
+               f"baselines.clip_models.{name}.backend")
+        if spec.get("table1_row") is not None:
+            _known("Table 1 row", spec["table1_row"], [r.key for r in TABLE1_ROWS],
+                   f"baselines.clip_models.{name}.table1_row")
+    for section in ("zero_shot", "winoground"):
+        for name in (baselines.get(section) or {}).get("models", []):
+            _known("CLIP model", name, list(clip_models), f"baselines.{section}.models")
+    if baselines.get("zero_shot"):
+        zero_shot = from_dict(ZeroShotSpec, baselines["zero_shot"], "baselines.zero_shot")
+        for name in zero_shot.datasets:
+            _known("dataset", name, datasets, "baselines.zero_shot.datasets")
+            try:
+                zero_shot.template(name)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+    table1 = config.get("table1") or {}
+    runs = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
+    for name in table1.get("datasets", []):
+        _known("dataset", name, datasets, "table1.datasets")
+    for name, run in table1.get("diffusion_classifier", {}).items():
+        _known("dataset", name, table1.get("datasets", []), "table1.diffusion_classifier")
+        if (name, run["model"], run["strategy"]) not in runs:
+            raise ConfigError(f"table1.diffusion_classifier.{name}: no experiment {{dataset: {name}, model: "
+                              f"{run['model']}, strategy: {run['strategy']}}}; add it to 'experiments'")

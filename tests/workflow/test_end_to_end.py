@@ -77,3 +77,31 @@ def test_cli_reports_bad_input_without_traceback(tmp_path):
     assert run.returncode == 2
     assert "dataset.json is missing" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --- LAION-filter audit (Table 2), CLIP baselines and Table 1 ------------------------------
+def test_table2_audits_digits_and_reports_missing_filters(micro_run):
+    for rule in ("audit_filters", "make_table2", "clip_zero_shot", "make_table1"):
+        assert list((micro_run / "logs" / rule).rglob("*.log")), rule
+        assert list((micro_run / "benchmarks" / rule).rglob("*.tsv")), rule
+    audit = json.loads((micro_run / "audit/digits.json").read_text())
+    assert audit["num_images"] == 20 and audit["decode_errors"] == 0
+    cells = pd.read_csv(micro_run / "tables/table2.csv").set_index("column")
+    # Digits are 8x8 originals: none passes the 512-pixel resolution filter.
+    assert cells.loc["Resolution", "ours"] == 0.0
+    assert cells.loc["Aesthetic", "note"] == "weights not available offline"
+    assert pd.isna(cells.loc["Aesthetic", "ours"]) and pd.isna(cells.loc["R+A+S", "ours"])
+    assert "aesthetic: computed for no dataset; n/a for digits" in (micro_run / "tables/table2.md").read_text()
+
+
+def test_table1_has_our_diffusion_classifier_and_na_clip_rows(micro_run):
+    accuracy = pd.read_csv(micro_run / "tables/classification.csv").set_index("strategy")["accuracy"]
+    cells = pd.read_csv(micro_run / "tables/table1.csv").set_index("method_key")
+    assert list(cells.index) == ["synthetic_sd_data", "sd_features", "diffusion_classifier", "clip_rn50",
+                                 "openclip_vith14"]
+    assert cells.loc["diffusion_classifier", "ours"] == pytest.approx(accuracy["adaptive"])
+    for row in ("clip_rn50", "openclip_vith14"):
+        assert pd.isna(cells.loc[row, "ours"]) and cells.loc[row, "note"] == "weights not available offline"
+    assert cells.loc["sd_features", "note"] == "not run"
+    md = (micro_run / "tables/table1.md").read_text()
+    assert "| CLIP ResNet-50 | yes | n/a (weights not available offline) | — |" in md

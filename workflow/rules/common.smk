@@ -71,3 +71,7 @@ def summaries():
 
 # Final targets of `rule all`; each rules file appends what it contributes.
 ALL_OUTPUTS = []
+
+# Table 1 cells: row key (reporting.table1.TABLE1_ROWS) -> dataset -> summary JSON.
+# Each producer's rules file adds its files; make_table1 reads whatever is registered.
+TABLE1_SOURCES = {}

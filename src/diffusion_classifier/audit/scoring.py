@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,7 @@ def load_filter_heads(
     weights_dir: str | Path,
     device: str | torch.device = "cpu",
     names: tuple[str, ...] | None = None,
+    expected_sha256: Mapping[str, str] | None = None,
 ) -> dict[str, LoadedHead]:
     """Load every filter head whose weight file is present in ``weights_dir``.
 
@@ -113,6 +114,8 @@ def load_filter_heads(
         weights_dir: Directory holding files named as in the weights registry.
         device: Where the heads run.
         names: Filters to try (default: all registered).
+        expected_sha256: Filter name -> digest its file must have, pinning files whose
+            registry entry records none yet (from the workflow config).
 
     Returns:
         Filter name -> loaded head, for the filters whose weights exist.
@@ -126,7 +129,9 @@ def load_filter_heads(
                 "%s weights not found at %s (source: %s); reporting n/a", name, path, spec.url
             )
             continue
-        heads[name] = _filter(name).loader(path, device=device)
+        if expected_sha256 and expected_sha256.get(name):
+            spec = replace(spec, sha256=expected_sha256[name])
+        heads[name] = _filter(name).loader(path, spec=spec, device=device)
     return heads
 
 

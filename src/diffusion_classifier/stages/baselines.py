@@ -1,0 +1,168 @@
+"""Stages of the CLIP baselines and Table 1: ``clip_zero_shot``, ``clip_winoground``, ``make_table1``.
+
+A baseline whose model cannot be loaded here (open_clip missing, weights not available
+offline) still writes its outputs: an empty prediction table and a summary with
+``status: unavailable`` and the reason, which Table 1 prints as "n/a (reason)". With
+``required: true`` in the model's spec the stage fails instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from ..artifacts import atomic_path, code_version, write_json
+from ..baselines import (
+    ClipModelSpec,
+    ClipUnavailable,
+    accuracy_summary,
+    class_prompts,
+    clip_similarities,
+    example_scores,
+    load_clip_model,
+    unavailable_summary,
+    winoground_table,
+    zero_shot_predict,
+)
+from ..baselines.winoground import WINOGROUND_COLUMNS
+from ..data import load_dataset
+from ..reporting.cells import write_cells_and_display
+from ..reporting.table1 import table1_caption, table1_cells, table1_display
+from ..specs import WinogroundBaselineSpec, ZeroShotSpec, from_dict, resolve_device
+
+__all__ = ["clip_zero_shot", "clip_winoground", "make_table1", "read_winoground_examples"]
+
+log = logging.getLogger(__name__)
+
+
+def _load_or_none(spec: ClipModelSpec, device):
+    """The model, or ``None`` and an unavailable summary when it cannot be had offline."""
+    try:
+        return load_clip_model(spec, device), None
+    except ClipUnavailable as exc:
+        if spec.required:
+            raise RuntimeError(f"{spec.model_id} is required but cannot be loaded: {exc}") from exc
+        log.warning("%s reported as n/a: %s", spec.model_id, exc)
+        return None, unavailable_summary(exc.reason, exc.detail)
+
+
+def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, predictions_path: str | Path,
+                   summary_path: str | Path, names: dict) -> dict:
+    """Zero-shot classify one dataset's split with one CLIP model (Table 1 row).
+
+    Args:
+        dataset_dir: Prepared dataset.
+        clip_model: The model's ``baselines.clip_models`` entry.
+        zero_shot: The ``baselines.zero_shot`` section.
+        predictions_path: Per-image predictions and cosine logits (Parquet).
+        summary_path: Summary JSON in the Table 1 format (``baselines.summary``).
+        names: ``{"model": ..., "dataset": ...}``: config names, recorded and used to pick
+            the prompt template.
+    """
+    spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
+    settings = from_dict(ZeroShotSpec, zero_shot, "baselines.zero_shot")
+    dataset = load_dataset(dataset_dir)
+    rows = dataset.split(settings.split)
+    template = settings.template(names["dataset"])
+    prompts = class_prompts(template, dataset.classes)
+    record = {**names, "row": spec.table1_row, "label": spec.label, "model_id": spec.model_id,
+              "split": settings.split, "prompt_template": template, "num_classes": len(prompts),
+              "code_version": code_version()}
+
+    clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
+    if clip is None:
+        _write_parquet(pd.DataFrame({"image_id": pd.Series(dtype=str), "label": pd.Series(dtype=int),
+                                     "prediction": pd.Series(dtype=int), "correct": pd.Series(dtype=bool)}),
+                       predictions_path)
+        summary = {**record, **unavailable}
+        write_json(summary_path, summary)
+        return summary
+
+    images = (image for _, image in dataset.iter_images(rows))
+    predictions, logits = zero_shot_predict(clip, images, prompts, settings.batch_size, total=len(rows))
+    labels = rows["label"].to_numpy()
+    table = pd.DataFrame({
+        "image_id": rows["image_id"], "label": labels, "prediction": predictions,
+        "correct": labels == predictions,
+        "label_name": [dataset.classes[i] for i in labels],
+        "prediction_name": [dataset.classes[i] for i in predictions],
+        "logits": list(logits.astype("float32")),
+    })
+    _write_parquet(table, predictions_path)
+    summary = {**record, **accuracy_summary(labels, predictions), "weights": clip.weights,
+               "device": str(clip.device)}
+    write_json(summary_path, summary)
+    return summary
+
+
+def read_winoground_examples(path: str | Path) -> pd.DataFrame:
+    """The example table (CSV or Parquet) with :data:`WINOGROUND_COLUMNS`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Winoground table {path} not found; prepare the Winoground dataset first "
+                                f"(a table with columns {list(WINOGROUND_COLUMNS)})")
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    missing = [c for c in WINOGROUND_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path} lacks column(s) {missing}; expected {list(WINOGROUND_COLUMNS)}")
+    return table
+
+
+def clip_winoground(examples_path: str | Path, clip_model: dict, winoground: dict, per_example_path: str | Path,
+                    summary_path: str | Path, names: dict) -> dict:
+    """Winoground text / image / group scores of one CLIP model (Table 3 baseline rows).
+
+    Image cells are paths relative to the example table's directory (or absolute).
+    """
+    from PIL import Image
+
+    spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
+    settings = from_dict(WinogroundBaselineSpec, winoground, "baselines.winoground")
+    examples = read_winoground_examples(examples_path)
+    root = Path(examples_path).parent
+    record = {**names, "label": spec.label, "model_id": spec.model_id, "num_examples": len(examples),
+              "code_version": code_version()}
+
+    clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
+    if clip is None:
+        _write_parquet(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
+        summary = {**record, **unavailable, "scores": None}
+        write_json(summary_path, summary)
+        return summary
+
+    def load_image(value) -> Image.Image:
+        path = Path(value)
+        with Image.open(path if path.is_absolute() else root / path) as image:
+            return image.convert("RGB")
+
+    similarity = clip_similarities(clip, examples, load_image, settings.batch_size)
+    per_example = pd.concat([examples[["id", "collapsed_tag"]].reset_index(drop=True),
+                             example_scores(similarity)], axis=1)
+    for c in range(2):
+        for i in range(2):
+            per_example[f"score_c{c}_i{i}"] = similarity[:, c, i]
+    _write_parquet(per_example, per_example_path)
+    scores = winoground_table(per_example)
+    summary = {**record, "status": "ok", "reason": None, "weights": clip.weights,
+               "scores": scores.to_dict(orient="records")}
+    write_json(summary_path, summary)
+    return summary
+
+
+def make_table1(sources: dict[str, dict[str, str]], datasets: list[str], out_stem: str | Path) -> tuple:
+    """Write ``<out_stem>.md`` (paper layout) and ``<out_stem>.csv`` (one row per cell).
+
+    Args:
+        sources: Row key -> dataset -> summary JSON; cells without one are "n/a (not run)".
+        datasets: Table columns, in order.
+        out_stem: Output path without suffix.
+    """
+    cells = table1_cells(sources, datasets)
+    return write_cells_and_display(cells, table1_display(cells), table1_caption(cells), out_stem)
