@@ -26,8 +26,8 @@ def check_config(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the key and the fix for any dangling reference."""
     from .data import list_datasets
     from .engine import list_objectives
-    from .engine.schedule import Schedule
     from .models import list_adapters
+    from .specs import StrategySpec, from_dict
 
     datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
     for name, spec in datasets.items():
@@ -42,7 +42,7 @@ def check_config(config: dict[str, Any]) -> None:
         for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
             _known("objective", objective, list_objectives(), f"strategies.{name}")
         try:
-            Schedule(tuple(spec["evaluations"]), tuple(spec.get("keep", [1])))
+            from_dict(StrategySpec, spec, f"strategies.{name}").schedule()
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
