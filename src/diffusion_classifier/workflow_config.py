@@ -50,3 +50,32 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
+    _check_supervised(config)
+
+
+def _check_supervised(config: dict[str, Any]) -> None:
+    """Every run the stored-error analyses read must be one of the experiments."""
+    section = config.get("supervised") or {}
+    scored = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
+
+    def scored_run(dataset: str, model: str, strategy: str, where: str) -> None:
+        if (dataset, model, strategy) not in scored:
+            raise ConfigError(f"{where}: run {dataset}/{model}/{strategy} is not in experiments; "
+                              "add it there so that its errors are scored and stored")
+
+    if "timesteps" in section:
+        s = section["timesteps"]
+        for key in ("even", "repeats"):
+            scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
+    for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
+        scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
+        stored = {config["strategies"][run["strategy"]].get("loss", "l2"),
+                  *config["strategies"][run["strategy"]].get("extra_objectives", [])}
+        missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
+        if missing:
+            raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
+                              f"{missing}; add them to its extra_objectives")
+    if "schedules" in section:
+        s = section["schedules"]
+        for strategy in [s["strategy"], *s.get("direct", [])]:
+            scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
