@@ -104,13 +104,13 @@ def plot_single_timestep(frame: pd.DataFrame, chance: float, target: str | Path,
 def plot_strategy_curves(frame: pd.DataFrame, target: str | Path, title: str) -> None:
     """Figure 4: accuracy (%) against trials per class, one line per strategy."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
     for name, part in frame.groupby("strategy", sort=False):
         part = part.sort_values("trials")
         ax.plot(part["trials"], part["accuracy"], "o-", ms=3, lw=1.2, label=name)
     ax.set_xscale("log")
     ax.set(xlabel="trials per class (evaluated (t, eps) pairs)", ylabel="accuracy (%)", title=title)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
