@@ -22,6 +22,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/supervised.smk"
 
 
 rule all:

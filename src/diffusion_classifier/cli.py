@@ -227,6 +227,61 @@ def _run_table1(args: argparse.Namespace) -> None:
     make_table1(args.sources, args.datasets, args.out_stem)
 
 
+# Supervised-setup analyses from stored errors (Figures 3-4, Table 5, schedule study).
+def _add_figures_timesteps(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--even-shards", nargs="+", required=True, help="shards of a one-stage even-grid run")
+    p.add_argument("--repeats-shards", nargs="+", required=True, help="shards of a repeated-timestep run")
+    p.add_argument("--loss", default="l2")
+    p.add_argument("--sets", type=_json, required=True, help="JSON name -> timesteps of Figure 4's fixed sets")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--out-dir", required=True)
+
+
+@command("figures-timesteps", "Figures 3 and 4 (single timestep, timestep strategies) from stored errors.",
+         _add_figures_timesteps)
+def _run_figures_timesteps(args: argparse.Namespace) -> None:
+    from .stages.supervised import figures_timesteps
+
+    figures_timesteps(args.even_shards, args.repeats_shards, args.loss, args.sets, args.out_dir, args.names)
+
+
+def _add_table_objectives(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", type=_json, required=True,
+                   help="JSON list of {dataset, model, strategy, shards, paper}")
+    p.add_argument("--objectives", nargs="+", default=["l2", "vlb", "l2_vlb"])
+    p.add_argument("--out-stem", required=True, help="writes <stem>.md and <stem>.csv")
+
+
+@command("table-objectives", "Table 5: accuracy per objective from one stored pass.", _add_table_objectives)
+def _run_table_objectives(args: argparse.Namespace) -> None:
+    from .stages.supervised import table_objectives
+
+    table_objectives(args.runs, args.objectives, args.out_stem)
+
+
+def _add_schedule_study(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shards", nargs="+", required=True, help="shards of a one-stage run")
+    p.add_argument("--study", type=_json, required=True,
+                   help="JSON {loss, two_stage_evaluations, two_stage_keep, schedules}")
+    p.add_argument("--direct", type=_json, default=[], help="JSON list of {strategy, shards} scored directly")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--out-stem", required=True)
+    p.add_argument("--figure", required=True)
+
+
+@command("schedule-study", "Passes vs accuracy of adaptive schedules replayed from stored errors.",
+         _add_schedule_study)
+def _run_schedule_study(args: argparse.Namespace) -> None:
+    from dataclasses import asdict
+
+    from .specs import from_dict
+    from .stages.supervised import ScheduleStudySpec, schedule_study
+
+    study = asdict(from_dict(ScheduleStudySpec, args.study, "supervised.schedules"))
+    schedule_study(args.shards, study.pop("loss"), args.out_stem, args.figure, direct=args.direct,
+                   names=args.names, **study)
+
+
 # ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])

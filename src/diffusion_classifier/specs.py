@@ -80,16 +80,28 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """One entry of ``strategies:``: an evaluation schedule and its loss."""
+    """One entry of ``strategies:``: an evaluation schedule and its loss.
+
+    ``timesteps`` with ``noises_per_timestep`` replaces the evenly spaced grid by an
+    explicit one, each timestep repeated with that many noises (round-robin order).
+    """
 
     evaluations: list[int]
     keep: list[int] = field(default_factory=lambda: [1])
     loss: str = "l2"
     extra_objectives: list[str] = field(default_factory=list)
+    timesteps: list[int] = field(default_factory=list)
+    noises_per_timestep: int = 1
+
+    def schedule(self, num_train_timesteps: int = 1000) -> Schedule:
+        if self.noises_per_timestep < 1:
+            raise ValueError(f"noises_per_timestep must be positive, got {self.noises_per_timestep}")
+        grid = tuple(t for _ in range(self.noises_per_timestep) for t in self.timesteps)
+        return Schedule(tuple(self.evaluations), tuple(self.keep), num_train_timesteps, grid)
 
     def scoring_config(self, num_train_timesteps: int, batch_size: int) -> ScoringConfig:
         return ScoringConfig(
-            schedule=Schedule(tuple(self.evaluations), tuple(self.keep), num_train_timesteps),
+            schedule=self.schedule(num_train_timesteps),
             loss=self.loss,
             extra_objectives=tuple(self.extra_objectives),
             batch_size=batch_size,

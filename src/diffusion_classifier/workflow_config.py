@@ -26,8 +26,8 @@ def check_config(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the key and the fix for any dangling reference."""
     from .data import list_datasets
     from .engine import list_objectives
-    from .engine.schedule import Schedule
     from .models import list_adapters
+    from .specs import StrategySpec, from_dict
 
     datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
     for name, spec in datasets.items():
@@ -42,7 +42,7 @@ def check_config(config: dict[str, Any]) -> None:
         for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
             _known("objective", objective, list_objectives(), f"strategies.{name}")
         try:
-            Schedule(tuple(spec["evaluations"]), tuple(spec.get("keep", [1])))
+            from_dict(StrategySpec, spec, f"strategies.{name}").schedule()
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
@@ -51,6 +51,7 @@ def check_config(config: dict[str, Any]) -> None:
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
     _check_audit_and_baselines(config)
+    _check_supervised(config)
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,3 +93,32 @@ def _check_audit_and_baselines(config: dict[str, Any]) -> None:
         if (name, run["model"], run["strategy"]) not in runs:
             raise ConfigError(f"table1.diffusion_classifier.{name}: no experiment {{dataset: {name}, model: "
                               f"{run['model']}, strategy: {run['strategy']}}}; add it to 'experiments'")
+
+
+
+def _check_supervised(config: dict[str, Any]) -> None:
+    """Every run the stored-error analyses read must be one of the experiments."""
+    section = config.get("supervised") or {}
+    scored = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
+
+    def scored_run(dataset: str, model: str, strategy: str, where: str) -> None:
+        if (dataset, model, strategy) not in scored:
+            raise ConfigError(f"{where}: run {dataset}/{model}/{strategy} is not in experiments; "
+                              "add it there so that its errors are scored and stored")
+
+    if "timesteps" in section:
+        s = section["timesteps"]
+        for key in ("even", "repeats"):
+            scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
+    for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
+        scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
+        stored = {config["strategies"][run["strategy"]].get("loss", "l2"),
+                  *config["strategies"][run["strategy"]].get("extra_objectives", [])}
+        missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
+        if missing:
+            raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
+                              f"{missing}; add them to its extra_objectives")
+    if "schedules" in section:
+        s = section["schedules"]
+        for strategy in [s["strategy"], *s.get("direct", [])]:
+            scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")

@@ -31,16 +31,18 @@ def micro_run(tmp_path_factory):
 
 def test_tables_are_produced(micro_run):
     table = pd.read_csv(micro_run / "tables/classification.csv")
-    assert set(table["strategy"]) == {"even25", "adaptive"}
+    assert set(table["strategy"]) == {"even25", "adaptive", "repeats"}
     assert (table["images"] == 20).all()
-    # Passes come from the schedules: 10 classes x 4, and 10 x 2 + 2 x 2.
-    assert dict(zip(table["strategy"], table["passes_per_image"])) == {"even25": 40, "adaptive": 24}
+    # Passes come from the schedules: 10 classes x 4, 10 x 2 + 2 x 2, and 10 x (5 timesteps x 2 noises).
+    assert dict(zip(table["strategy"], table["passes_per_image"])) == {"even25": 40, "adaptive": 24,
+                                                                       "repeats": 100}
     assert ((table["accuracy"] >= 0) & (table["accuracy"] <= 100)).all()
     assert (micro_run / "tables/classification.md").read_text().startswith("Diffusion Classifier accuracy")
 
 
 def test_every_rule_leaves_a_log_and_a_benchmark(micro_run):
-    for rule in ("download_dataset", "train_model", "score_shard", "aggregate_scores", "make_tables"):
+    for rule in ("download_dataset", "train_model", "score_shard", "aggregate_scores", "make_tables",
+                 "figures_timesteps", "table_objectives", "schedule_study"):
         assert list((micro_run / "logs" / rule).rglob("*.log")), rule
         assert list((micro_run / "benchmarks" / rule).rglob("*.tsv")), rule
 
@@ -105,3 +107,34 @@ def test_table1_has_our_diffusion_classifier_and_na_clip_rows(micro_run):
     assert cells.loc["sd_features", "note"] == "not run"
     md = (micro_run / "tables/table1.md").read_text()
     assert "| CLIP ResNet-50 | yes | n/a (weights not available offline) | — |" in md
+
+
+# --- supervised analyses of stored errors (Figures 3-4, Table 5, schedule study) ----------
+def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
+    accuracy = pd.read_csv(micro_run / "tables/classification.csv").set_index("strategy")["accuracy"]
+    fig3 = pd.read_csv(micro_run / "figures/fig3_single_timestep.csv")
+    assert set(fig3.loc[fig3["source"] == "even grid", "timestep"]) == {125, 375, 625, 875}
+    repeats = fig3[fig3["source"] == "repeated timesteps"]
+    assert set(repeats["timestep"]) == {0, 475, 500, 525, 999} and (repeats["noise_draws"] == 2).all()
+    fig4 = pd.read_csv(micro_run / "figures/fig4_timestep_strategies.csv")
+    trials = fig4.groupby("strategy")["trials"].apply(list).to_dict()
+    assert trials["0,500,999"] == [3, 6] and trials["0"] == [1, 2] and len(trials) == 5
+    # "Even 4" uses every pair of the one-stage run: its accuracy is that run's.
+    even = fig4[fig4["strategy"].str.startswith("Even")].set_index("trials")["accuracy"]
+    assert even[4] == pytest.approx(accuracy["even25"])
+    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "passes_vs_accuracy"):
+        assert (micro_run / "figures" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+
+    table5 = pd.read_csv(micro_run / "tables/table5_objectives.csv").set_index("objective")
+    assert list(table5.index) == ["l2", "VLB", "l2 + VLB"]
+    assert table5.loc["l2", "accuracy"] == pytest.approx(accuracy["even25"])
+    assert table5.loc["VLB", "paper_accuracy"] == 71.6
+
+    study = pd.read_csv(micro_run / "tables/schedule_study.csv")
+    one = study[(study["stages"] == 1) & (study["loss"] == "l2")].iloc[0]
+    assert one["accuracy"] == pytest.approx(accuracy["even25"]) and one["passes_per_image"] == 40
+    direct = study[study["direct_run"] == "adaptive"].iloc[0]
+    # The directly scored adaptive run (l1) is reproduced by replaying the one-stage run's l1 errors.
+    assert (direct["evaluations"], direct["keep"], direct["loss"]) == ("2/4", "2/1", "l1")
+    assert direct["passes_per_image"] == 24 and direct["replay_agreement"] == 100.0
+    assert direct["accuracy"] == pytest.approx(accuracy["adaptive"]) and direct["max_error_difference"] < 1e-4

@@ -30,15 +30,17 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..engine.scoring import ImageScores
 from .provenance import atomic_directory, atomic_path, write_json
+
+if TYPE_CHECKING:  # annotations only: a runtime import would be circular (engine -> models -> artifacts)
+    from ..engine.scoring import ImageScores
 
 __all__ = ["Shard", "ShardWriter", "read_shard", "read_images", "read_errors", "ERROR_PREFIX"]
 

@@ -11,6 +11,11 @@ case ``keep=(1,)``.
 The sub-grid arithmetic follows the authors' release exactly, including its quirk
 that a stage's strided sub-grid need not contain the earlier stages' points (for
 ImageNet, stages 1 and 2 are disjoint), so that pass counts match the paper's.
+
+A schedule may instead name its grid explicitly (``timesteps``), with repeats: grid
+point ``j`` still owns noise ``j``, so a timestep listed k times is evaluated with k
+different noises. The timestep-strategy study of the paper's Figure 4 ("500" tried
+with many eps, "475,500,525", ...) needs exactly that.
 """
 
 from __future__ import annotations
@@ -69,17 +74,21 @@ class Schedule:
             for, cumulative in the paper's sense (Pets: ``(25, 250)``).
         keep: KeepList of Algorithm 2: classes kept after each stage; the last is 1.
         num_train_timesteps: Length ``T`` of the model's training noise schedule.
+        timesteps: An explicit grid (repeats allowed, one noise per entry) replacing the
+            evenly spaced one; its length must equal ``max(evaluations)``.
     """
 
     evaluations: tuple[int, ...]
     keep: tuple[int, ...] = (1,)
     num_train_timesteps: int = 1000
+    timesteps: tuple[int, ...] = ()
     stages: tuple[Stage, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         evaluations, keep = tuple(self.evaluations), tuple(self.keep)
         object.__setattr__(self, "evaluations", evaluations)
         object.__setattr__(self, "keep", keep)
+        object.__setattr__(self, "timesteps", tuple(int(t) for t in self.timesteps))
         if not evaluations or len(evaluations) != len(keep):
             raise ValueError(
                 f"evaluations {evaluations} and keep {keep} must be non-empty lists of "
@@ -89,7 +98,7 @@ class Schedule:
             raise ValueError(f"the last stage must keep exactly 1 class, got keep={keep}")
         if any(b > a for a, b in zip(keep, keep[1:])):
             raise ValueError(f"keep must not increase from stage to stage, got {keep}")
-        grid = timestep_grid(self.num_train_timesteps, max(evaluations))
+        grid = self.grid
         done: set[int] = set()
         stages = []
         for index, (n, k) in enumerate(zip(evaluations, keep)):
@@ -108,7 +117,17 @@ class Schedule:
     @property
     def grid(self) -> list[int]:
         """The shared timestep grid; noise index ``j`` belongs to ``grid[j]``."""
-        return timestep_grid(self.num_train_timesteps, max(self.evaluations))
+        if not self.timesteps:
+            return timestep_grid(self.num_train_timesteps, max(self.evaluations))
+        bad = [t for t in self.timesteps if not 0 <= t < self.num_train_timesteps]
+        if bad:
+            raise ValueError(f"timesteps {bad} are outside 0..{self.num_train_timesteps - 1}")
+        if len(self.timesteps) != max(self.evaluations):
+            raise ValueError(
+                f"an explicit grid of {len(self.timesteps)} timesteps needs the last "
+                f"evaluations entry to be {len(self.timesteps)}, got {max(self.evaluations)}"
+            )
+        return list(self.timesteps)
 
     @property
     def num_noise(self) -> int:
@@ -133,8 +152,11 @@ class Schedule:
 
     def to_dict(self) -> dict:
         """Plain-data form recorded in artifacts."""
-        return {
+        out = {
             "evaluations": list(self.evaluations),
             "keep": list(self.keep),
             "num_train_timesteps": self.num_train_timesteps,
         }
+        if self.timesteps:
+            out["timesteps"] = list(self.timesteps)
+        return out

@@ -4,12 +4,21 @@ The model is trained with the standard epsilon-prediction objective (DDPM's
 L_simple) on the train split of a prepared dataset and saved with diffusers'
 ``save_pretrained`` (safetensors + config) next to its noise schedule, so it loads
 exactly like a hub checkpoint (``ClassConditionalPredictor.from_pretrained``).
+
+An architecture with a learned variance (twice the channels out, as DiT) trains
+with improved DDPM's hybrid loss L_simple + lambda * L_vlb (Nichol & Dhariwal 2021,
+Sec. 3.1): L_vlb = sum_t L_t is estimated as T * L_t at the sampled t, in bits per
+dimension, and the mean (eps) enters it through a stop-gradient, so the bound trains
+only the variance. lambda = 0.001 with T = 1000 gives the per-sample weight 1 that
+the DiT and improved-diffusion code use. L_t is :func:`..engine.vlb.vlb_terms`, the
+same function the ``vlb`` scoring objective uses.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +31,10 @@ from tqdm.auto import tqdm
 from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
 from ..data.manifest import PreparedDataset
 from ..data.transforms import ImageTransform
+from ..engine.vlb import vlb_terms
 from .architectures import build_architecture
 
-__all__ = ["TrainConfig", "train_class_conditional", "load_split_tensors"]
+__all__ = ["TrainConfig", "hybrid_loss", "train_class_conditional", "load_split_tensors"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,7 @@ class TrainConfig:
         num_train_timesteps: Length of the training schedule.
         seed: Seed of the weights, batches, timesteps and noise.
         log_every: Write a line of the training log this often.
+        vlb_weight: lambda of the hybrid loss (models with a learned variance only).
     """
 
     architecture: str = "tiny_unet"
@@ -58,6 +69,7 @@ class TrainConfig:
     num_train_timesteps: int = 1000
     seed: int = 0
     log_every: int = 50
+    vlb_weight: float = 0.001
 
 
 def load_split_tensors(dataset: PreparedDataset, split: str, transform: ImageTransform) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,6 +77,23 @@ def load_split_tensors(dataset: PreparedDataset, split: str, transform: ImageTra
     rows = dataset.split(split)
     images = torch.stack([transform(image) for _, image in dataset.iter_images(rows)])
     return images, torch.tensor(rows["label"].to_numpy(), dtype=torch.long)
+
+
+def hybrid_loss(output: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, noise: torch.Tensor,
+                timesteps: torch.Tensor, alphas_cumprod: torch.Tensor, vlb_weight: float | None) -> torch.Tensor:
+    """L_simple, plus ``vlb_weight * T * L_t`` (bits/dim) when the output carries a variance.
+
+    Args:
+        output: The network's output: eps, or eps and the raw variance ``v`` stacked on channels.
+        vlb_weight: lambda of the hybrid loss, or ``None`` for a model without a variance.
+    """
+    if vlb_weight is None:
+        return F.mse_loss(output, noise)
+    eps, v = output.split(x0.shape[1], dim=1)
+    # Stop-gradient on the mean: the bound trains the variance only (improved DDPM Sec. 3.1).
+    bound = vlb_terms(x0, x_t, eps.detach(), v, timesteps, alphas_cumprod, dtype=torch.float32)
+    scale = vlb_weight * len(alphas_cumprod) / math.log(2.0)
+    return F.mse_loss(eps, noise) + scale * bound.mean()
 
 
 def train_class_conditional(
@@ -92,19 +121,21 @@ def train_class_conditional(
         in_channels=transform.channels,
         **config.architecture_kwargs,
     )
-    if network.config.out_channels != transform.channels:
+    out_channels = int(network.config.out_channels)
+    if out_channels not in (transform.channels, 2 * transform.channels):
         raise ValueError(
-            f"architecture {config.architecture!r} predicts a learned variance; training it "
-            "needs the hybrid (L_simple + VLB) loss, which this trainer does not provide: "
-            "set learned_variance: false"
+            f"architecture {config.architecture!r} predicts {out_channels} channels for "
+            f"{transform.channels}-channel images: expected eps only or eps + learned variance"
         )
+    learned_variance = out_channels == 2 * transform.channels
     scheduler = DDPMScheduler(
         num_train_timesteps=config.num_train_timesteps,
         beta_start=config.beta_start,
         beta_end=config.beta_end,
         beta_schedule="linear",
     )
-    abar = scheduler.alphas_cumprod.to(torch.float32)
+    abar64 = scheduler.alphas_cumprod.to(torch.float64)
+    abar = abar64.to(torch.float32)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     network.train()
     rows: list[tuple[int, float, float]] = []
@@ -116,7 +147,8 @@ def train_class_conditional(
         noise = torch.randn(x0.shape, generator=generator)
         a = abar[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = F.mse_loss(network(x_t, t, class_labels=y).sample, noise)
+        loss = hybrid_loss(network(x_t, t, class_labels=y).sample, x0, x_t, noise, t, abar64,
+                           config.vlb_weight if learned_variance else None)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -147,6 +179,7 @@ def train_class_conditional(
                 "parameters": sum(p.numel() for p in network.parameters()),
                 "seconds": seconds,
                 "final_loss": rows[-1][1] if rows else None,
+                "loss": "hybrid (L_simple + lambda L_vlb)" if learned_variance else "L_simple",
                 "code_version": code_version(),
                 "environment": environment(),
             },

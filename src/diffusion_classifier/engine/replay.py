@@ -1,0 +1,145 @@
+"""Replaying classification rules on stored per-pair errors, without rescoring.
+
+A one-stage run stores the error of every (class, grid point) pair of every image,
+and noise ``j`` belongs to grid point ``j`` (see :mod:`.scoring`). Any evaluation
+rule that only looks at pairs of that grid can therefore be computed from the store
+exactly as a direct run would compute it:
+
+* Algorithm 2 with any KeepList / TrialList whose grid is the stored grid
+  (:func:`replay_schedule`): same running sums in the same order, same stable
+  tie-breaking, same kept lists, same pass counts;
+* the accuracy of any subset of grid points (a single timestep for Figure 3, a
+  timestep strategy for Figure 4: :func:`subset_predictions`);
+* another objective stored in the same pass (Table 5).
+
+Errors are held as a dense cube ``[images, classes, grid points]`` per objective
+(:func:`error_cube`); callers go shard by shard to bound memory at paper scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .schedule import Schedule
+
+__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "subset_predictions"]
+
+
+@dataclass(frozen=True)
+class ErrorCube:
+    """Stored errors of one objective as a dense array.
+
+    Attributes:
+        image_ids: Image of each row, sorted.
+        labels: True class index of each image.
+        errors: ``[images, classes, grid points]`` float32 errors.
+        timesteps: Timestep of each grid point (noise ``j`` belongs to point ``j``).
+    """
+
+    image_ids: np.ndarray
+    labels: np.ndarray
+    errors: np.ndarray
+    timesteps: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.errors.shape[1])
+
+
+def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_classes: int) -> ErrorCube:
+    """Arrange the stored pairs of a one-stage run into an :class:`ErrorCube`.
+
+    Args:
+        errors: The store's per-pair table (``image_id, condition, grid_index,
+            timestep, error_<objective>``).
+        images: The store's per-image table (``image_id, label``).
+        objective: Which error column to use (``l2``, ``vlb``, ...).
+        num_classes: Number of candidate classes the run scored.
+
+    Raises:
+        ValueError: the column is missing, or some (image, class, grid point) pair
+            was not evaluated (the run was adaptive, not one-stage).
+    """
+    column = f"error_{objective}"
+    if column not in errors:
+        known = sorted(c.removeprefix("error_") for c in errors.columns if c.startswith("error_"))
+        raise ValueError(f"the stored run has no {objective!r} errors (it stored {known}); "
+                         f"add {objective!r} to the strategy's loss or extra_objectives and rescore")
+    ids = np.sort(images["image_id"].astype(str).unique())
+    row = pd.Index(ids).get_indexer(errors["image_id"].astype(str))
+    grid_index = errors["grid_index"].to_numpy(np.int64)
+    size = int(grid_index.max()) + 1 if len(grid_index) else 0
+    cube = np.full((len(ids), num_classes, size), np.nan, dtype=np.float32)
+    cube[row, errors["condition"].to_numpy(np.int64), grid_index] = errors[column].to_numpy(np.float32)
+    if np.isnan(cube).any():
+        missing = int(np.isnan(cube).sum())
+        raise ValueError(f"{missing} (image, class, grid point) pairs were never evaluated: replay needs "
+                         "a one-stage run that scores every class at every grid point")
+    timesteps = np.zeros(size, dtype=np.int64)
+    timesteps[grid_index] = errors["timestep"].to_numpy(np.int64)
+    labels = images.assign(image_id=images["image_id"].astype(str)).drop_duplicates("image_id")
+    labels = labels.set_index("image_id")["label"]
+    return ErrorCube(ids, labels.loc[ids].to_numpy(np.int64), cube, timesteps)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Outcome of a replayed schedule for every image of a cube.
+
+    Attributes:
+        predictions: Predicted class per image.
+        kept: Per stage, ``[images, keep]`` classes kept, best first.
+        passes: Noise-predictor passes each image would have cost.
+    """
+
+    predictions: np.ndarray
+    kept: list[np.ndarray]
+    passes: np.ndarray
+
+
+def replay_schedule(cube: ErrorCube, schedule: Schedule) -> ReplayResult:
+    """Algorithm 2 on stored errors, bit for bit as :class:`.DiffusionClassifier` runs it.
+
+    The running sums accumulate float64 in the engine's order (stage by stage, grid
+    points in stage order), the kept classes are a stable sort of the survivors'
+    running means (ties to the earlier-ranked class), and passes count every pair a
+    surviving class would have been evaluated on.
+    """
+    grid = np.asarray(schedule.grid)
+    if len(grid) != cube.errors.shape[2] or not np.array_equal(grid, cube.timesteps):
+        raise ValueError(
+            f"schedule {schedule.to_dict()} uses a grid of {len(grid)} points that is not the stored "
+            f"grid of {cube.errors.shape[2]} points: only schedules on the stored grid replay exactly"
+        )
+    n, c = cube.errors.shape[:2]
+    sums = np.zeros((n, c), dtype=np.float64)
+    counts = np.zeros((n, c), dtype=np.int64)
+    alive = np.broadcast_to(np.arange(c), (n, c)).copy()
+    passes = np.zeros(n, dtype=np.int64)
+    kept: list[np.ndarray] = []
+    rows = np.arange(n)[:, None]
+    for stage in schedule.stages:
+        for g in stage.grid_indices:
+            sums[rows, alive] += cube.errors[rows, alive, g].astype(np.float64)
+            counts[rows, alive] += 1
+        passes += alive.shape[1] * len(stage.grid_indices)
+        means = sums[rows, alive] / np.maximum(counts[rows, alive], 1)
+        order = np.argsort(means, axis=1, kind="stable")[:, : stage.keep]
+        alive = np.take_along_axis(alive, order, axis=1)
+        kept.append(alive.copy())
+    return ReplayResult(alive[:, 0].copy(), kept, passes)
+
+
+def subset_predictions(cube: ErrorCube, grid_indices: np.ndarray | list[int]) -> np.ndarray:
+    """The class with the lowest mean error over a subset of grid points, per image.
+
+    Every class is scored on the same subset (one stage); ties go to the lower index.
+    """
+    idx = np.asarray(grid_indices, dtype=np.int64)
+    if idx.size == 0:
+        raise ValueError("a timestep strategy needs at least one grid point")
+    means = cube.errors[:, :, idx].astype(np.float64).mean(axis=2)
+    return np.argmin(means, axis=1)

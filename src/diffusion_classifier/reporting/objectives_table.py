@@ -1,0 +1,36 @@
+"""Table 5 of the paper: which inference objective classifies best with a learned-variance model.
+
+Every objective comes from the same stored scoring pass (the ranking loss plus the
+``extra_objectives`` of the strategy), so the columns differ only in how the same
+(t, eps) pairs are weighed: ``l2`` (uniform), ``vlb`` (the variational-bound term
+with the learned variance) and ``l2_vlb`` (their sum).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PAPER_TABLE5", "OBJECTIVE_LABELS", "paper_value"]
+
+OBJECTIVE_LABELS = {"l2": "l2", "vlb": "VLB", "l2_vlb": "l2 + VLB"}
+
+# Paper Table 5 (DiT-XL/2 on ImageNet and its shifts, top-1 %), keyed by
+# (resolution, dataset) then objective.
+PAPER_TABLE5: dict[tuple[int, str], dict[str, float]] = {
+    (256, "ImageNet"): {"l2": 77.5, "vlb": 71.6, "l2_vlb": 77.5},
+    (256, "ImageNetV2"): {"l2": 64.6, "vlb": 57.7, "l2_vlb": 64.6},
+    (256, "ImageNet-A"): {"l2": 20.0, "vlb": 17.9, "l2_vlb": 20.0},
+    (256, "ObjectNet"): {"l2": 33.9, "vlb": 24.7, "l2_vlb": 33.8},
+    (512, "ImageNet"): {"l2": 79.1, "vlb": 74.0, "l2_vlb": 79.0},
+    (512, "ImageNetV2"): {"l2": 66.7, "vlb": 59.1, "l2_vlb": 66.6},
+    (512, "ImageNet-A"): {"l2": 30.2, "vlb": 24.9, "l2_vlb": 30.2},
+    (512, "ObjectNet"): {"l2": 33.9, "vlb": 24.7, "l2_vlb": 33.8},
+}
+
+
+def paper_value(paper: dict | None, objective: str) -> tuple[float | None, str]:
+    """The paper's number for a run's ``paper: {resolution, dataset}`` key, and its label."""
+    if not paper:
+        return None, ""
+    key = (int(paper["resolution"]), str(paper["dataset"]))
+    if key not in PAPER_TABLE5:
+        raise ValueError(f"the paper's Table 5 has no column {key}; choose one of {sorted(PAPER_TABLE5)}")
+    return PAPER_TABLE5[key].get(objective), f"DiT-XL/2 {key[0]}px, {key[1]}"

@@ -1,0 +1,247 @@
+"""Stages ``figures_timesteps``, ``table_objectives`` and ``schedule_study``.
+
+All three read the per-pair errors that one-stage scoring runs stored and rescore
+nothing: Figures 3 and 4 (Sec. 4.1), Table 5 (Sec. 6.3.3), and a passes-vs-accuracy
+study of adaptive schedules (beyond the paper), each written as CSV beside its
+figure or Markdown table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import read_errors, read_images
+from ..engine.replay import replay_schedule
+from ..engine.schedule import Schedule
+from ..reporting import write_table
+from ..reporting.objectives_table import OBJECTIVE_LABELS, paper_value
+from ..reporting.schedule_study import candidate_schedules, plot_passes_vs_accuracy, schedule_label
+from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
+from ..reporting.timestep_figures import (even_subsets, plot_single_timestep, plot_strategy_curves,
+                                          set_strategy_subsets, single_timestep_correct, strategy_correct)
+
+__all__ = ["ScheduleStudySpec", "figures_timesteps", "table_objectives", "schedule_study"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduleStudySpec:
+    """Which schedules the passes-vs-accuracy study replays.
+
+    Attributes:
+        loss: The objective that ranks classes.
+        two_stage_evaluations: First-stage TrialList entries n of the (n, grid) x (k, 1) product.
+        two_stage_keep: First-stage KeepList entries k of that product.
+        schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
+    """
+
+    loss: str = "l2"
+    two_stage_evaluations: list[int] = field(default_factory=list)
+    two_stage_keep: list[int] = field(default_factory=list)
+    schedules: list[dict] = field(default_factory=list)
+
+
+def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
+    """Replay the run's own schedule and insist it reproduces the stored predictions."""
+    predictions = replay_schedule(cube, schedule).predictions
+    stored = shard.images.set_index(shard.images["image_id"].astype(str))["prediction"].loc[cube.image_ids]
+    if loss == shard.provenance["settings"]["scoring_config"]["loss"] and not np.array_equal(predictions, stored):
+        raise ValueError(f"replaying the {loss!r} ranking of the stored errors does not give the stored "
+                         "predictions: the shard's errors and images tables disagree; rescore it")
+    return predictions
+
+
+def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | Path], loss: str,
+                      sets: dict[str, list[int]], out_dir: str | Path, names: dict | None = None) -> list[Path]:
+    """Figure 3 (single-timestep accuracy) and Figure 4 (timestep strategies) + their CSVs.
+
+    Args:
+        even_shards: Shards of a one-stage run on the evenly spaced grid.
+        repeats_shards: Shards of a one-stage run on an explicit grid of repeated timesteps.
+        loss: The objective that ranks classes.
+        sets: Fixed-set strategies of Figure 4, name -> timesteps (each on the repeats grid).
+        out_dir: Where ``fig3_single_timestep.*`` and ``fig4_timestep_strategies.*`` go.
+        names: ``dataset`` and ``model`` names for the titles.
+    """
+    out_dir, names = Path(out_dir), names or {}
+    single: dict[tuple[str, int, int], list[np.ndarray]] = defaultdict(list)
+    curves: dict[str, dict[int, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    chance = None
+    for source, shards in (("even grid", even_shards), ("repeated timesteps", repeats_shards)):
+        for cubes, shard in iter_cubes(shards, [loss]):
+            cube = cubes[loss]
+            chance = 1.0 / cube.num_classes
+            correct = single_timestep_correct(cube)
+            for j, t in enumerate(cube.timesteps):
+                single[(source, int(t), j)].append(correct[:, j])
+            if source == "even grid":
+                subsets = {f"Even N (N timesteps, 1 noise each)": even_subsets(cube.errors.shape[2])}
+            else:
+                subsets = {name: set_strategy_subsets(cube.timesteps, list(ts)) for name, ts in sets.items()}
+            for name, by_trials in subsets.items():
+                for n, hit in strategy_correct(cube, by_trials).items():
+                    curves[name][n].append(hit)
+    if chance is None:
+        raise ValueError("no scored images in the even-grid or repeats runs")
+
+    draws = pd.DataFrame([{"source": s, "timestep": t, "grid_index": j,
+                           "accuracy": 100.0 * np.concatenate(parts).mean(), "images": len(np.concatenate(parts))}
+                          for (s, t, j), parts in single.items()])
+    fig3 = (draws.groupby(["source", "timestep"], sort=True)
+            .agg(noise_draws=("grid_index", "size"), images=("images", "first"), accuracy=("accuracy", "mean"),
+                 accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"))
+            .reset_index())
+    fig4 = pd.DataFrame([row for name, by_trials in curves.items()
+                         for row in _curve(name, by_trials)])
+    what = f"{names.get('dataset', '')} / {names.get('model', '')}".strip(" /")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "fig3_single_timestep.png", out_dir / "fig4_timestep_strategies.png"]
+    plot_single_timestep(fig3, chance, written[0], f"Accuracy from a single timestep ({what})")
+    plot_strategy_curves(fig4, written[1], f"Timestep strategies ({what})")
+    for frame, png in ((fig3, written[0]), (fig4, written[1])):
+        frame.to_csv(png.with_suffix(".csv"), index=False, float_format="%.6g")
+        written.append(png.with_suffix(".csv"))
+    return written
+
+
+def _curve(name: str, by_trials: dict[int, list[np.ndarray]]) -> list[dict]:
+    return [{"strategy": name, "trials": n, **accuracy_fields(np.concatenate(parts))}
+            for n, parts in sorted(by_trials.items())]
+
+
+def table_objectives(runs: list[dict], objectives: list[str], out_stem: str | Path) -> list[Path]:
+    """Table 5: accuracy of each objective, from one stored pass per run.
+
+    Args:
+        runs: ``{dataset, model, strategy, shards, paper}`` per run; ``paper`` is an
+            optional ``{resolution, dataset}`` key into the paper's Table 5.
+        objectives: Objective columns to compare (stored by the runs).
+        out_stem: ``<stem>.md`` and ``<stem>.csv`` are written.
+    """
+    rows = []
+    for run in runs:
+        hits: dict[str, list[np.ndarray]] = defaultdict(list)
+        for cubes, shard in iter_cubes(run["shards"], objectives):
+            for objective, cube in cubes.items():
+                schedule = stored_schedule(shard.provenance, cube)
+                hits[objective].append(_check_replay(cube, shard, schedule, objective) == cube.labels)
+        for objective in objectives:
+            paper, setting = paper_value(run.get("paper"), objective)
+            rows.append({"dataset": run["dataset"], "model": run["model"], "strategy": run["strategy"],
+                         "objective": OBJECTIVE_LABELS.get(objective, objective),
+                         **accuracy_fields(np.concatenate(hits[objective])),
+                         "paper_accuracy": paper, "paper_setting": setting})
+    frame = pd.DataFrame(rows)
+    caption = ("Table 5: accuracy (%) by classification objective, all from one stored scoring pass per run "
+               "(99.5% Clopper-Pearson interval); paper = the paper's Table 5 value for the named setting.")
+    return list(write_table(frame, out_stem, caption))
+
+
+def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, figure: str | Path, *,
+                   two_stage_evaluations: list[int] = (), two_stage_keep: list[int] = (),
+                   schedules: list[dict] = (), direct: list[dict] = (), names: dict | None = None) -> list[Path]:
+    """Accuracy against passes per image for many adaptive schedules, replayed from one run.
+
+    Args:
+        shards: Shards of a one-stage run; every schedule replays on its grid.
+        loss: The objective that ranks classes.
+        out_stem: ``<stem>.md`` / ``<stem>.csv``.
+        figure: PNG of accuracy against passes.
+        two_stage_evaluations, two_stage_keep: Product of two-stage schedules (n, grid) x (k, 1).
+        schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
+        direct: ``{strategy, shards}`` of adaptive runs scored directly on the same grid
+            and images: each is replayed and compared (prediction agreement, error difference).
+        names: ``dataset`` and ``model`` names for the title.
+    """
+    direct_info = []
+    for run in direct:
+        images = read_images(run["shards"])
+        provenance = pd.read_json(Path(run["shards"][0]) / "provenance.json", typ="series")
+        config = provenance["settings"]["scoring_config"]
+        direct_info.append({"strategy": run["strategy"], "shards": run["shards"], "images": images,
+                            "loss": config["loss"], "evaluations": tuple(config["schedule"]["evaluations"]),
+                            "keep": tuple(config["schedule"]["keep"])})
+    objectives = sorted({loss, *(d["loss"] for d in direct_info)})
+
+    results: dict[tuple, dict] = {}
+    for cubes, shard in iter_cubes(shards, objectives):
+        base = stored_schedule(shard.provenance, cubes[loss])
+        todo = {(s.evaluations, s.keep, loss): s for s in candidate_schedules(
+            cubes[loss].errors.shape[2], base.num_train_timesteps, list(two_stage_evaluations),
+            list(two_stage_keep), list(schedules))}
+        for info in direct_info:
+            todo.setdefault((info["evaluations"], info["keep"], info["loss"]),
+                            Schedule(info["evaluations"], info["keep"], base.num_train_timesteps))
+        replays = {}
+        for key, schedule in todo.items():
+            cube = cubes[key[2]]
+            replays[key] = replay_schedule(cube, schedule)
+            entry = results.setdefault(key, {"schedule": schedule, "loss": key[2], "hit": [], "passes": []})
+            entry["hit"].append(replays[key].predictions == cube.labels)
+            entry["passes"].append(replays[key].passes)
+        for info in direct_info:
+            key = (info["evaluations"], info["keep"], info["loss"])
+            _compare_direct(results[key], info, cubes[info["loss"]], replays[key].predictions)
+    if not results:
+        raise ValueError(f"no scored images in {list(map(str, shards))}")
+
+    rows = []
+    for entry in results.values():
+        schedule = entry["schedule"]
+        row = {"schedule": schedule_label(schedule), "stages": len(schedule.evaluations),
+               "evaluations": "/".join(map(str, schedule.evaluations)), "keep": "/".join(map(str, schedule.keep)),
+               "loss": entry["loss"], "passes_per_image": float(np.concatenate(entry["passes"]).mean()),
+               **accuracy_fields(np.concatenate(entry["hit"]))}
+        if "direct" in entry:
+            d = entry["direct"]
+            row.update({"direct_run": d["strategy"], "direct_accuracy": 100.0 * d["correct"] / d["images"],
+                        "replay_agreement": 100.0 * d["agree"] / d["images"],
+                        "max_error_difference": d["max_diff"]})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    main = frame[frame["loss"] == loss].copy()
+    one_stage = main[main["stages"] == 1].iloc[0]
+    main["reaches_one_stage"] = main["correct"] >= one_stage["correct"]
+    frame = frame.merge(main[["evaluations", "keep", "loss", "reaches_one_stage"]], how="left",
+                        on=["evaluations", "keep", "loss"])
+    frame = frame.sort_values(["loss", "passes_per_image", "accuracy"], ascending=[True, True, False],
+                              kind="stable").reset_index(drop=True)
+    reaching = main[main["reaches_one_stage"]].sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
+    best = reaching.iloc[0]
+    caption = (f"Passes vs accuracy (%), {len(main)} schedules replayed from the stored one-stage {loss} run "
+               f"({int(one_stage['images'])} images). One stage: {one_stage['accuracy']:.2f}% at "
+               f"{one_stage['passes_per_image']:.0f} passes; fewest passes reaching it: {best['schedule']} "
+               f"({best['accuracy']:.2f}% at {best['passes_per_image']:.0f} passes). direct_*: an adaptive run "
+               "scored directly, compared with its replay.")
+    what = f"{(names or {}).get('dataset', '')} / {(names or {}).get('model', '')}".strip(" /")
+    Path(figure).parent.mkdir(parents=True, exist_ok=True)
+    plot_passes_vs_accuracy(main, figure, f"Adaptive schedules replayed ({what})")
+    log.info(caption)
+    return [*write_table(frame, out_stem, caption), Path(figure)]
+
+
+def _compare_direct(entry: dict, info: dict, cube, predictions: np.ndarray) -> None:
+    """Accumulate how a directly scored adaptive run compares with its replay on this shard."""
+    images = info["images"].set_index(info["images"]["image_id"].astype(str))
+    present = np.isin(cube.image_ids, images.index)
+    if not present.any():
+        return
+    ids = cube.image_ids[present]
+    direct_pred = images.loc[ids, "prediction"].to_numpy()
+    errors = read_errors(info["shards"], image_ids=list(ids))
+    row = pd.Index(cube.image_ids).get_indexer(errors["image_id"])
+    stored = cube.errors[row, errors["condition"].to_numpy(np.int64), errors["grid_index"].to_numpy(np.int64)]
+    diff = float(np.abs(stored - errors[f"error_{info['loss']}"].to_numpy(np.float32)).max())
+    d = entry.setdefault("direct", {"strategy": info["strategy"], "images": 0, "agree": 0, "correct": 0,
+                                    "max_diff": 0.0})
+    d["images"] += int(present.sum())
+    d["agree"] += int((predictions[present] == direct_pred).sum())
+    d["correct"] += int(images.loc[ids, "correct"].sum())
+    d["max_diff"] = max(d["max_diff"], diff)
