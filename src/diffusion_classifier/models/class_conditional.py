@@ -18,6 +18,12 @@ from .loading import load_component, load_scheduler, resolve_checkpoint, weights
 __all__ = ["ClassConditionalPredictor"]
 
 
+def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """Move a frozen module to ``device``; cast only if needed (diffusers warns on every cast)."""
+    module = module.to(device) if module.dtype == dtype else module.to(device, dtype)
+    return module.eval().requires_grad_(False)
+
+
 class ClassConditionalPredictor(NoisePredictor):
     """eps_theta(x_t, t, y) of a class-conditional diffusers network.
 
@@ -42,8 +48,8 @@ class ClassConditionalPredictor(NoisePredictor):
         self.device = torch.device(device)
         self.dtype = dtype
         # Training-mode DiT drops 10% of labels to its null class: always score in eval.
-        self.network = network.to(self.device, dtype).eval().requires_grad_(False)
-        self.vae = None if vae is None else vae.to(self.device, dtype).eval().requires_grad_(False)
+        self.network = _place(network, self.device, dtype)
+        self.vae = None if vae is None else _place(vae, self.device, dtype)
         self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float64)
         self.model_id = model_id
         self._weights_hash = weights_hash
