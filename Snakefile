@@ -16,6 +16,8 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/zoo.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

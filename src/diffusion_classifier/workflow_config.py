@@ -50,3 +50,40 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
+    check_robustness_config(config)
+
+
+# --- robustness study: zoo, shifts, fits ---------------------------------------------
+def check_robustness_config(config: dict[str, Any]) -> None:
+    """Dangling names of the sections ``zoo``, ``shifts`` and ``robustness``."""
+    datasets = config["datasets"]
+    zoo = config.get("zoo", {})
+    zoo_models, settings = zoo.get("models", {}), zoo.get("settings", {})
+    for name, spec in zoo_models.items():
+        if spec.get("train") is not None:
+            _known("dataset", spec.get("train_dataset"), list(datasets), f"zoo.models.{name}.train_dataset")
+    for name, spec in settings.items():
+        _known("dataset", spec["dataset"], list(datasets), f"zoo.settings.{name}.dataset")
+        if spec.get("classes_from"):
+            _known("dataset", spec["classes_from"], list(datasets), f"zoo.settings.{name}.classes_from")
+    for name, spec in config.get("shifts", {}).items():
+        _known("dataset", name, list(datasets), f"shifts.{name} (a shift must also be listed in 'datasets')")
+        _known("dataset", spec["base"], list(datasets), f"shifts.{name}.base")
+        if spec.get("reference"):
+            _known("zoo model", spec["reference"], list(zoo_models), f"shifts.{name}.reference")
+    runs = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
+    for name, fit in config.get("robustness", {}).get("fits", {}).items():
+        where = f"robustness.fits.{name}"
+        for key in ("id_setting", "ood_setting"):
+            _known("zoo setting", fit[key], list(settings), f"{where}.{key}")
+        if fit.get("reference"):
+            _known("zoo model", fit["reference"], list(zoo_models), f"{where}.reference")
+        for i, row in enumerate(fit.get("diffusion", [])):
+            for key in ("id_dataset", "ood_dataset"):
+                if (row[key], row["model"], row["strategy"]) not in runs:
+                    raise ConfigError(
+                        f"{where}.diffusion[{i}]: no experiment {{dataset: {row[key]}, model: {row['model']}, "
+                        f"strategy: {row['strategy']}}}; add it to 'experiments'"
+                    )
+        if len(zoo_models) < 2:
+            raise ConfigError(f"{where}: the zoo has {len(zoo_models)} model(s); a line needs at least 2")

@@ -1,0 +1,1 @@
+"""Baselines: discriminative classifiers the Diffusion Classifier is compared with."""
