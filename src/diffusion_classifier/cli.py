@@ -166,24 +166,21 @@ def _run_train_zoo(args: argparse.Namespace) -> None:
 def _add_evaluate_zoo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=_json, required=True, help="JSON zoo.models entry")
     p.add_argument("--name", required=True)
-    p.add_argument("--setting", type=_json, required=True, help="JSON zoo.settings entry")
-    p.add_argument("--setting-name", required=True)
-    p.add_argument("--dataset", required=True, help="prepared dataset directory of the setting")
+    p.add_argument("--settings", type=_json, required=True, help="JSON zoo.settings section")
+    p.add_argument("--data-root", required=True, help="directory holding the prepared datasets by name")
     p.add_argument("--checkpoint", default=None, help="trained checkpoint directory")
-    p.add_argument("--classes-from", default=None, help="prepared dataset restricting the classes")
-    p.add_argument("--predictions", required=True)
-    p.add_argument("--summary", required=True)
+    p.add_argument("--out-dir", required=True, help="writes <setting>/<name>.parquet and .summary.json")
     p.add_argument("--threads", type=int, default=0)
 
 
-@command("evaluate-zoo-model", "Per-image predictions of one zoo model in one evaluation setting.",
+@command("evaluate-zoo-model", "Per-image predictions of one zoo model in every evaluation setting.",
          _add_evaluate_zoo)
 def _run_evaluate_zoo(args: argparse.Namespace) -> None:
     from .stages.zoo import evaluate_zoo_model
 
     _threads(args)
-    evaluate_zoo_model(args.model, args.name, args.setting, args.setting_name, args.dataset, args.predictions,
-                       args.summary, checkpoint=args.checkpoint, classes_from_dir=args.classes_from)
+    evaluate_zoo_model(args.model, args.name, args.settings, args.data_root, args.out_dir,
+                       checkpoint=args.checkpoint)
 
 
 def _add_build_shift(p: argparse.ArgumentParser) -> None:

@@ -59,6 +59,8 @@ def check_robustness_config(config: dict[str, Any]) -> None:
     datasets = config["datasets"]
     zoo = config.get("zoo", {})
     zoo_models, settings = zoo.get("models", {}), zoo.get("settings", {})
+    for name in zoo.get("members") or []:
+        _known("zoo model", name, list(zoo_models), "zoo.members")
     for name, spec in zoo_models.items():
         if spec.get("train") is not None:
             _known("dataset", spec.get("train_dataset"), list(datasets), f"zoo.models.{name}.train_dataset")
@@ -85,5 +87,8 @@ def check_robustness_config(config: dict[str, Any]) -> None:
                         f"{where}.diffusion[{i}]: no experiment {{dataset: {row[key]}, model: {row['model']}, "
                         f"strategy: {row['strategy']}}}; add it to 'experiments'"
                     )
-        if len(zoo_models) < 2:
-            raise ConfigError(f"{where}: the zoo has {len(zoo_models)} model(s); a line needs at least 2")
+        members = zoo.get("members") or list(zoo_models)
+        if fit.get("reference") and fit["reference"] not in members:
+            raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")
+        if len(members) < 2:
+            raise ConfigError(f"{where}: the zoo has {len(members)} model(s); a line needs at least 2")

@@ -85,11 +85,12 @@ def test_id_counterpart_restricts_images_and_candidates(tmp_path):
     mapping = class_mapping(base, subset, 10)
     assert mapping.candidates == (2, 5) and mapping.kept_labels().tolist() == [2, 5]
     ckpt = constant_checkpoint(tmp_path / "const", favourite=0)
-    summary = evaluate_zoo_model(ckpt["spec"], "constant", {"dataset": "base", "classes_from": "sub"}, "base_sub",
-                                 tmp_path / "base", tmp_path / "p.parquet", tmp_path / "s.json",
-                                 checkpoint=ckpt["checkpoint"], classes_from_dir=tmp_path / "sub")
+    settings = {"full": {"dataset": "base"}, "base_sub": {"dataset": "base", "classes_from": "sub"}}
+    full, summary = evaluate_zoo_model(ckpt["spec"], "constant", settings, tmp_path, tmp_path / "out",
+                                       checkpoint=ckpt["checkpoint"])
+    assert full["num_images"] == 10 and full["num_correct"] == 1  # always class 0
     assert summary["num_images"] == 2 and summary["num_candidate_classes"] == 2
-    predictions = pd.read_parquet(tmp_path / "p.parquet")
+    predictions = pd.read_parquet(tmp_path / "out" / "base_sub" / "constant.parquet")
     assert set(predictions["predicted_class"]) <= {2, 5}
 
 

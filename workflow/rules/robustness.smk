@@ -36,7 +36,7 @@ def fit_zoo_summaries(wildcards):
     return [
         zoo_summary(setting, model)
         for setting in (fit["id_setting"], fit["ood_setting"])
-        for model in ZOO["models"]
+        for model in ZOO_MEMBERS
     ]
 
 

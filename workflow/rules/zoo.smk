@@ -2,6 +2,9 @@
 # the effective-robustness trend. Trained here (embedded default) or loaded with published
 # weights (paper scale); evaluated in every setting of `zoo.settings`.
 ZOO = config.get("zoo", {"models": {}, "settings": {}})
+# The models that enter the fits: `zoo.members` when given (a list, so a test config can
+# pick a few of the defined models), else every model defined.
+ZOO_MEMBERS = ZOO.get("members") or list(ZOO.get("models", {}))
 
 
 def zoo_model_dir(name):
@@ -17,19 +20,18 @@ def zoo_summary(setting, model):
     return f"{RESULTS}/zoo/predictions/{setting}/{model}.summary.json"
 
 
-def zoo_setting_inputs(wildcards):
-    setting = ZOO["settings"][wildcards.setting]
-    inputs = {"dataset": dataset_dir(setting["dataset"])}
-    if setting.get("classes_from"):
-        inputs["classes_from"] = dataset_dir(setting["classes_from"])
-    return inputs
+def zoo_evaluation_inputs(wildcards):
+    """Every dataset the zoo is evaluated on (and the class restrictions), plus the checkpoint."""
+    datasets = set()
+    for setting in ZOO["settings"].values():
+        datasets.add(setting["dataset"])
+        if setting.get("classes_from"):
+            datasets.add(setting["classes_from"])
+    return {"datasets": [dataset_dir(d) for d in sorted(datasets)], "model": zoo_trained_input(wildcards.zoo_model)}
 
 
 def zoo_evaluation_flags(wildcards, input):
-    flags = f"--checkpoint {input.model[0]}" if input.model else ""
-    if "classes_from" in input.keys():
-        flags += f" --classes-from {input.classes_from}"
-    return flags
+    return f"--checkpoint {input.model[0]}" if input.model else ""
 
 
 rule train_zoo_model:
@@ -51,26 +53,34 @@ rule train_zoo_model:
 
 
 rule evaluate_zoo_model:
-    """Per-image predictions and counts of one zoo model in one evaluation setting."""
+    """Per-image predictions and counts of one zoo model in every evaluation setting (one job)."""
     input:
-        unpack(zoo_setting_inputs),
-        model=lambda w: zoo_trained_input(w.zoo_model),
+        unpack(zoo_evaluation_inputs),
     output:
-        predictions=f"{RESULTS}/zoo/predictions/{{setting}}/{{zoo_model}}.parquet",
-        summary=f"{RESULTS}/zoo/predictions/{{setting}}/{{zoo_model}}.summary.json",
+        predictions=expand(
+            "{results}/zoo/predictions/{setting}/{{zoo_model}}.parquet",
+            results=RESULTS,
+            setting=list(ZOO["settings"]),
+        ),
+        summaries=expand(
+            "{results}/zoo/predictions/{setting}/{{zoo_model}}.summary.json",
+            results=RESULTS,
+            setting=list(ZOO["settings"]),
+        ),
     params:
         model=lambda w: as_json(ZOO["models"][w.zoo_model]),
-        setting=lambda w: as_json(ZOO["settings"][w.setting]),
+        settings=as_json(ZOO["settings"]),
+        data=f"{RESULTS}/data",
+        out_dir=f"{RESULTS}/zoo/predictions",
         flags=zoo_evaluation_flags,
     threads: THREADS
     resources:
         gpu=1,
     log:
-        f"{RESULTS}/logs/evaluate_zoo_model/{{setting}}/{{zoo_model}}.log",
+        f"{RESULTS}/logs/evaluate_zoo_model/{{zoo_model}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate_zoo_model/{{setting}}/{{zoo_model}}.tsv"
+        f"{RESULTS}/benchmarks/evaluate_zoo_model/{{zoo_model}}.tsv"
     shell:
         "{CLI} evaluate-zoo-model --model {params.model:q} --name {wildcards.zoo_model} "
-        "--setting {params.setting:q} --setting-name {wildcards.setting} --dataset {input.dataset} "
-        "{params.flags} --predictions {output.predictions} --summary {output.summary} "
-        "--threads {threads} > {log} 2>&1"
+        "--settings {params.settings:q} --data-root {params.data} {params.flags} "
+        "--out-dir {params.out_dir} --threads {threads} > {log} 2>&1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..artifacts import atomic_path, code_version, write_json
@@ -20,51 +21,40 @@ def train_zoo_model(dataset_dir: str | Path, model: dict, name: str, out_dir: st
     return train_zoo_classifier(load_dataset(dataset_dir), spec, out_dir, name)
 
 
-def evaluate_zoo_model(model: dict, name: str, setting: dict, setting_name: str, dataset_dir: str | Path,
-                       predictions_path: str | Path, summary_path: str | Path, *,
-                       checkpoint: str | Path | None = None, classes_from_dir: str | Path | None = None) -> dict:
-    """Per-image predictions (Parquet) and counts (JSON) of one zoo model in one setting.
+def evaluate_zoo_model(model: dict, name: str, settings: dict, data_root: str | Path, out_dir: str | Path, *,
+                       checkpoint: str | Path | None = None) -> list[dict]:
+    """Evaluate one zoo model in every setting: ``<out_dir>/<setting>/<name>.{parquet,summary.json}``.
 
-    Args:
-        model: The ``zoo.models`` entry.
-        name: Its name.
-        setting: The ``zoo.settings`` entry.
-        setting_name: Its name.
-        dataset_dir: Prepared dataset of the setting.
-        predictions_path: Parquet output, one row per image.
-        summary_path: JSON output: counts, accuracy, names, provenance.
-        checkpoint: Trained checkpoint directory (models the pipeline trains).
-        classes_from_dir: Prepared dataset whose ``class_ids`` restrict the classes.
+    The model is loaded once; each setting reads ``<data_root>/<dataset>`` (and
+    ``<data_root>/<classes_from>`` for a class restriction).
     """
     spec = from_dict(ZooModelSpec, model, f"zoo.models.{name}")
-    where = from_dict(EvaluationSetting, setting, f"zoo.settings.{setting_name}")
-    if where.classes_from is not None and classes_from_dir is None:
-        raise ValueError(f"zoo.settings.{setting_name} restricts classes to {where.classes_from!r}: pass its "
-                         "prepared directory")
-    dataset = load_dataset(dataset_dir)
-    mapping = class_mapping(dataset, load_dataset(classes_from_dir) if classes_from_dir else None, spec.num_classes)
-    transform = spec.transform
-    if where.border_crop:
-        from dataclasses import replace
-
-        transform = replace(transform, border_crop=where.border_crop)
     net = load_zoo_model(spec, checkpoint)
-    predictions = evaluate_classifier(net, dataset, transform, mapping, where.split, where.batch_size)
-    summary = {
-        "model": name,
-        "setting": setting_name,
-        "family": "discriminative",
-        "paper_name": spec.paper_name,
-        "architecture": spec.architecture,
-        "source": spec.source,
-        "dataset": where.dataset,
-        "split": where.split,
-        "classes_from": where.classes_from,
-        **summarise(predictions, mapping),
-        "checkpoint": str(checkpoint) if checkpoint else None,
-        "code_version": code_version(),
-    }
-    with atomic_path(predictions_path) as tmp:
-        predictions.to_parquet(tmp, index=False)
-    write_json(summary_path, summary)
-    return summary
+    root, out_dir = Path(data_root), Path(out_dir)
+    summaries = []
+    for setting_name, setting in settings.items():
+        where = from_dict(EvaluationSetting, setting, f"zoo.settings.{setting_name}")
+        dataset = load_dataset(root / where.dataset)
+        restrict = load_dataset(root / where.classes_from) if where.classes_from else None
+        mapping = class_mapping(dataset, restrict, spec.num_classes)
+        transform = replace(spec.transform, border_crop=where.border_crop) if where.border_crop else spec.transform
+        predictions = evaluate_classifier(net, dataset, transform, mapping, where.split, where.batch_size)
+        summary = {
+            "model": name,
+            "setting": setting_name,
+            "family": "discriminative",
+            "paper_name": spec.paper_name,
+            "architecture": spec.architecture,
+            "source": spec.source,
+            "dataset": where.dataset,
+            "split": where.split,
+            "classes_from": where.classes_from,
+            **summarise(predictions, mapping),
+            "checkpoint": str(checkpoint) if checkpoint else None,
+            "code_version": code_version(),
+        }
+        with atomic_path(out_dir / setting_name / f"{name}.parquet") as tmp:
+            predictions.to_parquet(tmp, index=False)
+        write_json(out_dir / setting_name / f"{name}.summary.json", summary)
+        summaries.append(summary)
+    return summaries
