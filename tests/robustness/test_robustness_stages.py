@@ -98,3 +98,13 @@ def test_missing_summaries_name_the_fix(tmp_path):
         fit_effective_robustness("s", spec, _zoo(tmp_path, [0.6, 0.7], [0.3, 0.4]), [], tmp_path / "fit")
     with pytest.raises(ValueError, match="unknown key"):
         fit_effective_robustness("s", {**spec, "alhpa": 0.01}, [], [], tmp_path / "fit")
+
+
+def test_a_perfect_id_accuracy_gets_no_prediction_instead_of_a_crash(tmp_path):
+    spec = {"fits": {"s": {"id_setting": "id", "ood_setting": "ood", "diffusion": [ROW]}}}
+    info = fit_effective_robustness("s", spec, _zoo(tmp_path, [0.6, 0.7, 0.8], [0.3, 0.4, 0.5]),
+                                    _diffusion(tmp_path, 1.0, 0.5), tmp_path / "fit")
+    assert info["effective_robustness"]["Diffusion Classifier"] is None
+    models = pd.read_csv(tmp_path / "fit" / "models.csv")
+    row = models[models["model"] == "Diffusion Classifier"].iloc[0]
+    assert np.isnan(row["residual_logit"]) and "logit undefined" in row["prediction_note"]

@@ -103,8 +103,10 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
                                policy=spec.boundary_policy, min_points=spec.min_points)
     models = robustness_table(table, trend, policy="exclude", alpha=spec.alpha)
     predicted = models["predicted_ood_accuracy"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        models["residual_logit"] = models["ood_logit"].to_numpy() - np.asarray(logit(np.clip(predicted, 0, 1)))
+    residual = np.full(len(models), np.nan)
+    known = np.isfinite(predicted) & (predicted > 0) & (predicted < 1)
+    residual[known] = models["ood_logit"].to_numpy()[known] - np.asarray(logit(predicted[known]))
+    models["residual_logit"] = residual  # logit(OOD) minus the trend; NaN where no prediction
     models.insert(2, "paper_name", table["paper_name"].to_numpy())
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "models.csv") as tmp:
