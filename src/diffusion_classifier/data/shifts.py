@@ -80,8 +80,9 @@ def _save(out_dir: Path, image: Image.Image, image_id: str, row: pd.Series, spli
 
 
 def _write(out_dir: Path, base, rows: list[dict], metadata: dict) -> Path:
+    reason = metadata.pop("empty_reason", "")
     if not rows:
-        raise DatasetError(f"shift {metadata['name']!r} has no images: {metadata.get('empty_reason', '')}")
+        raise DatasetError(f"shift {metadata['name']!r} has no images: {reason}")
     classes_csv = pd.read_csv(base.root / "classes.csv")
     out = write_dataset(out_dir, pd.DataFrame(rows), base.classes, metadata)
     if "class_ids" in classes_csv.columns:  # keep the base's mapping to model classes
