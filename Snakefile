@@ -23,6 +23,8 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/supervised.smk"
+include: "workflow/rules/zoo.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

@@ -146,6 +146,104 @@ def _run_tables(args: argparse.Namespace) -> None:
     make_tables(args.summaries, args.out_dir)
 
 
+# --- robustness study: discriminative zoo, distribution shifts, fits (paper Sec. 6.3.1) ---
+def _add_train_zoo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared dataset directory")
+    p.add_argument("--model", type=_json, required=True, help="JSON zoo.models entry")
+    p.add_argument("--name", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("train-zoo-model", "Train one classifier of the discriminative zoo.", _add_train_zoo)
+def _run_train_zoo(args: argparse.Namespace) -> None:
+    from .stages.zoo import train_zoo_model
+
+    _threads(args)
+    train_zoo_model(args.dataset, args.model, args.name, args.out)
+
+
+def _add_evaluate_zoo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=_json, required=True, help="JSON zoo.models entry")
+    p.add_argument("--name", required=True)
+    p.add_argument("--settings", type=_json, required=True, help="JSON zoo.settings section")
+    p.add_argument("--data-root", required=True, help="directory holding the prepared datasets by name")
+    p.add_argument("--checkpoint", default=None, help="trained checkpoint directory")
+    p.add_argument("--out-dir", required=True, help="writes <setting>/<name>.parquet and .summary.json")
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("evaluate-zoo-model", "Per-image predictions of one zoo model in every evaluation setting.",
+         _add_evaluate_zoo)
+def _run_evaluate_zoo(args: argparse.Namespace) -> None:
+    from .stages.zoo import evaluate_zoo_model
+
+    _threads(args)
+    evaluate_zoo_model(args.model, args.name, args.settings, args.data_root, args.out_dir,
+                       checkpoint=args.checkpoint)
+
+
+def _add_build_shift(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", required=True, help="dataset name of the shifted set")
+    p.add_argument("--source", required=True, help="its dataset registry entry")
+    p.add_argument("--options", type=_json, default={}, help="JSON datasets.<name>.options")
+    p.add_argument("--shift", type=_json, required=True, help="JSON shifts.<name> entry")
+    p.add_argument("--base", required=True, help="prepared base dataset directory")
+    p.add_argument("--reference", type=_json, default=None, help="JSON {name, spec, checkpoint} of the reference")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("build-shift", "Build a shifted test set from a prepared dataset (and a reference model).",
+         _add_build_shift)
+def _run_build_shift(args: argparse.Namespace) -> None:
+    from .stages.robustness import build_shift
+
+    _threads(args)
+    build_shift(args.name, args.source, args.options, args.shift, args.base, args.out, reference=args.reference)
+
+
+def _add_fit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fit", required=True, help="name in robustness.fits")
+    p.add_argument("--robustness", type=_json, required=True, help="JSON robustness section")
+    p.add_argument("--zoo-summaries", nargs="+", required=True)
+    p.add_argument("--diffusion-summaries", nargs="*", default=[])
+    p.add_argument("--out-dir", required=True)
+
+
+@command("fit-effective-robustness", "Fit the discriminative trend of one shift; effective robustness.", _add_fit)
+def _run_fit(args: argparse.Namespace) -> None:
+    from .stages.robustness import fit_effective_robustness
+
+    fit_effective_robustness(args.fit, args.robustness, args.zoo_summaries, args.diffusion_summaries, args.out_dir)
+
+
+def _add_robustness_table(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fits", nargs="+", required=True, help="fit directories")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.md and <stem>.csv")
+
+
+@command("make-robustness-table", "Table 4: ID/OOD accuracy per model beside the paper's.", _add_robustness_table)
+def _run_robustness_table(args: argparse.Namespace) -> None:
+    from .stages.robustness import make_robustness_table
+
+    make_robustness_table(args.fits, args.out_stem)
+
+
+def _add_plot_robustness(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fits", nargs="+", required=True, help="fit directories")
+    p.add_argument("--png", required=True)
+    p.add_argument("--csv", required=True)
+
+
+@command("plot-effective-robustness", "Figure 6: logit-axis ID/OOD plot with fits and intervals.",
+         _add_plot_robustness)
+def _run_plot_robustness(args: argparse.Namespace) -> None:
+    from .stages.robustness import plot_effective_robustness
+
+    plot_effective_robustness(args.fits, args.png, args.csv)
+
+
 # ---------------------------------------------------------------------------------------
 # LAION-filter audit (Table 2) and CLIP baselines (Tables 1 and 3).
 def _add_audit(p: argparse.ArgumentParser) -> None:

@@ -220,3 +220,94 @@ class WinogroundBaselineSpec:
     examples: str
     batch_size: int = 16
     device: str = "auto"
+
+
+# --- robustness study (zoo, shifts, fits; paper Sec. 6.3.1) ----------------------------
+@dataclass(frozen=True)
+class ShiftSpec:
+    """One entry of ``shifts:``: a dataset derived from another by rule ``build_shift``.
+
+    Attributes:
+        base: Dataset (of ``datasets:``) the shifted images are made from.
+        split: Split of the base that is shifted.
+        reference: Zoo model the set is filtered against (adversarial sets, like
+            ImageNet-A against ResNet-50); ``None`` for a plain corruption.
+    """
+
+    base: str
+    split: str = "test"
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class DiffusionRowSpec:
+    """A Diffusion Classifier point of a fit: two experiments' summaries (ID and OOD).
+
+    Attributes:
+        label: Row name in Table 4 and Figure 6.
+        model: Diffusion model (of ``models:``).
+        strategy: Strategy (of ``strategies:``) of both experiments.
+        id_dataset: Dataset of the ID experiment.
+        ood_dataset: Dataset of the OOD experiment.
+        paper_name: Row of the paper's Table 4 with this model's values, if any.
+    """
+
+    label: str
+    model: str
+    strategy: str
+    id_dataset: str
+    ood_dataset: str
+    paper_name: str | None = None
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """One entry of ``robustness.fits``: one shift, one trend, one panel of Figure 6.
+
+    Attributes:
+        id_setting: Zoo evaluation setting (``zoo.settings``) on the ID axis.
+        ood_setting: Zoo evaluation setting on the OOD axis.
+        title: Panel and table title.
+        reference: Zoo model that built the OOD set: piecewise fit split at its ID
+            accuracy, the reference itself left out (ImageNet-A). ``None``: one line.
+        pivot: Explicit pivot ID accuracy in (0, 1) instead of the reference's.
+        diffusion: Diffusion Classifier rows evaluated against the trend.
+        paper_id_column: Column of the paper's Table 4 for the ID accuracy (``IN``).
+        paper_ood_column: Column of the paper's Table 4 for the OOD accuracy.
+    """
+
+    id_setting: str
+    ood_setting: str
+    title: str = ""
+    reference: str | None = None
+    pivot: float | None = None
+    diffusion: list = field(default_factory=list)
+    paper_id_column: str | None = None
+    paper_ood_column: str | None = None
+
+    @property
+    def diffusion_rows(self) -> list[DiffusionRowSpec]:
+        return [from_dict(DiffusionRowSpec, d, f"diffusion row {i}") for i, d in enumerate(self.diffusion)]
+
+
+@dataclass(frozen=True)
+class RobustnessSpec:
+    """The ``robustness:`` section: how every fit is made.
+
+    Attributes:
+        alpha: Two-sided level of the Clopper-Pearson intervals (0.005 = 99.5%).
+        boundary_policy: ``exclude`` leaves models with accuracy 0 or 1 out of a fit
+            (and says so); ``raise`` refuses them.
+        min_points: Fewest models per fitted line (>= 2, the parameters of a line).
+        fits: Fit name -> :class:`FitSpec` fields.
+    """
+
+    alpha: float = 0.005
+    boundary_policy: str = "exclude"
+    min_points: int = 2
+    fits: dict = field(default_factory=dict)
+
+    def fit(self, name: str) -> FitSpec:
+        if name not in self.fits:
+            raise ValueError(f"robustness.fits has no fit {name!r}; defined: {sorted(self.fits)}")
+        return from_dict(FitSpec, self.fits[name], f"robustness.fits.{name}")

@@ -122,3 +122,47 @@ def _check_supervised(config: dict[str, Any]) -> None:
         s = section["schedules"]
         for strategy in [s["strategy"], *s.get("direct", [])]:
             scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
+
+
+    check_robustness_config(config)
+
+
+# --- robustness study: zoo, shifts, fits ---------------------------------------------
+def check_robustness_config(config: dict[str, Any]) -> None:
+    """Dangling names of the sections ``zoo``, ``shifts`` and ``robustness``."""
+    datasets = config["datasets"]
+    zoo = config.get("zoo", {})
+    zoo_models, settings = zoo.get("models", {}), zoo.get("settings", {})
+    for name in zoo.get("members") or []:
+        _known("zoo model", name, list(zoo_models), "zoo.members")
+    for name, spec in zoo_models.items():
+        if spec.get("train") is not None:
+            _known("dataset", spec.get("train_dataset"), list(datasets), f"zoo.models.{name}.train_dataset")
+    for name, spec in settings.items():
+        _known("dataset", spec["dataset"], list(datasets), f"zoo.settings.{name}.dataset")
+        if spec.get("classes_from"):
+            _known("dataset", spec["classes_from"], list(datasets), f"zoo.settings.{name}.classes_from")
+    for name, spec in config.get("shifts", {}).items():
+        _known("dataset", name, list(datasets), f"shifts.{name} (a shift must also be listed in 'datasets')")
+        _known("dataset", spec["base"], list(datasets), f"shifts.{name}.base")
+        if spec.get("reference"):
+            _known("zoo model", spec["reference"], list(zoo_models), f"shifts.{name}.reference")
+    runs = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
+    for name, fit in config.get("robustness", {}).get("fits", {}).items():
+        where = f"robustness.fits.{name}"
+        for key in ("id_setting", "ood_setting"):
+            _known("zoo setting", fit[key], list(settings), f"{where}.{key}")
+        if fit.get("reference"):
+            _known("zoo model", fit["reference"], list(zoo_models), f"{where}.reference")
+        for i, row in enumerate(fit.get("diffusion", [])):
+            for key in ("id_dataset", "ood_dataset"):
+                if (row[key], row["model"], row["strategy"]) not in runs:
+                    raise ConfigError(
+                        f"{where}.diffusion[{i}]: no experiment {{dataset: {row[key]}, model: {row['model']}, "
+                        f"strategy: {row['strategy']}}}; add it to 'experiments'"
+                    )
+        members = zoo.get("members") or list(zoo_models)
+        if fit.get("reference") and fit["reference"] not in members:
+            raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")
+        if len(members) < 2:
+            raise ConfigError(f"{where}: the zoo has {len(members)} model(s); a line needs at least 2")

@@ -42,7 +42,9 @@ def test_tables_are_produced(micro_run):
 
 def test_every_rule_leaves_a_log_and_a_benchmark(micro_run):
     for rule in ("download_dataset", "train_model", "score_shard", "aggregate_scores", "make_tables",
-                 "figures_timesteps", "table_objectives", "schedule_study"):
+                 "figures_timesteps", "table_objectives", "schedule_study",
+                 "train_zoo_model", "evaluate_zoo_model", "build_shift", "fit_effective_robustness",
+                 "make_robustness_table", "plot_effective_robustness"):
         assert list((micro_run / "logs" / rule).rglob("*.log")), rule
         assert list((micro_run / "benchmarks" / rule).rglob("*.tsv")), rule
 
@@ -60,6 +62,20 @@ def test_shards_split_the_images_and_record_provenance(micro_run):
     assert set(errors["stage"]) == {0, 1} and "error_l1" in errors
     summary = json.loads((micro_run / "predictions/digits/digits_unet/adaptive.summary.json").read_text())
     assert summary["num_images"] == 20 and len(summary["shards"]) == 2
+
+
+def test_robustness_study_outputs(micro_run):
+    members = {"mlp64_e1", "efficientnet_e3", "resnet_e5", "linear_e2", "cnn32_e6", "mlp256_e6"}
+    assert {p.name for p in (micro_run / "zoo/models").iterdir()} == members  # only the micro members
+    assert (micro_run / "zoo/models/linear_e2/model.safetensors").exists()
+    adversarial = pd.read_parquet(micro_run / "zoo/predictions/digits_adversarial/linear_e2.parquet")
+    assert len(adversarial) > 0 and not adversarial["correct"].any()  # built from the reference's mistakes
+    fit = json.loads((micro_run / "robustness/adversarial/fit.json").read_text())
+    assert fit["fit"]["reference"] == "linear_e2" and "linear_e2" in fit["fit"]["excluded"]
+    table = pd.read_csv(micro_run / "tables/table4.csv")
+    assert set(table["model"]) == members | {"Diffusion Classifier"} and table["paper_id"].isna().all()
+    assert (micro_run / "figures/figure6.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(pd.read_csv(micro_run / "figures/figure6.csv")["panel"]) == {"corrupted", "adversarial"}
 
 
 def test_second_run_has_nothing_to_do(micro_run):

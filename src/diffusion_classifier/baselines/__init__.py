@@ -1,5 +1,6 @@
 """Baselines of the paper's tables that are not the Diffusion Classifier itself.
 
+The discriminative zoo of the robustness study (:mod:`.zoo`, Table 4, Figure 6);
 CLIP-style zero-shot classification (Table 1: CLIP ResNet-50, OpenCLIP ViT-H/14), their
 Winoground scores (Table 3: CLIP ViT-L/14, OpenCLIP ViT-H/14), and the summary format
 every Table 1 producer writes. Nothing is loaded at import time; open_clip only inside

@@ -1,0 +1,161 @@
+"""Stages of the robustness study: ``build_shift``, ``fit_effective_robustness``,
+``make_robustness_table`` (Table 4) and ``plot_effective_robustness`` (Figure 6)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..artifacts import atomic_path, code_version, write_json
+from ..data import prepare_dataset
+from ..reporting import write_table
+from ..reporting.robustness import figure6_data, plot_figure6, table4_frame
+from ..robustness import fit_discriminative, fit_parameters, logit, robustness_table
+from ..specs import RobustnessSpec, ShiftSpec, from_dict
+
+__all__ = ["build_shift", "fit_effective_robustness", "make_robustness_table", "plot_effective_robustness",
+           "accuracy_frame"]
+
+
+def build_shift(name: str, source: str, options: dict, shift: dict, base_dir: str | Path, out_dir: str | Path,
+                *, reference: dict | None = None) -> Path:
+    """Build the derived dataset ``name`` from ``base_dir`` (and a reference model).
+
+    Args:
+        name: Dataset name (key of ``datasets:`` and ``shifts:``).
+        source: Its registry entry (``digits_corrupted``, ``digits_adversarial``).
+        options: Its ``datasets.<name>.options``.
+        shift: Its ``shifts.<name>`` entry.
+        base_dir: Prepared base dataset.
+        out_dir: Output directory (manifest form).
+        reference: ``{"name", "spec", "checkpoint"}`` of the reference zoo model.
+    """
+    spec = from_dict(ShiftSpec, shift, f"shifts.{name}")
+    if spec.reference is not None and reference is None:
+        raise ValueError(f"shifts.{name} is filtered against {spec.reference!r}: pass the reference model")
+    extra = {"reference": reference} if reference is not None else {}
+    return prepare_dataset(source, out_dir, base_dir=str(base_dir), split=spec.split, **extra, **options)
+
+
+def _read(paths: list[str | Path]) -> list[dict]:
+    return [json.loads(Path(p).read_text()) for p in paths]
+
+
+def accuracy_frame(fit_name: str, robustness: dict, zoo_summaries: list[str | Path],
+                   diffusion_summaries: list[str | Path]) -> tuple[pd.DataFrame, dict]:
+    """The per-model count table of one fit (input of :func:`robustness.robustness_table`).
+
+    Zoo summaries are matched by their ``setting``; Diffusion Classifier summaries by
+    (dataset, model, strategy). Every zoo model must have both settings.
+    """
+    spec = from_dict(RobustnessSpec, robustness, "robustness")
+    fit = spec.fit(fit_name)
+    by_setting: dict[str, dict[str, dict]] = {}
+    for s in _read(zoo_summaries):
+        by_setting.setdefault(s["setting"], {})[s["model"]] = s
+    for setting in (fit.id_setting, fit.ood_setting):
+        if setting not in by_setting:
+            raise ValueError(f"robustness.fits.{fit_name}: no zoo summary for setting {setting!r} among "
+                             f"{sorted(by_setting)}")
+    ids, oods = by_setting[fit.id_setting], by_setting[fit.ood_setting]
+    unpaired = sorted(set(ids) ^ set(oods))
+    if unpaired:
+        raise ValueError(f"robustness.fits.{fit_name}: zoo model(s) {unpaired} lack the ID or the OOD evaluation")
+    rows = [{"model": m, "family": "discriminative", "paper_name": ids[m].get("paper_name") or "",
+             "id_correct": ids[m]["num_correct"], "id_total": ids[m]["num_images"],
+             "ood_correct": oods[m]["num_correct"], "ood_total": oods[m]["num_images"]} for m in sorted(ids)]
+    experiments = {(s["dataset"], s["model"], s["strategy"]): s for s in _read(diffusion_summaries)}
+    for row in fit.diffusion_rows:
+        pair = []
+        for dataset in (row.id_dataset, row.ood_dataset):
+            key = (dataset, row.model, row.strategy)
+            if key not in experiments:
+                raise ValueError(f"robustness.fits.{fit_name}: Diffusion Classifier row {row.label!r} needs the "
+                                 f"experiment {dict(zip(('dataset', 'model', 'strategy'), key))}; add it to "
+                                 "'experiments'")
+            pair.append(experiments[key])
+        rows.append({"model": row.label, "family": "diffusion", "paper_name": row.paper_name or "",
+                     "id_correct": pair[0]["num_correct"], "id_total": pair[0]["num_images"],
+                     "ood_correct": pair[1]["num_correct"], "ood_total": pair[1]["num_images"]})
+    return pd.DataFrame(rows), {"fit": fit, "spec": spec}
+
+
+def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: list[str | Path],
+                             diffusion_summaries: list[str | Path], out_dir: str | Path) -> dict:
+    """Fit the discriminative trend of one shift and measure every model against it.
+
+    Writes into ``out_dir``: ``models.csv`` (counts, accuracies, 99.5% intervals in
+    accuracy and logit units, prediction, effective robustness and logit residual
+    per model), ``parameters.csv`` (one row per fitted line) and ``fit.json`` (the
+    lines, the pivot, the exclusions and every model's effective robustness).
+
+    Raises:
+        ValueError: Missing summaries, or a fit with fewer models than a line needs
+            (the message names the piece, its models and the excluded ones).
+    """
+    table, parts = accuracy_frame(fit_name, robustness, zoo_summaries, diffusion_summaries)
+    fit_spec, spec = parts["fit"], parts["spec"]
+    trend = fit_discriminative(table, pivot=fit_spec.pivot, reference=fit_spec.reference,
+                               policy=spec.boundary_policy, min_points=spec.min_points)
+    models = robustness_table(table, trend, policy="exclude", alpha=spec.alpha)
+    predicted = models["predicted_ood_accuracy"].to_numpy()
+    residual = np.full(len(models), np.nan)
+    known = np.isfinite(predicted) & (predicted > 0) & (predicted < 1)
+    residual[known] = models["ood_logit"].to_numpy()[known] - np.asarray(logit(predicted[known]))
+    models["residual_logit"] = residual  # logit(OOD) minus the trend; NaN where no prediction
+    models.insert(2, "paper_name", table["paper_name"].to_numpy())
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / "models.csv") as tmp:
+        models.to_csv(tmp, index=False, float_format="%.8g")
+    with atomic_path(out_dir / "parameters.csv") as tmp:
+        fit_parameters(trend).to_csv(tmp, index=False, float_format="%.8g")
+    er = {m: (None if math.isnan(v) else float(v)) for m, v in zip(models["model"], models["effective_robustness"])}
+    info = {
+        "name": fit_name,
+        "title": fit_spec.title,
+        "id_setting": fit_spec.id_setting,
+        "ood_setting": fit_spec.ood_setting,
+        "paper_id_column": fit_spec.paper_id_column,
+        "paper_ood_column": fit_spec.paper_ood_column,
+        "alpha": spec.alpha,
+        "boundary_policy": spec.boundary_policy,
+        "fit": trend.to_dict(),
+        "effective_robustness": er,
+        "diffusion": [r.label for r in fit_spec.diffusion_rows],
+        "code_version": code_version(),
+    }
+    write_json(out_dir / "fit.json", info)
+    return info
+
+
+def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
+    fits = {}
+    for d in map(Path, fit_dirs):
+        info = json.loads((d / "fit.json").read_text())
+        fits[info["name"]] = (info, pd.read_csv(d / "models.csv", keep_default_na=False,
+                                                na_values=["", "nan", "NaN"]))
+    return fits
+
+
+def make_robustness_table(fit_dirs: list[str | Path], out_stem: str | Path) -> tuple[Path, Path]:
+    """Table 4: ID and OOD accuracy (%) per model and shift, the paper's values beside."""
+    frame = table4_frame(_load_fits(fit_dirs))
+    return write_table(frame, out_stem,
+                       "Table 4: ID and OOD top-1 accuracy (%) with 99.5% Clopper-Pearson intervals, effective "
+                       "robustness (accuracy points above the discriminative trend) and the paper's reported "
+                       "values (paper Table 4; n/a where the paper has none, e.g. every embedded row).")
+
+
+def plot_effective_robustness(fit_dirs: list[str | Path], png_path: str | Path, csv_path: str | Path) -> Path:
+    """Figure 6 (PNG) and the data behind it (CSV)."""
+    fits = _load_fits(fit_dirs)
+    data = figure6_data(fits)
+    with atomic_path(csv_path) as tmp:
+        data.to_csv(tmp, index=False, float_format="%.8g")
+    with atomic_path(png_path) as tmp:
+        plot_figure6(data, fits, tmp)
+    return Path(png_path)

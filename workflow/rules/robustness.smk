@@ -1,0 +1,151 @@
+# Distribution shifts, effective-robustness fits, Table 4 and Figure 6 (paper Sec. 6.3.1).
+SHIFTS = config.get("shifts", {})
+ROBUSTNESS = config.get("robustness", {"fits": {}})
+FITS = list(ROBUSTNESS.get("fits", {}))
+
+
+ruleorder: build_shift > download_dataset
+
+
+def shift_inputs(wildcards):
+    shift = SHIFTS[wildcards.shift]
+    inputs = {"base": dataset_dir(shift["base"])}
+    if shift.get("reference"):
+        inputs["reference"] = zoo_trained_input(shift["reference"])
+    return inputs
+
+
+def shift_reference(wildcards, input):
+    """The reference zoo model as one JSON argument (or nothing for a plain corruption)."""
+    name = SHIFTS[wildcards.shift].get("reference")
+    if not name:
+        return ""
+    weights_dir = input.reference[0] if input.reference else None
+    reference = {"name": name, "spec": ZOO["models"][name], "checkpoint": weights_dir}
+    return "--reference " + shlex_quote(as_json(reference))
+
+
+def shlex_quote(text):
+    import shlex
+
+    return shlex.quote(text)
+
+
+def fit_zoo_summaries(wildcards):
+    fit = ROBUSTNESS["fits"][wildcards.fit]
+    return [
+        zoo_summary(setting, model)
+        for setting in (fit["id_setting"], fit["ood_setting"])
+        for model in ZOO_MEMBERS
+    ]
+
+
+def fit_diffusion_summaries(wildcards):
+    fit = ROBUSTNESS["fits"][wildcards.fit]
+    return [
+        f"{RESULTS}/predictions/{dataset}/{row['model']}/{row['strategy']}.summary.json"
+        for row in fit.get("diffusion", [])
+        for dataset in (row["id_dataset"], row["ood_dataset"])
+    ]
+
+
+def fit_dirs():
+    return expand("{results}/robustness/{fit}", results=RESULTS, fit=FITS)
+
+
+if FITS:
+    ALL_OUTPUTS.extend(
+        [
+            f"{RESULTS}/tables/table4.md",
+            f"{RESULTS}/figures/figure6.png",
+        ]
+    )
+
+
+rule build_shift:
+    """A shifted test set derived from a prepared dataset (adversarial: and a reference model)."""
+    input:
+        unpack(shift_inputs),
+    output:
+        directory(f"{RESULTS}/data/{{shift}}"),
+    wildcard_constraints:
+        shift="|".join(SHIFTS) if SHIFTS else "^$",
+    params:
+        source=lambda w: config["datasets"][w.shift]["source"],
+        options=lambda w: as_json(config["datasets"][w.shift].get("options", {})),
+        shift=lambda w: as_json(SHIFTS[w.shift]),
+        reference=shift_reference,
+    threads: THREADS
+    log:
+        f"{RESULTS}/logs/build_shift/{{shift}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/build_shift/{{shift}}.tsv"
+    shell:
+        "{CLI} build-shift --name {wildcards.shift} --source {params.source} --options {params.options:q} "
+        "--shift {params.shift:q} --base {input.base} {params.reference} --threads {threads} "
+        "--out {output} > {log} 2>&1"
+
+
+rule fit_effective_robustness:
+    """Logit OLS of OOD on ID over the zoo (piecewise at a reference); everyone's effective robustness."""
+    input:
+        zoo=fit_zoo_summaries,
+        diffusion=fit_diffusion_summaries,
+    output:
+        models=f"{RESULTS}/robustness/{{fit}}/models.csv",
+        parameters=f"{RESULTS}/robustness/{{fit}}/parameters.csv",
+        fit=f"{RESULTS}/robustness/{{fit}}/fit.json",
+    params:
+        robustness=as_json(ROBUSTNESS),
+        out_dir=lambda w: f"{RESULTS}/robustness/{w.fit}",
+    log:
+        f"{RESULTS}/logs/fit_effective_robustness/{{fit}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
+    shell:
+        "{CLI} fit-effective-robustness --fit {wildcards.fit} --robustness {params.robustness:q} "
+        "--zoo-summaries {input.zoo} --diffusion-summaries {input.diffusion} "
+        "--out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule make_robustness_table:
+    """Table 4: ID and OOD accuracy of every model, the paper's values beside ours."""
+    input:
+        expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
+    output:
+        report(
+            f"{RESULTS}/tables/table4.md",
+            caption="../report/table4.rst",
+            category="Tables",
+        ),
+        f"{RESULTS}/tables/table4.csv",
+    params:
+        fits=fit_dirs(),
+    log:
+        f"{RESULTS}/logs/make_robustness_table/table4.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
+    shell:
+        "{CLI} make-robustness-table --fits {params.fits} --out-stem {RESULTS}/tables/table4 > {log} 2>&1"
+
+
+rule plot_effective_robustness:
+    """Figure 6: logit axes, fitted lines, 99.5% intervals, Diffusion Classifier highlighted."""
+    input:
+        expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
+    output:
+        png=report(
+            f"{RESULTS}/figures/figure6.png",
+            caption="../report/figure6.rst",
+            category="Figures",
+        ),
+        csv=f"{RESULTS}/figures/figure6.csv",
+    params:
+        fits=fit_dirs(),
+    log:
+        f"{RESULTS}/logs/plot_effective_robustness/figure6.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
+    shell:
+        "{CLI} plot-effective-robustness --fits {params.fits} --png {output.png} --csv {output.csv} "
+        "> {log} 2>&1"
