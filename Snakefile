@@ -16,6 +16,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/zeroshot.smk"
 
 
 rule all:
