@@ -29,7 +29,8 @@ from typing import Callable, Sequence
 import torch
 
 from .base import NoisePrediction, NoisePredictor
-from .loading import CheckpointError, load_component, load_scheduler, resolve_checkpoint, weights_sha256
+from ..artifacts.provenance import files_sha256
+from .loading import CheckpointError, load_component, load_scheduler, resolve_checkpoint
 from .tokenizer import load_tokenizer
 
 __all__ = ["TextConditionalPredictor", "REQUIRED_COMPONENTS", "check_components"]
@@ -58,6 +59,13 @@ def check_components(root: Path, name: str) -> None:
             "stabilityai/stable-diffusion-2-base. Download the whole repository "
             f"(`huggingface-cli download {name}`) or re-run the rule that trains it."
         )
+
+
+def _components_sha256(root: Path) -> str:
+    """One hash over the weight files of the loaded components (not the repository's other files)."""
+    files = [p for c in (*REQUIRED_COMPONENTS, "vae") if (root / c).is_dir() for p in (root / c).rglob("*")
+             if p.suffix in {".safetensors", ".bin"}]
+    return files_sha256(files, root) if files else ""
 
 
 def _load_text_encoder(root: Path, dtype: torch.dtype) -> torch.nn.Module:
@@ -142,7 +150,8 @@ class TextConditionalPredictor(NoisePredictor):
         cache; ``HF_HUB_OFFLINE=1`` forbids downloads). Half precision is for
         accelerators: pass ``float32`` on the CPU (``specs.resolve_dtype`` does).
         """
-        root = resolve_checkpoint(name_or_path)
+        # Only the diffusers components: SD repositories also hold multi-GB single-file checkpoints.
+        root = resolve_checkpoint(name_or_path, [f"{c}/*" for c in (*REQUIRED_COMPONENTS, "vae")])
         check_components(root, str(name_or_path))
         unet = load_component(root, "unet", dtype)
         text_encoder = _load_text_encoder(root, dtype)
@@ -151,7 +160,7 @@ class TextConditionalPredictor(NoisePredictor):
         scheduler = load_scheduler(root)
         prediction_type = getattr(scheduler.config, "prediction_type", "epsilon")
         return cls(unet, text_encoder, tokenizer, scheduler.alphas_cumprod, prediction_type, vae,
-                   str(name_or_path), weights_sha256(root), device, dtype)
+                   str(name_or_path), _components_sha256(root), device, dtype)
 
     @property
     def max_length(self) -> int:
