@@ -25,6 +25,7 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/supervised.smk"
 include: "workflow/rules/zoo.smk"
 include: "workflow/rules/robustness.smk"
+include: "workflow/rules/zeroshot.smk"
 
 
 rule all:

@@ -380,6 +380,98 @@ def _run_schedule_study(args: argparse.Namespace) -> None:
                    names=args.names, **study)
 
 
+# --- zero-shot and compositional (text-conditional models) ---------------------------
+def _add_prompts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared dataset directory")
+    p.add_argument("--checkpoint", required=True, help="model directory or hub id")
+    p.add_argument("--model", type=_json, required=True, help="JSON model section")
+    p.add_argument("--prompt", type=_json, default={}, help='JSON {"template": ..., "class_names": [...]}')
+    p.add_argument("--scoring", type=_json, default={}, help="JSON scoring section (device)")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("prepare-prompts", "Encode a dataset's prompts (or captions) once with a text-conditional model.",
+         _add_prompts)
+def _run_prompts(args: argparse.Namespace) -> None:
+    from .stages.prompts import prepare_prompts
+
+    _threads(args)
+    prepare_prompts(args.dataset, args.checkpoint, args.model, args.out, prompt=args.prompt,
+                    scoring=args.scoring, names=args.names)
+
+
+def _add_score_pairs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset directory")
+    p.add_argument("--checkpoint", required=True, help="model directory or hub id")
+    p.add_argument("--model", type=_json, required=True, help="JSON model section")
+    p.add_argument("--strategy", type=_json, required=True, help="JSON one-stage strategy section")
+    p.add_argument("--scoring", type=_json, default={}, help="JSON scoring section")
+    p.add_argument("--prompts", required=True, help="prompt table folder of the dataset's captions")
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--num-shards", type=int, default=1)
+    p.add_argument("--split", default="test")
+    p.add_argument("--names", type=_json, default={}, help="JSON names recorded in provenance")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("score-pairs", "Score a shard of a caption-pair (Winoground-format) dataset against its captions.",
+         _add_score_pairs)
+def _run_score_pairs(args: argparse.Namespace) -> None:
+    from .stages.pairs import score_pairs
+
+    _threads(args)
+    score_pairs(args.dataset, args.checkpoint, args.model, args.strategy, args.scoring, args.prompts, args.out,
+                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names)
+
+
+def _add_aggregate_pairs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--group-by", nargs="*", default=["collapsed_tag"], help="example fields to break scores down by")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--examples", required=True, help="per-example outcomes (Parquet) to write")
+    p.add_argument("--summary", required=True)
+
+
+@command("aggregate-pairs", "Text, image and group scores of one compositional run.", _add_aggregate_pairs)
+def _run_aggregate_pairs(args: argparse.Namespace) -> None:
+    from .stages.pairs import aggregate_pairs
+
+    aggregate_pairs(args.shards, args.dataset, args.examples, args.summary, split=args.split,
+                    group_by=tuple(args.group_by), names=args.names)
+
+
+def _add_zeroshot_table(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--summaries", nargs="+", required=True)
+    p.add_argument("--prompts", nargs="+", required=True, help="the prompt table of each summary, in order")
+    p.add_argument("--out", required=True, help="output stem (writes .md and .csv)")
+
+
+@command("make-zeroshot-table", "Write the zero-shot accuracy table of text-conditional models.",
+         _add_zeroshot_table)
+def _run_zeroshot_table(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import make_zeroshot_table
+
+    make_zeroshot_table(args.summaries, args.prompts, args.out)
+
+
+def _add_compositional_table(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--summaries", nargs="+", required=True)
+    p.add_argument("--out", required=True, help="output stem (writes .md and .csv)")
+
+
+@command("make-compositional-table", "Write the Winoground-style compositional score table.",
+         _add_compositional_table)
+def _run_compositional_table(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import make_compositional_table
+
+    make_compositional_table(args.summaries, args.out)
+
+
 # ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])

@@ -52,6 +52,7 @@ def check_config(config: dict[str, Any]) -> None:
         _known("strategy", run["strategy"], list(strategies), where)
     _check_audit_and_baselines(config)
     _check_supervised(config)
+    _check_text_conditional(config)
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,3 +167,54 @@ def check_robustness_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")
         if len(members) < 2:
             raise ConfigError(f"{where}: the zoo has {len(members)} model(s); a line needs at least 2")
+
+
+# --- zero-shot and compositional runs (text-conditional models) ------------------------
+def _check_text_conditional(config: dict[str, Any]) -> None:
+    """Prompt templates, compositional runs, and one shared split for the digit datasets."""
+    from .models import adapter_uses_prompts
+    from .models.prompts import PromptSpec, PromptTableError
+
+    datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
+    for name, spec in datasets.items():
+        try:
+            PromptSpec(spec.get("prompt_template", "{}"), spec.get("prompt_class_names"))
+        except PromptTableError as exc:
+            raise ConfigError(f"datasets.{name}.prompt_template: {exc}") from None
+    for i, run in enumerate(config["experiments"]):
+        if adapter_uses_prompts(models[run["model"]]["adapter"]) and "prompt_template" not in datasets[run["dataset"]]:
+            raise ConfigError(
+                f"experiments[{i}]: model {run['model']!r} is text-conditional, so datasets.{run['dataset']} "
+                "needs a prompt_template (e.g. 'a photo of a {}.')"
+            )
+    for i, run in enumerate(config.get("compositional", [])):
+        where = f"compositional[{i}]"
+        _known("dataset", run["dataset"], list(datasets), where)
+        _known("model", run["model"], list(models), where)
+        _known("strategy", run["strategy"], list(strategies), where)
+        if not adapter_uses_prompts(models[run["model"]]["adapter"]):
+            raise ConfigError(f"{where}: model {run['model']!r} is not text-conditional; captions need one")
+        if len(strategies[run["strategy"]]["evaluations"]) != 1:
+            raise ConfigError(f"{where}: strategy {run['strategy']!r} has several stages; compositional runs "
+                              "score both captions at the same timesteps: use a one-stage strategy")
+    _check_digit_splits(datasets)
+
+
+def _check_digit_splits(datasets: dict[str, Any]) -> None:
+    """Datasets cut from scikit-learn's digits must share one split, or test digits leak into training."""
+    import inspect
+
+    from .data import get_dataset
+
+    splits = {}
+    for name, spec in datasets.items():
+        if spec["source"] not in ("sklearn_digits", "digit_captions"):
+            continue
+        defaults = inspect.signature(get_dataset(spec["source"]).prepare).parameters
+        options = spec.get("options", {})
+        splits[name] = tuple(options.get(k, defaults[k].default) for k in ("test_fraction", "seed"))
+    if len(set(splits.values())) > 1:
+        raise ConfigError(
+            f"datasets built from the digits use different train/test splits (test_fraction, seed): {splits}; "
+            "give them the same options.test_fraction and options.seed, or test digits leak into training"
+        )

@@ -154,3 +154,26 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     assert (direct["evaluations"], direct["keep"], direct["loss"]) == ("2/4", "2/1", "l1")
     assert direct["passes_per_image"] == 24 and direct["replay_agreement"] == 100.0
     assert direct["accuracy"] == pytest.approx(accuracy["adaptive"]) and direct["max_error_difference"] < 1e-4
+
+
+# --- zero-shot and compositional part ----------------------------------------------------
+def test_zeroshot_and_compositional_tables(micro_run):
+    zeroshot = pd.read_csv(micro_run / "tables/zeroshot.csv")
+    assert zeroshot[["dataset", "model", "strategy"]].values.tolist() == [["digits", "digits_text", "adaptive"]]
+    assert zeroshot["template"].tolist() == ["a picture of a {}"] and (zeroshot["images"] == 20).all()
+    table = pd.read_csv(micro_run / "conditioning/digits/digits_text/prompts.csv")
+    assert table["prompt"].tolist() == [f"a picture of a {d}" for d in range(10)]
+    assert (micro_run / "conditioning/digits/digits_text/embeddings.safetensors").exists()
+    shard = read_shard(micro_run / "scores/digits/digits_text/adaptive/shard-000")
+    assert shard.provenance["settings"]["prompts"]["templates"] == ["a picture of a {}"]
+
+    compositional = pd.read_csv(micro_run / "tables/compositional.csv")
+    subsets = dict(zip(compositional["subset"], compositional["examples"]))
+    assert subsets == {"all": 45, "collapsed_tag=Object": 45, "tag=seen": 40, "tag=unseen": 5}
+    assert ((compositional["group"] <= compositional["text"]) & (compositional["group"] <= compositional["image"])).all()
+    pairs = [read_shard(p) for p in sorted((micro_run / "pairs/digit_captions/digits_text/pairs25").glob("shard-*"))]
+    assert sum(len(p.images) for p in pairs) == 90 and all(set(p.errors["condition"]) == {0, 1} for p in pairs)
+    for rule in ("prepare_prompts", "score_pairs", "aggregate_pairs", "make_zeroshot_table",
+                 "make_compositional_table"):
+        assert list((micro_run / "logs" / rule).rglob("*.log")), rule
+        assert list((micro_run / "benchmarks" / rule).rglob("*.tsv")), rule

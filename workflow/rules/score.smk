@@ -3,6 +3,7 @@ rule score_shard:
     input:
         dataset=lambda w: dataset_dir(w.dataset),
         model=trained_model_input,
+        prompts=lambda w: prompts_input(w),
     output:
         directory(f"{RESULTS}/scores/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}"),
     params:
@@ -15,6 +16,7 @@ rule score_shard:
             {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
         ),
         num_shards=NUM_SHARDS,
+        prompts=lambda w: prompts_arg(w),
     threads: THREADS
     resources:
         gpu=1,
@@ -26,7 +28,7 @@ rule score_shard:
         "{CLI} score-shard --dataset {input.dataset} --checkpoint {params.checkpoint} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
         "--shard $((10#{wildcards.shard})) --num-shards {params.num_shards} --split {params.split} "
-        "--names {params.names:q} --threads {threads} --out {output} > {log} 2>&1"
+        "--names {params.names:q} {params.prompts} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule aggregate_scores:

@@ -1,6 +1,6 @@
 """Datasets: the registry, the manifest format, readers, and the bundled digits."""
 
-from . import digits, imagenet, objectnet, shifts, torchvision_sets  # noqa: F401  (register the datasets)
+from . import digit_captions, digits, imagenet, objectnet, shifts, torchvision_sets, winoground  # noqa: F401
 from .class_map import ClassMap
 from .manifest import MANIFEST_COLUMNS, DatasetError, PreparedDataset, load_dataset, write_dataset
 from .registry import DatasetEntry, get_dataset, list_datasets, prepare_dataset, register_dataset

@@ -21,8 +21,12 @@ class CheckpointError(FileNotFoundError):
     """A model checkpoint is missing or incomplete."""
 
 
-def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
-    """A local directory as is; a hub id through the local cache (then the hub)."""
+def resolve_checkpoint(name_or_path: str | os.PathLike, allow_patterns: list[str] | None = None) -> Path:
+    """A local directory as is; a hub id through the local cache (then the hub).
+
+    ``allow_patterns`` limits what a hub download fetches (default: every json,
+    safetensors and txt file of the repository).
+    """
     path = Path(name_or_path)
     if path.exists():
         return path
@@ -33,7 +37,8 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(str(name_or_path), allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+        patterns = allow_patterns or ["*.json", "*.safetensors", "*.txt"]
+        return Path(snapshot_download(str(name_or_path), allow_patterns=patterns))
     except Exception as exc:  # the hub client raises many types for offline / gated / missing
         raise CheckpointError(
             f"model {name_or_path!r} is not in the local Hugging Face cache and cannot be "

@@ -15,7 +15,8 @@ import torch
 
 from .base import NoisePredictor
 
-__all__ = ["ConditionSpec", "register_adapter", "load_predictor", "list_adapters", "build_conditioning"]
+__all__ = ["ConditionSpec", "register_adapter", "load_predictor", "list_adapters", "build_conditioning",
+           "adapter_uses_prompts"]
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,21 @@ Conditioner = Callable[[NoisePredictor, ConditionSpec], torch.Tensor]
 class _Adapter:
     load: Loader
     conditioning: Conditioner
+    uses_prompts: bool = False
 
 
 _ADAPTERS: dict[str, _Adapter] = {}
 
 
-def register_adapter(name: str, load: Loader, conditioning: Conditioner) -> None:
-    """Register ``load(checkpoint, device, dtype)`` and ``conditioning(predictor, spec)``."""
+def register_adapter(name: str, load: Loader, conditioning: Conditioner, *, uses_prompts: bool = False) -> None:
+    """Register ``load(checkpoint, device, dtype)`` and ``conditioning(predictor, spec)``.
+
+    ``uses_prompts`` marks text-conditional adapters, whose conditioning is built
+    from ``ConditionSpec.prompts`` (the workflow then prepares a prompt table).
+    """
     if name in _ADAPTERS:
         raise ValueError(f"adapter {name!r} is registered twice")
-    _ADAPTERS[name] = _Adapter(load, conditioning)
+    _ADAPTERS[name] = _Adapter(load, conditioning, uses_prompts)
 
 
 def list_adapters() -> list[str]:
@@ -74,3 +80,8 @@ def load_predictor(adapter: str, checkpoint: str | Path, device: str | torch.dev
 def build_conditioning(adapter: str, predictor: NoisePredictor, spec: ConditionSpec) -> torch.Tensor:
     """The conditioning table of ``spec`` for ``predictor``, built once per run."""
     return _get(adapter).conditioning(predictor, spec)
+
+
+def adapter_uses_prompts(adapter: str) -> bool:
+    """Whether adapter ``adapter`` is conditioned on prompts (text) rather than class ids."""
+    return _get(adapter).uses_prompts

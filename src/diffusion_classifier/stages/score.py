@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 from ..artifacts import ShardWriter, code_version, config_hash, environment
 from ..data import load_dataset
 from ..engine import DiffusionClassifier, draw_noise, image_seed
-from ..models import ConditionSpec, build_conditioning, load_predictor
+from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, load_predictor
+from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
 
 __all__ = ["score_shard", "shard_rows"]
@@ -32,16 +33,51 @@ def shard_rows(rows, shard: int, num_shards: int):
     return ordered.iloc[shard::num_shards].reset_index(drop=True)
 
 
-def condition_spec(dataset, model: ModelSpec) -> ConditionSpec:
-    """Candidate classes of a dataset as the model's adapter needs them.
+def candidate_labels(dataset, adapter: str) -> tuple[int, ...]:
+    """The label class of each candidate condition, in conditioning-table order.
 
     Class-conditional models score every model id of the dataset's class map (e.g.
-    ObjectNet's 125 ImageNet ids for its 113 classes); a candidate's label is
-    ``dataset.class_map.label_of(candidate)``.
+    ObjectNet's 125 ImageNet ids for its 113 classes); text-conditional models score
+    one prompt per label class and ignore the ids.
     """
+    if adapter_uses_prompts(adapter):
+        return tuple(range(len(dataset.classes)))
+    return dataset.class_map.candidate_labels
+
+
+def condition_spec(dataset, model: ModelSpec, prompt: PromptSpec | None = None) -> ConditionSpec:
+    """Candidate classes of a dataset as the model's adapter needs them."""
+    if adapter_uses_prompts(model.adapter):
+        names = tuple(dataset.classes)
+        prompts = tuple(class_prompts(names, prompt)["prompt"]) if prompt is not None else ()
+        return ConditionSpec(class_names=names, class_ids=tuple(range(len(names))), prompts=prompts)
     class_map = dataset.class_map
     names = tuple(dataset.classes[label] for label in class_map.candidate_labels)
     return ConditionSpec(class_names=names, class_ids=class_map.candidates)
+
+
+def _conditioning(adapter: str, predictor, dataset, model_spec: ModelSpec, prompts, prompt) -> tuple:
+    """The conditioning table and what it was built from (recorded in provenance).
+
+    A text-conditional model reads the precomputed prompt table when one is given
+    (the workflow always gives it) and otherwise encodes the template's prompts.
+    """
+    if prompts is not None:
+        if not adapter_uses_prompts(adapter):
+            raise ValueError(f"a prompt table was given but adapter {adapter!r} is not text-conditional")
+        table = read_prompt_table(prompts, predictor.device, predictor.dtype)
+        source = {"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256"),
+                  "templates": table.provenance.get("templates")}
+        return table.for_classes(dataset.classes, predictor.weights_hash()), source
+    prompt_spec = from_dict(PromptSpec, prompt, "prompt") if prompt else None
+    if adapter_uses_prompts(adapter) and prompt_spec is None:
+        raise ValueError(
+            f"adapter {adapter!r} is text-conditional: give the prompt table (--prompts, written by "
+            "prepare-prompts) or a prompt template (--prompt)"
+        )
+    spec = condition_spec(dataset, model_spec, prompt_spec)
+    source = {"template": prompt_spec.template} if prompt_spec is not None else None
+    return build_conditioning(adapter, predictor, spec), source
 
 
 def score_shard(
@@ -56,11 +92,15 @@ def score_shard(
     num_shards: int = 1,
     split: str = "test",
     names: dict | None = None,
+    prompts: str | Path | None = None,
+    prompt: dict | None = None,
 ) -> Path:
     """Score every image of one shard and write the shard's error store.
 
     Resumes from ``<out_dir>.partial`` when a previous attempt of the same
-    configuration was interrupted.
+    configuration was interrupted. Text-conditional models take their
+    conditioning from ``prompts`` (a prompt table folder) or, without one, encode
+    ``prompt`` (``{"template": ..., "class_names": ...}``) here.
     """
     model_spec = from_dict(ModelSpec, model, "model")
     strategy_spec = from_dict(StrategySpec, strategy, "strategy")
@@ -73,8 +113,9 @@ def score_shard(
     dtype = resolve_dtype(model_spec.dtype, device)
     predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
-    conditioning = build_conditioning(model_spec.adapter, predictor, condition_spec(dataset, model_spec))
+    conditioning, prompt_source = _conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
+    labels_of = candidate_labels(dataset, model_spec.adapter)
 
     settings = {
         "dataset": dataset.metadata,
@@ -88,12 +129,14 @@ def score_shard(
         "share_noise_across_images": scoring_spec.share_noise_across_images,
         "transform": transform.to_dict(),
     }
+    if prompt_source is not None:
+        settings["prompts"] = prompt_source
     provenance = {
         **(names or {}),
         "model_id": predictor.model_id,
         "weights_sha256": predictor.weights_hash(),
         "num_classes": classifier.num_classes,
-        "candidate_labels": list(dataset.class_map.candidate_labels),
+        "candidate_labels": list(labels_of),
         "passes_per_image_planned": config.schedule.passes(classifier.num_classes),
         "run_key": config_hash({k: v for k, v in settings.items() if k != "dataset"}),
         "config_hash": config_hash(settings),
@@ -119,5 +162,5 @@ def score_shard(
         noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
         scores = classifier.classify(latent, noise)
         writer.add(row["image_id"], int(row["label"]), seed, scores,
-                   predicted_label=dataset.class_map.label_of(scores.prediction))
+                   predicted_label=labels_of[scores.prediction])
     return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start})

@@ -1,0 +1,169 @@
+"""Stages ``score_pairs`` and ``aggregate_pairs``: Winoground-style compositional runs.
+
+``score_pairs`` scores every image of a caption-pair dataset against the two
+captions of its example with the same :class:`DiffusionClassifier` as
+classification (the two captions are the conditioning table, a one-stage schedule:
+every caption sees the same timesteps and one fixed noise per timestep). The
+per-pair errors go to the error store, one shard per job, image by image;
+an image's label is its own caption's slot, so "correct" there means the image
+prefers its own caption. ``aggregate_pairs`` turns the shards into per-example
+text / image / group outcomes and their summary overall and per tag.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..artifacts import ShardWriter, atomic_path, code_version, config_hash, environment, read_errors, write_json
+from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
+from ..data import load_dataset
+from ..data.pairs import load_examples
+from ..engine import DiffusionClassifier, draw_noise, image_seed
+from ..models import adapter_uses_prompts, load_predictor
+from ..models.prompts import read_prompt_table
+from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
+
+__all__ = ["score_pairs", "aggregate_pairs"]
+
+log = logging.getLogger(__name__)
+
+
+def score_pairs(
+    dataset_dir: str | Path,
+    checkpoint: str | Path,
+    model: dict,
+    strategy: dict,
+    scoring: dict,
+    prompts: str | Path,
+    out_dir: str | Path,
+    *,
+    shard: int = 0,
+    num_shards: int = 1,
+    split: str = "test",
+    names: dict | None = None,
+) -> Path:
+    """Score both images of every example of one shard against the example's two captions."""
+    model_spec = from_dict(ModelSpec, model, "model")
+    strategy_spec = from_dict(StrategySpec, strategy, "strategy")
+    scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
+    if not adapter_uses_prompts(model_spec.adapter):
+        raise ValueError(f"compositional runs need a text-conditional model, not adapter {model_spec.adapter!r}")
+    if len(strategy_spec.evaluations) != 1:
+        raise ValueError(
+            f"compositional runs score both captions at the same timesteps: give a one-stage strategy "
+            f"(evaluations: [n], keep: [1]), not evaluations={strategy_spec.evaluations}"
+        )
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
+    dataset = load_dataset(dataset_dir)
+    examples = load_examples(dataset, split).sort_values("id", kind="stable").reset_index(drop=True)
+    examples = examples.iloc[shard::num_shards].reset_index(drop=True)
+    manifest = dataset.manifest.set_index("image_id", drop=False)
+    transform = model_spec.transform
+
+    device = resolve_device(scoring_spec.device)
+    dtype = resolve_dtype(model_spec.dtype, device)
+    predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
+    table = read_prompt_table(prompts, predictor.device, predictor.dtype)
+    captions = table.for_examples(predictor.weights_hash())
+    missing = sorted(set(examples["id"]) - set(captions))
+    if missing:
+        raise ValueError(f"prompt table {prompts} has no captions for example(s) {missing[:3]}: "
+                         "re-run prepare_prompts for this dataset and model")
+    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
+
+    settings = {
+        "dataset": dataset.metadata,
+        "split": split,
+        "shard": shard,
+        "num_shards": num_shards,
+        "model": model,
+        "weights_sha256": predictor.weights_hash(),
+        "scoring_config": config.to_dict(),
+        "seed": scoring_spec.seed,
+        "share_noise_across_images": scoring_spec.share_noise_across_images,
+        "transform": transform.to_dict(),
+        "prompts": {"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
+    }
+    provenance = {
+        **(names or {}),
+        "task": "caption_pairs",
+        "model_id": predictor.model_id,
+        "weights_sha256": predictor.weights_hash(),
+        "num_classes": 2,
+        "passes_per_image_planned": config.schedule.passes(2),
+        "run_key": config_hash({k: v for k, v in settings.items() if k != "dataset"}),
+        "config_hash": config_hash(settings),
+        "settings": settings,
+        "code_version": code_version(),
+        "environment": environment(),
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)
+    todo = [(example.id, slot, getattr(example, f"image_{slot}"))
+            for example in examples.itertuples(index=False) for slot in (0, 1)
+            if getattr(example, f"image_{slot}") not in writer.done]
+    log.info("scoring %d images of %d examples (%d already done), %d passes per image",
+             len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
+
+    start = time.perf_counter()
+    for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
+        row = manifest.loc[image_id]
+        if int(row["label"]) != slot:
+            raise ValueError(f"{dataset.root}: image {image_id!r} is image_{slot} of example {example_id!r} "
+                             f"but its manifest label is {row['label']}")
+        pixels = transform(dataset.load_image(row)).unsqueeze(0)
+        latent = predictor.encode(pixels.to(device, dtype))[0]
+        seed = scoring_spec.seed if scoring_spec.share_noise_across_images else image_seed(scoring_spec.seed, image_id)
+        noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
+        scores = DiffusionClassifier(predictor, captions[example_id], config).classify(latent, noise)
+        writer.add(image_id, slot, seed, scores)
+    return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start,
+                            "num_examples": len(examples)})
+
+
+def aggregate_pairs(
+    shard_dirs: list[str | Path],
+    dataset_dir: str | Path,
+    examples_path: str | Path,
+    summary_path: str | Path,
+    *,
+    split: str = "test",
+    group_by: tuple[str, ...] = ("collapsed_tag",),
+    names: dict | None = None,
+) -> dict:
+    """Per-example outcomes (Parquet) and text / image / group scores (JSON) of one run."""
+    shard_dirs = [Path(p) for p in shard_dirs]
+    provenances = [json.loads((p / "provenance.json").read_text()) for p in shard_dirs]
+    loss = provenances[0]["settings"]["scoring_config"]["loss"]
+    errors = read_errors(shard_dirs)
+    if errors.empty:
+        raise ValueError(f"no scored images in {shard_dirs}: every shard is empty")
+    dataset = load_dataset(dataset_dir)
+    examples = load_examples(dataset, split)
+    outcomes = example_scores(examples, pair_scores(errors, loss))
+    summary = {
+        **(names or {}),
+        "loss": loss,
+        "chance": CHANCE,
+        "subsets": summarise_examples(outcomes, tuple(group_by)),
+        "scoring_config": provenances[0]["settings"]["scoring_config"],
+        "passes_per_image": provenances[0]["passes_per_image_planned"],
+        "model_id": provenances[0]["model_id"],
+        "weights_sha256": provenances[0]["weights_sha256"],
+        "shards": [{"path": str(p), "config_hash": v["config_hash"], "code_version": v["code_version"],
+                    "device": v["device"], "num_images": v.get("num_images")}
+                   for p, v in zip(shard_dirs, provenances)],
+    }
+    with atomic_path(examples_path) as tmp:
+        pd.DataFrame(outcomes).to_parquet(tmp, index=False)
+    write_json(summary_path, summary)
+    return summary

@@ -1,0 +1,73 @@
+"""Stage ``prepare_prompts``: a dataset's prompts and their embeddings, once per model.
+
+Classification datasets get one prompt per class from the dataset's template;
+caption-pair datasets (Winoground format) get their examples' captions. The table
+is what ``score_shard`` / ``score_pairs`` read instead of re-encoding the prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from ..artifacts import environment
+from ..data import load_dataset
+from ..data.pairs import is_caption_pairs, load_examples
+from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, load_predictor
+from ..models.prompts import PromptSpec, caption_prompts, class_prompts, write_prompt_table
+from ..specs import ModelSpec, ScoringSpec, from_dict, resolve_device, resolve_dtype
+
+__all__ = ["prepare_prompts"]
+
+log = logging.getLogger(__name__)
+
+
+def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict, out_dir: str | Path, *,
+                    prompt: dict | None = None, scoring: dict | None = None, names: dict | None = None) -> Path:
+    """Encode the prompts of one dataset with one text-conditional model.
+
+    Args:
+        dataset_dir: A prepared dataset (classification or caption pairs).
+        checkpoint: The model's folder or hub id.
+        model: The model's config section (adapter, dtype, ...).
+        out_dir: The prompt-table folder to write (appears atomically).
+        prompt: ``{"template": ..., "class_names": [...]}`` for classification
+            datasets (ignored for caption pairs, whose captions are the prompts).
+        scoring: The ``scoring`` section (device).
+        names: Names recorded in provenance (dataset, model).
+    """
+    model_spec = from_dict(ModelSpec, model, "model")
+    if not adapter_uses_prompts(model_spec.adapter):
+        raise ValueError(f"adapter {model_spec.adapter!r} is not text-conditional: it needs no prompt table")
+    scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
+    prompt_spec = from_dict(PromptSpec, prompt, "prompt")
+    dataset = load_dataset(dataset_dir)
+    if is_caption_pairs(dataset):
+        kind, frame = "captions", caption_prompts(load_examples(dataset))
+        labels = tuple(f"{e}/{s}" for e, s in zip(frame["example_id"], frame["slot"]))
+    else:
+        kind, frame = "classes", class_prompts(dataset.classes, prompt_spec)
+        labels = tuple(frame["class_name"])
+    device = resolve_device(scoring_spec.device)
+    dtype = resolve_dtype(model_spec.dtype, device)
+    predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
+    start = time.perf_counter()
+    embeddings = build_conditioning(model_spec.adapter, predictor,
+                                    ConditionSpec(class_names=labels, prompts=tuple(frame["prompt"])))
+    log.info("encoded %d %s prompts into %s in %.1f s", len(frame), kind, tuple(embeddings.shape),
+             time.perf_counter() - start)
+    provenance = {
+        **(names or {}),
+        "dataset": dataset.metadata,
+        "model": model,
+        "model_id": predictor.model_id,
+        "weights_sha256": predictor.weights_hash(),
+        "prompt": {"template": prompt_spec.template, "class_names": prompt_spec.class_names} if kind == "classes"
+        else None,
+        "max_length": getattr(predictor, "max_length", None),
+        "device": str(device),
+        "environment": environment(),
+        "seconds": time.perf_counter() - start,
+    }
+    return write_prompt_table(out_dir, frame, embeddings, kind, provenance)

@@ -1,0 +1,74 @@
+"""Captioned digits: a leak-free corpus, a Winoground-style test split, and a text model trained on it."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from diffusion_classifier.data import load_dataset, prepare_dataset
+from diffusion_classifier.data.pairs import load_captions, load_examples
+from diffusion_classifier.models import TextConditionalPredictor, load_predictor
+from diffusion_classifier.stages.train import train_model
+
+OPTIONS = {"image_size": 16, "test_fraction": 0.2, "seed": 0, "pairs_per_order": 1, "unseen_combinations": 5,
+           "test_examples_per_combination": 1, "max_singles": 60}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return load_dataset(prepare_dataset("digit_captions", tmp_path_factory.mktemp("dc") / "data", **OPTIONS))
+
+
+def test_corpus_uses_train_digits_only_and_holds_out_combinations(corpus, tmp_path):
+    digits = load_dataset(prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=16,
+                                          test_fraction=0.2, seed=0))
+    test_ids = {int(i.split("-")[1]) for i in digits.split("test")["image_id"]}
+    train_ids = {int(i.split("-")[1]) for i in digits.split("train")["image_id"]}
+    used = {int(n) for image_id in corpus.split("train")["image_id"] for n in re.findall(r"\d{4}", image_id)}
+    assert used and used <= train_ids and not used & test_ids
+    sources = {int(n) for s in load_examples(corpus)["sources"] for n in s.split(",")}
+    assert sources <= test_ids
+
+    unseen = {tuple(c) for c in corpus.metadata["unseen_combinations"]}
+    captions = load_captions(corpus)
+    pair_digits = {tuple(sorted(map(int, re.findall(r"\b\d\b", c)))) for c in captions["caption"] if "left" in c
+                   or "right" in c}
+    assert len(unseen) == 5 and not pair_digits & unseen and len(pair_digits) == 45 - 5
+
+
+def test_test_split_is_winoground_shaped(corpus):
+    examples = load_examples(corpus, "test")
+    assert len(examples) == 45 and set(examples["collapsed_tag"]) == {"Object"}
+    assert examples["tag"].value_counts().to_dict() == {"seen": 40, "unseen": 5}
+    for row in examples.itertuples():
+        assert sorted(row.caption_0.split()) == sorted(row.caption_1.split()) and row.caption_0 != row.caption_1
+        assert row.caption_0.startswith("a picture of a ")  # the held-out template
+    row = examples.iloc[0]
+    left = np.asarray(Image.open(corpus.root / corpus.manifest.set_index("image_id").loc[row["image_0"], "path"]))
+    assert left.shape == (16, 16) and left[:4].max() == 0 and left[4:12].max() > 0  # two 8x8 digits in a row
+
+
+def test_text_model_trains_and_loads_through_the_sd_adapter(corpus, tmp_path):
+    model = {"adapter": "stable_diffusion", "image": {"size": 16, "channels": 1, "resample": "bilinear"},
+             "train_dataset": "digit_captions",
+             "train": {"architecture_kwargs": {"block_out_channels": [8, 16], "attention_head_dim": 4},
+                       "text_hidden_size": 16, "text_intermediate_size": 32, "text_heads": 2, "steps": 3,
+                       "batch_size": 4, "log_every": 1}}
+    out = train_model(corpus.root, model, "tiny_text", tmp_path / "model")
+    assert {p.name for p in out.iterdir()} >= {"unet", "text_encoder", "tokenizer", "scheduler", "train_log.csv"}
+    assert not (out / "vae").exists()
+    predictor = load_predictor("stable_diffusion", out)
+    assert isinstance(predictor, TextConditionalPredictor) and predictor.max_length == 16
+    tokens = predictor.tokenizer.convert_ids_to_tokens(predictor.tokenizer("a picture of a 3 left of a 7").input_ids)
+    assert tokens[1:-1] == [w + "</w>" for w in "a picture of a 3 left of a 7".split()]  # one token per word
+    table = predictor.encode_prompts(["a 3", "a 7"])
+    assert table.shape == (2, 16, 16)
+    x = torch.zeros(2, 1, 16, 16)
+    first = predictor.predict(x, torch.tensor([5, 5]), table).eps
+    assert torch.equal(first, predictor.predict(x, torch.tensor([5, 5]), table).eps)
+    with pytest.raises(ValueError, match="no trainer builds"):
+        train_model(corpus.root, {**model, "adapter": "nope"}, "x", tmp_path / "other")

@@ -1,0 +1,146 @@
+"""Winoground: the gated reader on fake local copies, the scores, and pair scoring end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from diffusion_classifier.artifacts import read_errors
+from diffusion_classifier.compositional import example_scores, pair_scores, summarise_examples
+from diffusion_classifier.data import load_dataset, prepare_dataset
+from diffusion_classifier.data.pairs import load_examples
+from diffusion_classifier.data.winoground import WinogroundAccessError
+from diffusion_classifier.stages.pairs import aggregate_pairs, score_pairs
+from diffusion_classifier.stages.prompts import prepare_prompts
+
+from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint
+
+TAGS = ["Object", "Relation", "Both", "Object"]
+CAPTIONS = [("there is a mug in some grass", "there is some grass in a mug"),
+            ("a person sits and a dog stands", "a person stands and a dog sits"),
+            ("it's a truck fire", "it's a fire truck"),
+            ("a photo of a cat", "a cat of a photo")]
+
+
+def _png(seed: int, size=(30, 22)) -> bytes:
+    array = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _fields(i: int) -> dict:
+    return {"id": i, "caption_0": CAPTIONS[i][0], "caption_1": CAPTIONS[i][1], "tag": "Noun", "secondary_tag": "",
+            "num_main_preds": 1, "collapsed_tag": TAGS[i]}
+
+
+def fake_parquet_copy(root):
+    """The current hub layout: data/test-00000-of-00001.parquet with Image structs."""
+    (root / "data").mkdir(parents=True)
+    rows = [{**_fields(i), "image_0": {"bytes": _png(2 * i), "path": None},
+             "image_1": {"bytes": _png(2 * i + 1), "path": None}} for i in range(4)]
+    pd.DataFrame(rows).to_parquet(root / "data" / "test-00000-of-00001.parquet")
+    return root
+
+
+def fake_jsonl_copy(root):
+    """The original layout: data/examples.jsonl + data/images.zip of <name>.png files."""
+    (root / "data").mkdir(parents=True)
+    with zipfile.ZipFile(root / "data" / "images.zip", "w") as archive:
+        for i in range(4):
+            for k in range(2):
+                archive.writestr(f"images/ex_{i}_img_{k}.png", _png(2 * i + k))
+    lines = [json.dumps({**_fields(i), "image_0": f"ex_{i}_img_0", "image_1": f"ex_{i}_img_1"}) for i in range(4)]
+    (root / "data" / "examples.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("layout", [fake_parquet_copy, fake_jsonl_copy])
+def test_reader_writes_a_caption_pair_dataset(tmp_path, layout):
+    copy = layout(tmp_path / "copy")
+    out = prepare_dataset("winoground", tmp_path / "wino", local_dir=str(copy))
+    dataset = load_dataset(out)
+    examples = load_examples(dataset, "test")
+    assert len(examples) == 4 and len(dataset.manifest) == 8
+    assert examples["collapsed_tag"].tolist() == TAGS
+    assert examples.loc[1, "caption_1"] == "a person stands and a dog sits"
+    first = dataset.manifest.set_index("image_id").loc[examples.loc[0, "image_1"]]
+    assert first["label"] == 1 and (first["orig_width"], first["orig_height"]) == (30, 22)
+    assert (out / first["path"]).read_bytes() == _png(1)
+
+
+def test_missing_or_rejected_token_is_a_clear_error(tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    gated = errors.GatedRepoError.__new__(errors.GatedRepoError)
+    Exception.__init__(gated, "401 gated")
+
+    def refuse(*args, **kwargs):
+        raise gated
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", refuse)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(WinogroundAccessError, match="no Hugging Face token was found.*HF_TOKEN"):
+        prepare_dataset("winoground", tmp_path / "wino")
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    with pytest.raises(WinogroundAccessError, match="rejected the token in HF_TOKEN"):
+        prepare_dataset("winoground", tmp_path / "wino")
+    assert not (tmp_path / "wino").exists() and not list(tmp_path.glob(".wino*"))
+
+
+def test_scores_follow_the_winoground_definitions():
+    examples = pd.DataFrame([{**_fields(i), "id": str(i), "image_0": f"{i}-0", "image_1": f"{i}-1"} for i in range(3)])
+    # (image, caption) -> mean error; lower error = higher score.
+    errors = {
+        "0-0": (1.0, 2.0), "0-1": (2.0, 1.0),  # both images prefer their caption; captions prefer their image
+        "1-0": (1.0, 2.0), "1-1": (1.0, 2.0),  # caption 0 wins on both images: text fails
+        "2-0": (1.0, 2.0), "2-1": (0.5, 0.4),  # text holds, but caption 0 prefers image 1: image fails
+    }
+    rows = [{"image_id": image, "condition": c, "error_l2": e} for image, pair in errors.items()
+            for c, e in enumerate(pair)]
+    outcomes = example_scores(examples, pair_scores(pd.DataFrame(rows), "l2"))
+    assert outcomes["text"].tolist() == [True, False, True]
+    assert outcomes["image"].tolist() == [True, False, False]
+    assert outcomes["group"].tolist() == [True, False, False]
+    summary = {row["subset"]: row for row in summarise_examples(outcomes)}
+    assert summary["all"]["text"] == pytest.approx(2 / 3) and summary["collapsed_tag=Relation"]["text"] == 0.0
+    assert summary["collapsed_tag=Object"]["examples"] == 1
+
+
+def test_pairs_are_scored_with_shared_noise_and_summarised(tmp_path):
+    copy = fake_parquet_copy(tmp_path / "copy")
+    data = prepare_dataset("winoground", tmp_path / "wino", local_dir=str(copy))
+    build_sd_checkpoint(tmp_path / "sd")
+    model = {"adapter": "stable_diffusion", "image": {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}}
+    scoring = {"device": "cpu", "batch_size": 8, "seed": 0, "checkpoint_every": 3}
+    prompts = prepare_prompts(data, tmp_path / "sd", model, tmp_path / "prompts", scoring=scoring)
+    assert pd.read_csv(prompts / "prompts.csv")["prompt"].tolist()[:2] == list(CAPTIONS[0])
+    with pytest.raises(ValueError, match="one-stage strategy"):
+        score_pairs(data, tmp_path / "sd", model, {"evaluations": [2, 4], "keep": [1, 1]}, scoring, prompts,
+                    tmp_path / "bad")
+    shards = [score_pairs(data, tmp_path / "sd", model, {"evaluations": [4], "loss": "l2"}, scoring, prompts,
+                          tmp_path / f"shard-{k}", shard=k, num_shards=2) for k in range(2)]
+    errors = read_errors(shards)
+    assert len(errors) == 8 * 2 * 4  # images x captions x timesteps
+    # One noise per timestep shared by both captions: same grid points for each caption of an image.
+    per_caption = errors.groupby(["image_id", "condition"], observed=True)["grid_index"].apply(tuple)
+    assert per_caption.groupby(level=0).nunique().eq(1).all()
+    summary = aggregate_pairs(shards, data, tmp_path / "ex.parquet", tmp_path / "sum.json",
+                              names={"dataset": "winoground", "model": "sd", "strategy": "all"})
+    outcomes = pd.read_parquet(tmp_path / "ex.parquet")
+    recomputed = errors.groupby(["image_id", "condition"], observed=True)["error_l2"].mean()
+    examples = load_examples(load_dataset(data))
+    for example, row in zip(examples.itertuples(), outcomes.itertuples()):
+        s = {(i, c): -recomputed[(getattr(example, f"image_{i}"), c)] for i in (0, 1) for c in (0, 1)}
+        assert row.text == (s[0, 0] > s[0, 1] and s[1, 1] > s[1, 0])
+    subsets = {row["subset"]: row for row in summary["subsets"]}
+    assert set(subsets) == {"all", "collapsed_tag=Both", "collapsed_tag=Object", "collapsed_tag=Relation"}
+    assert subsets["all"]["text"] == outcomes["text"].mean() and subsets["all"]["examples"] == 4

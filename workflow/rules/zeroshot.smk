@@ -1,0 +1,202 @@
+# Zero-shot classification (paper Table 1) and compositional reasoning (Table 3) with
+# text-conditional models: prompts are encoded once per dataset x model
+# (prepare_prompts), classification runs go through score_shard with that table,
+# Winoground-format datasets through score_pairs.
+from diffusion_classifier.models import adapter_uses_prompts
+
+COMPOSITIONAL = config.get("compositional", [])
+
+
+def uses_prompts(model):
+    return adapter_uses_prompts(config["models"][model]["adapter"])
+
+
+def prompts_dir(dataset, model):
+    return f"{RESULTS}/conditioning/{dataset}/{model}"
+
+
+def prompts_input(wildcards):
+    """The prompt table a scoring job reads (text-conditional models only)."""
+    if uses_prompts(wildcards.model):
+        return [prompts_dir(wildcards.dataset, wildcards.model)]
+    return []
+
+
+def prompts_arg(wildcards):
+    return " ".join(f"--prompts {path}" for path in prompts_input(wildcards))
+
+
+def prompt_settings(dataset):
+    """The dataset's prompt template (and class names) as prepare-prompts takes them."""
+    spec = config["datasets"][dataset]
+    settings = {"template": spec.get("prompt_template", "{}")}
+    if spec.get("prompt_class_names"):
+        settings["class_names"] = spec["prompt_class_names"]
+    return settings
+
+
+def compositional_run(wildcards):
+    for run in COMPOSITIONAL:
+        if (run["dataset"], run["model"], run["strategy"]) == (
+            wildcards.dataset,
+            wildcards.model,
+            wildcards.strategy,
+        ):
+            return run
+    raise ValueError(
+        f"no compositional run {wildcards.dataset}/{wildcards.model}/{wildcards.strategy}"
+    )
+
+
+def pair_shard_dirs(wildcards):
+    return expand(
+        "{results}/pairs/{dataset}/{model}/{strategy}/shard-{shard:03d}",
+        results=RESULTS,
+        dataset=wildcards.dataset,
+        model=wildcards.model,
+        strategy=wildcards.strategy,
+        shard=range(NUM_SHARDS),
+    )
+
+
+ZEROSHOT_RUNS = [run for run in config["experiments"] if uses_prompts(run["model"])]
+ZEROSHOT_SUMMARIES = [
+    f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
+    for run in ZEROSHOT_RUNS
+]
+ZEROSHOT_PROMPTS = [prompts_dir(run["dataset"], run["model"]) for run in ZEROSHOT_RUNS]
+COMPOSITIONAL_SUMMARIES = [
+    f"{RESULTS}/compositional/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
+    for run in COMPOSITIONAL
+]
+
+if ZEROSHOT_RUNS:
+    ALL_OUTPUTS.extend([f"{RESULTS}/tables/zeroshot.md", f"{RESULTS}/tables/zeroshot.csv"])
+if COMPOSITIONAL:
+    ALL_OUTPUTS.extend(
+        [f"{RESULTS}/tables/compositional.md", f"{RESULTS}/tables/compositional.csv"]
+    )
+
+
+rule prepare_prompts:
+    """Prompts (or captions) of one dataset and their text embeddings, once per model."""
+    input:
+        dataset=lambda w: dataset_dir(w.dataset),
+        model=trained_model_input,
+    output:
+        directory(f"{RESULTS}/conditioning/{{dataset}}/{{model}}"),
+    params:
+        checkpoint=model_checkpoint,
+        model=lambda w: as_json(config["models"][w.model]),
+        prompt=lambda w: as_json(prompt_settings(w.dataset)),
+        scoring=as_json(SCORING),
+        names=lambda w: as_json({"dataset": w.dataset, "model": w.model}),
+    threads: THREADS
+    resources:
+        gpu=1,
+    log:
+        f"{RESULTS}/logs/prepare_prompts/{{dataset}}/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prepare_prompts/{{dataset}}/{{model}}.tsv"
+    shell:
+        "{CLI} prepare-prompts --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "--model {params.model:q} --prompt {params.prompt:q} --scoring {params.scoring:q} "
+        "--names {params.names:q} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule score_pairs:
+    """Per-pair errors of one shard of a Winoground-format dataset (each image x its 2 captions)."""
+    input:
+        dataset=lambda w: dataset_dir(w.dataset),
+        model=trained_model_input,
+        prompts=lambda w: prompts_dir(w.dataset, w.model),
+    output:
+        directory(f"{RESULTS}/pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}"),
+    params:
+        checkpoint=model_checkpoint,
+        model=lambda w: as_json(config["models"][w.model]),
+        strategy=lambda w: as_json(config["strategies"][w.strategy]),
+        scoring=as_json(SCORING),
+        split=lambda w: compositional_run(w).get("split", "test"),
+        names=lambda w: as_json(
+            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
+        ),
+        num_shards=NUM_SHARDS,
+    threads: THREADS
+    resources:
+        gpu=1,
+    log:
+        f"{RESULTS}/logs/score_pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
+    shell:
+        "{CLI} score-pairs --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
+        "--prompts {input.prompts} --shard $((10#{wildcards.shard})) "
+        "--num-shards {params.num_shards} --split {params.split} --names {params.names:q} "
+        "--threads {threads} --out {output} > {log} 2>&1"
+
+
+rule aggregate_pairs:
+    """Text, image and group scores of one compositional run, overall and per tag."""
+    input:
+        shards=pair_shard_dirs,
+        dataset=lambda w: dataset_dir(w.dataset),
+    output:
+        examples=f"{RESULTS}/compositional/{{dataset}}/{{model}}/{{strategy}}.parquet",
+        summary=f"{RESULTS}/compositional/{{dataset}}/{{model}}/{{strategy}}.summary.json",
+    params:
+        split=lambda w: compositional_run(w).get("split", "test"),
+        group_by=lambda w: " ".join(compositional_run(w).get("group_by", ["collapsed_tag"])),
+        names=lambda w: as_json(
+            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
+        ),
+    log:
+        f"{RESULTS}/logs/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.tsv"
+    shell:
+        "{CLI} aggregate-pairs --shards {input.shards} --dataset {input.dataset} "
+        "--split {params.split} --group-by {params.group_by} --names {params.names:q} "
+        "--examples {output.examples} --summary {output.summary} > {log} 2>&1"
+
+
+rule make_zeroshot_table:
+    """Zero-shot accuracy of the text-conditional models, with their prompt templates."""
+    input:
+        summaries=ZEROSHOT_SUMMARIES,
+        prompts=ZEROSHOT_PROMPTS,
+    output:
+        report(
+            f"{RESULTS}/tables/zeroshot.md",
+            caption="../report/zeroshot.rst",
+            category="Tables",
+        ),
+        f"{RESULTS}/tables/zeroshot.csv",
+    log:
+        f"{RESULTS}/logs/make_zeroshot_table/make_zeroshot_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
+    shell:
+        "{CLI} make-zeroshot-table --summaries {input.summaries} --prompts {input.prompts} "
+        "--out {RESULTS}/tables/zeroshot > {log} 2>&1"
+
+
+rule make_compositional_table:
+    """Winoground-style text, image and group scores of every compositional run."""
+    input:
+        COMPOSITIONAL_SUMMARIES,
+    output:
+        report(
+            f"{RESULTS}/tables/compositional.md",
+            caption="../report/compositional.rst",
+            category="Tables",
+        ),
+        f"{RESULTS}/tables/compositional.csv",
+    log:
+        f"{RESULTS}/logs/make_compositional_table/make_compositional_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
+    shell:
+        "{CLI} make-compositional-table --summaries {input} --out {RESULTS}/tables/compositional "
+        "> {log} 2>&1"
