@@ -85,7 +85,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0)
 
 
-@command("train-model", "Train a small class-conditional diffusion model on a prepared dataset.", _add_train)
+@command("train-model", "Train a small (class- or text-conditional) diffusion model on a prepared dataset.",
+         _add_train)
 def _run_train(args: argparse.Namespace) -> None:
     from .stages.train import train_model
 
@@ -104,6 +105,9 @@ def _add_score(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--split", default="test")
     p.add_argument("--names", type=_json, default={}, help="JSON names recorded in provenance")
+    p.add_argument("--prompts", default=None, help="prompt table folder (text-conditional models)")
+    p.add_argument("--prompt", type=_json, default=None,
+                   help='JSON prompt settings {"template": ..., "class_names": [...]} (used without --prompts)')
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=0)
 
@@ -114,7 +118,8 @@ def _run_score(args: argparse.Namespace) -> None:
 
     _threads(args)
     score_shard(args.dataset, args.checkpoint, args.model, args.strategy, args.scoring, args.out,
-                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names)
+                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names,
+                prompts=args.prompts, prompt=args.prompt)
 
 
 # ---------------------------------------------------------------------------------------
@@ -424,7 +429,8 @@ def _run_score_pairs(args: argparse.Namespace) -> None:
 
     _threads(args)
     score_pairs(args.dataset, args.checkpoint, args.model, args.strategy, args.scoring, args.prompts, args.out,
-                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names)
+                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names,
+                prompts=args.prompts, prompt=args.prompt)
 
 
 def _add_aggregate_pairs(p: argparse.ArgumentParser) -> None:
