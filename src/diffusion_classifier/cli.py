@@ -429,8 +429,7 @@ def _run_score_pairs(args: argparse.Namespace) -> None:
 
     _threads(args)
     score_pairs(args.dataset, args.checkpoint, args.model, args.strategy, args.scoring, args.prompts, args.out,
-                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names,
-                prompts=args.prompts, prompt=args.prompt)
+                shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names)
 
 
 def _add_aggregate_pairs(p: argparse.ArgumentParser) -> None:
