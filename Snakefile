@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: "config/mini.yaml"
+# The embedded default, unless a config is given: `--configfile config/paper.yaml` replaces
+# it (rather than merging into it), so no digits entry leaks into another configuration.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/mini.yaml"
 
 
 # Every rule runs the same package; with `--sdm conda` this environment provides it.

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import torch
 
 from .data.transforms import ImageTransform
-from .engine import Schedule, ScoringConfig
+from .engine import Schedule, ScoringConfig, image_seed
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
            "AuditSpec", "ZeroShotSpec", "WinogroundBaselineSpec"]
@@ -92,6 +92,7 @@ class StrategySpec:
     extra_objectives: list[str] = field(default_factory=list)
     timesteps: list[int] = field(default_factory=list)
     noises_per_timestep: int = 1
+    share_noise_across_images: bool | None = None
 
     def schedule(self, num_train_timesteps: int = 1000) -> Schedule:
         if self.noises_per_timestep < 1:
@@ -128,6 +129,15 @@ class ScoringSpec:
     device: str = "auto"
     checkpoint_every: int = 50
     shards: int = 1
+
+    def shares_noise(self, strategy: "StrategySpec") -> bool:
+        """Whether every image gets the same noise: the strategy's choice, else this section's."""
+        return self.share_noise_across_images if strategy.share_noise_across_images is None \
+            else strategy.share_noise_across_images
+
+    def noise_seed(self, image_id: str, strategy: "StrategySpec") -> int:
+        """The seed of an image's noise: the global seed if shared, else derived from the id."""
+        return self.seed if self.shares_noise(strategy) else image_seed(self.seed, image_id)
 
 
 # ---------------------------------------------------------------------------------------
@@ -210,14 +220,15 @@ class WinogroundBaselineSpec:
 
     Attributes:
         models: Names in ``baselines.clip_models``.
-        examples: Table (CSV or Parquet) with columns id, caption_0, caption_1, image_0,
-            image_1, collapsed_tag; image paths relative to the table's directory.
+        dataset: A caption-pair dataset of ``datasets`` (Winoground); its prepared
+            directory holds ``examples.csv`` (id, caption_0, caption_1, image_0, image_1,
+            collapsed_tag; image paths relative to that directory).
         batch_size: Examples per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, ...
     """
 
     models: list[str]
-    examples: str
+    dataset: str = "winoground"
     batch_size: int = 16
     device: str = "auto"
 

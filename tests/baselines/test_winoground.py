@@ -55,7 +55,7 @@ def test_a_bag_of_words_model_ties_on_swapped_captions(tmp_path):
     # text score ties and fails, while images of different colours still separate.
     examples = _write_examples(tmp_path / "wg", [("red over blue", "blue over red"), ("a red thing", "a blue thing")],
                                [((255, 0, 0), (0, 0, 255)), ((250, 0, 5), (5, 0, 250))])
-    summary = clip_winoground(examples, clip_standin.spec("colors"), {"models": ["c"], "examples": str(examples),
+    summary = clip_winoground(examples, clip_standin.spec("colors"), {"models": ["c"], "dataset": "winoground",
                               "device": "cpu"}, tmp_path / "per.parquet", tmp_path / "s.json",
                               {"model": "c", "dataset": "winoground"})
     per = pd.read_parquet(tmp_path / "per.parquet")

@@ -68,3 +68,13 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path, monkeypatch):
     shard = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, scoring, tmp_path / "shard-000"))
     assert len(counted) == 6  # 10 images, 4 were checkpointed before the interruption
     assert len(shard.images) == 10 and shard.images["image_id"].is_unique
+
+
+def test_a_strategy_can_share_one_noise_across_images(tmp_path):
+    data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=10)
+    checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
+    shared = read_shard(score_shard(data, checkpoint, MODEL, {**STRATEGY, "share_noise_across_images": True},
+                                    {"device": "cpu", "seed": 7}, tmp_path / "shared"))
+    own = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, {"device": "cpu", "seed": 7}, tmp_path / "own"))
+    assert set(shared.images["seed"]) == {7} and shared.provenance["settings"]["share_noise_across_images"]
+    assert own.images["seed"].nunique() == len(own.images)

@@ -68,7 +68,7 @@ if WINOGROUND:
     rule clip_winoground:
         """Winoground text/image/group scores of one CLIP model from caption-image similarities."""
         input:
-            examples=WINOGROUND["examples"],
+            dataset=dataset_dir(WINOGROUND["dataset"]),
         output:
             per_example=f"{RESULTS}/baselines/clip_winoground/{{clip_model}}.parquet",
             summary=f"{RESULTS}/baselines/clip_winoground/{{clip_model}}.summary.json",
@@ -84,7 +84,7 @@ if WINOGROUND:
         benchmark:
             f"{RESULTS}/benchmarks/clip_winoground/{{clip_model}}.tsv"
         shell:
-            "{CLI} clip-winoground --examples {input.examples} --clip-model {params.clip_model:q} "
+            "{CLI} clip-winoground --examples {input.dataset}/examples.csv --clip-model {params.clip_model:q} "
             "--winoground {params.winoground:q} --names {params.names:q} "
             "--per-example {output.per_example} --summary {output.summary} "
             "--threads {threads} > {log} 2>&1"

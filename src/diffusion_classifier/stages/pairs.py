@@ -24,7 +24,7 @@ from ..artifacts import ShardWriter, atomic_path, code_version, config_hash, env
 from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
 from ..data import load_dataset
 from ..data.pairs import load_examples
-from ..engine import DiffusionClassifier, draw_noise, image_seed
+from ..engine import DiffusionClassifier, draw_noise
 from ..models import adapter_uses_prompts, load_predictor
 from ..models.prompts import read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
@@ -87,7 +87,7 @@ def score_pairs(
         "weights_sha256": predictor.weights_hash(),
         "scoring_config": config.to_dict(),
         "seed": scoring_spec.seed,
-        "share_noise_across_images": scoring_spec.share_noise_across_images,
+        "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
         "transform": transform.to_dict(),
         "prompts": {"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
     }
@@ -122,7 +122,7 @@ def score_pairs(
                              f"but its manifest label is {row['label']}")
         pixels = transform(dataset.load_image(row)).unsqueeze(0)
         latent = predictor.encode(pixels.to(device, dtype))[0]
-        seed = scoring_spec.seed if scoring_spec.share_noise_across_images else image_seed(scoring_spec.seed, image_id)
+        seed = scoring_spec.noise_seed(image_id, strategy_spec)
         noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
         scores = DiffusionClassifier(predictor, captions[example_id], config).classify(latent, noise)
         writer.add(image_id, slot, seed, scores)

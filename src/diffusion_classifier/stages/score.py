@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from ..artifacts import ShardWriter, code_version, config_hash, environment
 from ..data import load_dataset
-from ..engine import DiffusionClassifier, draw_noise, image_seed
+from ..engine import DiffusionClassifier, draw_noise
 from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, load_predictor
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
@@ -126,7 +126,7 @@ def score_shard(
         "weights_sha256": predictor.weights_hash(),
         "scoring_config": config.to_dict(),
         "seed": scoring_spec.seed,
-        "share_noise_across_images": scoring_spec.share_noise_across_images,
+        "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
         "transform": transform.to_dict(),
     }
     if prompt_source is not None:
@@ -157,8 +157,7 @@ def score_shard(
                            mininterval=5):
         pixels = transform(image).unsqueeze(0)
         latent = predictor.encode(pixels.to(device, dtype))[0]
-        seed = scoring_spec.seed if scoring_spec.share_noise_across_images else image_seed(
-            scoring_spec.seed, row["image_id"])
+        seed = scoring_spec.noise_seed(row["image_id"], strategy_spec)
         noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
         scores = classifier.classify(latent, noise)
         writer.add(row["image_id"], int(row["label"]), seed, scores,
