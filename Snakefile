@@ -12,8 +12,6 @@ if not workflow.overwrite_configfiles:
     configfile: "config/mini.yaml"
 
 
-# Every rule runs the same package; with `--sdm conda` this environment provides it.
-conda: "envs/diffusion-classifier.yaml"
 
 
 report: "workflow/report/workflow.rst"

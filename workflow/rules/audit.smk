@@ -19,6 +19,8 @@ if AUDIT:
 
     rule audit_filters:
         """Resolution, aesthetic and NSFW scores of every image of one dataset's split."""
+        conda:
+            CONDA_ENV
         input:
             dataset=lambda w: dataset_dir(w.dataset),
             weights=audit_weight_files,
@@ -33,12 +35,14 @@ if AUDIT:
         benchmark:
             f"{RESULTS}/benchmarks/audit_filters/{{dataset}}.tsv"
         shell:
-            "{CLI} audit-filters --dataset {input.dataset} --name {wildcards.dataset} "
+            "diffusion-classifier audit-filters --dataset {input.dataset} --name {wildcards.dataset} "
             "--audit {params.audit:q} --scores {output.scores} --summary {output.summary} "
             "--threads {threads} > {log} 2>&1"
 
     rule make_table2:
         """Table 2: share passing R, A, S, A+S, R+A+S per dataset, the paper's beside ours."""
+        conda:
+            CONDA_ENV
         input:
             scores=expand(f"{RESULTS}/audit/{{dataset}}.parquet", dataset=AUDIT["datasets"]),
             summaries=expand(f"{RESULTS}/audit/{{dataset}}.json", dataset=AUDIT["datasets"]),
@@ -50,5 +54,5 @@ if AUDIT:
         benchmark:
             f"{RESULTS}/benchmarks/make_table2/make_table2.tsv"
         shell:
-            "{CLI} make-table2 --scores {input.scores} --summaries {input.summaries} "
+            "diffusion-classifier make-table2 --scores {input.scores} --summaries {input.summaries} "
             "--out-stem {RESULTS}/tables/table2 > {log} 2>&1"

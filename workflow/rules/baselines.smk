@@ -36,6 +36,8 @@ if ZERO_SHOT:
 
     rule clip_zero_shot:
         """Zero-shot predictions of one CLIP model on one dataset ("n/a" if weights are missing)."""
+        conda:
+            CONDA_ENV
         input:
             dataset=lambda w: dataset_dir(w.dataset),
         output:
@@ -53,7 +55,7 @@ if ZERO_SHOT:
         benchmark:
             f"{RESULTS}/benchmarks/clip_zero_shot/{{clip_model}}/{{dataset}}.tsv"
         shell:
-            "{CLI} clip-zero-shot --dataset {input.dataset} --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-zero-shot --dataset {input.dataset} --clip-model {params.clip_model:q} "
             "--zero-shot {params.zero_shot:q} --names {params.names:q} "
             "--predictions {output.predictions} --summary {output.summary} "
             "--threads {threads} > {log} 2>&1"
@@ -67,6 +69,8 @@ if WINOGROUND:
 
     rule clip_winoground:
         """Winoground text/image/group scores of one CLIP model from caption-image similarities."""
+        conda:
+            CONDA_ENV
         input:
             dataset=dataset_dir(WINOGROUND["dataset"]),
         output:
@@ -84,7 +88,7 @@ if WINOGROUND:
         benchmark:
             f"{RESULTS}/benchmarks/clip_winoground/{{clip_model}}.tsv"
         shell:
-            "{CLI} clip-winoground --examples {input.dataset}/examples.csv --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-winoground --examples {input.dataset}/examples.csv --clip-model {params.clip_model:q} "
             "--winoground {params.winoground:q} --names {params.names:q} "
             "--per-example {output.per_example} --summary {output.summary} "
             "--threads {threads} > {log} 2>&1"
@@ -96,6 +100,8 @@ if TABLE1:
 
     rule make_table1:
         """Table 1: every method x dataset from its summary file, the paper's beside ours."""
+        conda:
+            CONDA_ENV
         input:
             table1_inputs,
         output:
@@ -109,5 +115,5 @@ if TABLE1:
         benchmark:
             f"{RESULTS}/benchmarks/make_table1/make_table1.tsv"
         shell:
-            "{CLI} make-table1 --sources {params.sources:q} --datasets {params.datasets} "
+            "diffusion-classifier make-table1 --sources {params.sources:q} --datasets {params.datasets} "
             "--out-stem {RESULTS}/tables/table1 > {log} 2>&1"

@@ -12,7 +12,9 @@ RESULTS = config.get("results", "results")
 THREADS = config.get("threads", 2)
 SCORING = config.get("scoring", {})
 NUM_SHARDS = SCORING.get("shards", 1)
-CLI = "diffusion-classifier"
+# Every rule runs this package; with `--sdm conda` this environment provides it
+# (relative to workflow/rules/, where the rules live).
+CONDA_ENV = "../../envs/diffusion-classifier.yaml"
 
 
 def as_json(obj):

@@ -1,5 +1,7 @@
 rule download_dataset:
     """Obtain a dataset and write it as manifest + images (same form at every scale)."""
+    conda:
+        CONDA_ENV
     output:
         directory(f"{RESULTS}/data/{{dataset}}"),
     params:
@@ -10,5 +12,5 @@ rule download_dataset:
     benchmark:
         f"{RESULTS}/benchmarks/download_dataset/{{dataset}}.tsv"
     shell:
-        "{CLI} download-dataset --source {params.source} --options {params.options:q} "
+        "diffusion-classifier download-dataset --source {params.source} --options {params.options:q} "
         "--out {output} > {log} 2>&1"

@@ -3,6 +3,8 @@ ALL_OUTPUTS.extend([f"{RESULTS}/tables/classification.md", f"{RESULTS}/tables/ru
 
 rule make_tables:
     """Accuracy and runtime tables of every experiment (Markdown + CSV)."""
+    conda:
+        CONDA_ENV
     input:
         summaries(),
     output:
@@ -23,4 +25,4 @@ rule make_tables:
     benchmark:
         f"{RESULTS}/benchmarks/make_tables/make_tables.tsv"
     shell:
-        "{CLI} make-tables --summaries {input} --out-dir {RESULTS}/tables > {log} 2>&1"
+        "diffusion-classifier make-tables --summaries {input} --out-dir {RESULTS}/tables > {log} 2>&1"

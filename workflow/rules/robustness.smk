@@ -64,6 +64,8 @@ if FITS:
 
 rule build_shift:
     """A shifted test set derived from a prepared dataset (adversarial: and a reference model)."""
+    conda:
+        CONDA_ENV
     input:
         unpack(shift_inputs),
     output:
@@ -81,13 +83,15 @@ rule build_shift:
     benchmark:
         f"{RESULTS}/benchmarks/build_shift/{{shift}}.tsv"
     shell:
-        "{CLI} build-shift --name {wildcards.shift} --source {params.source} --options {params.options:q} "
+        "diffusion-classifier build-shift --name {wildcards.shift} --source {params.source} --options {params.options:q} "
         "--shift {params.shift:q} --base {input.base} {params.reference} --threads {threads} "
         "--out {output} > {log} 2>&1"
 
 
 rule fit_effective_robustness:
     """Logit OLS of OOD on ID over the zoo (piecewise at a reference); everyone's effective robustness."""
+    conda:
+        CONDA_ENV
     input:
         zoo=fit_zoo_summaries,
         diffusion=fit_diffusion_summaries,
@@ -103,13 +107,15 @@ rule fit_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
     shell:
-        "{CLI} fit-effective-robustness --fit {wildcards.fit} --robustness {params.robustness:q} "
+        "diffusion-classifier fit-effective-robustness --fit {wildcards.fit} --robustness {params.robustness:q} "
         "--zoo-summaries {input.zoo} --diffusion-summaries {input.diffusion} "
         "--out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule make_robustness_table:
     """Table 4: ID and OOD accuracy of every model, the paper's values beside ours."""
+    conda:
+        CONDA_ENV
     input:
         expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
     output:
@@ -126,11 +132,13 @@ rule make_robustness_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "{CLI} make-robustness-table --fits {params.fits} --out-stem {RESULTS}/tables/table4 > {log} 2>&1"
+        "diffusion-classifier make-robustness-table --fits {params.fits} --out-stem {RESULTS}/tables/table4 > {log} 2>&1"
 
 
 rule plot_effective_robustness:
     """Figure 6: logit axes, fitted lines, 99.5% intervals, Diffusion Classifier highlighted."""
+    conda:
+        CONDA_ENV
     input:
         expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
     output:
@@ -147,5 +155,5 @@ rule plot_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
     shell:
-        "{CLI} plot-effective-robustness --fits {params.fits} --png {output.png} --csv {output.csv} "
+        "diffusion-classifier plot-effective-robustness --fits {params.fits} --png {output.png} --csv {output.csv} "
         "> {log} 2>&1"

@@ -1,5 +1,7 @@
 rule score_shard:
     """Per-pair errors of one shard: the GPU job of the paper-scale run (resumable)."""
+    conda:
+        CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
         model=trained_model_input,
@@ -25,7 +27,7 @@ rule score_shard:
     benchmark:
         f"{RESULTS}/benchmarks/score_shard/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
     shell:
-        "{CLI} score-shard --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "diffusion-classifier score-shard --dataset {input.dataset} --checkpoint {params.checkpoint} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
         "--shard $((10#{wildcards.shard})) --num-shards {params.num_shards} --split {params.split} "
         "--names {params.names:q} {params.prompts} --threads {threads} --out {output} > {log} 2>&1"
@@ -33,6 +35,8 @@ rule score_shard:
 
 rule aggregate_scores:
     """Merge the shards of one dataset x model x strategy into predictions and a summary."""
+    conda:
+        CONDA_ENV
     input:
         shards=shard_dirs,
         dataset=lambda w: dataset_dir(w.dataset),
@@ -48,6 +52,6 @@ rule aggregate_scores:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_scores/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "{CLI} aggregate-scores --shards {input.shards} --dataset {input.dataset} "
+        "diffusion-classifier aggregate-scores --shards {input.shards} --dataset {input.dataset} "
         "--names {params.names:q} --predictions {output.predictions} "
         "--summary {output.summary} > {log} 2>&1"

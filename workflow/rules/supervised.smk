@@ -31,6 +31,8 @@ if "timesteps" in SUPERVISED:
 
     rule figures_timesteps:
         """Figure 3 (single timestep) and Figure 4 (timestep strategies) from stored errors."""
+        conda:
+            CONDA_ENV
         input:
             even=run_shards(TIMESTEPS["dataset"], TIMESTEPS["model"], TIMESTEPS["even"]),
             repeats=run_shards(TIMESTEPS["dataset"], TIMESTEPS["model"], TIMESTEPS["repeats"]),
@@ -48,7 +50,7 @@ if "timesteps" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/figures_timesteps/figures_timesteps.tsv"
         shell:
-            "{CLI} figures-timesteps --even-shards {input.even} --repeats-shards {input.repeats} "
+            "diffusion-classifier figures-timesteps --even-shards {input.even} --repeats-shards {input.repeats} "
             "--loss {params.loss} --sets {params.sets:q} --names {params.names:q} "
             "--out-dir {RESULTS}/figures > {log} 2>&1"
 
@@ -59,6 +61,8 @@ if "objectives" in SUPERVISED:
 
     rule table_objectives:
         """Table 5: accuracy per objective (l2, VLB, l2 + VLB) from one stored pass per run."""
+        conda:
+            CONDA_ENV
         input:
             [shard for run in objective_runs() for shard in run["shards"]],
         output:
@@ -72,7 +76,7 @@ if "objectives" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/table_objectives/table_objectives.tsv"
         shell:
-            "{CLI} table-objectives --runs {params.runs:q} --objectives {params.objectives} "
+            "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives} "
             "--out-stem {TABLE5} > {log} 2>&1"
 
 
@@ -88,6 +92,8 @@ if "schedules" in SUPERVISED:
 
     rule schedule_study:
         """Passes vs accuracy of adaptive schedules replayed from one stored one-stage run."""
+        conda:
+            CONDA_ENV
         input:
             shards=run_shards(STUDY["dataset"], STUDY["model"], STUDY["strategy"]),
             direct=[shard for run in STUDY_DIRECT for shard in run["shards"]],
@@ -104,6 +110,6 @@ if "schedules" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/schedule_study/schedule_study.tsv"
         shell:
-            "{CLI} schedule-study --shards {input.shards} --study {params.study:q} "
+            "diffusion-classifier schedule-study --shards {input.shards} --study {params.study:q} "
             "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE} "
             "--figure {STUDY_FIGURE} > {log} 2>&1"

@@ -1,5 +1,7 @@
 rule train_model:
     """Train a small class-conditional diffusion model (embedded default only)."""
+    conda:
+        CONDA_ENV
     input:
         lambda w: dataset_dir(config["models"][w.model]["train_dataset"]),
     output:
@@ -12,5 +14,5 @@ rule train_model:
     benchmark:
         f"{RESULTS}/benchmarks/train_model/{{model}}.tsv"
     shell:
-        "{CLI} train-model --dataset {input} --model {params.model:q} --name {wildcards.model} "
+        "diffusion-classifier train-model --dataset {input} --model {params.model:q} --name {wildcards.model} "
         "--threads {threads} --out {output} > {log} 2>&1"

@@ -80,6 +80,8 @@ if COMPOSITIONAL:
 
 rule prepare_prompts:
     """Prompts (or captions) of one dataset and their text embeddings, once per model."""
+    conda:
+        CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
         model=trained_model_input,
@@ -99,13 +101,15 @@ rule prepare_prompts:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_prompts/{{dataset}}/{{model}}.tsv"
     shell:
-        "{CLI} prepare-prompts --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "diffusion-classifier prepare-prompts --dataset {input.dataset} --checkpoint {params.checkpoint} "
         "--model {params.model:q} --prompt {params.prompt:q} --scoring {params.scoring:q} "
         "--names {params.names:q} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule score_pairs:
     """Per-pair errors of one shard of a Winoground-format dataset (each image x its 2 captions)."""
+    conda:
+        CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
         model=trained_model_input,
@@ -130,7 +134,7 @@ rule score_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/score_pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
     shell:
-        "{CLI} score-pairs --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "diffusion-classifier score-pairs --dataset {input.dataset} --checkpoint {params.checkpoint} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
         "--prompts {input.prompts} --shard $((10#{wildcards.shard})) "
         "--num-shards {params.num_shards} --split {params.split} --names {params.names:q} "
@@ -139,6 +143,8 @@ rule score_pairs:
 
 rule aggregate_pairs:
     """Text, image and group scores of one compositional run, overall and per tag."""
+    conda:
+        CONDA_ENV
     input:
         shards=pair_shard_dirs,
         dataset=lambda w: dataset_dir(w.dataset),
@@ -156,13 +162,15 @@ rule aggregate_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "{CLI} aggregate-pairs --shards {input.shards} --dataset {input.dataset} "
+        "diffusion-classifier aggregate-pairs --shards {input.shards} --dataset {input.dataset} "
         "--split {params.split} --group-by {params.group_by} --names {params.names:q} "
         "--examples {output.examples} --summary {output.summary} > {log} 2>&1"
 
 
 rule make_zeroshot_table:
     """Zero-shot accuracy of the text-conditional models, with their prompt templates."""
+    conda:
+        CONDA_ENV
     input:
         summaries=ZEROSHOT_SUMMARIES,
         prompts=ZEROSHOT_PROMPTS,
@@ -178,12 +186,14 @@ rule make_zeroshot_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
     shell:
-        "{CLI} make-zeroshot-table --summaries {input.summaries} --prompts {input.prompts} "
+        "diffusion-classifier make-zeroshot-table --summaries {input.summaries} --prompts {input.prompts} "
         "--out {RESULTS}/tables/zeroshot > {log} 2>&1"
 
 
 rule make_compositional_table:
     """Winoground-style text, image and group scores of every compositional run."""
+    conda:
+        CONDA_ENV
     input:
         COMPOSITIONAL_SUMMARIES,
     output:
@@ -198,5 +208,5 @@ rule make_compositional_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "{CLI} make-compositional-table --summaries {input} --out {RESULTS}/tables/compositional "
+        "diffusion-classifier make-compositional-table --summaries {input} --out {RESULTS}/tables/compositional "
         "> {log} 2>&1"

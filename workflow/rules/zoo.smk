@@ -36,6 +36,8 @@ def zoo_evaluation_flags(wildcards, input):
 
 rule train_zoo_model:
     """Train one zoo classifier on its train dataset (embedded default only)."""
+    conda:
+        CONDA_ENV
     input:
         lambda w: dataset_dir(ZOO["models"][w.zoo_model]["train_dataset"]),
     output:
@@ -48,12 +50,14 @@ rule train_zoo_model:
     benchmark:
         f"{RESULTS}/benchmarks/train_zoo_model/{{zoo_model}}.tsv"
     shell:
-        "{CLI} train-zoo-model --dataset {input} --model {params.model:q} --name {wildcards.zoo_model} "
+        "diffusion-classifier train-zoo-model --dataset {input} --model {params.model:q} --name {wildcards.zoo_model} "
         "--threads {threads} --out {output} > {log} 2>&1"
 
 
 rule evaluate_zoo_model:
     """Per-image predictions and counts of one zoo model in every evaluation setting (one job)."""
+    conda:
+        CONDA_ENV
     input:
         unpack(zoo_evaluation_inputs),
     output:
@@ -81,6 +85,6 @@ rule evaluate_zoo_model:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_zoo_model/{{zoo_model}}.tsv"
     shell:
-        "{CLI} evaluate-zoo-model --model {params.model:q} --name {wildcards.zoo_model} "
+        "diffusion-classifier evaluate-zoo-model --model {params.model:q} --name {wildcards.zoo_model} "
         "--settings {params.settings:q} --data-root {params.data} {params.flags} "
         "--out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
