@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .._registry import Registry
 from ..audit.weights import WeightsSpec, verify_weights_file
 
 __all__ = [
@@ -137,30 +138,14 @@ def _normalise(features: torch.Tensor) -> torch.Tensor:
 
 
 ClipLoader = Callable[[ClipModelSpec, torch.device], ClipModel]
-_BACKENDS: dict[str, ClipLoader] = {}
-
-
-def register_clip_backend(name: str) -> Callable[[ClipLoader], ClipLoader]:
-    """Register ``loader(spec, device) -> ClipModel`` under ``name``."""
-
-    def decorator(loader: ClipLoader) -> ClipLoader:
-        if name in _BACKENDS:
-            raise ValueError(f"CLIP backend {name!r} is registered twice")
-        _BACKENDS[name] = loader
-        return loader
-
-    return decorator
+CLIP_BACKENDS: Registry[ClipLoader] = Registry("CLIP backend")
+#: ``@register_clip_backend(name)`` registers ``loader(spec, device) -> ClipModel``.
+register_clip_backend = CLIP_BACKENDS.register
+get_clip_backend = CLIP_BACKENDS.get
 
 
 def list_clip_backends() -> list[str]:
-    return sorted(_BACKENDS)
-
-
-def get_clip_backend(name: str) -> ClipLoader:
-    try:
-        return _BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown CLIP backend {name!r}; known: {list_clip_backends()}") from None
+    return CLIP_BACKENDS.names()
 
 
 def load_clip_model(spec: ClipModelSpec, device: torch.device | str = "cpu") -> ClipModel:

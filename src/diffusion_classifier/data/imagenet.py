@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .._registry import Registry
 from ._readers import folder_records, require_dir, subset_spec, write_records
 from .class_map import ClassMap, format_ids
 from .imagenet_classes import DEVKIT_HELP, WNID, read_imagenet_classes
@@ -49,30 +50,16 @@ VAL_HELP = (
 )
 
 ClassTableFn = Callable[..., pd.DataFrame]
-_CLASS_TABLES: dict[str, ClassTableFn] = {}
-
-
-def register_class_table(source: str) -> Callable[[ClassTableFn], ClassTableFn]:
-    """Register how a dataset's label classes map to ImageNet-1k ids (for ``restrict_to``).
-
-    The function takes that dataset's own options and returns its class table
-    (``name``, ``class_ids``, ...), without touching any image.
-    """
-    def decorator(fn: ClassTableFn) -> ClassTableFn:
-        if source in _CLASS_TABLES:
-            raise ValueError(f"class table of {source!r} is registered twice")
-        _CLASS_TABLES[source] = fn
-        return fn
-    return decorator
+#: How a dataset's label classes map to ImageNet-1k ids (for ``restrict_to``): each
+#: function takes that dataset's own options and returns its class table (``name``,
+#: ``class_ids``, ...) without touching any image.
+CLASS_TABLES: Registry[ClassTableFn] = Registry("restrict_to.source (a dataset with a class table)", DatasetError)
+register_class_table = CLASS_TABLES.register
 
 
 def class_table_of(source: str, options: dict) -> pd.DataFrame:
     """The class table of registered ``source`` with ``options``."""
-    try:
-        fn = _CLASS_TABLES[source]
-    except KeyError:
-        raise DatasetError(f"restrict_to.source {source!r} has no class table; known: {sorted(_CLASS_TABLES)}") from None
-    return fn(**options)
+    return CLASS_TABLES.get(source)(**options)
 
 
 def _synset_folders(tree: Path) -> list[str]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .._registry import Registry
+
 __all__ = ["DatasetEntry", "register_dataset", "get_dataset", "list_datasets", "prepare_dataset"]
 
 PrepareFn = Callable[..., Path]
@@ -31,28 +33,23 @@ class DatasetEntry:
     description: str = ""
 
 
-_DATASETS: dict[str, DatasetEntry] = {}
+DATASETS: Registry[DatasetEntry] = Registry("dataset source")
 
 
 def register_dataset(name: str, description: str = "") -> Callable[[PrepareFn], PrepareFn]:
     def decorator(fn: PrepareFn) -> PrepareFn:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is registered twice")
-        _DATASETS[name] = DatasetEntry(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0])
+        DATASETS.add(name, DatasetEntry(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0]))
         return fn
 
     return decorator
 
 
 def list_datasets() -> list[str]:
-    return sorted(_DATASETS)
+    return DATASETS.names()
 
 
 def get_dataset(name: str) -> DatasetEntry:
-    try:
-        return _DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset source {name!r}; known: {list_datasets()}") from None
+    return DATASETS.get(name)
 
 
 def prepare_dataset(source: str, out_dir: str | Path, **options: Any) -> Path:

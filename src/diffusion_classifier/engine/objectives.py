@@ -16,6 +16,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .._registry import Registry
+
 __all__ = ["PairBatch", "Objective", "register_objective", "get_objective", "list_objectives"]
 
 
@@ -44,7 +46,7 @@ class PairBatch:
 
 
 Objective = Callable[[PairBatch], torch.Tensor]
-_OBJECTIVES: dict[str, Objective] = {}
+OBJECTIVES: Registry[Objective] = Registry("loss/objective")
 _NEEDS_VARIANCE: set[str] = set()
 
 
@@ -52,9 +54,7 @@ def register_objective(name: str, *, needs_variance: bool = False) -> Callable[[
     """Register ``fn(batch) -> errors[B]`` under ``name``."""
 
     def decorator(fn: Objective) -> Objective:
-        if name in _OBJECTIVES:
-            raise ValueError(f"objective {name!r} is registered twice")
-        _OBJECTIVES[name] = fn
+        OBJECTIVES.add(name, fn)
         if needs_variance:
             _NEEDS_VARIANCE.add(name)
         return fn
@@ -63,7 +63,7 @@ def register_objective(name: str, *, needs_variance: bool = False) -> Callable[[
 
 
 def list_objectives() -> list[str]:
-    return sorted(_OBJECTIVES)
+    return OBJECTIVES.names()
 
 
 def needs_variance(name: str) -> bool:
@@ -74,12 +74,7 @@ def needs_variance(name: str) -> bool:
 
 def get_objective(name: str) -> Objective:
     """Look an objective up by name; unknown names list the known ones."""
-    try:
-        return _OBJECTIVES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown loss/objective {name!r}; choose one of {list_objectives()}"
-        ) from None
+    return OBJECTIVES.get(name)
 
 
 def _per_pair(values: torch.Tensor) -> torch.Tensor:

@@ -11,32 +11,21 @@ from typing import Any, Callable
 
 import torch
 
+from .._registry import Registry
+
 __all__ = ["register_architecture", "build_architecture", "list_architectures"]
 
-_ARCHITECTURES: dict[str, Callable[..., torch.nn.Module]] = {}
-
-
-def register_architecture(name: str):
-    def decorator(fn: Callable[..., torch.nn.Module]):
-        if name in _ARCHITECTURES:
-            raise ValueError(f"architecture {name!r} is registered twice")
-        _ARCHITECTURES[name] = fn
-        return fn
-
-    return decorator
+ARCHITECTURES: Registry[Callable[..., torch.nn.Module]] = Registry("architecture")
+register_architecture = ARCHITECTURES.register
 
 
 def list_architectures() -> list[str]:
-    return sorted(_ARCHITECTURES)
+    return ARCHITECTURES.names()
 
 
 def build_architecture(name: str, **kwargs: Any) -> torch.nn.Module:
     """Build ``name`` with ``kwargs`` overriding its defaults (``None`` values are ignored)."""
-    try:
-        builder = _ARCHITECTURES[name]
-    except KeyError:
-        raise ValueError(f"unknown architecture {name!r}; known: {list_architectures()}") from None
-    return builder(**{k: v for k, v in kwargs.items() if v is not None})
+    return ARCHITECTURES.get(name)(**{k: v for k, v in kwargs.items() if v is not None})
 
 
 @register_architecture("tiny_unet")

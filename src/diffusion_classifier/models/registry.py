@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from .._registry import Registry
 from .base import NoisePredictor
 
 __all__ = ["ConditionSpec", "register_adapter", "load_predictor", "list_adapters", "build_conditioning",
@@ -46,7 +47,7 @@ class _Adapter:
     uses_prompts: bool = False
 
 
-_ADAPTERS: dict[str, _Adapter] = {}
+ADAPTERS: Registry[_Adapter] = Registry("model adapter")
 
 
 def register_adapter(name: str, load: Loader, conditioning: Conditioner, *, uses_prompts: bool = False) -> None:
@@ -55,33 +56,24 @@ def register_adapter(name: str, load: Loader, conditioning: Conditioner, *, uses
     ``uses_prompts`` marks text-conditional adapters, whose conditioning is built
     from ``ConditionSpec.prompts`` (the workflow then prepares a prompt table).
     """
-    if name in _ADAPTERS:
-        raise ValueError(f"adapter {name!r} is registered twice")
-    _ADAPTERS[name] = _Adapter(load, conditioning, uses_prompts)
+    ADAPTERS.add(name, _Adapter(load, conditioning, uses_prompts))
 
 
 def list_adapters() -> list[str]:
-    return sorted(_ADAPTERS)
-
-
-def _get(name: str) -> _Adapter:
-    try:
-        return _ADAPTERS[name]
-    except KeyError:
-        raise ValueError(f"unknown model adapter {name!r}; known: {list_adapters()}") from None
+    return ADAPTERS.names()
 
 
 def load_predictor(adapter: str, checkpoint: str | Path, device: str | torch.device = "cpu",
                    dtype: torch.dtype = torch.float32) -> NoisePredictor:
     """Load ``checkpoint`` with the adapter registered as ``adapter``."""
-    return _get(adapter).load(checkpoint, device=device, dtype=dtype)
+    return ADAPTERS.get(adapter).load(checkpoint, device=device, dtype=dtype)
 
 
 def build_conditioning(adapter: str, predictor: NoisePredictor, spec: ConditionSpec) -> torch.Tensor:
     """The conditioning table of ``spec`` for ``predictor``, built once per run."""
-    return _get(adapter).conditioning(predictor, spec)
+    return ADAPTERS.get(adapter).conditioning(predictor, spec)
 
 
 def adapter_uses_prompts(adapter: str) -> bool:
     """Whether adapter ``adapter`` is conditioned on prompts (text) rather than class ids."""
-    return _get(adapter).uses_prompts
+    return ADAPTERS.get(adapter).uses_prompts
