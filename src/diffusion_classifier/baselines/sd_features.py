@@ -13,8 +13,9 @@ image), the only 8x8 map besides the last down block's, which has the same 1280
 channels. We take the mid-block output (``[N, 1280, 8, 8]`` at paper scale) as the closest
 match of resolution and depth, and record the shape in the feature file; the "1024"
 cannot be reproduced with SD 2.0 and is most likely a typo or a different checkpoint.
-The embedded ``digits_text`` model's mid block gives ``[N, C_last, 8, 8]`` for 16x16
-digits (``C_last`` = its last ``block_out_channels``).
+The embedded ``digits_text`` model's mid block gives ``[N, C_last, 16 / 2^(L-1), ...]``
+for 16x16 digits (``C_last``, ``L``: its last ``block_out_channels`` and their count):
+``32 x 4 x 4`` for the mini config's (16, 32, 32), ``16 x 8 x 8`` for the micro (8, 16).
 
 Features are stored in half precision, one safetensors file per split (``features``
 ``[N, C, h, w]`` fp16, ``labels`` int64) with an ``index.csv`` (image_id, label, seed),
