@@ -28,6 +28,7 @@ include: "workflow/rules/supervised.smk"
 include: "workflow/rules/zoo.smk"
 include: "workflow/rules/robustness.smk"
 include: "workflow/rules/zeroshot.smk"
+include: "workflow/rules/synthetic.smk"
 
 
 rule all:

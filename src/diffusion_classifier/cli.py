@@ -477,6 +477,105 @@ def _run_compositional_table(args: argparse.Namespace) -> None:
     make_compositional_table(args.summaries, args.out)
 
 
+# --- Table 1: Synthetic SD Data and SD Features baselines --------------------------------
+def _add_generate_synthetic(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="real prepared dataset (its classes are generated)")
+    p.add_argument("--prompts", required=True, help="prompt table of the dataset and model (prepare-prompts)")
+    p.add_argument("--checkpoint", required=True, help="text-conditional model folder or hub id")
+    p.add_argument("--model", type=_json, required=True, help="JSON model section")
+    p.add_argument("--synthetic", type=_json, required=True, help="JSON baselines.synthetic section")
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--out", required=True, help="shard directory (images/, generation.csv)")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("generate-synthetic", "Generate one shard of labelled images from the class prompts.",
+         _add_generate_synthetic)
+def _run_generate_synthetic(args: argparse.Namespace) -> None:
+    from .stages.synthetic import generate_synthetic
+
+    _threads(args)
+    generate_synthetic(args.dataset, args.prompts, args.checkpoint, args.model, args.synthetic, args.shard,
+                       args.out, names=args.names)
+
+
+def _add_merge_synthetic(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shards", nargs="+", required=True, help="generation shard directories")
+    p.add_argument("--real-dataset", required=True, help="the real dataset the classes come from")
+    p.add_argument("--name", required=True, help="name of the synthetic dataset")
+    p.add_argument("--out", required=True, help="prepared dataset directory")
+
+
+@command("merge-synthetic", "Join generation shards into one prepared (train-split) dataset.",
+         _add_merge_synthetic)
+def _run_merge_synthetic(args: argparse.Namespace) -> None:
+    from .stages.synthetic import merge_synthetic
+
+    merge_synthetic(args.shards, args.real_dataset, args.out, args.name)
+
+
+def _add_baseline_outputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint-out", required=True, help="trained classifier directory (safetensors + log)")
+    p.add_argument("--predictions", required=True, help="per-image predictions (Parquet)")
+    p.add_argument("--summary", required=True, help="Table 1 summary JSON")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--threads", type=int, default=0)
+
+
+def _add_train_synthetic(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--synthetic-dataset", required=True, help="merged synthetic dataset")
+    p.add_argument("--real-dataset", required=True, help="real dataset whose test split is scored")
+    p.add_argument("--synthetic", type=_json, required=True, help="JSON baselines.synthetic section")
+    _add_baseline_outputs(p)
+
+
+@command("train-synthetic-classifier", "Train on synthetic images only, test on the real split (Table 1).",
+         _add_train_synthetic)
+def _run_train_synthetic(args: argparse.Namespace) -> None:
+    from .stages.synthetic import train_synthetic_classifier
+
+    _threads(args)
+    train_synthetic_classifier(args.synthetic_dataset, args.real_dataset, args.synthetic, args.checkpoint_out,
+                               args.predictions, args.summary, names=args.names)
+
+
+def _add_extract_features(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared labelled dataset")
+    p.add_argument("--checkpoint", required=True, help="text-conditional model folder or hub id")
+    p.add_argument("--model", type=_json, required=True, help="JSON model section")
+    p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
+    p.add_argument("--out", required=True, help="feature directory (<split>/features.safetensors, index.csv)")
+    p.add_argument("--names", type=_json, default={})
+    p.add_argument("--threads", type=int, default=0)
+
+
+@command("extract-sd-features", "UNet mid-block feature maps at t=100 for a dataset's splits.",
+         _add_extract_features)
+def _run_extract_features(args: argparse.Namespace) -> None:
+    from .stages.synthetic import extract_sd_features
+
+    _threads(args)
+    extract_sd_features(args.dataset, args.checkpoint, args.model, args.features, args.out, names=args.names)
+
+
+def _add_train_features(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features-dir", required=True, help="written by extract-sd-features")
+    p.add_argument("--dataset", required=True, help="the dataset the features come from (classes)")
+    p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
+    _add_baseline_outputs(p)
+
+
+@command("train-feature-classifier", "Train a classifier on SD feature maps, test it (Table 1).",
+         _add_train_features)
+def _run_train_features(args: argparse.Namespace) -> None:
+    from .stages.synthetic import train_feature_classifier
+
+    _threads(args)
+    train_feature_classifier(args.features_dir, args.dataset, args.features, args.checkpoint_out,
+                             args.predictions, args.summary, names=args.names)
+
+
 # ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])

@@ -53,6 +53,7 @@ def check_config(config: dict[str, Any]) -> None:
     _check_audit_and_baselines(config)
     _check_supervised(config)
     _check_text_conditional(config)
+    _check_sd_baselines(config)
 
 
 # ---------------------------------------------------------------------------------------
@@ -218,3 +219,28 @@ def _check_digit_splits(datasets: dict[str, Any]) -> None:
             f"datasets built from the digits use different train/test splits (test_fraction, seed): {splits}; "
             "give them the same options.test_fraction and options.seed, or test digits leak into training"
         )
+
+
+# --- Table 1: Synthetic SD Data and SD Features ----------------------------------------
+def _check_sd_baselines(config: dict[str, Any]) -> None:
+    """``baselines.synthetic`` / ``baselines.features``: known text-conditional model and datasets."""
+    from .baselines.sd_features import FeatureSpec
+    from .baselines.synthetic import SyntheticSpec
+    from .models import adapter_uses_prompts
+    from .specs import from_dict
+
+    baselines = config.get("baselines") or {}
+    for section, spec_cls in (("synthetic", SyntheticSpec), ("features", FeatureSpec)):
+        if not baselines.get(section):
+            continue
+        where = f"baselines.{section}"
+        try:
+            spec = from_dict(spec_cls, baselines[section], where)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        _known("model", spec.model, list(config["models"]), f"{where}.model")
+        if not adapter_uses_prompts(config["models"][spec.model]["adapter"]):
+            raise ConfigError(f"{where}.model: {spec.model!r} is not text-conditional; the baseline needs a "
+                              "Stable-Diffusion-style model (adapter stable_diffusion)")
+        for name in spec.datasets:
+            _known("dataset", name, list(config["datasets"]), f"{where}.datasets")

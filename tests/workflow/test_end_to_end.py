@@ -126,7 +126,10 @@ def test_table1_has_our_diffusion_classifier_and_na_clip_rows(micro_run):
     assert cells.loc["diffusion_classifier", "ours"] == pytest.approx(accuracy["adaptive"])
     for row in ("clip_rn50", "openclip_vith14"):
         assert pd.isna(cells.loc[row, "ours"]) and cells.loc[row, "note"] == "weights not available offline"
-    assert cells.loc["sd_features", "note"] == "not run"
+    for row in ("synthetic_sd_data", "sd_features"):  # trained here on the micro digits: numbers, not n/a
+        summary = json.loads((micro_run / f"baselines/{row}/digits_text/digits/summary.json").read_text())
+        assert summary["status"] == "ok" and summary["num_images"] == 20
+        assert cells.loc[row, "ours"] == pytest.approx(100 * summary["accuracy"], abs=1e-3)  # table in percent
     md = (micro_run / "tables/table1.md").read_text()
     assert "| CLIP ResNet-50 | yes | n/a (weights not available offline) | — |" in md
 

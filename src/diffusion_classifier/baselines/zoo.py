@@ -194,6 +194,7 @@ def _build_timm(spec: ZooModelSpec) -> torch.nn.Module:
     import timm
 
     from . import timm_digits  # noqa: F401  (registers the embedded zoo's architectures)
+    from . import sd_features  # noqa: F401  (registers the feature-map classifiers of Table 1)
 
     base = spec.architecture.split(".")[0]
     if not timm.is_model(base):

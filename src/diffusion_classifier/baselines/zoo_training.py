@@ -25,7 +25,7 @@ from ..data.manifest import PreparedDataset
 from ..specs import from_dict
 from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
 
-__all__ = ["ZooTrainConfig", "train_zoo_classifier", "split_tensors"]
+__all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "split_tensors"]
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,28 @@ def train_zoo_classifier(dataset: PreparedDataset, spec: ZooModelSpec, out_dir: 
     rebuilds itself), ``train_log.csv`` (epoch, loss, train accuracy, wall and CPU
     seconds) and ``provenance.json``; the directory appears only when complete.
     """
-    from safetensors.torch import save_file
-
     if spec.train is None:
         raise ValueError(f"zoo.models.{name} has no 'train' section: it uses published weights")
     config = from_dict(ZooTrainConfig, spec.train, f"zoo.models.{name}.train")
     if len(dataset.classes) != spec.num_classes:
         raise ValueError(f"zoo.models.{name}: num_classes is {spec.num_classes} but {dataset.root} has "
                          f"{len(dataset.classes)} classes")
+    images, labels = split_tensors(dataset, "train", spec)
+    return train_on_tensors(images, labels, spec, config, out_dir, name, dataset.name)
+
+
+def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelSpec, config: ZooTrainConfig,
+                     out_dir: str | Path, name: str, dataset_name: str) -> Path:
+    """The zoo's training loop and checkpoint on already preprocessed inputs.
+
+    Shared by image datasets (:func:`train_zoo_classifier`) and inputs that are not
+    images of a manifest (Stable Diffusion feature maps, ``baselines.sd_features``),
+    so every trained classifier of the pipeline has one loop and one checkpoint format.
+    """
+    from safetensors.torch import save_file
+
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    images, labels = split_tensors(dataset, "train", spec)
     keep = _subset(labels, config.max_train_images, generator)
     images, labels = images[keep], labels[keep]
     model = build_zoo_model(spec)
@@ -131,7 +142,7 @@ def train_zoo_classifier(dataset: PreparedDataset, spec: ZooModelSpec, out_dir: 
             writer.writerows(rows)
         write_json(tmp / "provenance.json", {
             "model": name,
-            "dataset": dataset.name,
+            "dataset": dataset_name,
             "num_train_images": len(labels),
             "train_config": asdict(config),
             "spec": spec.to_dict(),

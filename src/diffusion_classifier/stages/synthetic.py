@@ -1,0 +1,156 @@
+"""Stages of Table 1's "Synthetic SD Data" and "SD Features" rows.
+
+``generate_synthetic`` (one shard of images from the class prompts), ``merge_synthetic``
+(the shards as one prepared dataset), ``train_synthetic_classifier`` (zoo trainer on the
+synthetic images, tested on the real test split), ``extract_sd_features`` (UNet
+mid-block maps at t = 100 of a real dataset's splits) and ``train_feature_classifier``
+(zoo trainer on those maps). Both classifier stages write a Table 1 summary
+(``baselines.summary.accuracy_summary``) and per-image predictions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..artifacts import atomic_path, code_version, environment, write_json
+from ..baselines.sd_features import FeatureSpec, extract_split, read_features, write_features
+from ..baselines.summary import accuracy_summary
+from ..baselines.synthetic import SyntheticSpec, generate_shard, merge_shards, plan_images
+from ..baselines.zoo import ZooModelSpec, load_trained
+from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier
+from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors, train_zoo_classifier
+from ..data import load_dataset
+from ..models import load_predictor
+from ..models.prompts import read_prompt_table
+from ..specs import ModelSpec, from_dict, resolve_device, resolve_dtype
+
+__all__ = ["generate_synthetic", "merge_synthetic", "train_synthetic_classifier", "extract_sd_features",
+           "train_feature_classifier"]
+
+log = logging.getLogger(__name__)
+
+
+def _predictor(model: dict, checkpoint: str | Path, device_name: str):
+    model_spec = from_dict(ModelSpec, model, "model")
+    device = resolve_device(device_name)
+    predictor = load_predictor(model_spec.adapter, checkpoint, device=device,
+                               dtype=resolve_dtype(model_spec.dtype, device))
+    if not hasattr(predictor, "encode_prompts"):
+        raise ValueError(f"adapter {model_spec.adapter!r} is not text-conditional: the synthetic-data and "
+                         "SD-feature baselines need a Stable-Diffusion-style model")
+    return predictor, model_spec
+
+
+def _classifier_spec(section: dict, where: str, num_classes: int, train_dataset: str, **kwargs) -> ZooModelSpec:
+    """The zoo entry of a baseline classifier, its class count and inputs filled in."""
+    spec = from_dict(ZooModelSpec, {"train_dataset": train_dataset, **section}, where)
+    return replace(spec, num_classes=num_classes, kwargs={**spec.kwargs, **kwargs})
+
+
+def generate_synthetic(dataset_dir: str | Path, prompts: str | Path, checkpoint: str | Path, model: dict,
+                       synthetic: dict, shard: int, out_dir: str | Path, names: dict | None = None) -> Path:
+    """Generate shard ``shard`` of ``synthetic.shards`` from a dataset's prompt table."""
+    spec = from_dict(SyntheticSpec, synthetic, "baselines.synthetic")
+    if not 0 <= shard < spec.shards:
+        raise ValueError(f"shard {shard} outside 0..{spec.shards - 1} (baselines.synthetic.shards)")
+    dataset = load_dataset(dataset_dir)
+    predictor, _ = _predictor(model, checkpoint, spec.device)
+    table = read_prompt_table(prompts, predictor.device, predictor.dtype)
+    embeddings = table.for_classes(dataset.classes, predictor.weights_hash())
+    plan = plan_images(table.frame, spec.images_per_class, spec.seed, spec.shards)
+    start = time.perf_counter()
+    out = generate_shard(predictor, plan, embeddings, spec, out_dir, shard, {
+        **(names or {}), "model_id": predictor.model_id, "weights_sha256": predictor.weights_hash(),
+        "prompt_table": str(prompts), "environment": environment()})
+    log.info("generated %d images in %.1f s", int((plan["shard"] == shard).sum()), time.perf_counter() - start)
+    return out
+
+
+def merge_synthetic(shard_dirs: list[str], real_dataset_dir: str | Path, out_dir: str | Path, name: str) -> Path:
+    """The generation shards as one prepared dataset."""
+    return merge_shards(shard_dirs, real_dataset_dir, out_dir, name)
+
+
+def _write_result(predictions: pd.DataFrame, summary: dict, predictions_path: str | Path,
+                  summary_path: str | Path) -> dict:
+    with atomic_path(predictions_path) as tmp:
+        predictions.to_parquet(tmp, index=False)
+    write_json(summary_path, summary)
+    log.info("accuracy %.4f on %d images", summary["accuracy"], summary["num_images"])
+    return summary
+
+
+def train_synthetic_classifier(synthetic_dir: str | Path, real_dataset_dir: str | Path, synthetic: dict,
+                               checkpoint_dir: str | Path, predictions_path: str | Path,
+                               summary_path: str | Path, names: dict | None = None) -> dict:
+    """Train ``synthetic.classifier`` on generated images only; test it on the real split."""
+    spec = from_dict(SyntheticSpec, synthetic, "baselines.synthetic")
+    train_set, real = load_dataset(synthetic_dir), load_dataset(real_dataset_dir)
+    classifier = _classifier_spec(spec.classifier, "baselines.synthetic.classifier", len(real.classes),
+                                  train_set.name)
+    train_zoo_classifier(train_set, classifier, checkpoint_dir, "synthetic_sd_data")
+    net = load_trained(checkpoint_dir)
+    mapping = class_mapping(real, None, classifier.num_classes)
+    predictions = evaluate_classifier(net, real, classifier.transform, mapping, spec.evaluation_split,
+                                      spec.batch_size_eval)
+    summary = {**accuracy_summary(predictions["label"], predictions["prediction"]), **(names or {}),
+               "row": "synthetic_sd_data", "split": spec.evaluation_split,
+               "num_train_images": len(train_set.split("train")), "images_per_class": spec.images_per_class,
+               "sampling_steps": spec.steps, "guidance_scale": spec.guidance_scale,
+               "classifier": classifier.architecture, "checkpoint": str(checkpoint_dir),
+               "code_version": code_version()}
+    return _write_result(predictions, summary, predictions_path, summary_path)
+
+
+def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: dict, features: dict,
+                        out_dir: str | Path, names: dict | None = None) -> Path:
+    """Mid-block maps at ``features.timestep`` of every configured split (fp16 safetensors + index)."""
+    spec = from_dict(FeatureSpec, features, "baselines.features")
+    dataset = load_dataset(dataset_dir)
+    predictor, model_spec = _predictor(model, checkpoint, spec.device)
+    condition = predictor.encode_prompts([spec.prompt])
+    start = time.perf_counter()
+    splits = {split: extract_split(predictor, dataset, split, spec, model_spec.transform, condition)
+              for split in spec.splits}
+    log.info("extracted %s in %.1f s", {s: tuple(v[0].shape) for s, v in splits.items()}, time.perf_counter() - start)
+    return write_features(out_dir, splits, {
+        **(names or {}), "model_id": predictor.model_id, "weights_sha256": predictor.weights_hash(),
+        "timestep": spec.timestep, "prompt": spec.prompt, "seed": spec.seed, "dataset": dataset.metadata,
+        "seconds": time.perf_counter() - start, "environment": environment()})
+
+
+@torch.no_grad()
+def _predict(net: torch.nn.Module, features: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    return torch.cat([net(features[i:i + batch_size]).argmax(1) for i in range(0, len(features), batch_size)])
+
+
+def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, features: dict,
+                             checkpoint_dir: str | Path, predictions_path: str | Path, summary_path: str | Path,
+                             names: dict | None = None) -> dict:
+    """Train ``features.classifier`` on the train maps with real labels; test on the evaluation split."""
+    spec = from_dict(FeatureSpec, features, "baselines.features")
+    dataset = load_dataset(dataset_dir)
+    train_x, train_y = read_features(features_dir, "train")
+    test_x, test_y = read_features(features_dir, spec.evaluation_split)
+    classifier = _classifier_spec(spec.classifier, "baselines.features.classifier", len(dataset.classes),
+                                  f"{dataset.name} features", in_chans=int(train_x.shape[1]))
+    if classifier.train is None:
+        raise ValueError("baselines.features.classifier needs a 'train' section: it is trained on the features")
+    config = from_dict(ZooTrainConfig, classifier.train, "baselines.features.classifier.train")
+    train_on_tensors(train_x, train_y, classifier, config, checkpoint_dir, "sd_features", dataset.name)
+    predicted = _predict(load_trained(checkpoint_dir), test_x).numpy()
+    index = pd.read_csv(Path(features_dir) / spec.evaluation_split / "index.csv", dtype={"image_id": str})
+    predictions = pd.DataFrame({"image_id": index["image_id"], "label": test_y.numpy(), "prediction": predicted,
+                                "correct": test_y.numpy() == predicted})
+    summary = {**accuracy_summary(test_y.numpy(), predicted), **(names or {}), "row": "sd_features",
+               "split": spec.evaluation_split, "num_train_images": len(train_y),
+               "feature_shape": list(train_x.shape[1:]), "timestep": spec.timestep,
+               "classifier": classifier.architecture, "checkpoint": str(checkpoint_dir),
+               "code_version": code_version()}
+    return _write_result(predictions, summary, predictions_path, summary_path)

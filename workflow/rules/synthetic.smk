@@ -1,0 +1,150 @@
+# Table 1's "Synthetic SD Data" (classifier trained on images generated from the class
+# prompts, tested on the real test set) and "SD Features" (classifier on UNet mid-block
+# maps at t = 100) rows. Included after zeroshot.smk: generation reads its prompt tables.
+SYNTHETIC = BASELINES.get("synthetic")
+FEATURES = BASELINES.get("features")
+
+
+def synthetic_root(dataset):
+    return f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{dataset}"
+
+
+def features_root(dataset):
+    return f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{dataset}"
+
+
+def baseline_checkpoint(model):
+    spec = config["models"][model]
+    return spec["checkpoint"] if spec.get("checkpoint") else model_dir(model)
+
+
+def baseline_model_input(model):
+    return [] if config["models"][model].get("checkpoint") else [model_dir(model)]
+
+
+if SYNTHETIC:
+    for _dataset in SYNTHETIC["datasets"]:
+        if TABLE1 and _dataset in TABLE1["datasets"]:
+            TABLE1_SOURCES.setdefault("synthetic_sd_data", {})[_dataset] = (
+                f"{synthetic_root(_dataset)}/summary.json"
+            )
+    ALL_OUTPUTS.extend(f"{synthetic_root(d)}/summary.json" for d in SYNTHETIC["datasets"])
+
+    rule generate_synthetic:
+        """One shard of labelled images sampled from the class prompts (DDIM, per-image seeds)."""
+        input:
+            dataset=lambda w: dataset_dir(w.dataset),
+            prompts=lambda w: prompts_dir(w.dataset, SYNTHETIC["model"]),
+            model=lambda w: baseline_model_input(SYNTHETIC["model"]),
+        output:
+            directory(f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/shard-{{shard}}"),
+        params:
+            checkpoint=lambda w: baseline_checkpoint(SYNTHETIC["model"]),
+            model=as_json(config["models"][SYNTHETIC["model"]]),
+            synthetic=as_json(SYNTHETIC),
+            names=lambda w: as_json({"model": SYNTHETIC["model"], "dataset": w.dataset}),
+        wildcard_constraints:
+            shard=r"\d+",
+        threads: THREADS
+        resources:
+            gpu=1,
+        log:
+            f"{RESULTS}/logs/generate_synthetic/{{dataset}}/shard-{{shard}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
+        shell:
+            "{CLI} generate-synthetic --dataset {input.dataset} --prompts {input.prompts} "
+            "--checkpoint {params.checkpoint} --model {params.model:q} --synthetic {params.synthetic:q} "
+            "--shard {wildcards.shard} --out {output} --names {params.names:q} --threads {threads} > {log} 2>&1"
+
+    rule merge_synthetic:
+        """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
+        input:
+            shards=lambda w: [f"{synthetic_root(w.dataset)}/shard-{s:03d}" for s in range(SYNTHETIC.get("shards", 1))],
+            real=lambda w: dataset_dir(w.dataset),
+        output:
+            directory(f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/dataset"),
+        log:
+            f"{RESULTS}/logs/merge_synthetic/{{dataset}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
+        shell:
+            "{CLI} merge-synthetic --shards {input.shards} --real-dataset {input.real} "
+            "--name {wildcards.dataset}_synthetic --out {output} > {log} 2>&1"
+
+    rule train_synthetic_classifier:
+        """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
+        input:
+            synthetic=f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/dataset",
+            real=lambda w: dataset_dir(w.dataset),
+        output:
+            checkpoint=directory(f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/classifier"),
+            predictions=f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/predictions.parquet",
+            summary=f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/summary.json",
+        params:
+            synthetic=as_json(SYNTHETIC),
+            names=lambda w: as_json({"model": SYNTHETIC["model"], "dataset": w.dataset}),
+        threads: THREADS
+        log:
+            f"{RESULTS}/logs/train_synthetic_classifier/{{dataset}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
+        shell:
+            "{CLI} train-synthetic-classifier --synthetic-dataset {input.synthetic} --real-dataset {input.real} "
+            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint} "
+            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
+            "--threads {threads} > {log} 2>&1"
+
+
+if FEATURES:
+    for _dataset in FEATURES["datasets"]:
+        if TABLE1 and _dataset in TABLE1["datasets"]:
+            TABLE1_SOURCES.setdefault("sd_features", {})[_dataset] = f"{features_root(_dataset)}/summary.json"
+    ALL_OUTPUTS.extend(f"{features_root(d)}/summary.json" for d in FEATURES["datasets"])
+
+    rule extract_sd_features:
+        """UNet mid-block maps at t = 100 of a dataset's splits (fp16, computed once, reused)."""
+        input:
+            dataset=lambda w: dataset_dir(w.dataset),
+            model=lambda w: baseline_model_input(FEATURES["model"]),
+        output:
+            directory(f"{RESULTS}/features/{FEATURES['model']}/{{dataset}}"),
+        params:
+            checkpoint=lambda w: baseline_checkpoint(FEATURES["model"]),
+            model=as_json(config["models"][FEATURES["model"]]),
+            features=as_json(FEATURES),
+            names=lambda w: as_json({"model": FEATURES["model"], "dataset": w.dataset}),
+        threads: THREADS
+        resources:
+            gpu=1,
+        log:
+            f"{RESULTS}/logs/extract_sd_features/{{dataset}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
+        shell:
+            "{CLI} extract-sd-features --dataset {input.dataset} --checkpoint {params.checkpoint} "
+            "--model {params.model:q} --features {params.features:q} --out {output} "
+            "--names {params.names:q} --threads {threads} > {log} 2>&1"
+
+    rule train_feature_classifier:
+        """Classifier on the feature maps with the real labels, tested on the evaluation split (Table 1 cell)."""
+        input:
+            features=f"{RESULTS}/features/{FEATURES['model']}/{{dataset}}",
+            dataset=lambda w: dataset_dir(w.dataset),
+        output:
+            checkpoint=directory(f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/classifier"),
+            predictions=f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/predictions.parquet",
+            summary=f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/summary.json",
+        params:
+            features=as_json(FEATURES),
+            names=lambda w: as_json({"model": FEATURES["model"], "dataset": w.dataset}),
+        threads: THREADS
+        log:
+            f"{RESULTS}/logs/train_feature_classifier/{{dataset}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
+        shell:
+            "{CLI} train-feature-classifier --features-dir {input.features} --dataset {input.dataset} "
+            "--features {params.features:q} --checkpoint-out {output.checkpoint} "
+            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
+            "--threads {threads} > {log} 2>&1"
