@@ -32,6 +32,8 @@ if SYNTHETIC:
 
     rule generate_synthetic:
         """One shard of labelled images sampled from the class prompts (DDIM, per-image seeds)."""
+        conda:
+            CONDA_ENV
         input:
             dataset=lambda w: dataset_dir(w.dataset),
             prompts=lambda w: prompts_dir(w.dataset, SYNTHETIC["model"]),
@@ -53,12 +55,14 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
         shell:
-            "{CLI} generate-synthetic --dataset {input.dataset} --prompts {input.prompts} "
+            "diffusion-classifier generate-synthetic --dataset {input.dataset} --prompts {input.prompts} "
             "--checkpoint {params.checkpoint} --model {params.model:q} --synthetic {params.synthetic:q} "
             "--shard {wildcards.shard} --out {output} --names {params.names:q} --threads {threads} > {log} 2>&1"
 
     rule merge_synthetic:
         """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
+        conda:
+            CONDA_ENV
         input:
             shards=lambda w: [f"{synthetic_root(w.dataset)}/shard-{s:03d}" for s in range(SYNTHETIC.get("shards", 1))],
             real=lambda w: dataset_dir(w.dataset),
@@ -69,11 +73,13 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
         shell:
-            "{CLI} merge-synthetic --shards {input.shards} --real-dataset {input.real} "
+            "diffusion-classifier merge-synthetic --shards {input.shards} --real-dataset {input.real} "
             "--name {wildcards.dataset}_synthetic --out {output} > {log} 2>&1"
 
     rule train_synthetic_classifier:
         """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
+        conda:
+            CONDA_ENV
         input:
             synthetic=f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC['model']}/{{dataset}}/dataset",
             real=lambda w: dataset_dir(w.dataset),
@@ -90,7 +96,7 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
         shell:
-            "{CLI} train-synthetic-classifier --synthetic-dataset {input.synthetic} --real-dataset {input.real} "
+            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic} --real-dataset {input.real} "
             "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint} "
             "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
             "--threads {threads} > {log} 2>&1"
@@ -104,6 +110,8 @@ if FEATURES:
 
     rule extract_sd_features:
         """UNet mid-block maps at t = 100 of a dataset's splits (fp16, computed once, reused)."""
+        conda:
+            CONDA_ENV
         input:
             dataset=lambda w: dataset_dir(w.dataset),
             model=lambda w: baseline_model_input(FEATURES["model"]),
@@ -122,12 +130,14 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
         shell:
-            "{CLI} extract-sd-features --dataset {input.dataset} --checkpoint {params.checkpoint} "
+            "diffusion-classifier extract-sd-features --dataset {input.dataset} --checkpoint {params.checkpoint} "
             "--model {params.model:q} --features {params.features:q} --out {output} "
             "--names {params.names:q} --threads {threads} > {log} 2>&1"
 
     rule train_feature_classifier:
         """Classifier on the feature maps with the real labels, tested on the evaluation split (Table 1 cell)."""
+        conda:
+            CONDA_ENV
         input:
             features=f"{RESULTS}/features/{FEATURES['model']}/{{dataset}}",
             dataset=lambda w: dataset_dir(w.dataset),
@@ -144,7 +154,7 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
         shell:
-            "{CLI} train-feature-classifier --features-dir {input.features} --dataset {input.dataset} "
+            "diffusion-classifier train-feature-classifier --features-dir {input.features} --dataset {input.dataset} "
             "--features {params.features:q} --checkpoint-out {output.checkpoint} "
             "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
             "--threads {threads} > {log} 2>&1"
