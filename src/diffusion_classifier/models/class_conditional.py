@@ -13,15 +13,9 @@ from pathlib import Path
 import torch
 
 from .base import NoisePrediction, NoisePredictor
-from .loading import load_component, load_scheduler, resolve_checkpoint, weights_sha256
+from .loading import load_component, load_scheduler, place_frozen, resolve_checkpoint, weights_sha256
 
 __all__ = ["ClassConditionalPredictor"]
-
-
-def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Move a frozen module to ``device``; cast only if needed (diffusers warns on every cast)."""
-    module = module.to(device) if module.dtype == dtype else module.to(device, dtype)
-    return module.eval().requires_grad_(False)
 
 
 class ClassConditionalPredictor(NoisePredictor):
@@ -48,8 +42,8 @@ class ClassConditionalPredictor(NoisePredictor):
         self.device = torch.device(device)
         self.dtype = dtype
         # Training-mode DiT drops 10% of labels to its null class: always score in eval.
-        self.network = _place(network, self.device, dtype)
-        self.vae = None if vae is None else _place(vae, self.device, dtype)
+        self.network = place_frozen(network, self.device, dtype)
+        self.vae = None if vae is None else place_frozen(vae, self.device, dtype)
         self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float64)
         self.model_id = model_id
         self._weights_hash = weights_hash

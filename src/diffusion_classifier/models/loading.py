@@ -14,7 +14,8 @@ import torch
 
 from ..artifacts.provenance import files_sha256
 
-__all__ = ["resolve_checkpoint", "load_component", "load_scheduler", "weights_sha256", "CheckpointError"]
+__all__ = ["resolve_checkpoint", "load_component", "load_scheduler", "weights_sha256", "CheckpointError",
+           "place_frozen"]
 
 
 class CheckpointError(FileNotFoundError):
@@ -73,6 +74,13 @@ def load_scheduler(root: Path):
     if not (root / "scheduler").exists():
         raise CheckpointError(f"{root / 'scheduler'} is missing: the checkpoint has no noise schedule")
     return DDPMScheduler.from_pretrained(root, subfolder="scheduler")
+
+
+def place_frozen(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """Frozen, in eval mode, on ``device``; cast only if needed (diffusers warns on every cast)."""
+    first = next(module.parameters(), None)
+    module = module.to(device) if first is not None and first.dtype == dtype else module.to(device, dtype)
+    return module.eval().requires_grad_(False)
 
 
 def weights_sha256(root: Path) -> str:

@@ -30,7 +30,7 @@ import torch
 
 from .base import NoisePrediction, NoisePredictor
 from ..artifacts.provenance import files_sha256
-from .loading import CheckpointError, load_component, load_scheduler, resolve_checkpoint
+from .loading import CheckpointError, load_component, load_scheduler, place_frozen, resolve_checkpoint
 from .tokenizer import load_tokenizer
 
 __all__ = ["TextConditionalPredictor", "REQUIRED_COMPONENTS", "check_components"]
@@ -83,13 +83,6 @@ def _load_text_encoder(root: Path, dtype: torch.dtype) -> torch.nn.Module:
     return model_cls.from_pretrained(root, subfolder="text_encoder", dtype=dtype)
 
 
-def _place(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Frozen, in eval mode, on ``device``; cast only if not loaded in ``dtype`` already."""
-    first = next(module.parameters(), None)
-    module = module.to(device) if first is not None and first.dtype == dtype else module.to(device, dtype)
-    return module.eval().requires_grad_(False)
-
-
 class TextConditionalPredictor(NoisePredictor):
     """eps_theta(x_t, t, prompt) of a Stable-Diffusion-style model.
 
@@ -122,9 +115,9 @@ class TextConditionalPredictor(NoisePredictor):
             raise ValueError(f"{model_id}: unknown prediction_type {prediction_type!r}; known: {sorted(_TO_EPS)}")
         self.device = torch.device(device)
         self.dtype = dtype
-        self.unet = _place(unet, self.device, dtype)
-        self.text_encoder = _place(text_encoder, self.device, dtype)
-        self.vae = None if vae is None else _place(vae, self.device, dtype)
+        self.unet = place_frozen(unet, self.device, dtype)
+        self.text_encoder = place_frozen(text_encoder, self.device, dtype)
+        self.vae = None if vae is None else place_frozen(vae, self.device, dtype)
         self.tokenizer = tokenizer
         self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float64)
         self.prediction_type = prediction_type
