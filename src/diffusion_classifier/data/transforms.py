@@ -7,10 +7,13 @@ here, once, so the scoring loop never resizes or re-decodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["ImageTransform"]
 
@@ -38,6 +41,10 @@ class ImageTransform:
             raise ValueError(f"unknown resampling {self.resample!r}; choose one of {sorted(_RESAMPLING)}")
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
+        # torch is imported here, not at module level: the table and fit rules import
+        # the data package and should not pay torch's ~1 s import per job.
+        import torch
+
         image = image.convert("L" if self.channels == 1 else "RGB")
         w, h = image.size
         if (w, h) != (self.size, self.size):

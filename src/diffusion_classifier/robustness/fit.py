@@ -23,7 +23,6 @@ from typing import Any, Literal, Mapping, Sequence, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
-from statsmodels.regression.linear_model import OLS
 
 from .logit import (
     BoundaryPolicy,
@@ -266,6 +265,10 @@ def _ols_line(
             f"{label}: all {n} models ({', '.join(names)}) have the same ID accuracy, "
             "so the slope is not identifiable"
         )
+    # statsmodels is imported on first fit: it costs ~0.5 s, and most importers of this
+    # package (score aggregation, tables) only need the confidence intervals.
+    from statsmodels.regression.linear_model import OLS
+
     design = np.column_stack([np.ones(n), lx])
     result = OLS(ly, design).fit()
     intercept, slope = (float(v) for v in result.params)

@@ -12,7 +12,6 @@ from typing import overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from statsmodels.stats.proportion import proportion_confint
 
 DEFAULT_ALPHA: float = 0.005
 """Two-sided significance level of the paper's error bars (99.5% intervals)."""
@@ -69,6 +68,9 @@ def clopper_pearson(correct, total, alpha=DEFAULT_ALPHA):
         raise ValueError(f"total must be positive, got {total!r}")
     if np.any((k < 0) | (k > n)):
         raise ValueError(f"correct must lie in [0, total], got correct={correct!r}, total={total!r}")
+    # Imported here: statsmodels costs ~0.4 s to import, paid only by callers that need it.
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(k, n, alpha=alpha, method="beta")
     low = np.asarray(low, dtype=float)
     high = np.asarray(high, dtype=float)
