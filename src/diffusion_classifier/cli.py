@@ -12,20 +12,34 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from typing import Callable
 
 __all__ = ["main", "command"]
 
-_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], None], str]] = {}
+@dataclass(frozen=True)
+class _Command:
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], None]
+    help: str
+    threads: bool
 
 
-def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Register the decorated ``run(args)`` as subcommand ``name``."""
+_COMMANDS: dict[str, _Command] = {}
+
+
+def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None], *,
+            threads: bool = False):
+    """Register the decorated ``run(args)`` as subcommand ``name``.
+
+    ``threads=True`` gives the subcommand ``--threads N`` (the rule's ``{threads}``),
+    applied to torch before ``run``: a job never uses more cores than Snakemake gave it.
+    """
 
     def decorator(run: Callable[[argparse.Namespace], None]):
         if name in _COMMANDS:
             raise ValueError(f"subcommand {name!r} is registered twice")
-        _COMMANDS[name] = (add_arguments, run, help)
+        _COMMANDS[name] = _Command(add_arguments, run, help, threads)
         return run
 
     return decorator
@@ -38,11 +52,11 @@ def _json(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON ({exc}): {text[:80]}") from None
 
 
-def _threads(args: argparse.Namespace) -> None:
+def _set_threads(threads: int) -> None:
     import torch
 
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
+    if threads:
+        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------------------
@@ -82,15 +96,13 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=_json, required=True, help="JSON model section")
     p.add_argument("--name", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("train-model", "Train a small (class- or text-conditional) diffusion model on a prepared dataset.",
-         _add_train)
+         _add_train, threads=True)
 def _run_train(args: argparse.Namespace) -> None:
     from .stages.train import train_model
 
-    _threads(args)
     train_model(args.dataset, args.model, args.name, args.out)
 
 
@@ -109,14 +121,12 @@ def _add_score(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", type=_json, default=None,
                    help='JSON prompt settings {"template": ..., "class_names": [...]} (used without --prompts)')
     p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
-@command("score-shard", "Score one shard of a dataset with one model and strategy.", _add_score)
+@command("score-shard", "Score one shard of a dataset with one model and strategy.", _add_score, threads=True)
 def _run_score(args: argparse.Namespace) -> None:
     from .stages.score import score_shard
 
-    _threads(args)
     score_shard(args.dataset, args.checkpoint, args.model, args.strategy, args.scoring, args.out,
                 shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names,
                 prompts=args.prompts, prompt=args.prompt)
@@ -157,14 +167,12 @@ def _add_train_zoo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=_json, required=True, help="JSON zoo.models entry")
     p.add_argument("--name", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
-@command("train-zoo-model", "Train one classifier of the discriminative zoo.", _add_train_zoo)
+@command("train-zoo-model", "Train one classifier of the discriminative zoo.", _add_train_zoo, threads=True)
 def _run_train_zoo(args: argparse.Namespace) -> None:
     from .stages.zoo import train_zoo_model
 
-    _threads(args)
     train_zoo_model(args.dataset, args.model, args.name, args.out)
 
 
@@ -175,15 +183,13 @@ def _add_evaluate_zoo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", required=True, help="directory holding the prepared datasets by name")
     p.add_argument("--checkpoint", default=None, help="trained checkpoint directory")
     p.add_argument("--out-dir", required=True, help="writes <setting>/<name>.parquet and .summary.json")
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("evaluate-zoo-model", "Per-image predictions of one zoo model in every evaluation setting.",
-         _add_evaluate_zoo)
+         _add_evaluate_zoo, threads=True)
 def _run_evaluate_zoo(args: argparse.Namespace) -> None:
     from .stages.zoo import evaluate_zoo_model
 
-    _threads(args)
     evaluate_zoo_model(args.model, args.name, args.settings, args.data_root, args.out_dir,
                        checkpoint=args.checkpoint)
 
@@ -196,15 +202,13 @@ def _add_build_shift(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", required=True, help="prepared base dataset directory")
     p.add_argument("--reference", type=_json, default=None, help="JSON {name, spec, checkpoint} of the reference")
     p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("build-shift", "Build a shifted test set from a prepared dataset (and a reference model).",
-         _add_build_shift)
+         _add_build_shift, threads=True)
 def _run_build_shift(args: argparse.Namespace) -> None:
     from .stages.robustness import build_shift
 
-    _threads(args)
     build_shift(args.name, args.source, args.options, args.shift, args.base, args.out, reference=args.reference)
 
 
@@ -257,14 +261,12 @@ def _add_audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audit", type=_json, required=True, help="JSON audit section")
     p.add_argument("--scores", required=True, help="per-image scores (Parquet)")
     p.add_argument("--summary", required=True, help="counts and filter availability (JSON)")
-    p.add_argument("--threads", type=int, default=0)
 
 
-@command("audit-filters", "Score one dataset with SD 2.0's LAION filters (Table 2 input).", _add_audit)
+@command("audit-filters", "Score one dataset with SD 2.0's LAION filters (Table 2 input).", _add_audit, threads=True)
 def _run_audit(args: argparse.Namespace) -> None:
     from .stages.audit import audit_filters
 
-    _threads(args)
     audit_filters(args.dataset, args.audit, args.scores, args.summary, dataset_name=args.name)
 
 
@@ -288,14 +290,13 @@ def _add_clip_zero_shot(p: argparse.ArgumentParser) -> None:
     p.add_argument("--names", type=_json, required=True, help='JSON {"model": ..., "dataset": ...}')
     p.add_argument("--predictions", required=True)
     p.add_argument("--summary", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
-@command("clip-zero-shot", "Zero-shot classify a dataset with a CLIP model (Table 1 row).", _add_clip_zero_shot)
+@command("clip-zero-shot", "Zero-shot classify a dataset with a CLIP model (Table 1 row).", _add_clip_zero_shot,
+         threads=True)
 def _run_clip_zero_shot(args: argparse.Namespace) -> None:
     from .stages.baselines import clip_zero_shot
 
-    _threads(args)
     clip_zero_shot(args.dataset, args.clip_model, args.zero_shot, args.predictions, args.summary, args.names)
 
 
@@ -306,14 +307,12 @@ def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
     p.add_argument("--names", type=_json, required=True)
     p.add_argument("--per-example", required=True)
     p.add_argument("--summary", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
-@command("clip-winoground", "Winoground text/image/group scores of a CLIP model.", _add_clip_winoground)
+@command("clip-winoground", "Winoground text/image/group scores of a CLIP model.", _add_clip_winoground, threads=True)
 def _run_clip_winoground(args: argparse.Namespace) -> None:
     from .stages.baselines import clip_winoground
 
-    _threads(args)
     clip_winoground(args.examples, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
 
 
@@ -394,15 +393,13 @@ def _add_prompts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scoring", type=_json, default={}, help="JSON scoring section (device)")
     p.add_argument("--names", type=_json, default={})
     p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("prepare-prompts", "Encode a dataset's prompts (or captions) once with a text-conditional model.",
-         _add_prompts)
+         _add_prompts, threads=True)
 def _run_prompts(args: argparse.Namespace) -> None:
     from .stages.prompts import prepare_prompts
 
-    _threads(args)
     prepare_prompts(args.dataset, args.checkpoint, args.model, args.out, prompt=args.prompt,
                     scoring=args.scoring, names=args.names)
 
@@ -419,15 +416,13 @@ def _add_score_pairs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--names", type=_json, default={}, help="JSON names recorded in provenance")
     p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("score-pairs", "Score a shard of a caption-pair (Winoground-format) dataset against its captions.",
-         _add_score_pairs)
+         _add_score_pairs, threads=True)
 def _run_score_pairs(args: argparse.Namespace) -> None:
     from .stages.pairs import score_pairs
 
-    _threads(args)
     score_pairs(args.dataset, args.checkpoint, args.model, args.strategy, args.scoring, args.prompts, args.out,
                 shard=args.shard, num_shards=args.num_shards, split=args.split, names=args.names)
 
@@ -487,15 +482,13 @@ def _add_generate_synthetic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", type=int, required=True)
     p.add_argument("--out", required=True, help="shard directory (images/, generation.csv)")
     p.add_argument("--names", type=_json, default={})
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("generate-synthetic", "Generate one shard of labelled images from the class prompts.",
-         _add_generate_synthetic)
+         _add_generate_synthetic, threads=True)
 def _run_generate_synthetic(args: argparse.Namespace) -> None:
     from .stages.synthetic import generate_synthetic
 
-    _threads(args)
     generate_synthetic(args.dataset, args.prompts, args.checkpoint, args.model, args.synthetic, args.shard,
                        args.out, names=args.names)
 
@@ -520,7 +513,6 @@ def _add_baseline_outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictions", required=True, help="per-image predictions (Parquet)")
     p.add_argument("--summary", required=True, help="Table 1 summary JSON")
     p.add_argument("--names", type=_json, default={})
-    p.add_argument("--threads", type=int, default=0)
 
 
 def _add_train_synthetic(p: argparse.ArgumentParser) -> None:
@@ -531,11 +523,10 @@ def _add_train_synthetic(p: argparse.ArgumentParser) -> None:
 
 
 @command("train-synthetic-classifier", "Train on synthetic images only, test on the real split (Table 1).",
-         _add_train_synthetic)
+         _add_train_synthetic, threads=True)
 def _run_train_synthetic(args: argparse.Namespace) -> None:
     from .stages.synthetic import train_synthetic_classifier
 
-    _threads(args)
     train_synthetic_classifier(args.synthetic_dataset, args.real_dataset, args.synthetic, args.checkpoint_out,
                                args.predictions, args.summary, names=args.names)
 
@@ -547,15 +538,13 @@ def _add_extract_features(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
     p.add_argument("--out", required=True, help="feature directory (<split>/features.safetensors, index.csv)")
     p.add_argument("--names", type=_json, default={})
-    p.add_argument("--threads", type=int, default=0)
 
 
 @command("extract-sd-features", "UNet mid-block feature maps at t=100 for a dataset's splits.",
-         _add_extract_features)
+         _add_extract_features, threads=True)
 def _run_extract_features(args: argparse.Namespace) -> None:
     from .stages.synthetic import extract_sd_features
 
-    _threads(args)
     extract_sd_features(args.dataset, args.checkpoint, args.model, args.features, args.out, names=args.names)
 
 
@@ -567,11 +556,10 @@ def _add_train_features(p: argparse.ArgumentParser) -> None:
 
 
 @command("train-feature-classifier", "Train a classifier on SD feature maps, test it (Table 1).",
-         _add_train_features)
+         _add_train_features, threads=True)
 def _run_train_features(args: argparse.Namespace) -> None:
     from .stages.synthetic import train_feature_classifier
 
-    _threads(args)
     train_feature_classifier(args.features_dir, args.dataset, args.features, args.checkpoint_out,
                              args.predictions, args.summary, names=args.names)
 
@@ -581,10 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (add, run, help_text) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add(p)
-        p.set_defaults(run=run)
+    for name, cmd in _COMMANDS.items():
+        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        cmd.add_arguments(p)
+        if cmd.threads:
+            p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+        p.set_defaults(command_spec=cmd)
     return parser
 
 
@@ -593,7 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        args.run(args)
+        if args.command_spec.threads:
+            _set_threads(args.threads)
+        args.command_spec.run(args)
     except (ValueError, FileNotFoundError) as exc:
         # Expected user errors: one clear line, no traceback.
         print(f"error: {exc}", file=sys.stderr)

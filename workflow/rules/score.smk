@@ -20,6 +20,7 @@ rule score_shard:
         num_shards=NUM_SHARDS,
         prompts=lambda w: prompts_arg(w),
     threads: THREADS
+    priority: 1  # after training, the critical path (see train_model)
     resources:
         gpu=1,
     log:

@@ -9,6 +9,9 @@ rule train_model:
     params:
         model=lambda w: as_json(config["models"][w.model]),
     threads: THREADS
+    # The diffusion models are the DAG's critical path: start them first, and let the
+    # zoo and the baselines fill the other cores.
+    priority: 2
     log:
         f"{RESULTS}/logs/train_model/{{model}}.log",
     benchmark:

@@ -5,7 +5,6 @@ ZOO = config.get("zoo", {"models": {}, "settings": {}})
 # The models that enter the fits: `zoo.members` when given (a list, so a test config can
 # pick a few of the defined models), else every model defined.
 ZOO_MEMBERS = ZOO.get("members") or list(ZOO.get("models", {}))
-ZOO_THREADS = ZOO.get("threads", THREADS)
 
 
 def zoo_model_dir(name):
@@ -45,7 +44,7 @@ rule train_zoo_model:
         directory(f"{RESULTS}/zoo/models/{{zoo_model}}"),
     params:
         model=lambda w: as_json(ZOO["models"][w.zoo_model]),
-    threads: ZOO_THREADS
+    threads: THREADS
     log:
         f"{RESULTS}/logs/train_zoo_model/{{zoo_model}}.log",
     benchmark:
@@ -78,7 +77,7 @@ rule evaluate_zoo_model:
         data=f"{RESULTS}/data",
         out_dir=f"{RESULTS}/zoo/predictions",
         flags=zoo_evaluation_flags,
-    threads: ZOO_THREADS
+    threads: THREADS
     resources:
         gpu=1,
     log:

@@ -11,22 +11,19 @@ loads through the same ``stable_diffusion`` adapter as the real checkpoint.
 
 from __future__ import annotations
 
-import csv
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
 from ..data.manifest import PreparedDataset
 from ..data.pairs import load_captions
 from ..data.transforms import ImageTransform
 from .architectures import build_architecture
+from .training import noised_batch, optimize, write_train_log
 from .tokenizer import caption_words, load_tokenizer, write_word_tokenizer
 
 __all__ = ["TextTrainConfig", "train_text_conditional"]
@@ -137,36 +134,22 @@ def train_text_conditional(
         caption_image_t = torch.tensor(caption_image, dtype=torch.long)
         parameters = [*unet.parameters(), *text_encoder.parameters()]
         optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-        unet.train()
-        text_encoder.train()
-        rows: list[tuple[int, float, float]] = []
-        start, running = time.perf_counter(), []
-        for step in tqdm(range(1, config.steps + 1), desc=f"train {model_id}", mininterval=5):
+        def step_loss() -> torch.Tensor:
             pick = torch.randint(len(captions), (config.batch_size,), generator=generator)
             x0 = images[caption_image_t[pick]]
-            t = torch.randint(config.num_train_timesteps, (config.batch_size,), generator=generator)
-            noise = torch.randn(x0.shape, generator=generator)
-            a = abar[t].view(-1, 1, 1, 1)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+            t, noise, x_t = noised_batch(x0, abar, config.num_train_timesteps, generator)
             states = text_encoder(ids[pick])[0]
-            loss = F.mse_loss(unet(x_t, t, encoder_hidden_states=states).sample, noise)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running.append(loss.item())
-            if step % config.log_every == 0 or step == config.steps:
-                rows.append((step, float(np.mean(running)), time.perf_counter() - start))
-                running = []
-                log.info("step %d loss %.4f", step, rows[-1][1])
-        seconds = time.perf_counter() - start
+            return F.mse_loss(unet(x_t, t, encoder_hidden_states=states).sample, noise)
+
+        unet.train()
+        text_encoder.train()
+        rows, seconds = optimize(step_loss, optimizer, steps=config.steps, log_every=config.log_every,
+                                 desc=f"train {model_id}")
 
         unet.eval().save_pretrained(tmp / "unet", safe_serialization=True)
         text_encoder.eval().save_pretrained(tmp / "text_encoder", safe_serialization=True)
         scheduler.save_pretrained(tmp / "scheduler")
-        with open(tmp / "train_log.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["step", "loss", "seconds"])
-            writer.writerows(rows)
+        write_train_log(tmp / "train_log.csv", rows)
         write_json(tmp / "provenance.json", {
             "model_id": model_id,
             "dataset": dataset.name,

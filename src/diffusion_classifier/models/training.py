@@ -22,6 +22,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -34,7 +35,8 @@ from ..data.transforms import ImageTransform
 from ..engine.vlb import vlb_terms
 from .architectures import build_architecture
 
-__all__ = ["TrainConfig", "hybrid_loss", "train_class_conditional", "load_split_tensors"]
+__all__ = ["TrainConfig", "hybrid_loss", "load_split_tensors", "noised_batch", "optimize", "train_class_conditional",
+           "write_train_log"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,45 @@ def hybrid_loss(output: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, noise
     return F.mse_loss(eps, noise) + scale * bound.mean()
 
 
+def noised_batch(x0: torch.Tensor, alphas_cumprod: torch.Tensor, num_train_timesteps: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Uniform timesteps, Gaussian noise and ``x_t = sqrt(abar) x0 + sqrt(1 - abar) eps``."""
+    t = torch.randint(num_train_timesteps, (len(x0),), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    a = alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
+    return t, noise, a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+
+def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, *, steps: int,
+             log_every: int, desc: str) -> tuple[list[tuple[int, float, float]], float]:
+    """``steps`` optimiser steps on ``step_loss()``.
+
+    Returns the training log, one ``(step, mean loss since the last row, seconds)``
+    row every ``log_every`` steps and at the last, and the seconds taken.
+    """
+    rows: list[tuple[int, float, float]] = []
+    start, running = time.perf_counter(), []
+    for step in tqdm(range(1, steps + 1), desc=desc, mininterval=5):
+        loss = step_loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append(loss.item())
+        if step % log_every == 0 or step == steps:
+            rows.append((step, float(np.mean(running)), time.perf_counter() - start))
+            running = []
+            log.info("step %d loss %.4f", step, rows[-1][1])
+    return rows, time.perf_counter() - start
+
+
+def write_train_log(path: Path, rows: list[tuple[int, float, float]]) -> None:
+    """The training log as CSV: step, loss, seconds."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "loss", "seconds"])
+        writer.writerows(rows)
+
+
 def train_class_conditional(
     dataset: PreparedDataset,
     transform: ImageTransform,
@@ -137,36 +178,22 @@ def train_class_conditional(
     abar64 = scheduler.alphas_cumprod.to(torch.float64)
     abar = abar64.to(torch.float32)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    network.train()
-    rows: list[tuple[int, float, float]] = []
-    start, running = time.perf_counter(), []
-    for step in tqdm(range(1, config.steps + 1), desc=f"train {model_id}", mininterval=5):
+    def step_loss() -> torch.Tensor:
         idx = torch.randint(len(images), (config.batch_size,), generator=generator)
         x0, y = images[idx], labels[idx]
-        t = torch.randint(config.num_train_timesteps, (config.batch_size,), generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
-        a = abar[t].view(-1, 1, 1, 1)
-        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = hybrid_loss(network(x_t, t, class_labels=y).sample, x0, x_t, noise, t, abar64,
+        t, noise, x_t = noised_batch(x0, abar, config.num_train_timesteps, generator)
+        return hybrid_loss(network(x_t, t, class_labels=y).sample, x0, x_t, noise, t, abar64,
                            config.vlb_weight if learned_variance else None)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running.append(loss.item())
-        if step % config.log_every == 0 or step == config.steps:
-            rows.append((step, float(np.mean(running)), time.perf_counter() - start))
-            running = []
-            log.info("step %d loss %.4f", step, rows[-1][1])
-    seconds = time.perf_counter() - start
+
+    network.train()
+    rows, seconds = optimize(step_loss, optimizer, steps=config.steps, log_every=config.log_every,
+                             desc=f"train {model_id}")
 
     subfolder = "transformer" if "Transformer" in type(network).__name__ else "unet"
     with atomic_directory(out_dir) as tmp:
         network.eval().save_pretrained(tmp / subfolder, safe_serialization=True)
         scheduler.save_pretrained(tmp / "scheduler")
-        with open(tmp / "train_log.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["step", "loss", "seconds"])
-            writer.writerows(rows)
+        write_train_log(tmp / "train_log.csv", rows)
         write_json(
             tmp / "provenance.json",
             {

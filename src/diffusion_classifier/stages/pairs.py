@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..artifacts import ShardWriter, atomic_path, code_version, config_hash, environment, read_errors, write_json
+from ..artifacts import ShardWriter, atomic_path, read_errors, write_json
 from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
 from ..data import load_dataset
 from ..data.pairs import load_examples
@@ -28,6 +28,7 @@ from ..engine import DiffusionClassifier, draw_noise
 from ..models import adapter_uses_prompts, load_predictor
 from ..models.prompts import read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
+from .score import shard_provenance
 
 __all__ = ["score_pairs", "aggregate_pairs"]
 
@@ -78,35 +79,12 @@ def score_pairs(
                          "re-run prepare_prompts for this dataset and model")
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
 
-    settings = {
-        "dataset": dataset.metadata,
-        "split": split,
-        "shard": shard,
-        "num_shards": num_shards,
-        "model": model,
-        "weights_sha256": predictor.weights_hash(),
-        "scoring_config": config.to_dict(),
-        "seed": scoring_spec.seed,
-        "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
-        "transform": transform.to_dict(),
-        "prompts": {"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
-    }
-    provenance = {
-        **(names or {}),
-        "task": "caption_pairs",
-        "model_id": predictor.model_id,
-        "weights_sha256": predictor.weights_hash(),
-        "num_classes": 2,
-        "passes_per_image_planned": config.schedule.passes(2),
-        "run_key": config_hash({k: v for k, v in settings.items() if k != "dataset"}),
-        "config_hash": config_hash(settings),
-        "settings": settings,
-        "code_version": code_version(),
-        "environment": environment(),
-        "device": str(device),
-        "dtype": str(dtype).removeprefix("torch."),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    provenance = shard_provenance(
+        dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
+        config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
+        num_classes=2, device=device, dtype=dtype, names=names, task="caption_pairs",
+        prompts={"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
+    )
     writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)
     todo = [(example.id, slot, getattr(example, f"image_{slot}"))
             for example in examples.itertuples(index=False) for slot in (0, 1)

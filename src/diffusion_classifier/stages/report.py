@@ -9,7 +9,26 @@ import pandas as pd
 
 from ..reporting import write_table
 
-__all__ = ["make_tables", "classification_frames"]
+__all__ = ["make_tables", "classification_frames", "summary_row"]
+
+
+def summary_row(summary: dict) -> dict:
+    """The table row of one scored run's summary: its key, schedule and accuracies (in %)."""
+    schedule = summary["scoring_config"]["schedule"]
+    return {
+        "dataset": summary["dataset"],
+        "model": summary["model"],
+        "strategy": summary["strategy"],
+        "evaluations": "/".join(map(str, schedule["evaluations"])),
+        "keep": "/".join(map(str, schedule["keep"])),
+        "loss": summary["scoring_config"]["loss"],
+        "images": summary["num_images"],
+        "accuracy": 100 * summary["accuracy"],
+        "ci_low": 100 * summary["accuracy_ci_low"],
+        "ci_high": 100 * summary["accuracy_ci_high"],
+        "mean_per_class": 100 * summary["mean_per_class_accuracy"],
+        "passes_per_image": summary["passes_per_image"],
+    }
 
 
 def classification_frames(summary_paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -17,21 +36,9 @@ def classification_frames(summary_paths: list[str | Path]) -> tuple[pd.DataFrame
     rows, timing = [], []
     for path in summary_paths:
         s = json.loads(Path(path).read_text())
-        schedule = s["scoring_config"]["schedule"]
-        key = {"dataset": s["dataset"], "model": s["model"], "strategy": s["strategy"]}
-        rows.append({
-            **key,
-            "evaluations": "/".join(map(str, schedule["evaluations"])),
-            "keep": "/".join(map(str, schedule["keep"])),
-            "loss": s["scoring_config"]["loss"],
-            "images": s["num_images"],
-            "accuracy": 100 * s["accuracy"],
-            "ci_low": 100 * s["accuracy_ci_low"],
-            "ci_high": 100 * s["accuracy_ci_high"],
-            "mean_per_class": 100 * s["mean_per_class_accuracy"],
-            "passes_per_image": s["passes_per_image"],
-        })
-        timing.append({**key, "passes_per_image": s["passes_per_image"],
+        rows.append(summary_row(s))
+        timing.append({"dataset": s["dataset"], "model": s["model"], "strategy": s["strategy"],
+                       "passes_per_image": s["passes_per_image"],
                        "seconds_per_image": s["seconds_per_image"],
                        "passes_per_second": s["passes_per_image"] / max(s["seconds_per_image"], 1e-12),
                        "device": s["shards"][0]["device"]})

@@ -16,7 +16,7 @@ from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, lo
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
 
-__all__ = ["score_shard", "shard_rows"]
+__all__ = ["score_shard", "shard_provenance", "shard_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,64 @@ def _conditioning(adapter: str, predictor, dataset, model_spec: ModelSpec, promp
     return build_conditioning(adapter, predictor, spec), source
 
 
+def shard_provenance(
+    *,
+    dataset,
+    split: str,
+    shard: int,
+    num_shards: int,
+    model: dict,
+    predictor,
+    config,
+    scoring_spec: ScoringSpec,
+    strategy_spec: StrategySpec,
+    transform,
+    num_classes: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    names: dict | None = None,
+    prompts: dict | None = None,
+    **extra,
+) -> dict:
+    """What a scoring shard records about itself: its settings, their hashes, the code.
+
+    ``settings`` is everything that determines the stored errors. ``run_key`` hashes
+    them without the dataset's metadata and is what a resumed checkpoint must match
+    (:class:`~diffusion_classifier.artifacts.ShardWriter`); ``config_hash`` hashes all
+    of them. ``extra`` adds stage-specific fields (the task, the candidate labels).
+    """
+    settings = {
+        "dataset": dataset.metadata,
+        "split": split,
+        "shard": shard,
+        "num_shards": num_shards,
+        "model": model,
+        "weights_sha256": predictor.weights_hash(),
+        "scoring_config": config.to_dict(),
+        "seed": scoring_spec.seed,
+        "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
+        "transform": transform.to_dict(),
+    }
+    if prompts is not None:
+        settings["prompts"] = prompts
+    return {
+        **(names or {}),
+        **extra,
+        "model_id": predictor.model_id,
+        "weights_sha256": predictor.weights_hash(),
+        "num_classes": num_classes,
+        "passes_per_image_planned": config.schedule.passes(num_classes),
+        "run_key": config_hash({k: v for k, v in settings.items() if k != "dataset"}),
+        "config_hash": config_hash(settings),
+        "settings": settings,
+        "code_version": code_version(),
+        "environment": environment(),
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def score_shard(
     dataset_dir: str | Path,
     checkpoint: str | Path,
@@ -117,36 +175,12 @@ def score_shard(
     classifier = DiffusionClassifier(predictor, conditioning, config)
     labels_of = candidate_labels(dataset, model_spec.adapter)
 
-    settings = {
-        "dataset": dataset.metadata,
-        "split": split,
-        "shard": shard,
-        "num_shards": num_shards,
-        "model": model,
-        "weights_sha256": predictor.weights_hash(),
-        "scoring_config": config.to_dict(),
-        "seed": scoring_spec.seed,
-        "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
-        "transform": transform.to_dict(),
-    }
-    if prompt_source is not None:
-        settings["prompts"] = prompt_source
-    provenance = {
-        **(names or {}),
-        "model_id": predictor.model_id,
-        "weights_sha256": predictor.weights_hash(),
-        "num_classes": classifier.num_classes,
-        "candidate_labels": list(labels_of),
-        "passes_per_image_planned": config.schedule.passes(classifier.num_classes),
-        "run_key": config_hash({k: v for k, v in settings.items() if k != "dataset"}),
-        "config_hash": config_hash(settings),
-        "settings": settings,
-        "code_version": code_version(),
-        "environment": environment(),
-        "device": str(device),
-        "dtype": str(dtype).removeprefix("torch."),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    provenance = shard_provenance(
+        dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
+        config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
+        num_classes=classifier.num_classes, device=device, dtype=dtype, names=names, prompts=prompt_source,
+        candidate_labels=list(labels_of),
+    )
     writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)
     todo = rows[~rows["image_id"].isin(writer.done)]
     log.info("scoring %d images (%d already done) with %s, %d passes per image",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..reporting import write_table
+from .report import summary_row
 
 __all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame"]
 
@@ -20,20 +21,10 @@ def zeroshot_frame(summary_paths: list[str | Path], prompt_dirs: list[str | Path
     for path, prompts in zip(summary_paths, prompt_dirs):
         s = json.loads(Path(path).read_text())
         table = json.loads((Path(prompts) / "provenance.json").read_text())
-        schedule = s["scoring_config"]["schedule"]
-        rows.append({
-            "dataset": s["dataset"], "model": s["model"], "strategy": s["strategy"],
-            "template": " | ".join(table["templates"]),
-            "evaluations": "/".join(map(str, schedule["evaluations"])),
-            "keep": "/".join(map(str, schedule["keep"])),
-            "loss": s["scoring_config"]["loss"],
-            "images": s["num_images"],
-            "accuracy": 100 * s["accuracy"],
-            "ci_low": 100 * s["accuracy_ci_low"],
-            "ci_high": 100 * s["accuracy_ci_high"],
-            "mean_per_class": 100 * s["mean_per_class_accuracy"],
-            "passes_per_image": s["passes_per_image"],
-        })
+        # The template goes right after the run's key, before the schedule and accuracies.
+        row = summary_row(s)
+        key = {name: row.pop(name) for name in ("dataset", "model", "strategy")}
+        rows.append({**key, "template": " | ".join(table["templates"]), **row})
     return pd.DataFrame(rows).sort_values(["dataset", "model", "strategy"], kind="stable").reset_index(drop=True)
 
 
