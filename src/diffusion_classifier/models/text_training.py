@@ -134,6 +134,7 @@ def train_text_conditional(
         caption_image_t = torch.tensor(caption_image, dtype=torch.long)
         parameters = [*unet.parameters(), *text_encoder.parameters()]
         optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
         def step_loss() -> torch.Tensor:
             pick = torch.randint(len(captions), (config.batch_size,), generator=generator)
             x0 = images[caption_image_t[pick]]

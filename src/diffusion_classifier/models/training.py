@@ -178,6 +178,7 @@ def train_class_conditional(
     abar64 = scheduler.alphas_cumprod.to(torch.float64)
     abar = abar64.to(torch.float32)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+
     def step_loss() -> torch.Tensor:
         idx = torch.randint(len(images), (config.batch_size,), generator=generator)
         x0, y = images[idx], labels[idx]
