@@ -23,6 +23,10 @@ def test_paper_dag_has_every_stage_of_the_paper():
     assert counts["audit_filters"] == 8 and counts["clip_zero_shot"] == 16 and counts["clip_winoground"] == 2
     # Effective robustness: ImageNetV2, ImageNet-A (piecewise), ObjectNet.
     assert counts["fit_effective_robustness"] == 3 and counts["evaluate_zoo_model"] == 8
+    # Table 1's Synthetic SD Data (8 datasets x 16 generation shards) and SD Features rows
+    # (the 6 datasets with a labelled train split).
+    assert counts["generate_synthetic"] == 8 * 16 and counts["train_synthetic_classifier"] == 8
+    assert counts["extract_sd_features"] == 6 and counts["train_feature_classifier"] == 6
     for rule in ("make_table1", "make_table2", "make_robustness_table", "table_objectives", "figures_timesteps",
                  "plot_effective_robustness", "make_compositional_table", "score_pairs"):
         assert counts.get(rule, 0) >= 1, rule
