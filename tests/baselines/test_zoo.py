@@ -1,5 +1,7 @@
 """The zoo: names fail clearly, training round-trips, evaluation follows the class mapping."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +61,12 @@ def test_trained_model_round_trips_through_safetensors(tmp_path):
     assert torch.equal(a(x), b(x))
     with pytest.raises(ZooError, match="re-run rule train_zoo_model"):
         load_trained(tmp_path)
+    # `train.device` (default auto) is where it trained; explicit "cpu" gives the same weights.
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    on_cpu = train_zoo_model(data, {**model, "train": {**model["train"], "device": "cpu"}}, "tiny", tmp_path / "cpu")
+    if not torch.cuda.is_available():
+        assert torch.equal(load_trained(on_cpu)(x), a(x))
 
 
 def test_evaluation_argmaxes_over_mapped_classes_only(tmp_path):

@@ -30,6 +30,8 @@ if AUDIT:
         params:
             audit=as_json(AUDIT),
         threads: THREADS
+        resources:
+            gpu=1,  # CLIP ViT-L/14 embeddings of every test image
         log:
             f"{RESULTS}/logs/audit_filters/{{dataset}}.log",
         benchmark:

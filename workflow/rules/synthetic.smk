@@ -91,6 +91,8 @@ if SYNTHETIC:
             synthetic=as_json(SYNTHETIC),
             names=lambda w: as_json({"model": SYNTHETIC["model"], "dataset": w.dataset}),
         threads: THREADS
+        resources:
+            gpu=1,  # a ResNet-50 at paper scale; train.device picks it
         log:
             f"{RESULTS}/logs/train_synthetic_classifier/{{dataset}}.log",
         benchmark:
@@ -149,6 +151,8 @@ if FEATURES:
             features=as_json(FEATURES),
             names=lambda w: as_json({"model": FEATURES["model"], "dataset": w.dataset}),
         threads: THREADS
+        resources:
+            gpu=1,  # a ResNet-50 at paper scale; train.device picks it
         log:
             f"{RESULTS}/logs/train_feature_classifier/{{dataset}}.log",
         benchmark:

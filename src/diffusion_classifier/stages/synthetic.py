@@ -95,7 +95,7 @@ def train_synthetic_classifier(synthetic_dir: str | Path, real_dataset_dir: str 
     classifier = _classifier_spec(spec.classifier, "baselines.synthetic.classifier", len(real.classes),
                                   train_set.name)
     train_zoo_classifier(train_set, classifier, checkpoint_dir, "synthetic_sd_data")
-    net = load_trained(checkpoint_dir)
+    net = load_trained(checkpoint_dir).to(_training_device(classifier))
     mapping = class_mapping(real, None, classifier.num_classes)
     predictions = evaluate_classifier(net, real, classifier.transform, mapping, spec.evaluation_split,
                                       spec.batch_size_eval)
@@ -125,9 +125,17 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
         "seconds": time.perf_counter() - start, "environment": environment()})
 
 
+def _training_device(classifier: ZooModelSpec) -> torch.device:
+    """Where a baseline classifier trains (its ``train.device``); it is evaluated there too."""
+    return resolve_device((classifier.train or {}).get("device", "auto"))
+
+
 @torch.no_grad()
 def _predict(net: torch.nn.Module, features: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    return torch.cat([net(features[i:i + batch_size]).argmax(1) for i in range(0, len(features), batch_size)])
+    """Predicted classes of ``features`` on ``net``'s device, returned on the CPU."""
+    device = next(net.parameters()).device
+    return torch.cat([net(features[i:i + batch_size].to(device)).argmax(1).cpu()
+                      for i in range(0, len(features), batch_size)])
 
 
 def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, features: dict,
@@ -144,7 +152,7 @@ def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, 
         raise ValueError("baselines.features.classifier needs a 'train' section: it is trained on the features")
     config = from_dict(ZooTrainConfig, classifier.train, "baselines.features.classifier.train")
     train_on_tensors(train_x, train_y, classifier, config, checkpoint_dir, "sd_features", dataset.name)
-    predicted = _predict(load_trained(checkpoint_dir), test_x).numpy()
+    predicted = _predict(load_trained(checkpoint_dir).to(_training_device(classifier)), test_x).numpy()
     index = pd.read_csv(Path(features_dir) / spec.evaluation_split / "index.csv", dtype={"image_id": str})
     predictions = pd.DataFrame({"image_id": index["image_id"], "label": test_y.numpy(), "prediction": predicted,
                                 "correct": test_y.numpy() == predicted})
