@@ -29,6 +29,7 @@ include: "workflow/rules/zoo.smk"
 include: "workflow/rules/robustness.smk"
 include: "workflow/rules/zeroshot.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/noise_pairing.smk"
 
 
 rule all:

@@ -565,6 +565,24 @@ def _run_train_features(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+def _add_noise_pairing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared dataset directory")
+    p.add_argument("--checkpoint", required=True, help="model directory or hub id")
+    p.add_argument("--model", type=_json, required=True, help="JSON model section")
+    p.add_argument("--spec", type=_json, required=True, help="JSON noise_pairing section")
+    p.add_argument("--prompts", default=None, help="prompt table folder (text-conditional models)")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.png, <stem>.csv and <stem>.json")
+
+
+@command("figure-noise-pairing", "Figure 2: one image's error at every t for fixed noises and two classes.",
+         _add_noise_pairing, threads=True)
+def _run_noise_pairing(args: argparse.Namespace) -> None:
+    from .stages.noise_pairing import figure_noise_pairing
+
+    figure_noise_pairing(args.dataset, args.checkpoint, args.model, args.spec, args.out_stem, prompts=args.prompts)
+
+
+# ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -50,6 +50,9 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
+    if config.get("noise_pairing"):
+        _known("dataset", config["noise_pairing"]["dataset"], list(datasets), "noise_pairing.dataset")
+        _known("model", config["noise_pairing"]["model"], list(models), "noise_pairing.model")
     _check_audit_and_baselines(config)
     _check_supervised(config)
     _check_text_conditional(config)

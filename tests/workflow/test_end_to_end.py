@@ -48,7 +48,7 @@ def test_tables_are_produced(micro_run):
 
 def test_every_rule_leaves_a_log_and_a_benchmark(micro_run):
     for rule in ("download_dataset", "train_model", "score_shard", "aggregate_scores", "make_tables",
-                 "figures_timesteps", "table_objectives", "schedule_study",
+                 "figures_timesteps", "table_objectives", "schedule_study", "figure_noise_pairing",
                  "train_zoo_model", "evaluate_zoo_model", "build_shift", "fit_effective_robustness",
                  "make_robustness_table", "plot_effective_robustness"):
         assert list((micro_run / "logs" / rule).rglob("*.log")), rule
@@ -149,8 +149,12 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     # "Even 4" uses every pair of the one-stage run: its accuracy is that run's.
     even = fig4[fig4["strategy"].str.startswith("Even")].set_index("trials")["accuracy"]
     assert even[4] == pytest.approx(accuracy["even25"])
-    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "passes_vs_accuracy"):
+    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "passes_vs_accuracy", "fig2_noise_pairing"):
         assert (micro_run / "figures" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
+    # Figure 2: 2 noises x 20 timesteps x 2 classes, the image of the first class.
+    fig2 = pd.read_csv(micro_run / "figures/fig2_noise_pairing.csv")
+    assert len(fig2) == 80 and set(fig2["condition"].astype(str)) == {"5", "3"}
+    assert json.loads((micro_run / "figures/fig2_noise_pairing.json").read_text())["label"] == "5"
 
     table5 = pd.read_csv(micro_run / "tables/table5_objectives.csv").set_index("objective")
     assert list(table5.index) == ["l2", "VLB", "l2 + VLB"]

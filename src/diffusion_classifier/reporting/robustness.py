@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from ..robustness import inverse_logit, logit
+from .figures import pyplot, save_figure
 
 __all__ = ["paper_table4", "table4_frame", "figure6_data", "plot_figure6"]
 
@@ -127,13 +128,8 @@ def plot_figure6(data: pd.DataFrame, fits: Mapping[str, tuple[dict, pd.DataFrame
     fit); Diffusion Classifier points are highlighted as large orange stars with their
     effective robustness in the legend; ``y = x`` is dashed grey.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = list(fits)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 4.4), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(4.8 * len(panels), 4.4), squeeze=False)
     for ax, name in zip(axes[0], panels):
         info, _ = fits[name]
         part = data[data["panel"] == name]
@@ -177,5 +173,4 @@ def plot_figure6(data: pd.DataFrame, fits: Mapping[str, tuple[dict, pd.DataFrame
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=150, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

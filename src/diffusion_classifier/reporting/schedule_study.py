@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path
 from ..engine.schedule import Schedule
+from .figures import pyplot, save_figure
 
 __all__ = ["candidate_schedules", "schedule_label", "plot_passes_vs_accuracy"]
 
@@ -50,12 +50,7 @@ def candidate_schedules(grid_size: int, num_train_timesteps: int, two_stage_eval
 
 def plot_passes_vs_accuracy(frame: pd.DataFrame, target: str | Path, title: str) -> None:
     """Accuracy (%) against passes per image, one point per schedule, best front joined."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = pyplot().subplots(figsize=(5.5, 3.6))
     for stages, part in frame.groupby("stages"):
         ax.scatter(part["passes_per_image"], part["accuracy"], s=14, label=f"{stages} stage(s)")
     front = frame.sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
@@ -67,6 +62,4 @@ def plot_passes_vs_accuracy(frame: pd.DataFrame, target: str | Path, title: str)
     ax.set(xlabel="noise-predictor passes per image", ylabel="accuracy (%)", title=title)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, target)

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import atomic_path
 from ..engine.replay import ErrorCube, subset_predictions
 from ..engine.schedule import strided_subgrid
+from .figures import pyplot, save_figure
 from .stored_runs import accuracy_fields
 
 __all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "plot_single_timestep",
@@ -73,19 +73,9 @@ def curve_rows(name: str, correct: dict[int, list[np.ndarray]], source: str) -> 
             for n, parts in sorted(correct.items())]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_single_timestep(frame: pd.DataFrame, chance: float, target: str | Path, title: str) -> None:
     """Figure 3: accuracy (%) against t, one marker per run, a band over noise draws."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = pyplot().subplots(figsize=(5.5, 3.4))
     for source, part in frame.groupby("source", sort=True):
         part = part.sort_values("timestep")
         marker = "o-" if part["noise_draws"].max() == 1 else "s"
@@ -96,15 +86,12 @@ def plot_single_timestep(frame: pd.DataFrame, chance: float, target: str | Path,
     ax.set(xlabel="timestep t (larger = more noise)", ylabel="accuracy (%)", title=title, ylim=(0, 100))
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, target)
 
 
 def plot_strategy_curves(frame: pd.DataFrame, target: str | Path, title: str) -> None:
     """Figure 4: accuracy (%) against trials per class, one line per strategy."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    fig, ax = pyplot().subplots(figsize=(7.5, 3.4))
     for name, part in frame.groupby("strategy", sort=False):
         part = part.sort_values("trials")
         ax.plot(part["trials"], part["accuracy"], "o-", ms=3, lw=1.2, label=name)
@@ -112,6 +99,4 @@ def plot_strategy_curves(frame: pd.DataFrame, target: str | Path, title: str) ->
     ax.set(xlabel="trials per class (evaluated (t, eps) pairs)", ylabel="accuracy (%)", title=title)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, target)

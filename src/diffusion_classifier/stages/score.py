@@ -16,7 +16,7 @@ from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, lo
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
 
-__all__ = ["score_shard", "shard_provenance", "shard_rows"]
+__all__ = ["candidate_labels", "run_conditioning", "score_shard", "shard_provenance", "shard_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def condition_spec(dataset, model: ModelSpec, prompt: PromptSpec | None = None) 
     return ConditionSpec(class_names=names, class_ids=class_map.candidates)
 
 
-def _conditioning(adapter: str, predictor, dataset, model_spec: ModelSpec, prompts, prompt) -> tuple:
+def run_conditioning(adapter: str, predictor, dataset, model_spec: ModelSpec, prompts, prompt) -> tuple:
     """The conditioning table and what it was built from (recorded in provenance).
 
     A text-conditional model reads the precomputed prompt table when one is given
@@ -171,7 +171,7 @@ def score_shard(
     dtype = resolve_dtype(model_spec.dtype, device)
     predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
-    conditioning, prompt_source = _conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
+    conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
     labels_of = candidate_labels(dataset, model_spec.adapter)
 
