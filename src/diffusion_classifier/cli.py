@@ -565,6 +565,20 @@ def _run_train_features(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+def _add_pair_examples(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset (Winoground format)")
+    p.add_argument("--per-tag", type=int, default=3, help="examples per collapsed tag")
+    p.add_argument("--split", default="test")
+    p.add_argument("--out", required=True, help="PNG")
+
+
+@command("figure-pair-examples", "Figure 5: examples of a caption-pair dataset by swap type.", _add_pair_examples)
+def _run_pair_examples(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import figure_pair_examples
+
+    figure_pair_examples(args.dataset, args.out, per_tag=args.per_tag, split=args.split)
+
+
 def _add_noise_pairing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="prepared dataset directory")
     p.add_argument("--checkpoint", required=True, help="model directory or hub id")

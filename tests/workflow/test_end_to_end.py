@@ -149,7 +149,8 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     # "Even 4" uses every pair of the one-stage run: its accuracy is that run's.
     even = fig4[fig4["strategy"].str.startswith("Even")].set_index("trials")["accuracy"]
     assert even[4] == pytest.approx(accuracy["even25"])
-    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "passes_vs_accuracy", "fig2_noise_pairing"):
+    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "passes_vs_accuracy", "fig2_noise_pairing",
+                "fig5_examples_digit_captions"):
         assert (micro_run / "figures" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     # Figure 2: 2 noises x 20 timesteps x 2 classes, the image of the first class.
     fig2 = pd.read_csv(micro_run / "figures/fig2_noise_pairing.csv")

@@ -72,3 +72,19 @@ def test_text_model_trains_and_loads_through_the_sd_adapter(corpus, tmp_path):
     assert torch.equal(first, predictor.predict(x, torch.tensor([5, 5]), table).eps)
     with pytest.raises(ValueError, match="no trainer builds"):
         train_model(corpus.root, {**model, "adapter": "nope"}, "x", tmp_path / "other")
+
+
+def test_figure5_draws_the_first_examples_of_every_tag(corpus, tmp_path):
+    from diffusion_classifier.reporting.pair_examples import choose_examples
+    from diffusion_classifier.stages.zeroshot import figure_pair_examples
+
+    examples = load_examples(corpus, "test")
+    mixed = examples.assign(collapsed_tag=["Relation" if i % 3 == 0 else "Object" for i in range(len(examples))])
+    chosen = choose_examples(mixed, per_tag=2)
+    assert list(chosen["collapsed_tag"]) == ["Object", "Object", "Relation", "Relation"]
+    assert list(chosen["id"][:2]) == sorted(mixed.loc[mixed["collapsed_tag"] == "Object", "id"])[:2]
+    with pytest.raises(ValueError, match="no 'family' column"):
+        choose_examples(examples, 2, tag_column="family")
+
+    out = figure_pair_examples(corpus.root, tmp_path / "fig5.png", per_tag=3)
+    assert out.read_bytes()[:4] == b"\x89PNG"

@@ -210,3 +210,30 @@ rule make_compositional_table:
     shell:
         "diffusion-classifier make-compositional-table --summaries {input} --out {RESULTS}/tables/compositional "
         "> {log} 2>&1"
+
+
+# Paper Figure 5: examples of every caption-pair dataset of the compositional runs.
+PAIR_EXAMPLES_PER_TAG = 3
+ALL_OUTPUTS.extend(
+    f"{RESULTS}/figures/fig5_examples_{dataset}.png" for dataset in sorted({run["dataset"] for run in COMPOSITIONAL})
+)
+
+
+rule figure_pair_examples:
+    """Figure 5: the first examples of each swap type (collapsed tag), images and captions."""
+    conda:
+        CONDA_ENV
+    input:
+        lambda w: dataset_dir(w.dataset),
+    output:
+        report(f"{RESULTS}/figures/fig5_examples_{{dataset}}.png", caption="../report/pair_examples.rst",
+               category="Figures"),
+    params:
+        per_tag=PAIR_EXAMPLES_PER_TAG,
+    log:
+        f"{RESULTS}/logs/figure_pair_examples/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figure_pair_examples/{{dataset}}.tsv"
+    shell:
+        "diffusion-classifier figure-pair-examples --dataset {input} --per-tag {params.per_tag} "
+        "--out {output} > {log} 2>&1"

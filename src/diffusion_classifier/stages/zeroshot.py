@@ -1,4 +1,5 @@
-"""Stages ``make_zeroshot_table`` and ``make_compositional_table`` (paper Tables 1 and 3)."""
+"""Stages ``make_zeroshot_table``, ``make_compositional_table`` and ``figure_pair_examples``
+(paper Tables 1 and 3, Figure 5)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data import load_dataset
+from ..data.pairs import load_examples
 from ..reporting import write_table
+from ..reporting.pair_examples import choose_examples, plot_pair_examples
 from .report import summary_row
 
-__all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame"]
+__all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame",
+           "figure_pair_examples"]
 
 
 def zeroshot_frame(summary_paths: list[str | Path], prompt_dirs: list[str | Path]) -> pd.DataFrame:
@@ -59,3 +64,14 @@ def make_compositional_table(summary_paths: list[str | Path], out_stem: str | Pa
                        "Compositional scores (%) as in Winoground (paper Table 3 reports the text score): text = "
                        "each image prefers its own caption; image = each caption prefers its own image; group = "
                        "both. Chance: 25 / 25 / 16.7. 99.5% Clopper-Pearson intervals.")
+
+
+def figure_pair_examples(dataset_dir: str | Path, out_png: str | Path, *, per_tag: int = 3,
+                         split: str = "test") -> Path:
+    """Paper Figure 5: the first ``per_tag`` examples of each collapsed tag of a caption-pair dataset."""
+    dataset = load_dataset(dataset_dir)
+    chosen = choose_examples(load_examples(dataset, split), per_tag)
+    manifest = dataset.manifest.set_index("image_id", drop=False)
+    plot_pair_examples(chosen, lambda image_id: dataset.load_image(manifest.loc[image_id]), out_png,
+                       f"{dataset.name}: caption pairs by swap type (each image's own caption below it)")
+    return Path(out_png)
