@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from diffusion_classifier.models import CallablePredictor
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def linear_abar(num_train_timesteps: int = 1000) -> torch.Tensor:
@@ -48,3 +53,9 @@ def prototypes() -> torch.Tensor:
 @pytest.fixture
 def prototype_predictor(prototypes, abar) -> PrototypePredictor:
     return PrototypePredictor(prototypes, abar)
+
+
+@pytest.fixture
+def mini() -> dict:
+    """A fresh copy of the embedded default's config (tests edit it in place)."""
+    return yaml.safe_load((REPO / "config/mini.yaml").read_text())

@@ -567,7 +567,7 @@ def _run_train_features(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------
 def _add_pair_examples(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="prepared caption-pair dataset (Winoground format)")
-    p.add_argument("--per-tag", type=int, default=3, help="examples per collapsed tag")
+    p.add_argument("--per-tag", type=int, required=True, help="examples per collapsed tag")
     p.add_argument("--split", default="test")
     p.add_argument("--out", required=True, help="PNG")
 

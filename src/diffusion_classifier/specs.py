@@ -77,6 +77,14 @@ class ModelSpec:
     def transform(self) -> ImageTransform:
         return from_dict(ImageTransform, self.image, "model image settings")
 
+    def load(self, checkpoint: str, device: str = "auto"):
+        """The model as a :class:`~diffusion_classifier.models.NoisePredictor` on ``device``
+        (``auto``: CUDA when present), in ``dtype`` on an accelerator and float32 on the CPU."""
+        from .models import load_predictor
+
+        resolved = resolve_device(device)
+        return load_predictor(self.adapter, checkpoint, device=resolved, dtype=resolve_dtype(self.dtype, resolved))
+
 
 @dataclass(frozen=True)
 class StrategySpec:

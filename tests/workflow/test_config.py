@@ -12,11 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
 
-@pytest.fixture
-def mini():
-    return yaml.safe_load((ROOT / "config/mini.yaml").read_text())
-
-
 def test_shipped_configs_are_valid(mini):
     for config in (mini, yaml.safe_load((ROOT / "tests/configs/micro.yaml").read_text())):
         validate(config, schema=SCHEMA)

@@ -3,16 +3,10 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from diffusion_classifier.workflow_config import ConfigError, check_config
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def mini():
-    return yaml.safe_load((ROOT / "config/mini.yaml").read_text())
 
 
 @pytest.mark.parametrize(

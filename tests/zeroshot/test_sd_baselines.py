@@ -124,36 +124,28 @@ def test_stages_fill_both_table1_rows(sd, labelled, tmp_path):
 
 
 # --- config sections ----------------------------------------------------------------------
-def _mini():
-    import yaml
-
-    from .test_zeroshot_config import ROOT
-
-    return yaml.safe_load((ROOT / "config/mini.yaml").read_text())
-
-
 @pytest.mark.parametrize("section, edit, message", [
     ("synthetic", {"model": "digits_unet"}, "not text-conditional"),
     ("features", {"datasets": ["nope"]}, "unknown dataset 'nope'"),
     ("synthetic", {"guidance_scale": 0.5}, "guidance_scale must be >= 1"),
     ("features", {"splits": ["test"]}, "must contain 'train'"),
 ])
-def test_baseline_sections_are_checked(section, edit, message):
+def test_baseline_sections_are_checked(section, edit, message, mini):
     from diffusion_classifier.workflow_config import ConfigError, check_config
 
-    config = _mini()
+    config = mini
     config["baselines"][section].update(edit)
     with pytest.raises(ConfigError, match=message):
         check_config(config)
 
 
-def test_mini_sections_and_paper_fragment_validate():
+def test_mini_sections_and_paper_fragment_validate(mini):
     import yaml
     from snakemake.utils import validate
 
     from .test_zeroshot_config import ROOT, SCHEMA
 
-    config = _mini()
+    config = mini
     fragment = yaml.safe_load((ROOT / "config/fragments/synthetic.yaml").read_text())["baselines"]
     validate(config, schema=SCHEMA)
     config["baselines"].update(fragment)

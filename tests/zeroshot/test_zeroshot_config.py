@@ -12,11 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
 
-@pytest.fixture
-def mini():
-    return yaml.safe_load((ROOT / "config/mini.yaml").read_text())
-
-
 @pytest.mark.parametrize(
     "edit, message",
     [

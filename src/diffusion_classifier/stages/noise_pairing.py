@@ -18,9 +18,8 @@ import torch
 from ..artifacts import atomic_path, code_version, environment, write_json
 from ..data import load_dataset
 from ..engine import DiffusionClassifier, draw_noise, image_seed
-from ..models import load_predictor
 from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
-from ..specs import ModelSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
+from ..specs import ModelSpec, StrategySpec, from_dict
 from .score import candidate_labels, run_conditioning
 
 __all__ = ["NoisePairingSpec", "error_curves", "figure_noise_pairing"]
@@ -114,9 +113,7 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
     if unknown:
         raise ValueError(f"noise_pairing.classes {unknown} are not classes of {dataset.root} "
                          f"(classes.csv: {dataset.classes[:10]}...)")
-    device = resolve_device(spec.device)
-    predictor = load_predictor(model_spec.adapter, checkpoint, device=device,
-                               dtype=resolve_dtype(model_spec.dtype, device))
+    predictor = model_spec.load(checkpoint, spec.device)
     table, _ = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, None)
     # The conditioning rows of the two classes (a class with several model ids: its first).
     labels_of = list(candidate_labels(dataset, model_spec.adapter))
@@ -124,7 +121,7 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
 
     image = _pick_image(dataset, spec)
     pixels = model_spec.transform(dataset.load_image(image)).unsqueeze(0)
-    x0 = predictor.encode(pixels.to(device, predictor.dtype))[0]
+    x0 = predictor.encode(pixels.to(predictor.device, predictor.dtype))[0]
     image_id = str(image["image_id"])
     noises = torch.stack([draw_noise(image_seed(spec.seed, f"{image_id}/eps{i}"), 1, tuple(x0.shape))[0]
                           for i in range(spec.noises)])

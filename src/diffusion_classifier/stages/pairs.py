@@ -25,9 +25,9 @@ from ..compositional import CHANCE, example_scores, pair_scores, summarise_examp
 from ..data import load_dataset
 from ..data.pairs import load_examples
 from ..engine import DiffusionClassifier, draw_noise
-from ..models import adapter_uses_prompts, load_predictor
+from ..models import adapter_uses_prompts
 from ..models.prompts import read_prompt_table
-from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
+from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 from .score import shard_provenance
 
 __all__ = ["score_pairs", "aggregate_pairs"]
@@ -68,9 +68,8 @@ def score_pairs(
     manifest = dataset.manifest.set_index("image_id", drop=False)
     transform = model_spec.transform
 
-    device = resolve_device(scoring_spec.device)
-    dtype = resolve_dtype(model_spec.dtype, device)
-    predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
+    predictor = model_spec.load(checkpoint, scoring_spec.device)
+    device, dtype = predictor.device, predictor.dtype
     table = read_prompt_table(prompts, predictor.device, predictor.dtype)
     captions = table.for_examples(predictor.weights_hash())
     missing = sorted(set(examples["id"]) - set(captions))
@@ -82,7 +81,7 @@ def score_pairs(
     provenance = shard_provenance(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
         config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
-        num_classes=2, device=device, dtype=dtype, names=names, task="caption_pairs",
+        num_classes=2, names=names, task="caption_pairs",
         prompts={"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
     )
     writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)

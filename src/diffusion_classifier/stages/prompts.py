@@ -14,9 +14,9 @@ from pathlib import Path
 from ..artifacts import environment
 from ..data import load_dataset
 from ..data.pairs import is_caption_pairs, load_examples
-from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, load_predictor
+from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from ..models.prompts import PromptSpec, caption_prompts, class_prompts, write_prompt_table
-from ..specs import ModelSpec, ScoringSpec, from_dict, resolve_device, resolve_dtype
+from ..specs import ModelSpec, ScoringSpec, from_dict
 
 __all__ = ["prepare_prompts"]
 
@@ -49,9 +49,7 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
     else:
         kind, frame = "classes", class_prompts(dataset.classes, prompt_spec)
         labels = tuple(frame["class_name"])
-    device = resolve_device(scoring_spec.device)
-    dtype = resolve_dtype(model_spec.dtype, device)
-    predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
+    predictor = model_spec.load(checkpoint, scoring_spec.device)
     start = time.perf_counter()
     embeddings = build_conditioning(model_spec.adapter, predictor,
                                     ConditionSpec(class_names=labels, prompts=tuple(frame["prompt"])))
@@ -66,7 +64,7 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         "prompt": {"template": prompt_spec.template, "class_names": prompt_spec.class_names} if kind == "classes"
         else None,
         "max_length": getattr(predictor, "max_length", None),
-        "device": str(device),
+        "device": str(predictor.device),
         "environment": environment(),
         "seconds": time.perf_counter() - start,
     }

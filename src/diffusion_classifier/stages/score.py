@@ -6,15 +6,14 @@ import logging
 import time
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from ..artifacts import ShardWriter, code_version, config_hash, environment
 from ..data import load_dataset
 from ..engine import DiffusionClassifier, draw_noise
-from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning, load_predictor
+from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
-from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict, resolve_device, resolve_dtype
+from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
 __all__ = ["candidate_labels", "run_conditioning", "score_shard", "shard_provenance", "shard_rows"]
 
@@ -93,8 +92,6 @@ def shard_provenance(
     strategy_spec: StrategySpec,
     transform,
     num_classes: int,
-    device: torch.device,
-    dtype: torch.dtype,
     names: dict | None = None,
     prompts: dict | None = None,
     **extra,
@@ -132,8 +129,8 @@ def shard_provenance(
         "settings": settings,
         "code_version": code_version(),
         "environment": environment(),
-        "device": str(device),
-        "dtype": str(dtype).removeprefix("torch."),
+        "device": str(predictor.device),
+        "dtype": str(predictor.dtype).removeprefix("torch."),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -167,9 +164,8 @@ def score_shard(
     rows = shard_rows(dataset.split(split), shard, num_shards)
     transform = model_spec.transform
 
-    device = resolve_device(scoring_spec.device)
-    dtype = resolve_dtype(model_spec.dtype, device)
-    predictor = load_predictor(model_spec.adapter, checkpoint, device=device, dtype=dtype)
+    predictor = model_spec.load(checkpoint, scoring_spec.device)
+    device, dtype = predictor.device, predictor.dtype
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
@@ -178,7 +174,7 @@ def score_shard(
     provenance = shard_provenance(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
         config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
-        num_classes=classifier.num_classes, device=device, dtype=dtype, names=names, prompts=prompt_source,
+        num_classes=classifier.num_classes, names=names, prompts=prompt_source,
         candidate_labels=list(labels_of),
     )
     writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)

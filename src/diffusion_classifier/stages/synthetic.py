@@ -26,9 +26,8 @@ from ..baselines.zoo import ZooModelSpec, load_trained
 from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier
 from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors, train_zoo_classifier
 from ..data import load_dataset
-from ..models import load_predictor
 from ..models.prompts import read_prompt_table
-from ..specs import ModelSpec, from_dict, resolve_device, resolve_dtype
+from ..specs import ModelSpec, from_dict, resolve_device
 
 __all__ = ["generate_synthetic", "merge_synthetic", "train_synthetic_classifier", "extract_sd_features",
            "train_feature_classifier"]
@@ -38,9 +37,7 @@ log = logging.getLogger(__name__)
 
 def _predictor(model: dict, checkpoint: str | Path, device_name: str):
     model_spec = from_dict(ModelSpec, model, "model")
-    device = resolve_device(device_name)
-    predictor = load_predictor(model_spec.adapter, checkpoint, device=device,
-                               dtype=resolve_dtype(model_spec.dtype, device))
+    predictor = model_spec.load(checkpoint, device_name)
     if not hasattr(predictor, "encode_prompts"):
         raise ValueError(f"adapter {model_spec.adapter!r} is not text-conditional: the synthetic-data and "
                          "SD-feature baselines need a Stable-Diffusion-style model")
@@ -127,7 +124,7 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
 
 def _training_device(classifier: ZooModelSpec) -> torch.device:
     """Where a baseline classifier trains (its ``train.device``); it is evaluated there too."""
-    return resolve_device((classifier.train or {}).get("device", "auto"))
+    return resolve_device(from_dict(ZooTrainConfig, classifier.train, "classifier.train").device)
 
 
 @torch.no_grad()
@@ -152,7 +149,7 @@ def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, 
         raise ValueError("baselines.features.classifier needs a 'train' section: it is trained on the features")
     config = from_dict(ZooTrainConfig, classifier.train, "baselines.features.classifier.train")
     train_on_tensors(train_x, train_y, classifier, config, checkpoint_dir, "sd_features", dataset.name)
-    predicted = _predict(load_trained(checkpoint_dir).to(_training_device(classifier)), test_x).numpy()
+    predicted = _predict(load_trained(checkpoint_dir).to(resolve_device(config.device)), test_x).numpy()
     index = pd.read_csv(Path(features_dir) / spec.evaluation_split / "index.csv", dtype={"image_id": str})
     predictions = pd.DataFrame({"image_id": index["image_id"], "label": test_y.numpy(), "prediction": predicted,
                                 "correct": test_y.numpy() == predicted})
