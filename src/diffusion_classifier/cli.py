@@ -389,7 +389,8 @@ def _add_prompts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="prepared dataset directory")
     p.add_argument("--checkpoint", required=True, help="model directory or hub id")
     p.add_argument("--model", type=_json, required=True, help="JSON model section")
-    p.add_argument("--prompt", type=_json, default={}, help='JSON {"template": ..., "class_names": [...]}')
+    p.add_argument("--prompt", type=_json, default={},
+                   help='JSON {"template": ..., "class_names": [...]} or {"table": <released table>, ...}')
     p.add_argument("--scoring", type=_json, default={}, help="JSON scoring section (device)")
     p.add_argument("--names", type=_json, default={})
     p.add_argument("--out", required=True)
@@ -402,6 +403,22 @@ def _run_prompts(args: argparse.Namespace) -> None:
 
     prepare_prompts(args.dataset, args.checkpoint, args.model, args.out, prompt=args.prompt,
                     scoring=args.scoring, names=args.names)
+
+
+def _add_fetch_prompt_table(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", required=True, help="the released table (https:// or file://)")
+    p.add_argument("--sha256", required=True, help="the released table's sha256")
+    p.add_argument("--cache", required=True, help="where the downloaded file is kept (used if present and intact)")
+    p.add_argument("--identical-prompts", type=_json, default=[],
+                   help="JSON list of class-index groups allowed to share a prompt")
+    p.add_argument("--out", required=True, help="the verified copy the workflow reads")
+
+
+@command("fetch-prompt-table", "Download and verify the authors' prompt table of a dataset.", _add_fetch_prompt_table)
+def _run_fetch_prompt_table(args: argparse.Namespace) -> None:
+    from .stages.prompts import fetch_released_prompts
+
+    fetch_released_prompts(args.url, args.sha256, args.cache, args.out, identical_prompts=args.identical_prompts)
 
 
 def _add_score_pairs(p: argparse.ArgumentParser) -> None:

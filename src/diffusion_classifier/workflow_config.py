@@ -186,11 +186,16 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
         except PromptTableError as exc:
             raise ConfigError(f"datasets.{name}.prompt_template: {exc}") from None
     for i, run in enumerate(config["experiments"]):
-        if adapter_uses_prompts(models[run["model"]]["adapter"]) and "prompt_template" not in datasets[run["dataset"]]:
+        spec = datasets[run["dataset"]]
+        if not adapter_uses_prompts(models[run["model"]]["adapter"]):
+            continue
+        if "prompt_template" not in spec and not spec.get("prompt_table"):
             raise ConfigError(
                 f"experiments[{i}]: model {run['model']!r} is text-conditional, so datasets.{run['dataset']} "
-                "needs a prompt_template (e.g. 'a photo of a {}.')"
+                "needs a prompt_template (e.g. 'a photo of a {}.') or a prompt_table"
             )
+        if not spec.get("prompt_table"):
+            _check_template_prompts(run["dataset"], spec)
     for i, run in enumerate(config.get("compositional", [])):
         where = f"compositional[{i}]"
         _known("dataset", run["dataset"], list(datasets), where)
@@ -202,6 +207,21 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where}: strategy {run['strategy']!r} has several stages; compositional runs "
                               "score both captions at the same timesteps: use a one-stage strategy")
     _check_digit_splits(datasets)
+
+
+def _check_template_prompts(name: str, spec: dict[str, Any]) -> None:
+    """Identical template prompts of two classes, when the class names are known before preparing."""
+    from .data.registry import known_class_names
+    from .models.prompts import PromptSpec, PromptTableError, check_identical_prompts
+
+    prompt = PromptSpec(spec.get("prompt_template", "{}"), spec.get("prompt_class_names"))
+    names = prompt.class_names or known_class_names(spec["source"], spec.get("options", {}))
+    if names:
+        try:
+            check_identical_prompts([prompt.template.format(n) for n in names], list(names),
+                                    f"datasets.{name}.prompt_template")
+        except PromptTableError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _check_digit_splits(datasets: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ def condition_spec(dataset, model: ModelSpec, prompt: PromptSpec | None = None) 
     """Candidate classes of a dataset as the model's adapter needs them."""
     if adapter_uses_prompts(model.adapter):
         names = tuple(dataset.classes)
-        prompts = tuple(class_prompts(names, prompt)["prompt"]) if prompt is not None else ()
+        prompts = tuple(class_prompts(dataset.class_table, prompt)["prompt"]) if prompt is not None else ()
         return ConditionSpec(class_names=names, class_ids=tuple(range(len(names))), prompts=prompts)
     class_map = dataset.class_map
     names = tuple(dataset.classes[label] for label in class_map.candidate_labels)
