@@ -301,7 +301,7 @@ def _run_clip_zero_shot(args: argparse.Namespace) -> None:
 
 
 def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--examples", required=True, help="Winoground example table (CSV or Parquet)")
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset (Winoground) directory")
     p.add_argument("--clip-model", type=_json, required=True, help="JSON baselines.clip_models entry")
     p.add_argument("--winoground", type=_json, required=True, help="JSON baselines.winoground section")
     p.add_argument("--names", type=_json, required=True)
@@ -313,7 +313,7 @@ def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
 def _run_clip_winoground(args: argparse.Namespace) -> None:
     from .stages.baselines import clip_winoground
 
-    clip_winoground(args.examples, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
+    clip_winoground(args.dataset, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
 
 
 def _add_table1(p: argparse.ArgumentParser) -> None:
