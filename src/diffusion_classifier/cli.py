@@ -472,6 +472,19 @@ def _run_compositional_table(args: argparse.Namespace) -> None:
     make_compositional_table(args.summaries, args.out)
 
 
+def _add_table3(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diffusion", required=True, help="aggregate-pairs summary of the Winoground run")
+    p.add_argument("--clip", type=_json, required=True, help="JSON CLIP model key -> clip-winoground summary")
+    p.add_argument("--out", required=True, help="output stem (.md and .csv)")
+
+
+@command("make-table3", "Paper Table 3: Winoground text scores, CLIP and ours, the paper's beside.", _add_table3)
+def _run_table3(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import make_table3
+
+    make_table3(args.diffusion, args.clip, args.out)
+
+
 # --- Table 1: Synthetic SD Data and SD Features baselines --------------------------------
 def _add_generate_synthetic(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="real prepared dataset (its classes are generated)")

@@ -29,5 +29,5 @@ def test_paper_dag_has_every_stage_of_the_paper():
     assert counts["generate_synthetic"] == 8 * 16 and counts["train_synthetic_classifier"] == 8
     assert counts["extract_sd_features"] == 6 and counts["train_feature_classifier"] == 6
     for rule in ("make_table1", "make_table2", "make_robustness_table", "table_objectives", "figures_timesteps",
-                 "plot_effective_robustness", "make_compositional_table", "score_pairs"):
+                 "plot_effective_robustness", "make_compositional_table", "score_pairs", "make_table3"):
         assert counts.get(rule, 0) >= 1, rule
