@@ -301,7 +301,7 @@ def _run_clip_zero_shot(args: argparse.Namespace) -> None:
 
 
 def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--examples", required=True, help="Winoground example table (CSV or Parquet)")
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset (Winoground) directory")
     p.add_argument("--clip-model", type=_json, required=True, help="JSON baselines.clip_models entry")
     p.add_argument("--winoground", type=_json, required=True, help="JSON baselines.winoground section")
     p.add_argument("--names", type=_json, required=True)
@@ -313,7 +313,7 @@ def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
 def _run_clip_winoground(args: argparse.Namespace) -> None:
     from .stages.baselines import clip_winoground
 
-    clip_winoground(args.examples, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
+    clip_winoground(args.dataset, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
 
 
 def _add_table1(p: argparse.ArgumentParser) -> None:
@@ -487,6 +487,19 @@ def _run_compositional_table(args: argparse.Namespace) -> None:
     from .stages.zeroshot import make_compositional_table
 
     make_compositional_table(args.summaries, args.out)
+
+
+def _add_table3(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diffusion", required=True, help="aggregate-pairs summary of the Winoground run")
+    p.add_argument("--clip", type=_json, required=True, help="JSON CLIP model key -> clip-winoground summary")
+    p.add_argument("--out", required=True, help="output stem (.md and .csv)")
+
+
+@command("make-table3", "Paper Table 3: Winoground text scores, CLIP and ours, the paper's beside.", _add_table3)
+def _run_table3(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import make_table3
+
+    make_table3(args.diffusion, args.clip, args.out)
 
 
 # --- Table 1: Synthetic SD Data and SD Features baselines --------------------------------

@@ -229,8 +229,8 @@ class WinogroundBaselineSpec:
     Attributes:
         models: Names in ``baselines.clip_models``.
         dataset: A caption-pair dataset of ``datasets`` (Winoground); its prepared
-            directory holds ``examples.csv`` (id, caption_0, caption_1, image_0, image_1,
-            collapsed_tag; image paths relative to that directory).
+            directory holds ``examples.csv`` whose ``image_0`` / ``image_1`` are image
+            ids of its manifest (:mod:`.data.pairs`).
         batch_size: Examples per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, ...
     """

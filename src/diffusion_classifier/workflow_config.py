@@ -206,6 +206,7 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
         if len(strategies[run["strategy"]]["evaluations"]) != 1:
             raise ConfigError(f"{where}: strategy {run['strategy']!r} has several stages; compositional runs "
                               "score both captions at the same timesteps: use a one-stage strategy")
+    _check_table3(config)
     _check_digit_splits(datasets)
 
 
@@ -222,6 +223,20 @@ def _check_template_prompts(name: str, spec: dict[str, Any]) -> None:
                                     f"datasets.{name}.prompt_template")
         except PromptTableError as exc:
             raise ConfigError(str(exc)) from None
+
+
+def _check_table3(config: dict[str, Any]) -> None:
+    """``table3`` names a compositional run grouped by collapsed_tag (Table 3's columns)."""
+    table3 = config.get("table3")
+    if not table3:
+        return
+    key = (table3["dataset"], table3["model"], table3["strategy"])
+    runs = [r for r in config.get("compositional", []) if (r["dataset"], r["model"], r["strategy"]) == key]
+    if not runs:
+        raise ConfigError(f"table3: {'/'.join(key)} is not a compositional run; add it to compositional")
+    if "collapsed_tag" not in runs[0].get("group_by", ["collapsed_tag"]):
+        raise ConfigError("table3: its compositional run must group by collapsed_tag (Table 3's columns); "
+                          "add collapsed_tag to its group_by")
 
 
 def _check_digit_splits(datasets: dict[str, Any]) -> None:

@@ -254,6 +254,36 @@ rule make_compositional_table:
         "> {log} 2>&1"
 
 
+# Paper Table 3: the Winoground run's text scores beside the CLIP rows and the paper's values.
+TABLE3 = config.get("table3")
+if TABLE3:
+    TABLE3_CLIP = {
+        model: f"{RESULTS}/baselines/clip_winoground/{model}.summary.json"
+        for model in config.get("baselines", {}).get("winoground", {}).get("models", [])
+    }
+    ALL_OUTPUTS.extend([f"{RESULTS}/tables/table3.md", f"{RESULTS}/tables/table3.csv"])
+
+    rule make_table3:
+        """Table 3: Winoground text score by swap type, CLIP rows and ours, the paper's beside."""
+        conda:
+            CONDA_ENV
+        input:
+            diffusion=f"{RESULTS}/compositional/{TABLE3['dataset']}/{TABLE3['model']}/{TABLE3['strategy']}.summary.json",
+            clip=list(TABLE3_CLIP.values()),
+        output:
+            report(f"{RESULTS}/tables/table3.md", caption="../report/table3.rst", category="Tables"),
+            f"{RESULTS}/tables/table3.csv",
+        params:
+            clip=as_json(TABLE3_CLIP),
+        log:
+            f"{RESULTS}/logs/make_table3/make_table3.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
+        shell:
+            "diffusion-classifier make-table3 --diffusion {input.diffusion} --clip {params.clip:q} "
+            "--out {RESULTS}/tables/table3 > {log} 2>&1"
+
+
 # Paper Figure 5: examples of every caption-pair dataset of the compositional runs.
 PAIR_EXAMPLES_PER_TAG = 3
 ALL_OUTPUTS.extend(
