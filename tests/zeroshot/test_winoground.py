@@ -19,7 +19,7 @@ from diffusion_classifier.data.winoground import WinogroundAccessError
 from diffusion_classifier.stages.pairs import aggregate_pairs, score_pairs
 from diffusion_classifier.stages.prompts import prepare_prompts
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint
 
 TAGS = ["Object", "Relation", "Both", "Object"]
 CAPTIONS = [("there is a mug in some grass", "there is some grass in a mug"),
