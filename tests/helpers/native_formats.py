@@ -9,12 +9,15 @@ offline; the fixtures register their own files' md5 in place of the published on
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pickle
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 WNIDS = ["n00000011", "n00000022", "n00000033", "n00000044", "n00000055", "n00000066"]
@@ -249,3 +252,44 @@ def build_objectnet(root: Path) -> Path:
             image[0, :], image[-1, :], image[:, 0], image[:, -1] = (255, 0, 0), (255, 0, 0), (255, 0, 0), (255, 0, 0)
             Image.fromarray(image).save(path)
     return base
+
+
+# ------------------------------------------------------------------------------ Winoground
+TAGS = ["Object", "Relation", "Both", "Object"]
+CAPTIONS = [("there is a mug in some grass", "there is some grass in a mug"),
+            ("a person sits and a dog stands", "a person stands and a dog sits"),
+            ("it's a truck fire", "it's a fire truck"),
+            ("a photo of a cat", "a cat of a photo")]
+
+
+def png_bytes(seed: int, size=(30, 22)) -> bytes:
+    array = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def winoground_fields(i: int) -> dict:
+    return {"id": i, "caption_0": CAPTIONS[i][0], "caption_1": CAPTIONS[i][1], "tag": "Noun", "secondary_tag": "",
+            "num_main_preds": 1, "collapsed_tag": TAGS[i]}
+
+
+def fake_parquet_copy(root):
+    """The current hub layout: data/test-00000-of-00001.parquet with Image structs."""
+    (root / "data").mkdir(parents=True)
+    rows = [{**winoground_fields(i), "image_0": {"bytes": png_bytes(2 * i), "path": None},
+             "image_1": {"bytes": png_bytes(2 * i + 1), "path": None}} for i in range(4)]
+    pd.DataFrame(rows).to_parquet(root / "data" / "test-00000-of-00001.parquet")
+    return root
+
+
+def fake_jsonl_copy(root):
+    """The original layout: data/examples.jsonl + data/images.zip of <name>.png files."""
+    (root / "data").mkdir(parents=True)
+    with zipfile.ZipFile(root / "data" / "images.zip", "w") as archive:
+        for i in range(4):
+            for k in range(2):
+                archive.writestr(f"images/ex_{i}_img_{k}.png", png_bytes(2 * i + k))
+    lines = [json.dumps({**winoground_fields(i), "image_0": f"ex_{i}_img_0", "image_1": f"ex_{i}_img_1"}) for i in range(4)]
+    (root / "data" / "examples.jsonl").write_text("\n".join(lines) + "\n")
+    return root
