@@ -14,7 +14,7 @@ from diffusion_classifier.baselines import winoground_table
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.stages.baselines import clip_winoground
 
-from . import clip_standin
+from helpers import clip_standin
 
 
 def test_scores_of_hand_worked_examples():
