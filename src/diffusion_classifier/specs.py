@@ -128,6 +128,8 @@ class ScoringSpec:
         batch_size: Noise-predictor inputs per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...
         checkpoint_every: Images between checkpoints of a running shard.
+        checkpoint_seconds: Seconds between checkpoints of a running shard, whichever
+            of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
     """
 
@@ -136,6 +138,7 @@ class ScoringSpec:
     batch_size: int = 256
     device: str = "auto"
     checkpoint_every: int = 50
+    checkpoint_seconds: float = 300.0
     shards: int = 1
 
     def shares_noise(self, strategy: "StrategySpec") -> bool:

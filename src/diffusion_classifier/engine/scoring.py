@@ -25,7 +25,31 @@ from ..models.base import NoisePredictor
 from .objectives import PairBatch, get_objective, needs_variance
 from .schedule import Schedule
 
-__all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "draw_noise", "image_seed"]
+__all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
+           "draw_noise", "image_seed"]
+
+
+class NonFiniteErrorsError(ValueError):
+    """A noise prediction gave a NaN or infinite error: the ranking would be meaningless."""
+
+
+def check_finite(errors: dict[str, np.ndarray], conditions: np.ndarray, timesteps: np.ndarray,
+                 stage: int) -> None:
+    """Refuse a stage whose errors are not all finite, naming the first bad pair.
+
+    NaN sorts last and compares false, so without this a model that overflows (fp16)
+    or a broken checkpoint yields a confident-looking prediction of class 0. The
+    engine does not know the image's id: the scoring stage adds it to the message.
+    """
+    for name, values in errors.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise NonFiniteErrorsError(
+                f"non-finite {name} error ({values[i]}) at stage {stage}, timestep {int(timesteps[i])}, "
+                f"class {int(conditions[i])} ({bad.size} of {values.size} pairs in the stage): the model "
+                "overflowed or its weights are broken; check the checkpoint, or use dtype float32"
+            )
 
 
 @dataclass(frozen=True)
@@ -186,6 +210,7 @@ class DiffusionClassifier:
             cond_idx = torch.tensor(alive, dtype=torch.long).repeat_interleave(len(new))
             grid_idx = new.repeat(len(alive))
             stage_errors = self._evaluate(x0, noise, grid, cond_idx, grid_idx)
+            check_finite(stage_errors, cond_idx.numpy(), grid[grid_idx].numpy(), stage.index)
 
             ranking = stage_errors[self.config.loss]
             np.add.at(sums, cond_idx.numpy(), ranking.astype(np.float64))
