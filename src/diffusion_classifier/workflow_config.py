@@ -50,6 +50,7 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
+        _check_runnable_schedule(run, config, where)
     if config.get("noise_pairing"):
         _known("dataset", config["noise_pairing"]["dataset"], list(datasets), "noise_pairing.dataset")
         _known("model", config["noise_pairing"]["model"], list(models), "noise_pairing.model")
@@ -57,6 +58,37 @@ def check_config(config: dict[str, Any]) -> None:
     _check_supervised(config)
     _check_text_conditional(config)
     _check_sd_baselines(config)
+
+
+def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
+    """Classes of dataset ``name`` when the config alone tells (else ``None``).
+
+    Prompt class names list them; a dataset of the paper (same name and source as
+    :data:`~diffusion_classifier.data.paper_settings.PAPER_SETTINGS`) has the paper's count.
+    """
+    from .data.paper_settings import PAPER_SETTINGS
+
+    if spec.get("prompt_class_names"):
+        return len(spec["prompt_class_names"])
+    paper = PAPER_SETTINGS.get(name)
+    if paper is not None and paper.source == spec.get("source"):
+        return paper.num_classes
+    return None
+
+
+def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where: str) -> None:
+    """The experiment's schedule on its model's timesteps and, where known, its dataset's classes."""
+    from .specs import StrategySpec, from_dict
+
+    strategy = from_dict(StrategySpec, config["strategies"][run["strategy"]], f"strategies.{run['strategy']}")
+    train = config["models"][run["model"]].get("train") or {}
+    num_classes = known_num_classes(run["dataset"], config["datasets"][run["dataset"]])
+    try:
+        schedule = strategy.schedule(int(train.get("num_train_timesteps", 1000)))
+        if num_classes is not None:
+            schedule.check_classes(num_classes)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: strategy {run['strategy']!r} on dataset {run['dataset']!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------

@@ -153,6 +153,7 @@ class DiffusionClassifier:
     def __init__(self, predictor: NoisePredictor, conditioning: torch.Tensor, config: ScoringConfig) -> None:
         if len(conditioning) == 0:
             raise ValueError("the class list is empty: give at least one class to score against")
+        config.schedule.check_classes(len(conditioning))
         if config.schedule.num_train_timesteps != predictor.num_train_timesteps:
             raise ValueError(
                 f"the schedule assumes {config.schedule.num_train_timesteps} training timesteps "
