@@ -42,7 +42,7 @@ def check_config(config: dict[str, Any]) -> None:
         for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
             _known("objective", objective, list_objectives(), f"strategies.{name}")
         try:
-            from_dict(StrategySpec, spec, f"strategies.{name}").schedule()
+            from_dict(StrategySpec, spec, f"strategies.{name}").scoring_config(1000, 1)
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):

@@ -24,6 +24,7 @@ import torch
 from ..models.base import NoisePredictor
 from .objectives import PairBatch, get_objective, needs_variance
 from .schedule import Schedule
+from .sequential import SequentialConfig, classify_sequential, point_blocks
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
            "draw_noise", "image_seed"]
@@ -62,12 +63,15 @@ class ScoringConfig:
         extra_objectives: Further objectives stored per pair from the same passes
             (e.g. the VLB of a model with a learned variance), never used to rank.
         batch_size: Noise-predictor inputs per forward pass.
+        sequential: Sequential elimination on the one-stage grid (:mod:`.sequential`)
+            instead of the schedule's fixed stages; ``None``: Algorithm 1 / 2.
     """
 
     schedule: Schedule
     loss: str = "l2"
     extra_objectives: tuple[str, ...] = ()
     batch_size: int = 256
+    sequential: SequentialConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra_objectives", tuple(self.extra_objectives))
@@ -77,18 +81,26 @@ class ScoringConfig:
             raise ValueError(f"{self.loss!r} is the ranking loss; do not list it in extra_objectives too")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.sequential is not None and len(self.schedule.stages) != 1:
+            raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
+                             f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
+        if self.sequential is not None:
+            point_blocks(len(self.schedule.grid), self.sequential)  # the store's limit on blocks
 
     @property
     def objectives(self) -> tuple[str, ...]:
         return (self.loss, *self.extra_objectives)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "schedule": self.schedule.to_dict(),
             "loss": self.loss,
             "extra_objectives": list(self.extra_objectives),
             "batch_size": self.batch_size,
         }
+        if self.sequential is not None:
+            out["sequential"] = self.sequential.to_dict()
+        return out
 
 
 @dataclass
@@ -196,6 +208,8 @@ class DiffusionClassifier:
         device = self.predictor.device
         x0 = x0.to(device, torch.float32)
         noise = noise.to(device, torch.float32)
+        if self.config.sequential is not None:
+            return classify_sequential(self, x0, noise, start)
         grid = torch.tensor(schedule.grid, dtype=torch.long)
 
         alive = list(range(self.num_classes))
