@@ -627,6 +627,45 @@ def _run_noise_pairing(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+def _add_classify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint: hub id or local diffusers directory")
+    p.add_argument("--images", required=True, help="folder of images (searched recursively; an image in a "
+                   "subfolder named like a class is labelled with it)")
+    p.add_argument("--classes", nargs="+", required=True, help="candidate class names")
+    p.add_argument("--template", default=None, help='text-conditional models: e.g. "a photo of a {}."')
+    p.add_argument("--prompts", nargs="+", default=None, help="text-conditional models: one prompt per class")
+    p.add_argument("--class-ids", nargs="+", type=int, default=None,
+                   help="class-conditional models: the model's id of each class (default 0..N-1)")
+    p.add_argument("--adapter", default=None, help="adapter name (default: detected from the checkpoint)")
+    p.add_argument("--strategy", default="25",
+                   help="EVALS[:KEEP][@LOSS], e.g. 25 or 25,100:5,1 or 25@l1, or a JSON strategy (default 25)")
+    p.add_argument("--image-size", type=int, default=None, help="input size (default: the model's)")
+    p.add_argument("--dtype", default="float32", help="weights dtype on an accelerator")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pairs", default=None, help="keep every evaluated pair here (an error-store shard)")
+    p.add_argument("--out", required=True, help="CSV of predictions and per-class mean errors")
+
+
+@command("classify", "Classify a folder of your own images with your own diffusion model.", _add_classify,
+         threads=True)
+def _run_classify(args: argparse.Namespace) -> None:
+    from .classify import ZeroShotClassifier
+
+    image = {"size": args.image_size} if args.image_size is not None else None
+    clf = ZeroShotClassifier.load(args.model, args.classes, template=args.template, prompts=args.prompts,
+                                  class_ids=args.class_ids, adapter=args.adapter, strategy=args.strategy,
+                                  image=image, dtype=args.dtype, device=args.device, seed=args.seed,
+                                  batch_size=args.batch_size)
+    result = clf.classify_folder(args.images, out=args.pairs)
+    path = result.to_csv(args.out)
+    accuracy = result.accuracy
+    print(f"{len(result.predictions)} images, {clf.passes_per_image} passes per image -> {path}"
+          + (f" (accuracy on labelled images: {100 * accuracy:.1f}%)" if accuracy is not None else ""))
+
+
+# ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
