@@ -15,7 +15,7 @@ from diffusion_classifier.models.released_prompts import (comparable_name, fetch
 from diffusion_classifier.stages.prompts import fetch_released_prompts, prepare_prompts
 from diffusion_classifier.workflow_config import ConfigError, check_config
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
 
 # The released tables' header and quoting (Pets: "cat"/"dog" words that no template gives).
 PETS_LIKE = ('prompt,classname,classidx\n'
