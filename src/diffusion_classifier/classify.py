@@ -20,6 +20,7 @@ in the error-store format of ``results/scores`` (pass ``out=`` to keep the shard
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -240,7 +241,7 @@ class ZeroShotClassifier:
             raise ValueError(f"labels {unknown} are not among the classes {self.classes}")
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(out) if out is not None else Path(scratch) / "shard"
-            writer = ShardWriter(target, self._provenance(), checkpoint_every=self.scoring.checkpoint_every)
+            writer = ShardWriter(target, self._provenance(_images_sha256(images, ids)), checkpoint_every=self.scoring.checkpoint_every)
             start = time.perf_counter()
             device, dtype = self.predictor.device, self.predictor.dtype
             for image, image_id, label in tqdm(list(zip(images, ids, labels)), desc="classify",
@@ -258,9 +259,11 @@ class ZeroShotClassifier:
         return ClassifyResult(self._predictions(shard.images, shard.errors), shard.errors, shard.provenance,
                               Path(out) if out is not None else None)
 
-    def _provenance(self) -> dict:
-        # The pipeline's shard provenance with a stand-in dataset entry: the images are the user's.
-        dataset = SimpleNamespace(metadata={"name": "user_images", "classes": self.classes, "prompts": self.prompts})
+    def _provenance(self, images_sha256: str) -> dict:
+        # The pipeline's shard provenance with a stand-in dataset entry: the images are the user's,
+        # and their content (not just their ids) keys a resumed shard.
+        dataset = SimpleNamespace(metadata={"name": "user_images", "classes": self.classes, "prompts": self.prompts},
+                                  content_sha256=images_sha256)
         return shard_provenance(
             dataset=dataset, split="user", shard=0, num_shards=1, model=asdict(self.model),
             predictor=self.predictor, config=self.config, scoring_spec=self.scoring, strategy_spec=self.strategy,
@@ -285,3 +288,15 @@ class ZeroShotClassifier:
             "seconds": frame["seconds"],
         })
         return out.join(wide, on="image_id").reset_index(drop=True)
+
+
+def _images_sha256(images: Sequence[Image.Image | str | Path], ids: Sequence[str]) -> str:
+    """One sha256 over the user's images in order: each id with its file's bytes (or a PIL image's pixels)."""
+    digest = hashlib.sha256()
+    for image, image_id in zip(images, ids):
+        digest.update(image_id.encode() + b"\0")
+        if isinstance(image, Image.Image):
+            digest.update(f"{image.mode}{image.size}".encode() + image.tobytes())
+        else:
+            digest.update(Path(image).read_bytes())
+    return digest.hexdigest()
