@@ -70,6 +70,7 @@ def test_the_fetch_command_refuses_identical_prompts_unless_listed(tmp_path):
             "--sha256", sha(twice), "--cache", str(tmp_path / "cache.csv"), "--out", str(tmp_path / "out.csv")]
     refused = subprocess.run(args, capture_output=True, text=True)
     assert refused.returncode != 0 and "classes 0 (missile), 1 (missile) get the identical prompt" in refused.stderr
+    assert "list [0, 1] under the dataset's prompt_table.identical_prompts" in refused.stderr
     assert not (tmp_path / "out.csv").exists()
     fetch_released_prompts(mirror.as_uri(), sha(twice), tmp_path / "cache.csv", tmp_path / "out.csv",
                            identical_prompts=[[0, 1]])
