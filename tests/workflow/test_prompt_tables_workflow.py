@@ -1,4 +1,4 @@
-"""Rule fetch_prompt_table feeds prepare_prompts: a released table, fetched from a local mirror, is what gets encoded."""
+"""Rule fetch_prompt_table feeds prepare_prompts: a released table from a local mirror is what gets encoded."""
 
 import hashlib
 import subprocess
@@ -31,7 +31,8 @@ def test_the_released_table_is_fetched_verified_and_encoded(tmp_path):
     }))
     target = results / "conditioning" / "digits" / "digits_text"
     run = subprocess.run([sys.executable, "-m", "snakemake", str(target), "--cores", "2", "--configfile",
-                          "tests/configs/micro.yaml", str(overlay)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                          "tests/configs/micro.yaml", str(overlay)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
     assert (results / "prompt_tables" / "digits.csv").read_text() == table
     assert (tmp_path / "cache" / "digits_prompts.csv").read_text() == table

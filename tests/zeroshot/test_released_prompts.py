@@ -136,7 +136,8 @@ def test_identical_prompts_are_a_config_error_before_any_job():
     with pytest.raises(ConfigError, match=r"datasets\.inet\.prompt_template: classes 1 \(crane\), 2 \(Crane\)"):
         check_config(_config({"inet": crane}))
     # With the official devkit the names are open_clip's, which repeat "missile" and "sunglasses".
-    official = {"source": "imagenet_val", "options": {"root": "data/raw/imagenet"}, "prompt_template": "a photo of a {}."}
+    official = {"source": "imagenet_val", "options": {"root": "data/raw/imagenet"},
+                "prompt_template": "a photo of a {}."}
     with pytest.raises(ConfigError, match=r"classes 657 \(missile\), 744 \(missile\)"):
         check_config(_config({"inet": official}))
     table = {"source": "imagenet_val", "options": {"root": "data/raw/imagenet"},

@@ -101,7 +101,7 @@ class PromptSpec:
         object.__setattr__(self, "identical_prompts", tuple(tuple(int(i) for i in g) for g in self.identical_prompts))
 
 
-def class_prompts(classes: Sequence[str], spec: PromptSpec) -> pd.DataFrame:
+def class_prompts(classes: Sequence[str] | pd.DataFrame, spec: PromptSpec) -> pd.DataFrame:
     """One prompt per class: the released table's, or ``spec.template`` filled with each class name.
 
     Args:
