@@ -44,7 +44,7 @@ class PromptTableError(ValueError):
 
 
 def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], where: str,
-                            allowed: Iterable[Iterable[int]] = ()) -> None:
+                            allowed: Iterable[Iterable[int]] = (), released: bool = False) -> None:
     """Refuse two classes with the same prompt: the second could never be predicted.
 
     Args:
@@ -53,6 +53,7 @@ def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], wh
         where: What the prompts come from (file or config key), named in the error.
         allowed: Groups of class indices whose identical prompts are accepted knowingly
             (the authors' ImageNet table has two such pairs).
+        released: The prompts are a released table's (the fix named differs).
     """
     accepted = {frozenset(int(i) for i in group) for group in allowed}
     seen: dict[str, list[int]] = {}
@@ -61,11 +62,11 @@ def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], wh
     for indices in seen.values():
         if len(indices) > 1 and frozenset(indices) not in accepted:
             named = ", ".join(f"{i} ({labels[i]!s})" for i in indices)
-            raise PromptTableError(
-                f"{where}: classes {named} get the identical prompt {prompts[indices[0]]!r}, so only one of them "
-                f"can ever be predicted; give them distinct names (prompt_class_names) or, to reproduce a run "
-                f"that had them, list {sorted(indices)} under the dataset's prompt_table.identical_prompts"
-            )
+            fix = (f"if the run being reproduced had them, list {sorted(indices)} under the dataset's "
+                   "prompt_table.identical_prompts" if released else
+                   "give them distinct names with the dataset's prompt_class_names")
+            raise PromptTableError(f"{where}: classes {named} get the identical prompt {prompts[indices[0]]!r}, so "
+                                   f"only one of them can ever be predicted; {fix}")
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class PromptSpec:
         object.__setattr__(self, "identical_prompts", tuple(tuple(int(i) for i in g) for g in self.identical_prompts))
 
 
-def class_prompts(classes: Sequence[str], spec: PromptSpec) -> pd.DataFrame:
+def class_prompts(classes: Sequence[str] | pd.DataFrame, spec: PromptSpec) -> pd.DataFrame:
     """One prompt per class: the released table's, or ``spec.template`` filled with each class name.
 
     Args:
