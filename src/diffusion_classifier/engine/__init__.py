@@ -3,7 +3,7 @@
 from .objectives import PairBatch, get_objective, list_objectives, register_objective
 from .schedule import Schedule, Stage, strided_subgrid, timestep_grid
 from .scoring import DiffusionClassifier, ImageScores, ScoringConfig, draw_noise, image_seed
-from . import vlb as _vlb  # registers the learned-variance objectives (vlb, l2_vlb)
+from . import vlb as _vlb  # registers the learned-variance objectives (vlb, l2_vlb, and in bits)
 
 __all__ = [
     "DiffusionClassifier",
