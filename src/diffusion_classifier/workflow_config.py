@@ -280,3 +280,5 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
                               "Stable-Diffusion-style model (adapter stable_diffusion)")
         for name in spec.datasets:
             _known("dataset", name, list(config["datasets"]), f"{where}.datasets")
+        for column, name in getattr(spec, "train_from", {}).items():
+            _known("dataset", name, list(config["datasets"]), f"{where}.train_from.{column}")

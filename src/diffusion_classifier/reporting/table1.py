@@ -66,10 +66,20 @@ def _cell(summary_path: str | Path | None, metric: str) -> dict:
     if summary.get(key) is None:
         raise ValueError(f"{path}: status ok but no {key!r}; every Table 1 summary needs "
                          f"{sorted(_METRIC_KEYS.values())}")
-    cell = {"ours": 100.0 * float(summary[key]), "note": "", "num_images": summary.get("num_images")}
+    cell = {"ours": 100.0 * float(summary[key]), "note": _trained_on(summary), "num_images": summary.get("num_images")}
     if metric == "top1" and summary.get("accuracy_ci_low") is not None:
         cell.update(ci_low=100.0 * summary["accuracy_ci_low"], ci_high=100.0 * summary["accuracy_ci_high"])
     return cell
+
+
+def _trained_on(summary: dict) -> str:
+    """Where a classifier learned from, when not from the column's own train split (else "")."""
+    if not summary.get("train_dataset"):
+        return ""
+    note = f"classifier trained on {summary['num_train_images']:,} {summary['train_dataset']} images"
+    if summary.get("classifier_from"):
+        note += f" (the {summary['classifier_from']} column's classifier)"
+    return note
 
 
 def table1_cells(sources: Mapping[str, Mapping[str, str | Path]], datasets: Sequence[str]) -> pd.DataFrame:
@@ -133,6 +143,10 @@ def table1_caption(cells: pd.DataFrame) -> str:
         "SD Features is not zero-shot (trained on the labelled training set), as in the paper.",
     ]
     lines.extend(note for dataset, note in paper_notes("table1").items() if dataset in metrics)
+    elsewhere = cells[cells["ours"].notna() & (cells["note"] != "")]
+    if not elsewhere.empty:
+        lines.append("Trained on another dataset: " + "; ".join(
+            f"{r.method} {r.dataset}: {r.note}" for r in elsewhere.itertuples()) + ".")
     if reasons:
         lines.append("Not available: " + "; ".join(f"{m} ({', '.join(r)})" for m, r in reasons.items()) + ".")
     return "\n\n".join(lines)
