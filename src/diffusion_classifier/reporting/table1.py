@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cells import side_by_side
 from .paper_values import paper_notes, paper_value
 
 __all__ = ["TABLE1_ROWS", "Table1Row", "NOT_RUN", "table1_metric", "table1_cells", "table1_display",
            "table1_caption"]
 
 NOT_RUN = "not run"
-NOT_IN_PAPER = "—"
 _METRIC_KEYS = {"top1": "accuracy", "mean_per_class": "mean_per_class_accuracy"}
 
 
@@ -111,23 +111,10 @@ def table1_cells(sources: Mapping[str, Mapping[str, str | Path]], datasets: Sequ
     return pd.DataFrame.from_records(records)
 
 
-def _number(value) -> str | None:
-    return None if value is None or pd.isna(value) else f"{value:.1f}"
-
-
 def table1_display(cells: pd.DataFrame) -> pd.DataFrame:
     """The wide table of the paper (methods x datasets), ours and the paper's side by side."""
-    datasets = list(dict.fromkeys(cells["dataset"]))
-    rows = []
-    for key, part in cells.groupby("method_key", sort=False):
-        part = part.set_index("dataset")
-        row = {"Method": part["method"].iloc[0], "Zero-shot?": "yes" if part["zero_shot"].iloc[0] else "no"}
-        for dataset in datasets:
-            cell = part.loc[dataset]
-            row[dataset] = _number(cell["ours"]) or f"n/a ({cell['note']})"
-            row[f"{dataset} (paper)"] = _number(cell["paper"]) or NOT_IN_PAPER
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return side_by_side(cells, "dataset", list(dict.fromkeys(cells["dataset"])), lambda part: {
+        "Method": part["method"].iloc[0], "Zero-shot?": "yes" if part["zero_shot"].iloc[0] else "no"})
 
 
 def table1_caption(cells: pd.DataFrame) -> str:
