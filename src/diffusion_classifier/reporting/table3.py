@@ -4,7 +4,7 @@ Rows: random chance, the CLIP baselines (``clip_winoground`` summaries) and the
 Diffusion Classifier (the ``aggregate_pairs`` summary of the Winoground compositional
 run). Columns: the collapsed tags Object, Relation, Both and the score over every
 example, which the paper calls "Average". The paper reports the text score only
-(Sec. 5.2: each image must prefer its own caption); image and group scores stay in
+(Sec. 6.2: each image must prefer its own caption); image and group scores stay in
 the compositional table.
 """
 
