@@ -582,6 +582,8 @@ def _add_train_features(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features-dir", required=True, help="written by extract-sd-features")
     p.add_argument("--dataset", required=True, help="the dataset the features come from (classes)")
     p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
+    p.add_argument("--train-features-dir", help="features.train_from: the train maps of another dataset")
+    p.add_argument("--train-dataset", help="features.train_from: that dataset (its classes)")
     _add_baseline_outputs(p)
 
 
@@ -591,7 +593,28 @@ def _run_train_features(args: argparse.Namespace) -> None:
     from .stages.synthetic import train_feature_classifier
 
     train_feature_classifier(args.features_dir, args.dataset, args.features, args.checkpoint_out,
-                             args.predictions, args.summary, names=args.names)
+                             args.predictions, args.summary, names=args.names,
+                             train_features_dir=args.train_features_dir, train_dataset_dir=args.train_dataset)
+
+
+def _add_evaluate_features(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features-dir", required=True, help="the evaluated dataset's maps (extract-sd-features)")
+    p.add_argument("--dataset", required=True, help="the evaluated dataset (its class map)")
+    p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
+    p.add_argument("--checkpoint", required=True, help="classifier trained by train-feature-classifier")
+    p.add_argument("--trained-summary", required=True, help="that classifier's summary.json")
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("--names", type=_json, default=None)
+
+
+@command("evaluate-feature-classifier", "Score a dataset's SD feature maps with another column's classifier.",
+         _add_evaluate_features, threads=True)
+def _run_evaluate_features(args: argparse.Namespace) -> None:
+    from .stages.synthetic import evaluate_feature_classifier
+
+    evaluate_feature_classifier(args.features_dir, args.dataset, args.features, args.checkpoint,
+                                args.trained_summary, args.predictions, args.summary, names=args.names)
 
 
 # ---------------------------------------------------------------------------------------

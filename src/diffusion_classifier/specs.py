@@ -289,6 +289,42 @@ class DiffusionRowSpec:
 
 
 @dataclass(frozen=True)
+class TestbedColumnsSpec:
+    """``robustness.fits.<fit>.testbed``: the testbed's columns and selection of one shift.
+
+    Attributes:
+        id: Testbed column on the ID axis (``imagenet_val``, ``imagenet_val_on_a_classes``, ...).
+        ood: Testbed column on the OOD axis (``imagenetv2_matched_frequency``, ``imagenet_a``, ...).
+        selection: Which models are drawn and fitted (``robustness.testbed.SELECTIONS``).
+    """
+
+    id: str
+    ood: str
+    selection: str = "standard"
+
+
+@dataclass(frozen=True)
+class TrendSpec:
+    """``robustness.trend``: where the discriminative trend comes from.
+
+    Attributes:
+        source: ``zoo`` (fitted on our evaluated zoo) or ``testbed`` (fitted on the
+            published accuracies of Taori et al.'s testbed, our zoo drawn and checked
+            beside them; paper scale).
+        file: Another copy of the testbed table (default: the packaged one).
+        names: Zoo model -> testbed model name where they differ.
+    """
+
+    source: str = "zoo"
+    file: str | None = None
+    names: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in ("zoo", "testbed"):
+            raise ValueError(f"robustness.trend.source must be 'zoo' or 'testbed', got {self.source!r}")
+
+
+@dataclass(frozen=True)
 class FitSpec:
     """One entry of ``robustness.fits``: one shift, one trend, one panel of Figure 6.
 
@@ -302,6 +338,7 @@ class FitSpec:
         diffusion: Diffusion Classifier rows evaluated against the trend.
         paper_id_column: Column of the paper's Table 4 for the ID accuracy (``IN``).
         paper_ood_column: Column of the paper's Table 4 for the OOD accuracy.
+        testbed: :class:`TestbedColumnsSpec` fields (``robustness.trend.source: testbed``).
     """
 
     id_setting: str
@@ -312,6 +349,7 @@ class FitSpec:
     diffusion: list = field(default_factory=list)
     paper_id_column: str | None = None
     paper_ood_column: str | None = None
+    testbed: dict | None = None
 
     @property
     def diffusion_rows(self) -> list[DiffusionRowSpec]:
@@ -328,12 +366,18 @@ class RobustnessSpec:
             (and says so); ``raise`` refuses them.
         min_points: Fewest models per fitted line (>= 2, the parameters of a line).
         fits: Fit name -> :class:`FitSpec` fields.
+        trend: :class:`TrendSpec` fields (default: the zoo's own trend).
     """
 
     alpha: float = 0.005
     boundary_policy: str = "exclude"
     min_points: int = 2
     fits: dict = field(default_factory=dict)
+    trend: dict = field(default_factory=dict)
+
+    @property
+    def trend_spec(self) -> TrendSpec:
+        return from_dict(TrendSpec, self.trend, "robustness.trend")
 
     def fit(self, name: str) -> FitSpec:
         if name not in self.fits:
