@@ -301,7 +301,7 @@ def _run_clip_zero_shot(args: argparse.Namespace) -> None:
 
 
 def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--examples", required=True, help="Winoground example table (CSV or Parquet)")
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset (Winoground) directory")
     p.add_argument("--clip-model", type=_json, required=True, help="JSON baselines.clip_models entry")
     p.add_argument("--winoground", type=_json, required=True, help="JSON baselines.winoground section")
     p.add_argument("--names", type=_json, required=True)
@@ -313,7 +313,7 @@ def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
 def _run_clip_winoground(args: argparse.Namespace) -> None:
     from .stages.baselines import clip_winoground
 
-    clip_winoground(args.examples, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
+    clip_winoground(args.dataset, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
 
 
 def _add_table1(p: argparse.ArgumentParser) -> None:
@@ -389,7 +389,8 @@ def _add_prompts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="prepared dataset directory")
     p.add_argument("--checkpoint", required=True, help="model directory or hub id")
     p.add_argument("--model", type=_json, required=True, help="JSON model section")
-    p.add_argument("--prompt", type=_json, default={}, help='JSON {"template": ..., "class_names": [...]}')
+    p.add_argument("--prompt", type=_json, default={},
+                   help='JSON {"template": ..., "class_names": [...]} or {"table": <released table>, ...}')
     p.add_argument("--scoring", type=_json, default={}, help="JSON scoring section (device)")
     p.add_argument("--names", type=_json, default={})
     p.add_argument("--out", required=True)
@@ -402,6 +403,22 @@ def _run_prompts(args: argparse.Namespace) -> None:
 
     prepare_prompts(args.dataset, args.checkpoint, args.model, args.out, prompt=args.prompt,
                     scoring=args.scoring, names=args.names)
+
+
+def _add_fetch_prompt_table(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", required=True, help="the released table (https:// or file://)")
+    p.add_argument("--sha256", required=True, help="the released table's sha256")
+    p.add_argument("--cache", required=True, help="where the downloaded file is kept (used if present and intact)")
+    p.add_argument("--identical-prompts", type=_json, default=[],
+                   help="JSON list of class-index groups allowed to share a prompt")
+    p.add_argument("--out", required=True, help="the verified copy the workflow reads")
+
+
+@command("fetch-prompt-table", "Download and verify the authors' prompt table of a dataset.", _add_fetch_prompt_table)
+def _run_fetch_prompt_table(args: argparse.Namespace) -> None:
+    from .stages.prompts import fetch_released_prompts
+
+    fetch_released_prompts(args.url, args.sha256, args.cache, args.out, identical_prompts=args.identical_prompts)
 
 
 def _add_score_pairs(p: argparse.ArgumentParser) -> None:
@@ -470,6 +487,19 @@ def _run_compositional_table(args: argparse.Namespace) -> None:
     from .stages.zeroshot import make_compositional_table
 
     make_compositional_table(args.summaries, args.out)
+
+
+def _add_table3(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diffusion", required=True, help="aggregate-pairs summary of the Winoground run")
+    p.add_argument("--clip", type=_json, required=True, help="JSON CLIP model key -> clip-winoground summary")
+    p.add_argument("--out", required=True, help="output stem (.md and .csv)")
+
+
+@command("make-table3", "Paper Table 3: Winoground text scores, CLIP and ours, the paper's beside.", _add_table3)
+def _run_table3(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import make_table3
+
+    make_table3(args.diffusion, args.clip, args.out)
 
 
 # --- Table 1: Synthetic SD Data and SD Features baselines --------------------------------
@@ -594,6 +624,45 @@ def _run_noise_pairing(args: argparse.Namespace) -> None:
     from .stages.noise_pairing import figure_noise_pairing
 
     figure_noise_pairing(args.dataset, args.checkpoint, args.model, args.spec, args.out_stem, prompts=args.prompts)
+
+
+# ---------------------------------------------------------------------------------------
+def _add_classify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="checkpoint: hub id or local diffusers directory")
+    p.add_argument("--images", required=True, help="folder of images (searched recursively; an image in a "
+                   "subfolder named like a class is labelled with it)")
+    p.add_argument("--classes", nargs="+", required=True, help="candidate class names")
+    p.add_argument("--template", default=None, help='text-conditional models: e.g. "a photo of a {}."')
+    p.add_argument("--prompts", nargs="+", default=None, help="text-conditional models: one prompt per class")
+    p.add_argument("--class-ids", nargs="+", type=int, default=None,
+                   help="class-conditional models: the model's id of each class (default 0..N-1)")
+    p.add_argument("--adapter", default=None, help="adapter name (default: detected from the checkpoint)")
+    p.add_argument("--strategy", default="25",
+                   help="EVALS[:KEEP][@LOSS], e.g. 25 or 25,100:5,1 or 25@l1, or a JSON strategy (default 25)")
+    p.add_argument("--image-size", type=int, default=None, help="input size (default: the model's)")
+    p.add_argument("--dtype", default="float32", help="weights dtype on an accelerator")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pairs", default=None, help="keep every evaluated pair here (an error-store shard)")
+    p.add_argument("--out", required=True, help="CSV of predictions and per-class mean errors")
+
+
+@command("classify", "Classify a folder of your own images with your own diffusion model.", _add_classify,
+         threads=True)
+def _run_classify(args: argparse.Namespace) -> None:
+    from .classify import ZeroShotClassifier
+
+    image = {"size": args.image_size} if args.image_size is not None else None
+    clf = ZeroShotClassifier.load(args.model, args.classes, template=args.template, prompts=args.prompts,
+                                  class_ids=args.class_ids, adapter=args.adapter, strategy=args.strategy,
+                                  image=image, dtype=args.dtype, device=args.device, seed=args.seed,
+                                  batch_size=args.batch_size)
+    result = clf.classify_folder(args.images, out=args.pairs)
+    path = result.to_csv(args.out)
+    accuracy = result.accuracy
+    print(f"{len(result.predictions)} images, {clf.passes_per_image} passes per image -> {path}"
+          + (f" (accuracy on labelled images: {100 * accuracy:.1f}%)" if accuracy is not None else ""))
 
 
 # ---------------------------------------------------------------------------------------

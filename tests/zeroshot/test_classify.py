@@ -1,0 +1,141 @@
+"""Diffusion Classifier on a user's own model and images: the Python API and ``diffusion-classifier classify``."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from diffusion_classifier.artifacts import read_shard
+from diffusion_classifier.classify import ZeroShotClassifier, parse_strategy
+from diffusion_classifier.cli import main
+from diffusion_classifier.models.architectures import build_architecture
+from diffusion_classifier.stages.score import score_shard
+
+from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+
+CLASSES = ["cat", "dog", "bird"]
+
+
+@pytest.fixture(scope="module")
+def sd(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sd")
+    build_sd_checkpoint(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def rgb(tmp_path_factory):
+    return write_rgb_dataset(tmp_path_factory.mktemp("rgb"), classes=tuple(CLASSES))
+
+
+@pytest.fixture(scope="module")
+def digits_unet(tmp_path_factory):
+    """A tiny class-conditional pixel UNet (5 classes, 8x8 grayscale) in the diffusers layout."""
+    root = tmp_path_factory.mktemp("unet")
+    torch.manual_seed(0)
+    build_architecture("tiny_unet", num_classes=5, sample_size=8, in_channels=1).save_pretrained(root / "unet")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(root / "scheduler")
+    return root
+
+
+def _folder_by_class(rgb, where):
+    """The tiny dataset's images as a user has them: one subfolder per class, plus an unlabelled one."""
+    manifest = pd.read_csv(rgb / "manifest.csv")
+    for row in manifest.itertuples():
+        target = where / CLASSES[row.label] / f"{row.image_id}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(rgb / row.path, target)
+    shutil.copy(rgb / manifest.path[0], where / "loose.png")
+    return where
+
+
+def test_api_stores_the_pipelines_pairs_and_per_class_means(sd, rgb, tmp_path):
+    clf = ZeroShotClassifier.load(sd, CLASSES, template="a photo of a {}.", strategy="6", device="cpu")
+    assert clf.model.adapter == "stable_diffusion"  # detected from text_encoder/
+    assert clf.model.image == {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}  # read off UNet + VAE
+    manifest = pd.read_csv(rgb / "manifest.csv")
+    result = clf.classify([rgb / p for p in manifest["path"]], ids=list(manifest["image_id"]),
+                          labels=[CLASSES[i] for i in manifest["label"]], out=tmp_path / "shard", progress=False)
+
+    # The same images through the pipeline's score_shard: byte-equal pairs (same engine, noise, conditioning).
+    pipeline = read_shard(score_shard(
+        rgb, sd, {"adapter": "stable_diffusion", "image": clf.model.image}, {"evaluations": [6], "keep": [1]},
+        {"device": "cpu"}, tmp_path / "pipeline", prompt={"template": "a photo of a {}."}))
+    key = ["image_id", "condition", "grid_index"]
+    mine = result.pairs.assign(image_id=result.pairs["image_id"].astype(str)).sort_values(key).reset_index(drop=True)
+    theirs = pipeline.errors.assign(image_id=pipeline.errors["image_id"].astype(str)).sort_values(key)
+    pd.testing.assert_frame_equal(mine, theirs.reset_index(drop=True))
+    assert read_shard(tmp_path / "shard").provenance["weights_sha256"] == pipeline.provenance["weights_sha256"]
+
+    p = result.predictions.set_index("image_id")
+    assert len(p) == 6 and (p["passes"] == 6 * 3).all()
+    means = mine.groupby(["image_id", "condition"])["error_l2"].mean().unstack()
+    np.testing.assert_allclose(p[[f"mean_error_{c}" for c in CLASSES]].to_numpy(), means.loc[p.index].to_numpy(),
+                               rtol=1e-6)
+    assert (p["prediction"] == [CLASSES[i] for i in means.loc[p.index].to_numpy().argmin(1)]).all()
+    truth = pipeline.images.set_index(pipeline.images["image_id"].astype(str))
+    assert (p["predicted_index"] == truth.loc[p.index, "prediction"]).all()
+    assert result.accuracy == pytest.approx(truth["correct"].mean())
+
+
+def test_explicit_prompts_equal_the_template(sd, rgb):
+    image = rgb / pd.read_csv(rgb / "manifest.csv")["path"][0]
+    by_template = ZeroShotClassifier.load(sd, CLASSES, template="a photo of a {}.", strategy="4", device="cpu")
+    by_prompts = ZeroShotClassifier.load(sd, CLASSES, prompts=[f"a photo of a {c}." for c in CLASSES],
+                                         strategy="4", device="cpu")
+    a = by_template.classify([image], progress=False).predictions
+    b = by_prompts.classify([image], progress=False).predictions
+    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"))
+    assert a["label"].tolist() == [""] and a["correct"].isna().all()
+
+
+def test_cli_classifies_a_folder_of_a_text_conditional_model(sd, rgb, tmp_path, capsys):
+    folder = _folder_by_class(rgb, tmp_path / "mine")
+    out = tmp_path / "predictions.csv"
+    assert main(["classify", "--model", str(sd), "--images", str(folder), "--classes", *CLASSES,
+                 "--template", "a photo of a {}.", "--strategy", "4,8:2,1", "--device", "cpu",
+                 "--pairs", str(tmp_path / "pairs"), "--out", str(out)]) == 0
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert list(frame.columns[:7]) == ["image_id", "prediction", "predicted_index", "label", "correct", "passes",
+                                       "seconds"]
+    assert [c for c in frame.columns if c.startswith("mean_error_")] == [f"mean_error_{c}" for c in CLASSES]
+    assert len(frame) == 7 and set(frame["prediction"]) <= set(CLASSES)
+    assert frame.set_index("image_id").loc["loose.png", "label"] == ""
+    labelled = frame[frame["image_id"] != "loose.png"]
+    assert (labelled["label"] == labelled["image_id"].str.split("/").str[0]).all()
+    assert (frame["passes"] == 4 * 3 + 4 * 2).all()  # Algorithm 2: 4 steps for 3 classes, 4 more for the best 2
+    assert "passes per image" in capsys.readouterr().out
+    assert (tmp_path / "pairs" / "errors.parquet").exists()
+
+
+def test_cli_classifies_with_a_class_conditional_model(digits_unet, tmp_path):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        from PIL import Image
+
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "p.csv"
+    assert main(["classify", "--model", str(digits_unet), "--images", str(folder), "--classes", "two", "four",
+                 "--class-ids", "2", "4", "--strategy", "5", "--device", "cpu", "--out", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert len(frame) == 3 and set(frame["prediction"]) <= {"two", "four"} and (frame["passes"] == 10).all()
+    assert frame[["mean_error_two", "mean_error_four"]].notna().all().all()
+
+
+def test_bad_input_is_one_clear_line(digits_unet, sd, tmp_path, capsys):
+    assert main(["classify", "--model", str(digits_unet), "--images", str(tmp_path), "--classes", "a", "b",
+                 "--template", "a {}", "--device", "cpu", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "class-conditional: it takes class ids, not prompts" in capsys.readouterr().err
+    assert main(["classify", "--model", str(sd), "--images", str(tmp_path / "none"), "--classes", "cat", "dog",
+                 "--device", "cpu", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "image folder" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+    with pytest.raises(ValueError, match="EVALS"):
+        parse_strategy("many")
+    assert parse_strategy("25,100:5,1@l1").keep == [5, 1] and parse_strategy("25,100:5,1@l1").loss == "l1"
