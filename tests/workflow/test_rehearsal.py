@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.rehearsal import build_rehearsal
+from helpers.rehearsal import CHECKSUMS, build_rehearsal
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "config" / "paper.yaml"
@@ -67,7 +67,7 @@ def rehearsal(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess, floa
     scratch = tmp_path_factory.mktemp("rehearsal")
     env = build_rehearsal(scratch, yaml.safe_load(PAPER.read_text()))
     start = time.monotonic()
-    run = snakemake(scratch, PAPER, OVERLAY, env=env, timeout=1800)
+    run = snakemake(scratch, PAPER, OVERLAY, scratch / CHECKSUMS, env=env, timeout=1800)
     return scratch, run, time.monotonic() - start
 
 
