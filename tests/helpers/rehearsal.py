@@ -142,9 +142,10 @@ def build_dit(hf_home: Path, repo_id: str) -> None:
 
     root = hub_snapshot(hf_home, repo_id)
     torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[8, 8, 8], in_channels=3, out_channels=3, latent_channels=4,
-                        norm_num_groups=4, down_block_types=["DownEncoderBlock2D"] * 3,
-                        up_block_types=["UpDecoderBlock2D"] * 3, sample_size=16)
+    # sd-vae-ft-ema's shape where DiT's loader checks it: 3 -> 4 channels at 1/8 scale (four blocks).
+    vae = AutoencoderKL(block_out_channels=[8, 8, 8, 8], in_channels=3, out_channels=3, latent_channels=4,
+                        norm_num_groups=4, down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4, sample_size=32)
     transformer = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
                                         num_layers=1, sample_size=4, patch_size=2, num_embeds_ada_norm=1000)
     vae.save_pretrained(root / "vae", safe_serialization=False)
