@@ -20,7 +20,7 @@ from diffusion_classifier.engine import NonFiniteErrorsError
 from diffusion_classifier.stages.aggregate import aggregate_scores
 from diffusion_classifier.stages.score import score_shard
 
-from .test_score_shard import MODEL, STRATEGY, tiny_checkpoint
+from test_score_shard import MODEL, STRATEGY, tiny_checkpoint
 
 SCORING = {"device": "cpu", "checkpoint_every": 2}
 

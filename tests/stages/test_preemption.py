@@ -24,7 +24,7 @@ from diffusion_classifier.artifacts import read_shard
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.stages.score import score_shard
 
-from .test_score_shard import MODEL, STRATEGY, tiny_checkpoint
+from test_score_shard import MODEL, STRATEGY, tiny_checkpoint
 
 SCORING = {"device": "cpu", "checkpoint_every": 3, "checkpoint_seconds": 3600}
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from diffusion_classifier.artifacts import file_sha256
 from diffusion_classifier.baselines.sd_features import mid_block_features, read_features
 from diffusion_classifier.baselines.synthetic import plan_images, sample_images
 from diffusion_classifier.baselines.zoo import ZooModelSpec, build_zoo_model
@@ -55,7 +56,8 @@ def labelled(tmp_path_factory):
                 Image.fromarray(rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)).save(
                     root / "images" / f"{image_id}.png")
                 rows.append({"image_id": image_id, "path": f"images/{image_id}.png", "label": label, "split": split,
-                             "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE, "sha256": "0" * 64})
+                             "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE,
+                             "sha256": file_sha256(root / "images" / f"{image_id}.png")})
     return write_dataset(root, pd.DataFrame(rows), ["cat", "dog", "bird"], {"name": "tiny"})
 
 
