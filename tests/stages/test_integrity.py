@@ -51,7 +51,7 @@ def rewrite(shard, name, frame):
     """Replace a shard file and record its new sha256, as code without the checks would."""
     frame.to_parquet(shard / name, index=False)
     provenance = json.loads((shard / "provenance.json").read_text())
-    provenance["files"][name] = hashlib.sha256((shard / name).read_bytes()).hexdigest()
+    provenance.setdefault("files", {})[name] = hashlib.sha256((shard / name).read_bytes()).hexdigest()
     (shard / "provenance.json").write_text(json.dumps(provenance))
 
 
@@ -71,6 +71,7 @@ def test_a_broken_checkpoint_is_refused_naming_the_image(run, tmp_path):
     with pytest.raises(NonFiniteErrorsError, match=r"image 'digit-\d+': non-finite l2 error .* stage 0, timestep"):
         score_shard(run["data"], broken, MODEL, STRATEGY, SCORING, tmp_path / "shard-000")
     assert not (tmp_path / "shard-000").exists()
+    assert not (tmp_path / ".shard-000.lock").exists()  # the failed job gave up its lock
 
 
 def test_aggregation_never_ranks_on_non_finite_errors(copy):

@@ -222,6 +222,13 @@ class ShardWriter:
         """Give up the shard's lock (also done by :meth:`finalize` and by process exit)."""
         self._lock.release()
 
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Leaving the block, by :meth:`finalize` or by an error, gives up the lock."""
+        self.release()
+
     def __del__(self) -> None:
         lock = getattr(self, "_lock", None)
         if lock is not None:

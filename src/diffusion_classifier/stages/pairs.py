@@ -94,7 +94,7 @@ def score_pairs(
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
-    with preemptible(writer):
+    with writer, preemptible(writer):
         for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
             row = manifest.loc[image_id]
             if int(row["label"]) != slot:
