@@ -63,13 +63,14 @@ _READ_OPTIONS = dict(page_checksum_verification=True)
 SHARD_FILES = ("errors.parquet", "images.parquet")
 """The data files of a finished shard; ``provenance.json`` records the sha256 of each."""
 
-
-class ShardError(ValueError):
-    """A shard or its checkpoint is damaged, incomplete, or being written by someone else."""
 _KEY_COLUMNS = ["image_id", "condition", "timestep", "grid_index", "stage"]
 IMAGES_SCHEMA_COLUMNS = (
     "image_id", "label", "prediction", "predicted_condition", "correct", "seed", "passes", "seconds", "kept"
 )
+
+
+class ShardError(ValueError):
+    """A shard or its checkpoint is damaged, incomplete, or being written by someone else."""
 
 
 def _errors_table(image_id: str, scores: ImageScores) -> pa.Table:
