@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from diffusion_classifier.artifacts.provenance import file_sha256
+from diffusion_classifier.artifacts import file_sha256
 from diffusion_classifier.data import write_dataset
 from diffusion_classifier.models.tokenizer import caption_words, load_tokenizer, write_word_tokenizer
 

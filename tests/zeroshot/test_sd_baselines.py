@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from diffusion_classifier.artifacts.provenance import file_sha256
+from diffusion_classifier.artifacts import file_sha256
 from diffusion_classifier.baselines.sd_features import mid_block_features, read_features
 from diffusion_classifier.baselines.synthetic import plan_images, sample_images
 from diffusion_classifier.baselines.zoo import ZooModelSpec, build_zoo_model

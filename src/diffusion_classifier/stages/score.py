@@ -192,7 +192,7 @@ def score_shard(
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
-    with preemptible(writer):
+    with writer, preemptible(writer):
         for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
                                mininterval=5):
             pixels = transform(image).unsqueeze(0)
