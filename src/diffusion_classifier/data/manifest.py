@@ -141,10 +141,12 @@ class PreparedDataset:
 
     def load_image(self, row: pd.Series) -> Image.Image:
         """Open one image, with an error that names the file and the fix."""
+        from .images import normalize, opened
+
         path = self.image_path(row)
         try:
-            with Image.open(path) as image:
-                image.load()
+            with opened(path) as image:
+                image = normalize(image, name=str(path))
         except FileNotFoundError:
             raise DatasetError(
                 f"image {row['image_id']!r} is missing: {path} does not exist; "
@@ -199,4 +201,6 @@ def _crop_border(image: Image.Image, border: int) -> Image.Image:
 
 def image_to_array(image: Image.Image, mode: str) -> np.ndarray:
     """Convert to ``mode`` ('L' or 'RGB') and return HWC uint8."""
-    return np.asarray(image.convert(mode))
+    from .images import convert_image
+
+    return np.asarray(convert_image(image, mode))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from .images import convert_image
+
 if TYPE_CHECKING:
     import torch
 
@@ -45,7 +47,7 @@ class ImageTransform:
         # the data package and should not pay torch's ~1 s import per job.
         import torch
 
-        image = image.convert("L" if self.channels == 1 else "RGB")
+        image = convert_image(image, "L" if self.channels == 1 else "RGB")
         w, h = image.size
         if (w, h) != (self.size, self.size):
             scale = self.size / min(w, h)

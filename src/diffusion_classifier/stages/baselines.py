@@ -123,6 +123,8 @@ def clip_winoground(examples_path: str | Path, clip_model: dict, winoground: dic
     """
     from PIL import Image
 
+    from ..data.images import convert_image, opened
+
     spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
     settings = from_dict(WinogroundBaselineSpec, winoground, "baselines.winoground")
     examples = read_winoground_examples(examples_path)
@@ -138,9 +140,9 @@ def clip_winoground(examples_path: str | Path, clip_model: dict, winoground: dic
         return summary
 
     def load_image(value) -> Image.Image:
-        path = Path(value)
-        with Image.open(path if path.is_absolute() else root / path) as image:
-            return image.convert("RGB")
+        path = Path(value) if Path(value).is_absolute() else root / value
+        with opened(path) as image:
+            return convert_image(image, "RGB", name=str(path))
 
     similarity = clip_similarities(clip, examples, load_image, settings.batch_size)
     per_example = pd.concat([examples[["id", "collapsed_tag"]].reset_index(drop=True),
