@@ -55,9 +55,9 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
         shell:
-            "diffusion-classifier generate-synthetic --dataset {input.dataset} --prompts {input.prompts} "
-            "--checkpoint {params.checkpoint} --model {params.model:q} --synthetic {params.synthetic:q} "
-            "--shard {wildcards.shard} --out {output} --names {params.names:q} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier generate-synthetic --dataset {input.dataset:q} --prompts {input.prompts:q} "
+            "--checkpoint {params.checkpoint:q} --model {params.model:q} --synthetic {params.synthetic:q} "
+            "--shard {wildcards.shard:q} --out {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     rule merge_synthetic:
         """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
@@ -73,8 +73,8 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier merge-synthetic --shards {input.shards} --real-dataset {input.real} "
-            "--name {wildcards.dataset}_synthetic --out {output} > {log} 2>&1"
+            "diffusion-classifier merge-synthetic --shards {input.shards:q} --real-dataset {input.real:q} "
+            "--name {wildcards.dataset:q}_synthetic --out {output:q} > {log:q} 2>&1"
 
     rule train_synthetic_classifier:
         """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
@@ -98,10 +98,10 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic} --real-dataset {input.real} "
-            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint} "
-            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
-            "--threads {threads} > {log} 2>&1"
+            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic:q} --real-dataset {input.real:q} "
+            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint:q} "
+            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
 
 
 if FEATURES:
@@ -132,9 +132,9 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier extract-sd-features --dataset {input.dataset} --checkpoint {params.checkpoint} "
-            "--model {params.model:q} --features {params.features:q} --out {output} "
-            "--names {params.names:q} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier extract-sd-features --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+            "--model {params.model:q} --features {params.features:q} --out {output:q} "
+            "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     rule train_feature_classifier:
         """Classifier on the feature maps with the real labels, tested on the evaluation split (Table 1 cell)."""
@@ -158,7 +158,7 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-feature-classifier --features-dir {input.features} --dataset {input.dataset} "
-            "--features {params.features:q} --checkpoint-out {output.checkpoint} "
-            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
-            "--threads {threads} > {log} 2>&1"
+            "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset {input.dataset:q} "
+            "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
+            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
