@@ -105,7 +105,7 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
     images of a manifest (Stable Diffusion feature maps, ``baselines.sd_features``),
     so every trained classifier of the pipeline has one loop and one checkpoint format.
     """
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -140,7 +140,7 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
 
     with atomic_directory(out_dir) as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / CHECKPOINT_WEIGHTS)
+        save_tensors(state, tmp / CHECKPOINT_WEIGHTS)
         write_json(tmp / CHECKPOINT_CONFIG, {"name": name, "spec": spec.to_dict()})
         with open(tmp / "train_log.csv", "w", newline="") as handle:
             writer = csv.writer(handle)

@@ -155,7 +155,7 @@ class PromptTable:
 def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: torch.Tensor, kind: str,
                        provenance: dict) -> Path:
     """Write ``prompts.csv``, ``embeddings.safetensors`` and ``provenance.json`` atomically."""
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     columns = {"classes": CLASS_COLUMNS, "captions": CAPTION_COLUMNS}[kind]
     if list(frame.columns) != list(columns):
@@ -164,8 +164,8 @@ def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: tor
         raise PromptTableError(f"{len(frame)} prompts but {len(embeddings)} embeddings")
     with atomic_directory(out_dir) as tmp:
         frame.to_csv(tmp / "prompts.csv", index=False)
-        save_file({"embeddings": embeddings.detach().contiguous().cpu()}, str(tmp / "embeddings.safetensors"),
-                  metadata={"kind": kind, "num_prompts": str(len(frame))})
+        save_tensors({"embeddings": embeddings}, tmp / "embeddings.safetensors",
+                     metadata={"kind": kind, "num_prompts": str(len(frame))})
         write_json(tmp / "provenance.json", {
             **provenance,
             "kind": kind,
