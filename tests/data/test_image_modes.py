@@ -7,6 +7,8 @@ worked out by hand.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,3 +151,23 @@ def test_a_decompression_bomb_is_an_error_naming_the_file(tmp_path, monkeypatch)
     with pytest.raises(DatasetError, match=f"image {path} is too large to decode safely.*downscaled copy"):
         with opened(path):
             pass
+
+
+def test_a_decompression_bomb_in_a_download_is_one_command_line_error(tmp_path, monkeypatch, capsys):
+    """The probe's case: PIL's DecompressionBombError reached the user as a traceback."""
+    from native_formats import build_imagenet_val_tree, build_synset_mapping
+
+    from diffusion_classifier.cli import DEBUG_ENV, main
+
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    tree = build_imagenet_val_tree(tmp_path / "raw", per_class=1)
+    mapping = build_synset_mapping(tmp_path / "raw" / "LOC_synset_mapping.txt")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 24 x 18 images now exceed twice the limit
+    options = {"image_folder": str(tree), "class_index": str(mapping)}
+    assert main(["download-dataset", "--source", "imagenet_val", "--options", json.dumps(options),
+                 "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]  # after the progress bar
+    assert "ILSVRC2012_val_" in line and "too large to decode safely" in line
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from ..data.images import convert_image
+from ..errors import UserError
 from ..data.transforms import _RESAMPLING
 from ..specs import from_dict
 
@@ -40,7 +41,7 @@ CHECKPOINT_WEIGHTS = "model.safetensors"
 CHECKPOINT_CONFIG = "config.json"
 
 
-class ZooError(ValueError):
+class ZooError(UserError, ValueError):
     """A zoo model cannot be built or its weights cannot be loaded."""
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from ..artifacts.provenance import atomic_path, code_version, write_json
+from ..errors import UserError
 from .class_map import ClassMap
 
 __all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset", "DatasetError"]
@@ -33,7 +34,7 @@ __all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset
 MANIFEST_COLUMNS = ("image_id", "path", "label", "split", "orig_width", "orig_height", "sha256")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A prepared dataset or one of its images is missing or malformed."""
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import torch
 
 from ..artifacts.provenance import files_sha256
+from ..errors import UserError
 
 __all__ = ["resolve_checkpoint", "load_component", "load_scheduler", "weights_sha256", "CheckpointError",
            "place_frozen"]
 
 
-class CheckpointError(FileNotFoundError):
+class CheckpointError(UserError, FileNotFoundError):
     """A model checkpoint is missing or incomplete."""
 
 

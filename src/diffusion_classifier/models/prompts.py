@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from ..artifacts.provenance import atomic_directory, code_version, file_sha256, write_json
+from ..errors import UserError
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
            "read_prompt_table", "PromptTableError"]
@@ -37,7 +38,7 @@ CLASS_COLUMNS = ("index", "class_index", "class_name", "template", "prompt")
 CAPTION_COLUMNS = ("index", "example_id", "slot", "template", "prompt")
 
 
-class PromptTableError(ValueError):
+class PromptTableError(UserError, ValueError):
     """A prompt table is missing, malformed, or does not fit the dataset or model."""
 
 
