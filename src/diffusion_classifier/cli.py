@@ -11,11 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable
 
+from .errors import UserError
+
 __all__ = ["main", "command"]
+
+#: Environment variable that turns on ``--debug`` (tracebacks) for every subcommand.
+DEBUG_ENV = "DIFFUSION_CLASSIFIER_DEBUG"
 
 @dataclass(frozen=True)
 class _Command:
@@ -692,6 +698,8 @@ def _run_classify(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an error (also: {DEBUG_ENV}=1, e.g. under Snakemake)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, cmd in _COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
@@ -710,11 +718,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.command_spec.threads:
             _set_threads(args.threads)
         args.command_spec.run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        # Expected user errors: one clear line, no traceback.
-        print(f"error: {exc}", file=sys.stderr)
+    except (UserError, ValueError, OSError) as exc:
+        # A failure the user can fix: one line naming the file or key and the fix.
+        if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line; a third-party error keeps its type and points at ``--debug``."""
+    if isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.filename and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}"  # permission denied, disk full, ...: names the file
+    elif isinstance(exc, UserError) or type(exc) in (ValueError, FileNotFoundError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

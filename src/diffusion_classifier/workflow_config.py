@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import UserError
+
 __all__ = ["check_config", "ConfigError"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The workflow config is inconsistent."""
 
 

@@ -50,9 +50,9 @@ if "timesteps" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/figures_timesteps/figures_timesteps.tsv"
         shell:
-            "diffusion-classifier figures-timesteps --even-shards {input.even} --repeats-shards {input.repeats} "
-            "--loss {params.loss} --sets {params.sets:q} --names {params.names:q} "
-            "--out-dir {RESULTS}/figures > {log} 2>&1"
+            "diffusion-classifier figures-timesteps --even-shards {input.even:q} --repeats-shards {input.repeats:q} "
+            "--loss {params.loss:q} --sets {params.sets:q} --names {params.names:q} "
+            "--out-dir {RESULTS:q}/figures > {log:q} 2>&1"
 
 
 if "objectives" in SUPERVISED:
@@ -76,8 +76,8 @@ if "objectives" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/table_objectives/table_objectives.tsv"
         shell:
-            "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives} "
-            "--out-stem {TABLE5} > {log} 2>&1"
+            "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives:q} "
+            "--out-stem {TABLE5:q} > {log:q} 2>&1"
 
 
 if "schedules" in SUPERVISED:
@@ -110,6 +110,6 @@ if "schedules" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/schedule_study/schedule_study.tsv"
         shell:
-            "diffusion-classifier schedule-study --shards {input.shards} --study {params.study:q} "
-            "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE} "
-            "--figure {STUDY_FIGURE} > {log} 2>&1"
+            "diffusion-classifier schedule-study --shards {input.shards:q} --study {params.study:q} "
+            "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE:q} "
+            "--figure {STUDY_FIGURE:q} > {log:q} 2>&1"

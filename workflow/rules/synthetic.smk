@@ -29,7 +29,7 @@ def feature_training_inputs(wildcards):
 def feature_training_args(wildcards, input):
     if "train_features" not in input.keys():
         return ""
-    return f"--train-features-dir {input.train_features} --train-dataset {input.train_dataset}"
+    return f"--train-features-dir {shlex.quote(input.train_features)} --train-dataset {shlex.quote(input.train_dataset)}"
 
 
 def baseline_checkpoint(model):
@@ -74,9 +74,9 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
         shell:
-            "diffusion-classifier generate-synthetic --dataset {input.dataset} --prompts {input.prompts} "
-            "--checkpoint {params.checkpoint} --model {params.model:q} --synthetic {params.synthetic:q} "
-            "--shard {wildcards.shard} --out {output} --names {params.names:q} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier generate-synthetic --dataset {input.dataset:q} --prompts {input.prompts:q} "
+            "--checkpoint {params.checkpoint:q} --model {params.model:q} --synthetic {params.synthetic:q} "
+            "--shard {wildcards.shard:q} --out {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     rule merge_synthetic:
         """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
@@ -92,8 +92,8 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier merge-synthetic --shards {input.shards} --real-dataset {input.real} "
-            "--name {wildcards.dataset}_synthetic --out {output} > {log} 2>&1"
+            "diffusion-classifier merge-synthetic --shards {input.shards:q} --real-dataset {input.real:q} "
+            "--name {wildcards.dataset:q}_synthetic --out {output:q} > {log:q} 2>&1"
 
     rule train_synthetic_classifier:
         """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
@@ -117,10 +117,10 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic} --real-dataset {input.real} "
-            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint} "
-            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
-            "--threads {threads} > {log} 2>&1"
+            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic:q} --real-dataset {input.real:q} "
+            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint:q} "
+            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
 
 
 if FEATURES:
@@ -151,9 +151,9 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier extract-sd-features --dataset {input.dataset} --checkpoint {params.checkpoint} "
-            "--model {params.model:q} --features {params.features:q} --out {output} "
-            "--names {params.names:q} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier extract-sd-features --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+            "--model {params.model:q} --features {params.features:q} --out {output:q} "
+            "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     FEATURES_BORROWED = FEATURES.get("classifier_from", {})
     FEATURES_TRAINED = [d for d in FEATURES["datasets"] if d not in FEATURES_BORROWED]
@@ -182,10 +182,10 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-feature-classifier --features-dir {input.features} --dataset {input.dataset} "
-            "--features {params.features:q} --checkpoint-out {output.checkpoint} "
-            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
-            "{params.train} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset {input.dataset:q} "
+            "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
+            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "{params.train} --threads {threads:q} > {log:q} 2>&1"
 
     if FEATURES_BORROWED:
 
@@ -214,7 +214,7 @@ if FEATURES:
             benchmark:
                 f"{RESULTS}/benchmarks/evaluate_feature_classifier/{{dataset}}.tsv"
             shell:
-                "diffusion-classifier evaluate-feature-classifier --features-dir {input.features} "
-                "--dataset {input.dataset} --features {params.features:q} --checkpoint {input.checkpoint} "
-                "--trained-summary {input.trained} --predictions {output.predictions} --summary {output.summary} "
-                "--names {params.names:q} --threads {threads} > {log} 2>&1"
+                "diffusion-classifier evaluate-feature-classifier --features-dir {input.features:q} "
+                "--dataset {input.dataset:q} --features {params.features:q} --checkpoint {input.checkpoint:q} "
+                "--trained-summary {input.trained:q} --predictions {output.predictions:q} --summary {output.summary:q} "
+                "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"

@@ -179,13 +179,13 @@ def extract_split(predictor, dataset, split: str, spec: FeatureSpec, image_trans
 
 def write_features(out_dir: str | Path, splits: dict, provenance: dict) -> Path:
     """``<split>/features.safetensors`` + ``<split>/index.csv`` per split, and provenance."""
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     with atomic_directory(out_dir) as tmp:
         shapes = {}
         for split, (features, labels, index) in splits.items():
             (tmp / split).mkdir()
-            save_file({"features": features.contiguous(), "labels": labels}, tmp / split / FEATURES_FILE)
+            save_tensors({"features": features, "labels": labels}, tmp / split / FEATURES_FILE)
             index.to_csv(tmp / split / INDEX_FILE, index=False)
             shapes[split] = list(features.shape)
         write_json(tmp / "provenance.json", {**provenance, "shapes": shapes, "dtype": "float16",

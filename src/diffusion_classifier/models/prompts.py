@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from ..artifacts.provenance import atomic_directory, code_version, file_sha256, write_json
+from ..errors import UserError
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
            "read_prompt_table", "PromptTableError", "check_identical_prompts"]
@@ -39,7 +40,7 @@ CLASS_COLUMNS = ("index", "class_index", "class_name", "template", "prompt")
 CAPTION_COLUMNS = ("index", "example_id", "slot", "template", "prompt")
 
 
-class PromptTableError(ValueError):
+class PromptTableError(UserError, ValueError):
     """A prompt table is missing, malformed, or does not fit the dataset or model."""
 
 
@@ -208,7 +209,7 @@ class PromptTable:
 def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: torch.Tensor, kind: str,
                        provenance: dict) -> Path:
     """Write ``prompts.csv``, ``embeddings.safetensors`` and ``provenance.json`` atomically."""
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     columns = {"classes": CLASS_COLUMNS, "captions": CAPTION_COLUMNS}[kind]
     if list(frame.columns) != list(columns):
@@ -217,8 +218,8 @@ def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: tor
         raise PromptTableError(f"{len(frame)} prompts but {len(embeddings)} embeddings")
     with atomic_directory(out_dir) as tmp:
         frame.to_csv(tmp / "prompts.csv", index=False)
-        save_file({"embeddings": embeddings.detach().contiguous().cpu()}, str(tmp / "embeddings.safetensors"),
-                  metadata={"kind": kind, "num_prompts": str(len(frame))})
+        save_tensors({"embeddings": embeddings}, tmp / "embeddings.safetensors",
+                     metadata={"kind": kind, "num_prompts": str(len(frame))})
         write_json(tmp / "provenance.json", {
             **provenance,
             "kind": kind,
