@@ -370,11 +370,15 @@ def _run_table_objectives(args: argparse.Namespace) -> None:
 def _add_schedule_study(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", nargs="+", required=True, help="shards of a one-stage run")
     p.add_argument("--study", type=_json, required=True,
-                   help="JSON {loss, two_stage_evaluations, two_stage_keep, schedules}")
+                   help="JSON {loss, two_stage_evaluations, two_stage_keep, schedules, sequential}")
     p.add_argument("--direct", type=_json, default=[], help="JSON list of {strategy, shards} scored directly")
     p.add_argument("--names", type=_json, default={})
     p.add_argument("--out-stem", required=True)
     p.add_argument("--figure", required=True)
+    p.add_argument("--sequential-runs", type=_json, default=[],
+                   help="JSON list of {name, shards}: further one-stage runs for the sequential curve")
+    p.add_argument("--sequential-out", nargs=2, metavar=("STEM", "FIGURE"),
+                   help="table stem and figure of the sequential study (with study.sequential)")
 
 
 @command("schedule-study", "Passes vs accuracy of adaptive schedules replayed from stored errors.",
@@ -387,7 +391,8 @@ def _run_schedule_study(args: argparse.Namespace) -> None:
 
     study = asdict(from_dict(ScheduleStudySpec, args.study, "supervised.schedules"))
     schedule_study(args.shards, study.pop("loss"), args.out_stem, args.figure, direct=args.direct,
-                   names=args.names, **study)
+                   names=args.names, sequential_runs=args.sequential_runs, sequential_out=args.sequential_out,
+                   **study)
 
 
 # --- zero-shot and compositional (text-conditional models) ---------------------------

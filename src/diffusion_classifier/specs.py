@@ -15,6 +15,7 @@ import torch
 
 from .data.transforms import ImageTransform
 from .engine import Schedule, ScoringConfig, image_seed
+from .engine.acceleration import Acceleration
 from .engine.sequential import SequentialConfig
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
@@ -112,7 +113,8 @@ class StrategySpec:
         grid = tuple(t for _ in range(self.noises_per_timestep) for t in self.timesteps)
         return Schedule(tuple(self.evaluations), tuple(self.keep), num_train_timesteps, grid)
 
-    def scoring_config(self, num_train_timesteps: int, batch_size: int) -> ScoringConfig:
+    def scoring_config(self, num_train_timesteps: int, batch_size: int,
+                       acceleration: Acceleration = Acceleration()) -> ScoringConfig:
         return ScoringConfig(
             schedule=self.schedule(num_train_timesteps),
             loss=self.loss,
@@ -120,6 +122,7 @@ class StrategySpec:
             batch_size=batch_size,
             sequential=None if self.sequential is None
             else from_dict(SequentialConfig, self.sequential, "strategy.sequential"),
+            acceleration=acceleration,
         )
 
 
@@ -137,6 +140,8 @@ class ScoringSpec:
         checkpoint_seconds: Seconds between checkpoints of a running shard, whichever
             of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
+        acceleration: GPU speed switches (:class:`~diffusion_classifier.engine.acceleration.Acceleration`);
+            all off by default.
     """
 
     seed: int = 0
@@ -146,6 +151,11 @@ class ScoringSpec:
     checkpoint_every: int = 50
     checkpoint_seconds: float = 300.0
     shards: int = 1
+    acceleration: dict = field(default_factory=dict)
+
+    @property
+    def accelerations(self) -> Acceleration:
+        return from_dict(Acceleration, self.acceleration, "scoring.acceleration")
 
     def shares_noise(self, strategy: "StrategySpec") -> bool:
         """Whether every image gets the same noise: the strategy's choice, else this section's."""

@@ -161,6 +161,20 @@ def _check_supervised(config: dict[str, Any]) -> None:
         s = section["schedules"]
         for strategy in [s["strategy"], *s.get("direct", [])]:
             scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
+        for i, run in enumerate(s.get("sequential_runs", [])):
+            scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
+        sequential = (s.get("study") or {}).get("sequential")
+        if sequential:
+            from .reporting.schedule_study import SequentialStudySpec
+            from .specs import from_dict
+
+            try:
+                from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        elif s.get("sequential_runs"):
+            raise ConfigError("supervised.schedules.sequential_runs needs supervised.schedules.study.sequential "
+                              "(the k curve to replay on them)")
 
 
     check_robustness_config(config)

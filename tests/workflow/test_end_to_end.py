@@ -170,6 +170,18 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     assert (direct["evaluations"], direct["keep"], direct["loss"]) == ("2/4", "2/1", "l1")
     assert direct["passes_per_image"] == 24 and direct["replay_agreement"] == 100.0
     assert direct["accuracy"] == pytest.approx(accuracy["adaptive"]) and direct["max_error_difference"] < 1e-4
+    # The sequential strategy's curve: in the study table, and per run against one stage and the reference.
+    assert set(study.loc[study["strategy"] == "sequential", "schedule"]) == {
+        "sequential k=0.5, block 1, min 2", "sequential k=2, block 1, min 2"}
+    seq = pd.read_csv(micro_run / "tables/sequential_study.csv")
+    assert list(dict.fromkeys(seq["run"])) == ["digits/digits_unet", "digits/digits_text"]
+    ones = seq[seq["rule"] == "one stage"].set_index("run")
+    assert ones.loc["digits/digits_unet", "accuracy"] == pytest.approx(accuracy["even25"])
+    assert (ones["passes_per_image"] == 40).all() and (ones["agreement_with_one_stage"] == 100).all()
+    assert (seq.loc[seq["kind"] == "sequential", "passes_per_image"] <= 40).all()
+    assert (micro_run / "figures/sequential_vs_passes.png").read_bytes()[:4] == b"\x89PNG"
+    # opt_in runs are scored for the study but are no rows of the classification table
+    assert "grid4" not in set(pd.read_csv(micro_run / "tables/classification.csv")["strategy"])
 
 
 # --- zero-shot and compositional part ----------------------------------------------------

@@ -71,9 +71,11 @@ def experiment_split(wildcards):
 
 
 def summaries():
+    """Summaries of the reported experiments (opt_in runs are built only when asked for)."""
     return [
         f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
         for run in config["experiments"]
+        if not run.get("opt_in", False)
     ]
 
 

@@ -81,7 +81,11 @@ def pair_shard_dirs(wildcards):
     )
 
 
-ZEROSHOT_RUNS = [run for run in config["experiments"] if uses_prompts(run["model"])]
+ZEROSHOT_RUNS = [
+    run
+    for run in config["experiments"]
+    if uses_prompts(run["model"]) and not run.get("opt_in", False)
+]
 ZEROSHOT_SUMMARIES = [
     f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
     for run in ZEROSHOT_RUNS

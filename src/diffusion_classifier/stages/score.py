@@ -175,7 +175,8 @@ def score_shard(
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
     device, dtype = predictor.device, predictor.dtype
-    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
+    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
+                                          scoring_spec.accelerations)
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
     labels_of = candidate_labels(dataset, model_spec.adapter)
