@@ -597,6 +597,19 @@ def _run_noise_pairing(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+def _add_metrics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", nargs="+", required=True, help="table CSVs (named by file stem)")
+    p.add_argument("--out", required=True, help="metrics JSON")
+
+
+@command("make-metrics", "Every table's headline numbers in one JSON file (DVC metrics).", _add_metrics)
+def _run_metrics(args: argparse.Namespace) -> None:
+    from .stages.metrics import make_metrics
+
+    make_metrics(args.tables, args.out)
+
+
+# ---------------------------------------------------------------------------------------
 def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="checkpoint: hub id or local diffusers directory")
     p.add_argument("--images", required=True, help="folder of images (searched recursively; an image in a "
