@@ -609,6 +609,18 @@ def _run_metrics(args: argparse.Namespace) -> None:
     make_metrics(args.tables, args.out)
 
 
+def _add_provenance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--summaries", nargs="+", required=True, help="run summaries (classification, compositional)")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.csv and <stem>.md")
+
+
+@command("make-provenance-table", "What made every scored run the tables are computed from.", _add_provenance)
+def _run_provenance(args: argparse.Namespace) -> None:
+    from .stages.provenance import make_provenance_table
+
+    make_provenance_table(args.summaries, args.out_stem)
+
+
 # ---------------------------------------------------------------------------------------
 def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="checkpoint: hub id or local diffusers directory")

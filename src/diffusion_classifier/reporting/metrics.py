@@ -29,8 +29,8 @@ class MetricTable:
 
 
 METRIC_TABLES: Registry[MetricTable] = Registry("metrics table")
-# Tables of measured quantities: they vary from run to run and are never metrics.
-UNMEASURED_TABLES = frozenset({"runtime"})
+# Tables without headline numbers: measured times (they vary from run to run) and provenance.
+UNMEASURED_TABLES = frozenset({"runtime", "provenance"})
 
 for _name, _key, _values in (
     ("classification", ("dataset", "model", "strategy"), ("accuracy", "mean_per_class", "passes_per_image")),
@@ -74,7 +74,7 @@ def collect_metrics(table_csvs: list[str | Path]) -> dict:
     """The metrics of every table CSV given (named by file stem), in name order.
 
     A table not registered here is an error rather than silently left out of the
-    metrics; measured-time tables (``runtime``) are skipped.
+    metrics; measured-time and provenance tables (``runtime``, ``provenance``) are skipped.
     """
     metrics = {}
     for path in sorted(map(Path, table_csvs), key=lambda p: p.stem):
