@@ -301,7 +301,7 @@ def _run_clip_zero_shot(args: argparse.Namespace) -> None:
 
 
 def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--examples", required=True, help="Winoground example table (CSV or Parquet)")
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset (Winoground) directory")
     p.add_argument("--clip-model", type=_json, required=True, help="JSON baselines.clip_models entry")
     p.add_argument("--winoground", type=_json, required=True, help="JSON baselines.winoground section")
     p.add_argument("--names", type=_json, required=True)
@@ -313,7 +313,7 @@ def _add_clip_winoground(p: argparse.ArgumentParser) -> None:
 def _run_clip_winoground(args: argparse.Namespace) -> None:
     from .stages.baselines import clip_winoground
 
-    clip_winoground(args.examples, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
+    clip_winoground(args.dataset, args.clip_model, args.winoground, args.per_example, args.summary, args.names)
 
 
 def _add_table1(p: argparse.ArgumentParser) -> None:
@@ -389,7 +389,8 @@ def _add_prompts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="prepared dataset directory")
     p.add_argument("--checkpoint", required=True, help="model directory or hub id")
     p.add_argument("--model", type=_json, required=True, help="JSON model section")
-    p.add_argument("--prompt", type=_json, default={}, help='JSON {"template": ..., "class_names": [...]}')
+    p.add_argument("--prompt", type=_json, default={},
+                   help='JSON {"template": ..., "class_names": [...]} or {"table": <released table>, ...}')
     p.add_argument("--scoring", type=_json, default={}, help="JSON scoring section (device)")
     p.add_argument("--names", type=_json, default={})
     p.add_argument("--out", required=True)
@@ -402,6 +403,22 @@ def _run_prompts(args: argparse.Namespace) -> None:
 
     prepare_prompts(args.dataset, args.checkpoint, args.model, args.out, prompt=args.prompt,
                     scoring=args.scoring, names=args.names)
+
+
+def _add_fetch_prompt_table(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", required=True, help="the released table (https:// or file://)")
+    p.add_argument("--sha256", required=True, help="the released table's sha256")
+    p.add_argument("--cache", required=True, help="where the downloaded file is kept (used if present and intact)")
+    p.add_argument("--identical-prompts", type=_json, default=[],
+                   help="JSON list of class-index groups allowed to share a prompt")
+    p.add_argument("--out", required=True, help="the verified copy the workflow reads")
+
+
+@command("fetch-prompt-table", "Download and verify the authors' prompt table of a dataset.", _add_fetch_prompt_table)
+def _run_fetch_prompt_table(args: argparse.Namespace) -> None:
+    from .stages.prompts import fetch_released_prompts
+
+    fetch_released_prompts(args.url, args.sha256, args.cache, args.out, identical_prompts=args.identical_prompts)
 
 
 def _add_score_pairs(p: argparse.ArgumentParser) -> None:
@@ -470,6 +487,19 @@ def _run_compositional_table(args: argparse.Namespace) -> None:
     from .stages.zeroshot import make_compositional_table
 
     make_compositional_table(args.summaries, args.out)
+
+
+def _add_table3(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--diffusion", required=True, help="aggregate-pairs summary of the Winoground run")
+    p.add_argument("--clip", type=_json, required=True, help="JSON CLIP model key -> clip-winoground summary")
+    p.add_argument("--out", required=True, help="output stem (.md and .csv)")
+
+
+@command("make-table3", "Paper Table 3: Winoground text scores, CLIP and ours, the paper's beside.", _add_table3)
+def _run_table3(args: argparse.Namespace) -> None:
+    from .stages.zeroshot import make_table3
+
+    make_table3(args.diffusion, args.clip, args.out)
 
 
 # --- Table 1: Synthetic SD Data and SD Features baselines --------------------------------

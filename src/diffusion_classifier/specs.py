@@ -15,6 +15,7 @@ import torch
 
 from .data.transforms import ImageTransform
 from .engine import Schedule, ScoringConfig, image_seed
+from .engine.sequential import SequentialConfig
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
            "AuditSpec", "ZeroShotSpec", "WinogroundBaselineSpec"]
@@ -92,6 +93,8 @@ class StrategySpec:
 
     ``timesteps`` with ``noises_per_timestep`` replaces the evenly spaced grid by an
     explicit one, each timestep repeated with that many noises (round-robin order).
+    ``sequential`` (``{block, k, min_points}``) replaces the fixed stages by sequential
+    elimination on the one-stage grid (:mod:`diffusion_classifier.engine.sequential`).
     """
 
     evaluations: list[int]
@@ -101,6 +104,7 @@ class StrategySpec:
     timesteps: list[int] = field(default_factory=list)
     noises_per_timestep: int = 1
     share_noise_across_images: bool | None = None
+    sequential: dict | None = None
 
     def schedule(self, num_train_timesteps: int = 1000) -> Schedule:
         if self.noises_per_timestep < 1:
@@ -114,6 +118,8 @@ class StrategySpec:
             loss=self.loss,
             extra_objectives=tuple(self.extra_objectives),
             batch_size=batch_size,
+            sequential=None if self.sequential is None
+            else from_dict(SequentialConfig, self.sequential, "strategy.sequential"),
         )
 
 
@@ -128,6 +134,8 @@ class ScoringSpec:
         batch_size: Noise-predictor inputs per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...
         checkpoint_every: Images between checkpoints of a running shard.
+        checkpoint_seconds: Seconds between checkpoints of a running shard, whichever
+            of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
     """
 
@@ -136,6 +144,7 @@ class ScoringSpec:
     batch_size: int = 256
     device: str = "auto"
     checkpoint_every: int = 50
+    checkpoint_seconds: float = 300.0
     shards: int = 1
 
     def shares_noise(self, strategy: "StrategySpec") -> bool:
@@ -229,8 +238,8 @@ class WinogroundBaselineSpec:
     Attributes:
         models: Names in ``baselines.clip_models``.
         dataset: A caption-pair dataset of ``datasets`` (Winoground); its prepared
-            directory holds ``examples.csv`` (id, caption_0, caption_1, image_0, image_1,
-            collapsed_tag; image paths relative to that directory).
+            directory holds ``examples.csv`` whose ``image_0`` / ``image_1`` are image
+            ids of its manifest (:mod:`.data.pairs`).
         batch_size: Examples per forward pass.
         device: ``auto``, ``cpu``, ``cuda``, ...
     """

@@ -42,7 +42,7 @@ def check_config(config: dict[str, Any]) -> None:
         for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
             _known("objective", objective, list_objectives(), f"strategies.{name}")
         try:
-            from_dict(StrategySpec, spec, f"strategies.{name}").schedule()
+            from_dict(StrategySpec, spec, f"strategies.{name}").scoring_config(1000, 1)
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
@@ -50,6 +50,7 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
+        _check_runnable_schedule(run, config, where)
     if config.get("noise_pairing"):
         _known("dataset", config["noise_pairing"]["dataset"], list(datasets), "noise_pairing.dataset")
         _known("model", config["noise_pairing"]["model"], list(models), "noise_pairing.model")
@@ -57,6 +58,37 @@ def check_config(config: dict[str, Any]) -> None:
     _check_supervised(config)
     _check_text_conditional(config)
     _check_sd_baselines(config)
+
+
+def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
+    """Classes of dataset ``name`` when the config alone tells (else ``None``).
+
+    Prompt class names list them; a dataset of the paper (same name and source as
+    :data:`~diffusion_classifier.data.paper_settings.PAPER_SETTINGS`) has the paper's count.
+    """
+    from .data.paper_settings import PAPER_SETTINGS
+
+    if spec.get("prompt_class_names"):
+        return len(spec["prompt_class_names"])
+    paper = PAPER_SETTINGS.get(name)
+    if paper is not None and paper.source == spec.get("source"):
+        return paper.num_classes
+    return None
+
+
+def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where: str) -> None:
+    """The experiment's schedule on its model's timesteps and, where known, its dataset's classes."""
+    from .specs import StrategySpec, from_dict
+
+    strategy = from_dict(StrategySpec, config["strategies"][run["strategy"]], f"strategies.{run['strategy']}")
+    train = config["models"][run["model"]].get("train") or {}
+    num_classes = known_num_classes(run["dataset"], config["datasets"][run["dataset"]])
+    try:
+        schedule = strategy.schedule(int(train.get("num_train_timesteps", 1000)))
+        if num_classes is not None:
+            schedule.check_classes(num_classes)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: strategy {run['strategy']!r} on dataset {run['dataset']!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,11 +218,16 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
         except PromptTableError as exc:
             raise ConfigError(f"datasets.{name}.prompt_template: {exc}") from None
     for i, run in enumerate(config["experiments"]):
-        if adapter_uses_prompts(models[run["model"]]["adapter"]) and "prompt_template" not in datasets[run["dataset"]]:
+        spec = datasets[run["dataset"]]
+        if not adapter_uses_prompts(models[run["model"]]["adapter"]):
+            continue
+        if "prompt_template" not in spec and not spec.get("prompt_table"):
             raise ConfigError(
                 f"experiments[{i}]: model {run['model']!r} is text-conditional, so datasets.{run['dataset']} "
-                "needs a prompt_template (e.g. 'a photo of a {}.')"
+                "needs a prompt_template (e.g. 'a photo of a {}.') or a prompt_table"
             )
+        if not spec.get("prompt_table"):
+            _check_template_prompts(run["dataset"], spec)
     for i, run in enumerate(config.get("compositional", [])):
         where = f"compositional[{i}]"
         _known("dataset", run["dataset"], list(datasets), where)
@@ -201,7 +238,37 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
         if len(strategies[run["strategy"]]["evaluations"]) != 1:
             raise ConfigError(f"{where}: strategy {run['strategy']!r} has several stages; compositional runs "
                               "score both captions at the same timesteps: use a one-stage strategy")
+    _check_table3(config)
     _check_digit_splits(datasets)
+
+
+def _check_template_prompts(name: str, spec: dict[str, Any]) -> None:
+    """Identical template prompts of two classes, when the class names are known before preparing."""
+    from .data.registry import known_class_names
+    from .models.prompts import PromptSpec, PromptTableError, check_identical_prompts
+
+    prompt = PromptSpec(spec.get("prompt_template", "{}"), spec.get("prompt_class_names"))
+    names = prompt.class_names or known_class_names(spec["source"], spec.get("options", {}))
+    if names:
+        try:
+            check_identical_prompts([prompt.template.format(n) for n in names], list(names),
+                                    f"datasets.{name}.prompt_template")
+        except PromptTableError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _check_table3(config: dict[str, Any]) -> None:
+    """``table3`` names a compositional run grouped by collapsed_tag (Table 3's columns)."""
+    table3 = config.get("table3")
+    if not table3:
+        return
+    key = (table3["dataset"], table3["model"], table3["strategy"])
+    runs = [r for r in config.get("compositional", []) if (r["dataset"], r["model"], r["strategy"]) == key]
+    if not runs:
+        raise ConfigError(f"table3: {'/'.join(key)} is not a compositional run; add it to compositional")
+    if "collapsed_tag" not in runs[0].get("group_by", ["collapsed_tag"]):
+        raise ConfigError("table3: its compositional run must group by collapsed_tag (Table 3's columns); "
+                          "add collapsed_tag to its group_by")
 
 
 def _check_digit_splits(datasets: dict[str, Any]) -> None:

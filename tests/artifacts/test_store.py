@@ -53,6 +53,7 @@ def test_resume_skips_checkpointed_images(tmp_path):
         first.add(f"img-{i}", 0, i, fake_scores(seed=i))
     # Preempted here: two images were checkpointed, the third was only buffered.
     assert not target.exists()
+    first.release()  # the process died: the kernel drops its lock
     resumed = ShardWriter(target, provenance(), checkpoint_every=2)
     assert resumed.done == {"img-0", "img-1"}
     for i in range(2, 4):
@@ -65,6 +66,7 @@ def test_checkpoint_of_another_configuration_is_discarded(tmp_path):
     target = tmp_path / "shard-000"
     old = ShardWriter(target, provenance("old"), checkpoint_every=1)
     old.add("img-0", 0, 0, fake_scores())
+    old.release()
     new = ShardWriter(target, provenance("new"), checkpoint_every=1)
     assert new.done == set()
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from .audit_helpers import image_features, make_aesthetic_state, make_keras_nsfw
+from helpers.audit_helpers import image_features, make_aesthetic_state, make_keras_nsfw
 
 
 @pytest.fixture

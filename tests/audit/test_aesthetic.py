@@ -20,7 +20,7 @@ from diffusion_classifier.audit import (
 )
 from diffusion_classifier.audit.weights import AESTHETIC_L14
 
-from .audit_helpers import AESTHETIC_SHAPES, make_aesthetic_state, numpy_aesthetic
+from helpers.audit_helpers import AESTHETIC_SHAPES, make_aesthetic_state, numpy_aesthetic
 
 
 def test_module_has_exactly_the_published_keys() -> None:

@@ -16,7 +16,7 @@ from diffusion_classifier.data import write_dataset
 from diffusion_classifier.stages import audit as audit_stage
 from diffusion_classifier.stages.audit import audit_filters, make_table2
 
-from .audit_helpers import make_aesthetic_state
+from helpers.audit_helpers import make_aesthetic_state
 
 
 @pytest.fixture

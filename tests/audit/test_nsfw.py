@@ -19,7 +19,7 @@ from diffusion_classifier.audit import (
     load_nsfw_head,
 )
 
-from .audit_helpers import make_keras_nsfw, numpy_nsfw
+from helpers.audit_helpers import make_keras_nsfw, numpy_nsfw
 
 
 def test_module_layout_is_the_declared_constant() -> None:

@@ -22,7 +22,7 @@ from diffusion_classifier.audit import (
     table2,
 )
 
-from .audit_helpers import fake_embed, make_aesthetic_state, make_keras_nsfw, numpy_aesthetic, numpy_nsfw
+from helpers.audit_helpers import fake_embed, make_aesthetic_state, make_keras_nsfw, numpy_aesthetic, numpy_nsfw
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,9 +11,10 @@ from PIL import Image
 
 from diffusion_classifier.baselines import ClipModelSpec, clip_similarities, example_scores, load_clip_model
 from diffusion_classifier.baselines import winoground_table
+from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.stages.baselines import clip_winoground
 
-from . import clip_standin
+from helpers import clip_standin
 
 
 def test_scores_of_hand_worked_examples():
@@ -37,25 +40,34 @@ def test_scores_of_hand_worked_examples():
         example_scores(np.zeros((2, 3, 2)))
 
 
-def _write_examples(root, captions, colors):
-    root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for k, ((c0, c1), (rgb0, rgb1)) in enumerate(zip(captions, colors)):
-        for i, rgb in enumerate((rgb0, rgb1)):
-            Image.fromarray(np.full((2, 2, 3), rgb, dtype=np.uint8)).save(root / f"{k}_{i}.png")
-        rows.append({"id": k, "caption_0": c0, "caption_1": c1, "image_0": f"{k}_0.png",
-                     "image_1": f"{k}_1.png", "collapsed_tag": ["Object", "Relation"][k % 2]})
-    path = root / "examples.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+def _png(rgb) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((2, 2, 3), rgb, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _prepared_winoground(root, captions, colors):
+    """A Winoground copy in the hub's parquet layout, prepared by the real reader.
+
+    The prepared ``examples.csv`` names images by manifest image id (``ex-000-img-0``),
+    not by file name: the CLIP stage must open them through the manifest.
+    """
+    (root / "hub" / "data").mkdir(parents=True)
+    rows = [{"id": k, "caption_0": c0, "caption_1": c1, "image_0": {"bytes": _png(rgb0), "path": None},
+             "image_1": {"bytes": _png(rgb1), "path": None}, "tag": "Noun", "secondary_tag": "",
+             "num_main_preds": 1, "collapsed_tag": ["Object", "Relation"][k % 2]}
+            for k, ((c0, c1), (rgb0, rgb1)) in enumerate(zip(captions, colors))]
+    pd.DataFrame(rows).to_parquet(root / "hub" / "data" / "test-00000-of-00001.parquet")
+    return prepare_dataset("winoground", root / "prepared", local_dir=str(root / "hub"))
 
 
 def test_a_bag_of_words_model_ties_on_swapped_captions(tmp_path):
     # Same words in another order embed identically in the bag-of-words stand-in: every
     # text score ties and fails, while images of different colours still separate.
-    examples = _write_examples(tmp_path / "wg", [("red over blue", "blue over red"), ("a red thing", "a blue thing")],
-                               [((255, 0, 0), (0, 0, 255)), ((250, 0, 5), (5, 0, 250))])
-    summary = clip_winoground(examples, clip_standin.spec("colors"), {"models": ["c"], "dataset": "winoground",
+    dataset = _prepared_winoground(tmp_path / "wg",
+                                   [("red over blue", "blue over red"), ("a red thing", "a blue thing")],
+                                   [((255, 0, 0), (0, 0, 255)), ((250, 0, 5), (5, 0, 250))])
+    summary = clip_winoground(dataset, clip_standin.spec("colors"), {"models": ["c"], "dataset": "winoground",
                               "device": "cpu"}, tmp_path / "per.parquet", tmp_path / "s.json",
                               {"model": "c", "dataset": "winoground"})
     per = pd.read_parquet(tmp_path / "per.parquet")

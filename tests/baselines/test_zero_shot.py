@@ -20,7 +20,7 @@ from diffusion_classifier.baselines import (
 )
 from diffusion_classifier.stages.baselines import clip_zero_shot
 
-from . import clip_standin
+from helpers import clip_standin
 from .conftest import EXPECTED_PREDICTIONS
 
 ZERO_SHOT = {"models": ["stand_in"], "datasets": ["colors"], "prompt_templates": {"colors": "a photo of a {}."},

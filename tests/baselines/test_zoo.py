@@ -106,3 +106,30 @@ def test_mapping_outside_the_model_is_an_error(tmp_path):
     data = load_dataset(make_manifest(tmp_path / "data", {"test": [0]}, ["a"], class_ids=["1200"]))
     with pytest.raises(DatasetError, match="outside the model's 1000 classes"):
         class_mapping(data, None, 1000)
+
+
+def test_torchvision_weights_need_their_published_preprocessing(monkeypatch):
+    from torchvision import models
+
+    monkeypatch.setattr(models, "get_model", lambda *a, **k: pytest.fail("weights loaded despite the mismatch"))
+    # ViT-L/16's IMAGENET1K_V1 is evaluated at resize 242 / crop 224, not the usual 256.
+    spec = ZooModelSpec(architecture="vit_l_16", source="torchvision", weights="IMAGENET1K_V1",
+                        image={"size": 224, "resize": 256})
+    with pytest.raises(ZooError, match=r"vit_l_16.*\{'resize': 256\}.*'resize': 242"):
+        build_zoo_model(spec)
+
+
+def test_paper_zoo_uses_each_torchvision_weights_reference_preprocessing():
+    from pathlib import Path
+
+    import yaml
+    from torchvision import models
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "paper.yaml").read_text())
+    checked = []
+    for name, entry in config["zoo"]["models"].items():
+        if entry.get("source") == "torchvision" and entry.get("weights"):
+            spec = ZooModelSpec(**entry)
+            zoo_module.check_reference_preprocessing(spec, models.get_model_weights(spec.architecture)[spec.weights])
+            checked.append(name)
+    assert "vit_l_16" in checked and len(checked) == 3

@@ -1,5 +1,7 @@
 """The bundled digits in the manifest format, and clear errors on broken datasets."""
 
+import hashlib
+
 import pandas as pd
 import pytest
 import torch
@@ -50,8 +52,24 @@ def test_undecodable_image_is_a_clear_error(tmp_path):
     dataset = load_dataset(prepare_dataset("sklearn_digits", tmp_path / "d", max_per_split=20))
     row = dataset.split("test").iloc[0]
     dataset.image_path(row).write_bytes(b"not a png")
+    row = row.copy()
+    row["sha256"] = hashlib.sha256(b"not a png").hexdigest()  # prepared that way: the digest matches
     with pytest.raises(DatasetError, match="cannot be decoded"):
         dataset.load_image(row)
+
+
+def test_an_altered_image_is_refused_naming_the_file(tmp_path):
+    root = prepare_dataset("sklearn_digits", tmp_path / "d", max_per_split=20)
+    dataset = load_dataset(root)
+    row = dataset.split("test").iloc[0]
+    path = dataset.image_path(row)
+    with Image.open(path) as image:
+        altered = image.copy()
+    altered.putpixel((0, 0), 255 - altered.getpixel((0, 0)))  # still a valid image of the same size
+    altered.save(path)
+    with pytest.raises(DatasetError, match=rf"{row['image_id']}.*{path.name} does not match the sha256"):
+        dataset.load_image(row)
+    assert dataset.load_image(dataset.split("test").iloc[1]).size  # the others still load
 
 
 def test_class_file_must_match_the_labels(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from native_formats import (WNIDS, build_devkit, build_imagenet_a, build_imagenet_v2, build_imagenet_val_tree,
+from helpers.native_formats import (WNIDS, build_devkit, build_imagenet_a, build_imagenet_v2, build_imagenet_val_tree,
                       build_objectnet, build_synset_mapping, build_val_tar, trust_imagenet)
 from diffusion_classifier.data import ClassMap, DatasetError, load_dataset, prepare_dataset
 from diffusion_classifier.data.imagenet_classes import read_imagenet_classes

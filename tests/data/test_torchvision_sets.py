@@ -9,7 +9,7 @@ import pytest
 import torchvision.datasets as tvd
 from PIL import Image
 
-from native_formats import (build_aircraft, build_cifar10, build_flowers, build_food101, build_pets, build_stl10,
+from helpers.native_formats import (build_aircraft, build_cifar10, build_flowers, build_food101, build_pets, build_stl10,
                       trust_cifar10, trust_flowers, trust_stl10)
 from diffusion_classifier.data import DatasetError, load_dataset, prepare_dataset
 from diffusion_classifier.data.torchvision_sets import TORCHVISION_SETS

@@ -69,3 +69,37 @@ def test_survivors_never_exceed_the_class_count():
     assert Schedule((5, 10), (20, 1)).passes(3) == 3 * 5 + 3 * 5
     with pytest.raises(ValueError, match="empty"):
         Schedule((5,), (1,)).passes(0)
+
+
+@pytest.mark.parametrize(
+    "evaluations, keep",
+    [((4, 2), (2, 1)),            # stage 2's sub-grid {1, 3} was all done in stage 1
+     ((2, 4, 3), (3, 2, 1)),      # stage 3's points are all done by stages 1 and 2
+     ((5, 5), (2, 1))],           # a repeated TrialList entry adds nothing
+)
+def test_a_stage_with_no_new_grid_point_is_refused(evaluations, keep):
+    """The engine cannot run an empty stage: refuse it when the schedule is built."""
+    with pytest.raises(ValueError, match=r"adds no grid point"):
+        Schedule(evaluations, keep)
+
+
+@pytest.mark.parametrize("evaluations", [(0, 4), (-1, 4), (2.5, 4)])
+def test_evaluation_counts_must_be_positive_whole_numbers(evaluations):
+    with pytest.raises(ValueError, match="at least 1|whole numbers"):
+        Schedule(evaluations, (2, 1))
+
+
+def test_keeping_more_classes_than_exist_is_refused():
+    schedule = Schedule((50, 500), (50, 1))
+    schedule.check_classes(50)
+    with pytest.raises(ValueError, match="keeps \\[50\\] of only 37 classes"):
+        schedule.check_classes(37)
+
+
+def test_the_engine_refuses_a_keeplist_larger_than_the_class_list(prototype_predictor):
+    import torch
+
+    from diffusion_classifier.engine import DiffusionClassifier, ScoringConfig
+
+    with pytest.raises(ValueError, match="of only 6 classes"):
+        DiffusionClassifier(prototype_predictor, torch.arange(6), ScoringConfig(Schedule((4, 16), (8, 1))))

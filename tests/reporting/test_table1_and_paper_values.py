@@ -63,3 +63,13 @@ def test_table1_rejects_an_unknown_row_and_a_summary_without_the_metric(tmp_path
     bad = _write(tmp_path / "b.json", {"status": "ok", "accuracy": None})
     with pytest.raises(ValueError, match="no 'accuracy'"):
         make_table1({"clip_rn50": {"digits": bad}}, ["digits"], tmp_path / "t")
+
+
+def test_table1_caption_states_the_imagenet_image_count(tmp_path):
+    # Paper Sec. 5: 2,000 ImageNet images; the authors' commands note 4 per class (4,000).
+    cell = _write(tmp_path / "dc.json", accuracy_summary([0, 1], [0, 1]))
+    _, md_path = make_table1({"diffusion_classifier": {"imagenet_2k": cell}}, ["imagenet_2k"], tmp_path / "t")
+    md = md_path.read_text()
+    assert "2,000 validation images" in md and "4,000" in md
+    _, md_path = make_table1({"diffusion_classifier": {"digits": cell}}, ["digits"], tmp_path / "d")
+    assert "4,000" not in md_path.read_text()

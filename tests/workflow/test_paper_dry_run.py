@@ -16,8 +16,9 @@ def test_paper_dag_has_every_stage_of_the_paper():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M)}
-    # 8 zero-shot + 13 DiT scoring runs of 100 shards each; 13 datasets + Winoground.
-    assert counts["score_shard"] == 21 * 100 and counts["aggregate_scores"] == 21
+    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 12 DiT scoring runs of 100 shards each;
+    # 13 datasets + Winoground.
+    assert counts["score_shard"] == 22 * 100 and counts["aggregate_scores"] == 22
     assert counts["download_dataset"] == 14
     # Table 2 audits the 8 zero-shot test sets; CLIP rows cover them and Winoground.
     assert counts["audit_filters"] == 8 and counts["clip_zero_shot"] == 16 and counts["clip_winoground"] == 2
@@ -28,5 +29,5 @@ def test_paper_dag_has_every_stage_of_the_paper():
     assert counts["generate_synthetic"] == 8 * 16 and counts["train_synthetic_classifier"] == 8
     assert counts["extract_sd_features"] == 6 and counts["train_feature_classifier"] == 6
     for rule in ("make_table1", "make_table2", "make_robustness_table", "table_objectives", "figures_timesteps",
-                 "plot_effective_robustness", "make_compositional_table", "score_pairs"):
+                 "plot_effective_robustness", "make_compositional_table", "score_pairs", "make_table3"):
         assert counts.get(rule, 0) >= 1, rule

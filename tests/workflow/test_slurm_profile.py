@@ -1,4 +1,8 @@
-"""The Slurm profile sends every GPU job of the paper DAG to the GPU partition.
+"""The design's cluster command works, and its profile sends every GPU job to the GPU partition.
+
+``snakemake --profile slurm-gpu`` typed in the repository root (Snakemake looks the name
+up in the working directory: ``slurm-gpu`` there links to ``profiles/slurm-gpu``) and
+``snakemake --profile profiles/slurm-gpu`` must both dry-run the paper DAG.
 
 A rule with ``resources: gpu=1`` that the profile forgets would ask Slurm for a GPU
 on the CPU partition (never scheduled), and a GPU-partition job without ``gpu`` would
@@ -20,13 +24,21 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
 
 
-def _jobs_with_resources() -> list[tuple[str, dict[str, str]]]:
+def _dry_run(profile: str, *extra: str) -> subprocess.CompletedProcess:
+    """``snakemake --profile PROFILE -n ...`` in the repository root, as a user types it."""
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--profile", "profiles/slurm-gpu",
-         "--configfile", "config/paper.yaml", "--config", "results=/tmp/dc-slurm-profile-dry-run"],
+        ["snakemake", "--profile", profile, "-n", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    assert f"Using profile {profile} for setting default command line arguments" in run.stdout + run.stderr
+    return run
+
+
+def _jobs_with_resources() -> list[tuple[str, dict[str, str]]]:
+    # The design's command, exactly: a profile *name*, from the repository root.
+    run = _dry_run("slurm-gpu", "--configfile", "config/paper.yaml",
+                   "--config", "results=/tmp/dc-slurm-profile-dry-run")
     jobs = []
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", run.stdout):
         rule = re.match(r"(?:local)?rule (\w+):", block)
@@ -48,3 +60,15 @@ def test_every_gpu_job_runs_on_the_gpu_partition():
         assert on_gpu_partition == (res.get("gpu") == "1"), f"{rule}: {res}"
         if on_gpu_partition:
             assert res.get("slurm_extra") == "--requeue", f"{rule} is not requeued after preemption"
+
+
+def test_profile_by_path_still_works():
+    """``--profile profiles/slurm-gpu`` (the path form) resolves to the same profile."""
+    run = _dry_run("profiles/slurm-gpu", "--config", "results=/tmp/dc-slurm-profile-path-dry-run")
+    assert re.search(r"^\s+resources: .*slurm_partition=gpu", run.stdout, re.M), run.stdout[-2000:]
+
+
+def test_the_profile_name_is_the_repository_link():
+    """The name resolves inside the repository (not a user's ~/.config copy) to the one profile."""
+    link = ROOT / "slurm-gpu"
+    assert link.is_symlink() and link.resolve() == (ROOT / "profiles" / "slurm-gpu").resolve()

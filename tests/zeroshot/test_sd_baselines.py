@@ -19,7 +19,7 @@ from diffusion_classifier.stages.prompts import prepare_prompts
 from diffusion_classifier.stages.synthetic import (extract_sd_features, generate_synthetic, merge_synthetic,
                                                    train_feature_classifier, train_synthetic_classifier)
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint
 
 MODEL = {"adapter": "stable_diffusion", "image": {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}}
 IMAGE = {"size": IMAGE_SIZE, "channels": 3, "mean": [0.5] * 3, "std": [0.5] * 3}

@@ -15,7 +15,7 @@ from diffusion_classifier.models.prompts import PromptTableError, read_prompt_ta
 from diffusion_classifier.stages.prompts import prepare_prompts
 from diffusion_classifier.stages.score import score_shard
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
 
 MODEL = {"adapter": "stable_diffusion", "image": {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}}
 STRATEGY = {"evaluations": [2, 4], "keep": [2, 1], "loss": "l2"}

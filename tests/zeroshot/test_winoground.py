@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
-
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from diffusion_classifier.artifacts import read_errors
 from diffusion_classifier.compositional import example_scores, pair_scores, summarise_examples
@@ -19,46 +13,8 @@ from diffusion_classifier.data.winoground import WinogroundAccessError
 from diffusion_classifier.stages.pairs import aggregate_pairs, score_pairs
 from diffusion_classifier.stages.prompts import prepare_prompts
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint
-
-TAGS = ["Object", "Relation", "Both", "Object"]
-CAPTIONS = [("there is a mug in some grass", "there is some grass in a mug"),
-            ("a person sits and a dog stands", "a person stands and a dog sits"),
-            ("it's a truck fire", "it's a fire truck"),
-            ("a photo of a cat", "a cat of a photo")]
-
-
-def _png(seed: int, size=(30, 22)) -> bytes:
-    array = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(array, mode="RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _fields(i: int) -> dict:
-    return {"id": i, "caption_0": CAPTIONS[i][0], "caption_1": CAPTIONS[i][1], "tag": "Noun", "secondary_tag": "",
-            "num_main_preds": 1, "collapsed_tag": TAGS[i]}
-
-
-def fake_parquet_copy(root):
-    """The current hub layout: data/test-00000-of-00001.parquet with Image structs."""
-    (root / "data").mkdir(parents=True)
-    rows = [{**_fields(i), "image_0": {"bytes": _png(2 * i), "path": None},
-             "image_1": {"bytes": _png(2 * i + 1), "path": None}} for i in range(4)]
-    pd.DataFrame(rows).to_parquet(root / "data" / "test-00000-of-00001.parquet")
-    return root
-
-
-def fake_jsonl_copy(root):
-    """The original layout: data/examples.jsonl + data/images.zip of <name>.png files."""
-    (root / "data").mkdir(parents=True)
-    with zipfile.ZipFile(root / "data" / "images.zip", "w") as archive:
-        for i in range(4):
-            for k in range(2):
-                archive.writestr(f"images/ex_{i}_img_{k}.png", _png(2 * i + k))
-    lines = [json.dumps({**_fields(i), "image_0": f"ex_{i}_img_0", "image_1": f"ex_{i}_img_1"}) for i in range(4)]
-    (root / "data" / "examples.jsonl").write_text("\n".join(lines) + "\n")
-    return root
+from helpers.native_formats import CAPTIONS, TAGS, winoground_fields, png_bytes, fake_jsonl_copy, fake_parquet_copy
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint
 
 
 @pytest.mark.parametrize("layout", [fake_parquet_copy, fake_jsonl_copy])
@@ -72,7 +28,7 @@ def test_reader_writes_a_caption_pair_dataset(tmp_path, layout):
     assert examples.loc[1, "caption_1"] == "a person stands and a dog sits"
     first = dataset.manifest.set_index("image_id").loc[examples.loc[0, "image_1"]]
     assert first["label"] == 1 and (first["orig_width"], first["orig_height"]) == (30, 22)
-    assert (out / first["path"]).read_bytes() == _png(1)
+    assert (out / first["path"]).read_bytes() == png_bytes(1)
 
 
 def test_missing_or_rejected_token_is_a_clear_error(tmp_path, monkeypatch):
@@ -97,7 +53,7 @@ def test_missing_or_rejected_token_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_scores_follow_the_winoground_definitions():
-    examples = pd.DataFrame([{**_fields(i), "id": str(i), "image_0": f"{i}-0", "image_1": f"{i}-1"} for i in range(3)])
+    examples = pd.DataFrame([{**winoground_fields(i), "id": str(i), "image_0": f"{i}-0", "image_1": f"{i}-1"} for i in range(3)])
     # (image, caption) -> mean error; lower error = higher score.
     errors = {
         "0-0": (1.0, 2.0), "0-1": (2.0, 1.0),  # both images prefer their caption; captions prefer their image

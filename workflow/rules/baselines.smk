@@ -88,7 +88,7 @@ if WINOGROUND:
         benchmark:
             f"{RESULTS}/benchmarks/clip_winoground/{{clip_model}}.tsv"
         shell:
-            "diffusion-classifier clip-winoground --examples {input.dataset}/examples.csv --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-winoground --dataset {input.dataset} --clip-model {params.clip_model:q} "
             "--winoground {params.winoground:q} --names {params.names:q} "
             "--per-example {output.per_example} --summary {output.summary} "
             "--threads {threads} > {log} 2>&1"

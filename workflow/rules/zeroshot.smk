@@ -3,8 +3,10 @@
 # (prepare_prompts), classification runs go through score_shard with that table,
 # Winoground-format datasets through score_pairs.
 from diffusion_classifier.models import adapter_uses_prompts
+from diffusion_classifier.models.released_prompts import AUTHORS_PROMPTS_URL
 
 COMPOSITIONAL = config.get("compositional", [])
+PROMPT_TABLES = config.get("prompt_tables", {})
 
 
 def uses_prompts(model):
@@ -26,9 +28,28 @@ def prompts_arg(wildcards):
     return " ".join(f"--prompts {path}" for path in prompts_input(wildcards))
 
 
+def released_table(dataset):
+    """The verified copy of a dataset's released prompt table (rule fetch_prompt_table)."""
+    return f"{RESULTS}/prompt_tables/{dataset}.csv"
+
+
+def released_table_source(dataset):
+    """(URL, download cache path) of a dataset's released table; see the schema's prompt_tables."""
+    name = config["datasets"][dataset]["prompt_table"]["file"]
+    base_url = PROMPT_TABLES.get("base_url", AUTHORS_PROMPTS_URL).rstrip("/")
+    return f"{base_url}/{name}", f"{PROMPT_TABLES.get('dir', 'data/raw/prompts')}/{name}"
+
+
+def released_table_input(wildcards):
+    return [released_table(wildcards.dataset)] if config["datasets"][wildcards.dataset].get("prompt_table") else []
+
+
 def prompt_settings(dataset):
-    """The dataset's prompt template (and class names) as prepare-prompts takes them."""
+    """The dataset's prompt source as prepare-prompts takes it: a released table, or template (+ names)."""
     spec = config["datasets"][dataset]
+    if spec.get("prompt_table"):
+        table = spec["prompt_table"]
+        return {"table": released_table(dataset), "identical_prompts": table.get("identical_prompts", [])}
     settings = {"template": spec.get("prompt_template", "{}")}
     if spec.get("prompt_class_names"):
         settings["class_names"] = spec["prompt_class_names"]
@@ -78,6 +99,26 @@ if COMPOSITIONAL:
     )
 
 
+rule fetch_prompt_table:
+    """The authors' released prompt table of a dataset: downloaded (or found in the cache), sha256-checked."""
+    conda:
+        CONDA_ENV
+    output:
+        f"{RESULTS}/prompt_tables/{{dataset}}.csv",
+    params:
+        url=lambda w: released_table_source(w.dataset)[0],
+        cache=lambda w: released_table_source(w.dataset)[1],
+        sha256=lambda w: config["datasets"][w.dataset]["prompt_table"]["sha256"],
+        identical=lambda w: as_json(config["datasets"][w.dataset]["prompt_table"].get("identical_prompts", [])),
+    log:
+        f"{RESULTS}/logs/fetch_prompt_table/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fetch_prompt_table/{{dataset}}.tsv"
+    shell:
+        "diffusion-classifier fetch-prompt-table --url {params.url:q} --sha256 {params.sha256} "
+        "--cache {params.cache:q} --identical-prompts {params.identical:q} --out {output} > {log} 2>&1"
+
+
 rule prepare_prompts:
     """Prompts (or captions) of one dataset and their text embeddings, once per model."""
     conda:
@@ -85,6 +126,7 @@ rule prepare_prompts:
     input:
         dataset=lambda w: dataset_dir(w.dataset),
         model=trained_model_input,
+        table=released_table_input,
     output:
         directory(f"{RESULTS}/conditioning/{{dataset}}/{{model}}"),
     params:
@@ -210,6 +252,36 @@ rule make_compositional_table:
     shell:
         "diffusion-classifier make-compositional-table --summaries {input} --out {RESULTS}/tables/compositional "
         "> {log} 2>&1"
+
+
+# Paper Table 3: the Winoground run's text scores beside the CLIP rows and the paper's values.
+TABLE3 = config.get("table3")
+if TABLE3:
+    TABLE3_CLIP = {
+        model: f"{RESULTS}/baselines/clip_winoground/{model}.summary.json"
+        for model in config.get("baselines", {}).get("winoground", {}).get("models", [])
+    }
+    ALL_OUTPUTS.extend([f"{RESULTS}/tables/table3.md", f"{RESULTS}/tables/table3.csv"])
+
+    rule make_table3:
+        """Table 3: Winoground text score by swap type, CLIP rows and ours, the paper's beside."""
+        conda:
+            CONDA_ENV
+        input:
+            diffusion=f"{RESULTS}/compositional/{TABLE3['dataset']}/{TABLE3['model']}/{TABLE3['strategy']}.summary.json",
+            clip=list(TABLE3_CLIP.values()),
+        output:
+            report(f"{RESULTS}/tables/table3.md", caption="../report/table3.rst", category="Tables"),
+            f"{RESULTS}/tables/table3.csv",
+        params:
+            clip=as_json(TABLE3_CLIP),
+        log:
+            f"{RESULTS}/logs/make_table3/make_table3.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
+        shell:
+            "diffusion-classifier make-table3 --diffusion {input.diffusion} --clip {params.clip:q} "
+            "--out {RESULTS}/tables/table3 > {log} 2>&1"
 
 
 # Paper Figure 5: examples of every caption-pair dataset of the compositional runs.

@@ -8,6 +8,7 @@ a file that a later rule would take as finished.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -26,7 +27,9 @@ __all__ = [
     "canonical_json",
     "code_version",
     "config_hash",
+    "engine_code_sha256",
     "environment",
+    "remove_stale_temporaries",
     "file_sha256",
     "files_sha256",
     "write_json",
@@ -79,6 +82,35 @@ def code_version() -> str:
     return __version__
 
 
+ERROR_CODE_PACKAGES = ("engine", "models")
+"""Subpackages whose code computes the stored errors (the scoring engine and the model adapters)."""
+
+
+def engine_code_sha256() -> str:
+    """sha256 over the sources of :data:`ERROR_CODE_PACKAGES`, with their relative names.
+
+    The code version that goes into a scoring run's key: unlike ``git describe`` it is
+    the same in a git checkout, an sdist and a wheel of the same code, changes with any
+    edit to the code that computes errors (committed or not), and with nothing else, so
+    a checkpoint written by other engine code is never resumed.
+    """
+    root = Path(__file__).resolve().parents[1]
+    files = [path for package in ERROR_CODE_PACKAGES for path in (root / package).rglob("*.py")]
+    return files_sha256(files, root)
+
+
+def _umask() -> int:
+    """The process umask (read by setting it: Python has no getter before 3.13)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _honour_umask(path: Path, directory: bool = False) -> None:
+    """Give a temporary file (0600) or directory (0700) the mode a plain open/mkdir would."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def environment() -> dict[str, Any]:
     """Versions and hardware that can change a number."""
     import torch
@@ -104,7 +136,8 @@ def environment() -> dict[str, Any]:
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
-    On any exception the temporary file is removed and ``target`` is untouched.
+    On any exception the temporary file is removed and ``target`` is untouched. The
+    finished file gets the mode the user's umask gives a new file.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +146,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _honour_umask(tmp_path)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -120,18 +154,39 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``target``; swap it in on success."""
+    """Yield a temporary directory beside ``target``; swap it in on success.
+
+    The temporary is ``.<name>.<random>.tmp``: a kill before the swap leaves one
+    behind, which :func:`remove_stale_temporaries` clears once the writer holds the
+    target's lock. The finished directory gets the mode the user's umask gives.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        _honour_umask(tmp, directory=True)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries :func:`atomic_path` / :func:`atomic_directory` left for ``target``.
+
+    Only safe while the caller holds ``target``'s lock (no other writer is mid-write).
+    """
+    target = Path(target)
+    stale = sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:

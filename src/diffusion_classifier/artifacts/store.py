@@ -9,7 +9,8 @@ Layout of a finished shard ``.../shard-003/``::
                        predicted_condition, correct, seed, passes, seconds, kept
                        (conditions kept after each stage)
     provenance.json    model id and weights hash, config and its hash, code version,
-                       environment, seeds, timing
+                       environment, seeds, timing, and ``files``: the sha256 of
+                       errors.parquet and images.parquet, which every reader checks
 
 A paper-scale DiT run (10,000 images x 1,000 classes x 250 timesteps) is 2.5e9 pairs:
 errors are float32 (4 bytes) and the key columns are sorted runs that Parquet's
@@ -18,15 +19,23 @@ stays under 4 bytes per stored error and can be read column by column, or filter
 image, without loading the whole file.
 
 While a shard is being scored, finished images are checkpointed to
-``shard-003.partial/`` in chunks; a rerun after preemption validates the run key
-and scores only the images not yet done. The finished directory appears atomically.
+``shard-003.partial/`` in chunks (every ``checkpoint_every`` images or
+``checkpoint_seconds`` seconds, whichever comes first); a rerun after preemption
+validates the run key, drops (and logs) any chunk that does not read back whole, and
+scores only the images not yet done. One writer at a time: ``.shard-003.lock``
+(an ``flock`` holding the writer's pid and host) makes a second writer fail at once.
+The finished directory appears atomically, holds exactly the shard's images, and
+its Parquet pages carry checksums that readers verify.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,17 +46,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .provenance import atomic_directory, atomic_path, write_json
+from .preemption import signals_deferred
+from .provenance import atomic_directory, atomic_path, file_sha256, remove_stale_temporaries, write_json
 
 if TYPE_CHECKING:  # annotations only: a runtime import would be circular (engine -> models -> artifacts)
     from ..engine.scoring import ImageScores
 
-__all__ = ["Shard", "ShardWriter", "read_shard", "read_images", "read_errors", "ERROR_PREFIX"]
+__all__ = ["Shard", "ShardError", "ShardWriter", "read_shard", "read_images", "read_errors", "verify_shard",
+           "ERROR_PREFIX", "SHARD_FILES"]
 
 log = logging.getLogger(__name__)
 
 ERROR_PREFIX = "error_"
-_PARQUET_OPTIONS = dict(compression="zstd", compression_level=9)
+_PARQUET_OPTIONS = dict(compression="zstd", compression_level=9, write_page_checksum=True)
+_READ_OPTIONS = dict(page_checksum_verification=True)
+SHARD_FILES = ("errors.parquet", "images.parquet")
+"""The data files of a finished shard; ``provenance.json`` records the sha256 of each."""
+
+
+class ShardError(ValueError):
+    """A shard or its checkpoint is damaged, incomplete, or being written by someone else."""
 _KEY_COLUMNS = ["image_id", "condition", "timestep", "grid_index", "stage"]
 IMAGES_SCHEMA_COLUMNS = (
     "image_id", "label", "prediction", "predicted_condition", "correct", "seed", "passes", "seconds", "kept"
@@ -112,6 +130,51 @@ def _images_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+class _ShardLock:
+    """An exclusive ``flock`` on ``.<shard>.lock`` beside the shard, naming its holder.
+
+    The kernel drops the lock when the holder dies (kill -9 included), so a stale lock
+    never blocks a rerun; the file is removed on release. A writer that opened the
+    file just before its previous holder removed it notices (the inode changed) and
+    retries, so two writers can never both hold it.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.path = target.with_name(f".{target.name}.lock")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = open(self.path, "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise ShardError(
+                    f"{target} is being written by {holder} (lock {self.path}); wait for that job to end or "
+                    "stop it: two writers on one shard would mix their images"
+                ) from None
+            try:
+                same = os.fstat(handle.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            handle.close()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        self.path.unlink(missing_ok=True)
+        self._handle.close()
+        self._handle = None
+
+
 class ShardWriter:
     """Accumulates scored images for one shard, checkpointing as it goes.
 
@@ -120,56 +183,98 @@ class ShardWriter:
         provenance: What made the shard; must contain ``run_key``, the hash that
             decides whether a partial checkpoint belongs to this run.
         checkpoint_every: Flush finished images to the partial directory this often.
+        checkpoint_seconds: ... or once this many seconds have passed since the last
+            flush, whichever comes first (a preemption loses at most that much work).
+
+    Raises:
+        ShardError: another process is writing the same shard.
     """
 
-    def __init__(self, target: str | Path, provenance: dict, checkpoint_every: int = 50) -> None:
+    def __init__(self, target: str | Path, provenance: dict, checkpoint_every: int = 50,
+                 checkpoint_seconds: float = 300.0) -> None:
         if "run_key" not in provenance:
             raise ValueError("provenance needs a 'run_key' to validate resumed checkpoints")
         self.target = Path(target)
         self.partial = self.target.with_name(self.target.name + ".partial")
         self.provenance = dict(provenance)
         self.checkpoint_every = max(1, checkpoint_every)
+        self.checkpoint_seconds = checkpoint_seconds
         self._errors: list[pa.Table] = []
         self._images: list[dict] = []
         self._chunk = 0
         self._done: set[str] = set()
-        self._resume()
+        self._lock = _ShardLock(self.target)
+        self._last_flush = time.monotonic()
+        try:
+            for stale in remove_stale_temporaries(self.target):
+                log.warning("removed %s, left by a writer killed while finishing %s", stale, self.target)
+            self._resume()
+        except BaseException:
+            self.release()
+            raise
 
     @property
     def done(self) -> set[str]:
         """Ids of images already scored (checkpointed or buffered)."""
         return self._done
 
+    def release(self) -> None:
+        """Give up the shard's lock (also done by :meth:`finalize` and by process exit)."""
+        self._lock.release()
+
+    def __del__(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release()
+
     def _resume(self) -> None:
-        marker = self.partial / "provenance.json"
         if not self.partial.exists():
             return
+        marker = self.partial / "provenance.json"
         previous = json.loads(marker.read_text()) if marker.exists() else {}
         if previous.get("run_key") != self.provenance["run_key"]:
-            log.warning("discarding checkpoint %s: it belongs to another configuration", self.partial)
+            log.warning("discarding checkpoint %s: it was written by another configuration (%s)",
+                        self.partial, _settings_difference(previous, self.provenance))
             shutil.rmtree(self.partial)
             return
-        chunks = sorted(self.partial.glob("chunk-*.images.parquet"))
-        for path in chunks:
-            self._done.update(pq.read_table(path, columns=["image_id"]).column(0).to_pylist())
-        self._chunk = len(chunks)
+        for stale in self.partial.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        numbers = []
+        for path in sorted(self.partial.glob("chunk-*.images.parquet")):
+            numbers.append(int(path.name.split(".")[0].removeprefix("chunk-")))
+            try:
+                self._done.update(_read_chunk(path))
+            except Exception as exc:  # noqa: BLE001 - any unreadable chunk is dropped, never trusted
+                log.warning("dropping damaged checkpoint chunk %s (%s); its images will be rescored", path, exc)
+                path.unlink(missing_ok=True)
+                _chunk_errors(path).unlink(missing_ok=True)
+        self._chunk = max(numbers, default=-1) + 1
         log.info("resuming %s: %d images already scored", self.target, len(self._done))
 
     def add(self, image_id: str, label: int, seed: int, scores: ImageScores,
             predicted_label: int | None = None) -> None:
-        """Record one scored image; checkpoints every ``checkpoint_every`` images.
+        """Record one scored image; checkpoints every ``checkpoint_every`` images or seconds.
 
         ``predicted_label`` is the label class of the winning condition when the two
         differ (a class map with several model ids per label); by default they agree.
         """
-        self._errors.append(_errors_table(image_id, scores))
-        self._images.append(_images_row(image_id, label, seed, scores, predicted_label))
-        self._done.add(image_id)
-        if len(self._images) >= self.checkpoint_every:
+        errors, row = _errors_table(image_id, scores), _images_row(image_id, label, seed, scores, predicted_label)
+        with signals_deferred():  # a preemption signal never sees one list updated without the other
+            self._errors.append(errors)
+            self._images.append(row)
+            self._done.add(image_id)
+        if (len(self._images) >= self.checkpoint_every
+                or time.monotonic() - self._last_flush >= self.checkpoint_seconds):
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Write buffered images as one chunk of the partial directory."""
+        """Write buffered images as one chunk of the partial directory (never cut short by a
+        preemption signal: see :mod:`.preemption`)."""
+        with signals_deferred():
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        self._last_flush = time.monotonic()
         if not self._images:
             return
         self.partial.mkdir(parents=True, exist_ok=True)
@@ -183,19 +288,24 @@ class ShardWriter:
         self._chunk += 1
         self._errors, self._images = [], []
 
-    def finalize(self, extra_provenance: dict | None = None) -> Path:
-        """Merge all chunks into the finished shard directory, atomically."""
+    def finalize(self, extra_provenance: dict | None = None, expected_ids: Iterable[str] | None = None) -> Path:
+        """Merge all chunks into the finished shard directory, atomically.
+
+        Raises:
+            ShardError: the chunks do not hold exactly ``expected_ids`` (when given),
+                once each; nothing is written then.
+        """
         self.checkpoint()
         chunk_images = sorted(self.partial.glob("chunk-*.images.parquet"))
         if chunk_images:
-            images = pa.concat_tables([pq.read_table(p) for p in chunk_images])
-            errors = pa.concat_tables(
-                [pq.read_table(Path(str(p).replace(".images.", ".errors."))) for p in chunk_images],
-                promote_options="permissive",
-            ).unify_dictionaries()
+            images = pa.concat_tables([pq.read_table(p, **_READ_OPTIONS) for p in chunk_images])
+            errors = pa.concat_tables([pq.read_table(_chunk_errors(p), **_READ_OPTIONS) for p in chunk_images],
+                                      promote_options="permissive").unify_dictionaries()
         else:
             images = _images_table([])
             errors = None
+        if expected_ids is not None:
+            _check_coverage(images.column("image_id").to_pylist(), expected_ids, self.target)
         provenance = {**self.provenance, **(extra_provenance or {})}
         provenance["num_images"] = images.num_rows
         provenance["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -204,10 +314,49 @@ class ShardWriter:
             if errors is not None:
                 _write_errors(errors, tmp / "errors.parquet")
             else:
-                pq.write_table(pa.table({"image_id": pa.array([], pa.string())}), tmp / "errors.parquet")
+                pq.write_table(pa.table({"image_id": pa.array([], pa.string())}), tmp / "errors.parquet",
+                               **_PARQUET_OPTIONS)
+            provenance["files"] = {name: file_sha256(tmp / name) for name in SHARD_FILES}
             write_json(tmp / "provenance.json", provenance)
         shutil.rmtree(self.partial, ignore_errors=True)
+        self.release()
         return self.target
+
+
+def _chunk_errors(images_path: Path) -> Path:
+    return images_path.with_name(images_path.name.replace(".images.", ".errors."))
+
+
+def _read_chunk(images_path: Path) -> list[str]:
+    """Image ids of a checkpoint chunk, after reading both its files whole (checksums on)."""
+    ids = pq.read_table(images_path, **_READ_OPTIONS).column("image_id").to_pylist()
+    errors = pq.read_table(_chunk_errors(images_path), **_READ_OPTIONS)
+    stored = set(errors.column("image_id").to_pylist())
+    if stored != set(ids) or len(set(ids)) != len(ids):
+        raise ShardError(f"its errors cover {len(stored)} images, its image table {len(ids)}")
+    return ids
+
+
+def _check_coverage(found: list[str], expected: Iterable[str], where: Path) -> None:
+    expected = set(map(str, expected))
+    counts = pd.Series(found, dtype=object).value_counts()
+    twice = sorted(counts.index[counts > 1])
+    missing, extra = sorted(expected - set(found)), sorted(set(found) - expected)
+    if twice or missing or extra:
+        raise ShardError(
+            f"{where} would not hold exactly its {len(expected)} images (missing {len(missing)} e.g. "
+            f"{missing[:3]}, foreign {len(extra)} e.g. {extra[:3]}, twice {len(twice)} e.g. {twice[:3]}); "
+            f"delete {where.name}.partial and rerun the job"
+        )
+
+
+def _settings_difference(previous: dict, current: dict) -> str:
+    """Which recorded settings differ between two provenances (for the log)."""
+    old, new = previous.get("settings"), current.get("settings")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return "run key differs"
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return f"changed: {', '.join(changed)}" if changed else "run key differs"
 
 
 @dataclass(frozen=True)
@@ -219,47 +368,78 @@ class Shard:
     provenance: dict
 
 
-def _check_shard(path: Path) -> None:
-    missing = [n for n in ("errors.parquet", "images.parquet", "provenance.json") if not (path / n).exists()]
+_VERIFIED: dict[tuple, dict] = {}
+
+
+def verify_shard(path: str | Path) -> dict:
+    """Check a finished shard is complete and its files match their recorded sha256.
+
+    Returns the shard's provenance. Each (file, size, mtime) is hashed once per process.
+
+    Raises:
+        FileNotFoundError: the shard is unfinished.
+        ShardError: a file's sha256 differs from the one recorded when it was written,
+            or the shard predates recorded hashes.
+    """
+    path = Path(path)
+    missing = [n for n in (*SHARD_FILES, "provenance.json") if not (path / n).exists()]
     if missing:
         raise FileNotFoundError(
             f"{path} is not a finished shard (missing {', '.join(missing)}); "
             "rerun its score_shard job to produce it"
         )
+    provenance = json.loads((path / "provenance.json").read_text())
+    recorded = provenance.get("files") or {}
+    for name in SHARD_FILES:
+        file = path / name
+        stat = file.stat()
+        key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+        if _VERIFIED.get(key) == recorded.get(name):
+            continue
+        if name not in recorded:
+            raise ShardError(f"{path}/provenance.json records no sha256 for {name}: the shard was written by "
+                             "older code or edited; delete the shard and rerun its job")
+        if file_sha256(file) != recorded[name]:
+            raise ShardError(f"{file} does not match the sha256 recorded when it was written: it was altered "
+                             "or damaged; delete the shard and rerun its job")
+        _VERIFIED[key] = recorded[name]
+    return provenance
 
 
 def read_shard(path: str | Path, error_columns: list[str] | None = None) -> Shard:
-    """Read one shard; ``error_columns`` limits which objectives are loaded."""
+    """Read one verified shard; ``error_columns`` limits which objectives are loaded."""
     path = Path(path)
-    _check_shard(path)
+    provenance = verify_shard(path)
     columns = None
     if error_columns is not None:
         columns = ["image_id", "condition", "timestep", "grid_index", "stage"] + [
             ERROR_PREFIX + c for c in error_columns
         ]
     return Shard(
-        errors=pq.read_table(path / "errors.parquet", columns=columns).to_pandas(),
-        images=pq.read_table(path / "images.parquet").to_pandas(),
-        provenance=json.loads((path / "provenance.json").read_text()),
+        errors=pq.read_table(path / "errors.parquet", columns=columns, **_READ_OPTIONS).to_pandas(),
+        images=pq.read_table(path / "images.parquet", **_READ_OPTIONS).to_pandas(),
+        provenance=provenance,
     )
 
 
 def read_images(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Per-image outcomes of several shards, concatenated."""
+    """Per-image outcomes of several verified shards, concatenated."""
     frames = []
     for path in map(Path, paths):
-        _check_shard(path)
-        frames.append(pq.read_table(path / "images.parquet").to_pandas())
+        verify_shard(path)
+        frames.append(pq.read_table(path / "images.parquet", **_READ_OPTIONS).to_pandas())
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=IMAGES_SCHEMA_COLUMNS)
 
 
-def read_errors(paths: Iterable[str | Path], image_ids: list[str] | None = None) -> pd.DataFrame:
-    """Per-pair errors of several shards, optionally only for some images."""
+def read_errors(paths: Iterable[str | Path], image_ids: list[str] | None = None,
+                columns: list[str] | None = None) -> pd.DataFrame:
+    """Per-pair errors of several verified shards, optionally only some images or columns."""
     frames = []
     for path in map(Path, paths):
-        _check_shard(path)
+        verify_shard(path)
         filters = [("image_id", "in", image_ids)] if image_ids is not None else None
-        frames.append(pq.read_table(path / "errors.parquet", filters=filters).to_pandas())
+        frames.append(pq.read_table(path / "errors.parquet", filters=filters, columns=columns,
+                                    **_READ_OPTIONS).to_pandas())
     frame = pd.concat(frames, ignore_index=True)
     frame["image_id"] = frame["image_id"].astype(str)
     return frame

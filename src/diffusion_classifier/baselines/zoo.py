@@ -214,6 +214,30 @@ def _build_timm(spec: ZooModelSpec) -> torch.nn.Module:
         raise
 
 
+def check_reference_preprocessing(spec: ZooModelSpec, weights) -> None:
+    """Refuse published torchvision weights evaluated with another preprocessing than theirs.
+
+    Each weights enum member publishes its evaluation transform (``weights.transforms()``):
+    most ImageNet-1k models resize to 256 and crop 224, but e.g. ViT-L/16's
+    ``IMAGENET1K_V1`` resizes to 242. Accuracies measured otherwise are not the
+    published models' accuracies.
+    """
+    reference = weights.transforms()
+    expected = {"size": int(reference.crop_size[0]), "resize": int(reference.resize_size[0]),
+                "resample": reference.interpolation.value,
+                "mean": tuple(round(float(v), 6) for v in reference.mean),
+                "std": tuple(round(float(v), 6) for v in reference.std)}
+    image = spec.transform
+    found = {"size": image.size, "resize": image.resize or image.size, "resample": image.resample,
+             "mean": tuple(round(v, 6) for v in image.mean), "std": tuple(round(v, 6) for v in image.std)}
+    wrong = {k: found[k] for k in expected if found[k] != expected[k]}
+    if wrong:
+        raise ZooError(
+            f"zoo model {spec.architecture!r} ({spec.weights}): image {wrong} differs from the preprocessing "
+            f"published with these weights; set its image to {expected}"
+        )
+
+
 @register_source("torchvision")
 def _build_torchvision(spec: ZooModelSpec) -> torch.nn.Module:
     from torchvision import models
@@ -228,6 +252,7 @@ def _build_torchvision(spec: ZooModelSpec) -> torch.nn.Module:
         if spec.weights not in members:
             raise ZooError(f"torchvision {spec.architecture!r} has no weights {spec.weights!r}; known: {members}")
         weights = enum[spec.weights]
+        check_reference_preprocessing(spec, weights)
     kwargs = dict(spec.kwargs)
     if weights is None:
         kwargs.setdefault("num_classes", spec.num_classes)

@@ -30,7 +30,7 @@ import pandas as pd
 from .._registry import Registry
 from ._readers import folder_records, require_dir, subset_spec, write_records
 from .class_map import ClassMap, format_ids
-from .imagenet_classes import DEVKIT_HELP, WNID, read_imagenet_classes
+from .imagenet_classes import DEVKIT_HELP, WNID, imagenet_class_names, imagenet_class_table, read_imagenet_classes
 from .manifest import DatasetError
 from .registry import register_dataset
 
@@ -81,15 +81,16 @@ def _torchvision_val(root: Path) -> tuple[Path, pd.DataFrame]:
         wnid_to_classes = load_meta_file(str(root))[0]
     except (RuntimeError, OSError) as exc:
         raise DatasetError(f"ImageNet val under {root}: {exc}. {VAL_HELP}") from None
-    wnids = sorted(wnid_to_classes)
-    table = pd.DataFrame({"class_id": range(len(wnids)), "wnid": wnids,
-                          "name": [wnid_to_classes[w][0] for w in wnids],
-                          "words": [", ".join(wnid_to_classes[w]) for w in wnids]})
-    table.attrs["format"] = "devkit"
-    return root / "val", table
+    return root / "val", imagenet_class_table(dict(wnid_to_classes), "devkit", root)
 
 
-@register_dataset("imagenet_val", "ImageNet val (manual download: val tar + devkit, or a synset-folder tree)")
+def _val_class_names(root: str | None = None, restrict_to: dict | None = None, **_options: Any) -> tuple | None:
+    """With the official devkit (``root``, md5-checked by torchvision) and all classes: open_clip's 1,000 names."""
+    return imagenet_class_names() if root is not None and restrict_to is None else None
+
+
+@register_dataset("imagenet_val", "ImageNet val (manual download: val tar + devkit, or a synset-folder tree)",
+                  class_names=_val_class_names)
 def prepare_imagenet_val(out_dir: Path, *, root: str | None = None, image_folder: str | None = None,
                          class_index: str | None = None, restrict_to: dict | None = None,
                          copy_images: bool = False, **subset: Any) -> Path:
@@ -114,7 +115,7 @@ def prepare_imagenet_val(out_dir: Path, *, root: str | None = None, image_folder
     records = folder_records(tree, {w: model_id[w] for w in folders})
     classes = imagenet[["name", "wnid", "words"]].assign(class_ids=[format_ids([i]) for i in imagenet["class_id"]])
     metadata = {"name": "imagenet_val", "source": "imagenet_val", "source_split": "val", "tree": str(tree.resolve()),
-                "class_list_format": imagenet.attrs.get("format")}
+                "class_list_format": imagenet.attrs.get("format"), "class_names": imagenet.attrs.get("names")}
     if restrict_to is not None:
         records, classes, restricted = _restrict(records, restrict_to)
         metadata["restricted_to"] = restricted
@@ -169,7 +170,8 @@ def prepare_imagenet_v2(out_dir: Path, *, root: str, class_index: str, download:
     records = folder_records(base, {f: int(f) for f in folders})
     classes = imagenet[["name", "wnid", "words"]]
     metadata = {"name": "imagenet_v2", "source": "imagenet_v2", "variant": "matched-frequency",
-                "url": IMAGENET_V2_URL, "root": str(base.resolve()), "class_list_format": imagenet.attrs.get("format")}
+                "url": IMAGENET_V2_URL, "root": str(base.resolve()), "class_list_format": imagenet.attrs.get("format"),
+                "class_names": imagenet.attrs.get("names")}
     return write_records(out_dir, records, classes, metadata, subset=subset_spec(**subset), copy_images=copy_images)
 
 

@@ -17,6 +17,8 @@ format, so the embedded digits and ImageNet go through identical code.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from ..artifacts.provenance import atomic_path, code_version, write_json
+from ..artifacts.provenance import atomic_path, code_version, files_sha256, write_json
 from .class_map import ClassMap
 
 __all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset", "DatasetError"]
@@ -135,21 +137,43 @@ class PreparedDataset:
             raise DatasetError(f"{self.root}: no images in split {split!r}; splits present: {known}")
         return rows.reset_index(drop=True)
 
+    @property
+    def content_sha256(self) -> str:
+        """sha256 of ``manifest.csv`` and ``classes.csv``: changes with any image (via its
+        sha256 column), label, split or class name, so a scoring run's key can include it."""
+        return files_sha256([self.root / "manifest.csv", self.root / "classes.csv"], self.root)
+
     def image_path(self, row: pd.Series) -> Path:
         path = Path(row["path"])
         return path if path.is_absolute() else self.root / path
 
     def load_image(self, row: pd.Series) -> Image.Image:
-        """Open one image, with an error that names the file and the fix."""
+        """Open one image, after checking its bytes against the manifest's sha256.
+
+        The file is read once and hashed in memory (cheap beside decoding it), so an
+        altered or swapped image is refused rather than scored silently.
+        """
         path = self.image_path(row)
         try:
-            with Image.open(path) as image:
-                image.load()
+            data = path.read_bytes()
         except FileNotFoundError:
             raise DatasetError(
                 f"image {row['image_id']!r} is missing: {path} does not exist; "
                 f"re-run the download rule for {self.root} (delete the directory first)"
             ) from None
+        expected = row.get("sha256")
+        if not isinstance(expected, str) or not expected:
+            raise DatasetError(f"{self.root / 'manifest.csv'} records no sha256 for image {row['image_id']!r}; "
+                               "re-run the download rule for this dataset")
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise DatasetError(
+                f"image {row['image_id']!r} at {path} does not match the sha256 in {self.root / 'manifest.csv'}: "
+                "the file was altered after the dataset was prepared; re-run the download rule "
+                "(delete the directory first)"
+            )
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
         except (UnidentifiedImageError, OSError) as exc:
             raise DatasetError(
                 f"image {row['image_id']!r} at {path} cannot be decoded ({exc}); "

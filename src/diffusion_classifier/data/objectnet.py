@@ -10,7 +10,10 @@ copy in this repository:
   ObjectNet's own order,
 * ``pytorch_to_imagenet_2012_id.json``: model (sorted-wnid) id -> that line number.
 
-Labels are the 113 ObjectNet classes (sorted by name); ``classes.csv`` records each
+Labels are the 113 ObjectNet classes in the order of their sorted folder names, as
+the authors' and the robustness testbed's loaders number them (their prompt table's
+``classidx``; sorting the display names would differ: "Bath towel" is folder
+``full_sized_towel``); ``classes.csv`` records each
 one's ImageNet-1k model ids in ``class_ids`` (125 ids in all, e.g. "409;530"). A
 class-conditional model is scored on those 125 ids and a prediction is correct iff
 it falls in the image's set (:class:`~diffusion_classifier.data.class_map.ClassMap`);
@@ -77,15 +80,16 @@ def objectnet_classes(root: str, **_reader_options: Any) -> pd.DataFrame:
         if line not in model_id_of_line:
             raise DatasetError(f"{MAPPING_FILES['pytorch_ids']} has no model id for line {line} ({name!r})")
         model_id_of_name[name] = model_id_of_line[line]
+    no_folder = [name for name in to_imagenet if name not in folder_of]
+    if no_folder:
+        raise DatasetError(f"{MAPPING_FILES['folders']} has no folder for ObjectNet class {no_folder[0]!r}")
     rows = []
-    for name in sorted(to_imagenet):
+    for name in sorted(to_imagenet, key=folder_of.__getitem__):
         imagenet_names = [n.strip() for n in to_imagenet[name].split(";") if n.strip()]
         unknown = [n for n in imagenet_names if n not in model_id_of_name]
         if unknown:
             raise DatasetError(f"{MAPPING_FILES['objectnet_to_imagenet']}: {name!r} maps to {unknown} which "
                                f"{MAPPING_FILES['imagenet_labels']} does not list")
-        if name not in folder_of:
-            raise DatasetError(f"{MAPPING_FILES['folders']} has no folder for ObjectNet class {name!r}")
         rows.append({"name": name, "folder": folder_of[name], "imagenet_names": "; ".join(imagenet_names),
                      "class_ids": format_ids(sorted(model_id_of_name[n] for n in imagenet_names))})
     return pd.DataFrame(rows)

@@ -116,7 +116,7 @@ _IMAGENET = PaperStrategy((50, 100, 500, 1000), (500, 50, 10, 1), "l2")
 # DiT (REFERENCE-FACTS sec. 3): all classes at t = 2, 6, ..., 998, no pruning.
 DIT_STRATEGY = PaperStrategy((250,), (1,), "l2")
 
-_IMAGENET_NAMES = "first WordNet synonym per wnid, from the devkit / synset mapping (imagenet_classes.py)"
+_IMAGENET_NAMES = "open_clip.zero_shot_metadata.IMAGENET_CLASSNAMES by sorted-wnid class id (imagenet_classes.py)"
 
 PAPER_SETTINGS: dict[str, PaperSettings] = {s.dataset: s for s in (
     PaperSettings("food101", "food101", 101, "torchvision Food101 meta/classes, '_' -> ' '",
@@ -129,14 +129,14 @@ PAPER_SETTINGS: dict[str, PaperSettings] = {s.dataset: s for s in (
     PaperSettings("oxford_pets", "oxford_pets", 37, "torchvision OxfordIIITPet (breed from file names)",
                   accuracy="mean_per_class", prompt_template="a photo of a {}, a type of pet.",
                   zero_shot=_TWO_STAGE_PETS),
-    PaperSettings("flowers102", "flowers102", 102, "torchvision Flowers102.classes (CLIP names)",
+    PaperSettings("flowers102", "flowers102", 102, "torchvision Flowers102.classes with CLIP's two differing names (torchvision_sets.py)",
                   accuracy="mean_per_class", prompt_template="a photo of a {}, a type of flower.",
                   zero_shot=_FOUR_STAGE_L1),
     PaperSettings("stl10", "stl10", 10, "torchvision STL10 class_names.txt",
                   prompt_template="a photo of a {}.", zero_shot=_TWO_STAGE_STL),
     PaperSettings("imagenet_2k", "imagenet_val", 1000, _IMAGENET_NAMES,
                   prompt_template="a photo of a {}.", zero_shot=_IMAGENET, num_images=2000),
-    PaperSettings("objectnet", "objectnet", 113, "ObjectNet release mappings/objectnet_to_imagenet_1k.json keys",
+    PaperSettings("objectnet", "objectnet", 113, "ObjectNet release mappings/objectnet_to_imagenet_1k.json keys, in folder order",
                   prompt_template="a photo of a {}.", zero_shot=_OBJECTNET, supervised=DIT_STRATEGY),
     PaperSettings("imagenet_10k", "imagenet_val", 1000, _IMAGENET_NAMES, supervised=DIT_STRATEGY,
                   num_images=10000),

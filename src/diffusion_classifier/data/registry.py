@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .._registry import Registry
 
-__all__ = ["DatasetEntry", "register_dataset", "get_dataset", "list_datasets", "prepare_dataset"]
+__all__ = ["DatasetEntry", "register_dataset", "get_dataset", "list_datasets", "prepare_dataset", "known_class_names"]
 
 PrepareFn = Callable[..., Path]
 
@@ -26,19 +26,26 @@ class DatasetEntry:
         name: Registry key, used in configs and output paths.
         prepare: ``prepare(out_dir, **options) -> out_dir`` writes the manifest form.
         description: One line for ``diffusion-classifier list``.
+        class_names: ``class_names(**options)``: the class names the prepared dataset
+            will have, when they are known without its files (else ``None``); lets
+            config validation refuse identical prompts before any job runs.
     """
 
     name: str
     prepare: PrepareFn
     description: str = ""
+    class_names: Callable[..., Sequence[str] | None] | None = None
 
 
 DATASETS: Registry[DatasetEntry] = Registry("dataset source")
 
 
-def register_dataset(name: str, description: str = "") -> Callable[[PrepareFn], PrepareFn]:
+def register_dataset(name: str, description: str = "", *,
+                     class_names: Callable[..., Sequence[str] | None] | None = None
+                     ) -> Callable[[PrepareFn], PrepareFn]:
     def decorator(fn: PrepareFn) -> PrepareFn:
-        DATASETS.add(name, DatasetEntry(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0]))
+        DATASETS.add(name, DatasetEntry(name, fn, description or (fn.__doc__ or "").strip().splitlines()[0],
+                                        class_names))
         return fn
 
     return decorator
@@ -50,6 +57,12 @@ def list_datasets() -> list[str]:
 
 def get_dataset(name: str) -> DatasetEntry:
     return DATASETS.get(name)
+
+
+def known_class_names(source: str, options: dict) -> Sequence[str] | None:
+    """The class names dataset ``source`` will have with ``options``, if known before preparing it."""
+    entry = get_dataset(source)
+    return entry.class_names(**options) if entry.class_names is not None else None
 
 
 def prepare_dataset(source: str, out_dir: str | Path, **options: Any) -> Path:

@@ -11,10 +11,12 @@ then write the manifest form:
   absolute path (``copy_images: true`` copies them under ``images/``);
 * array datasets (CIFAR-10, STL-10): every image written as a lossless PNG.
 
-Class names are the CLIP-style names the prompts use (REFERENCE-FACTS sec. 2):
-torchvision's own names where they already are (CIFAR-10, STL-10, Aircraft
-variants, Pets, Flowers102's built-in list), Food-101's folder names with ``_`` as
-a space ("apple pie").
+Class names are the CLIP-style names the prompts use (paper Sec. 5.1): torchvision's
+own names where they already are (CIFAR-10, STL-10, Aircraft variants, Pets),
+Food-101's folder names with ``_`` as a space ("apple pie"), and Flowers102's
+built-in list (``Flowers102.classes``, torchvision >= 0.21) with the three names
+where it differs from CLIP's list, the one the authors' flowers prompt table uses,
+replaced (:data:`FLOWERS_CLIP_NAMES`).
 """
 
 from __future__ import annotations
@@ -119,6 +121,21 @@ def _food_names(ds: Any) -> list[str]:
     return [c.replace("_", " ") for c in ds.classes]
 
 
+#: torchvision's Flowers102 name -> CLIP's (and the authors' prompt table's) name for
+#: the classes where they differ (labels 15, 59 and 92); all other names agree.
+FLOWERS_CLIP_NAMES = {"globe-flower": "globe flower", "pink-yellow dahlia?": "pink and yellow dahlia",
+                      "ball moss": "air plant"}
+
+
+def _flowers_names(ds: Any) -> list[str]:
+    names = [str(c) for c in ds.classes]
+    missing = sorted(set(FLOWERS_CLIP_NAMES) - set(names))
+    if missing:
+        raise DatasetError(f"torchvision's Flowers102.classes no longer lists {missing}; check its names against "
+                           "CLIP's and update FLOWERS_CLIP_NAMES")
+    return [FLOWERS_CLIP_NAMES.get(name, name) for name in names]
+
+
 def _stl_names(ds: Any) -> list[str]:
     if not hasattr(ds, "classes"):
         raise DatasetError(f"STL-10 under {ds.root} lacks stl10_binary/class_names.txt; "
@@ -159,6 +176,7 @@ TORCHVISION_SETS: tuple[TorchvisionSet, ...] = (
          "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/imagelabels.mat",
          "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/setid.mat"),
         ("52808999861908f626f3c1f4e79d11fa", "e0620be6f572b9609742df49c70aed4d", "a5357ecc9cb78c4bef273ce3793fc85c"),
+        class_names=_flowers_names,
     ),
     TorchvisionSet(
         "stl10", "STL10", {"train": {"split": "train"}, "test": {"split": "test"}}, "stl10_binary",

@@ -2,16 +2,26 @@
 
 from .objectives import PairBatch, get_objective, list_objectives, register_objective
 from .schedule import Schedule, Stage, strided_subgrid, timestep_grid
-from .scoring import DiffusionClassifier, ImageScores, ScoringConfig, draw_noise, image_seed
+from .scoring import (
+    DiffusionClassifier,
+    ImageScores,
+    NonFiniteErrorsError,
+    ScoringConfig,
+    check_finite,
+    draw_noise,
+    image_seed,
+)
 from . import vlb as _vlb  # registers the learned-variance objectives (vlb, l2_vlb)
 
 __all__ = [
     "DiffusionClassifier",
     "ImageScores",
+    "NonFiniteErrorsError",
     "PairBatch",
     "Schedule",
     "ScoringConfig",
     "Stage",
+    "check_finite",
     "draw_noise",
     "get_objective",
     "image_seed",

@@ -10,7 +10,9 @@ exactly as a direct run would compute it:
   tie-breaking, same kept lists, same pass counts;
 * the accuracy of any subset of grid points (a single timestep for Figure 3, a
   timestep strategy for Figure 4: :func:`subset_predictions`);
-* another objective stored in the same pass (Table 5).
+* another objective stored in the same pass (Table 5);
+* the sequential elimination strategy (:func:`replay_sequential`, from
+  :mod:`.sequential`, which shares its decision code with the direct run).
 
 Errors are held as a dense cube ``[images, classes, grid points]`` per objective
 (:func:`error_cube`); callers go shard by shard to bound memory at paper scale.
@@ -24,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from .schedule import Schedule
+from .sequential import replay_sequential
 
-__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "subset_predictions"]
+__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_sequential", "subset_predictions"]
 
 
 @dataclass(frozen=True)

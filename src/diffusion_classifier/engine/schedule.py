@@ -98,16 +98,47 @@ class Schedule:
             raise ValueError(f"the last stage must keep exactly 1 class, got keep={keep}")
         if any(b > a for a, b in zip(keep, keep[1:])):
             raise ValueError(f"keep must not increase from stage to stage, got {keep}")
+        bad = [v for v in (*evaluations, *keep) if isinstance(v, bool) or not isinstance(v, int)]
+        if bad:
+            raise ValueError(f"evaluations {evaluations} and keep {keep} must be whole numbers, got {bad}")
+        if self.num_train_timesteps < 1:
+            raise ValueError(f"num_train_timesteps must be at least 1, got {self.num_train_timesteps}")
+        for index, n in enumerate(evaluations):
+            if n < 1:
+                raise ValueError(f"stage {index} asks for {n} evaluations; need at least 1")
         grid = self.grid
         done: set[int] = set()
         stages = []
         for index, (n, k) in enumerate(zip(evaluations, keep)):
-            if n < 1:
-                raise ValueError(f"stage {index} asks for {n} evaluations; need at least 1")
             new = [j for j in strided_subgrid(len(grid), n) if j not in done]
+            if not new:
+                # The engine would run an empty stage (and the authors' loop ranks on
+                # nothing new): refuse it here, before any job starts.
+                raise ValueError(
+                    f"stage {index} (evaluations[{index}] = {n}) adds no grid point that the earlier stages "
+                    f"{list(evaluations[:index])} have not evaluated: every stage must reach new timesteps, "
+                    "so give each stage more evaluations than the one before (e.g. evaluations: [25, 250])"
+                )
             done.update(new)
             stages.append(Stage(index, tuple(new), tuple(grid[j] for j in new), k))
         object.__setattr__(self, "stages", tuple(stages))
+
+    def check_classes(self, num_classes: int) -> None:
+        """Refuse a KeepList that keeps more classes than there are (Algorithm 2's top-k).
+
+        A stage asking to keep more classes than exist cannot do what it says (the
+        authors' ``topk`` fails on it): the schedule was written for another dataset
+        (an ImageNet KeepList on Pets).
+        """
+        if num_classes < 1:
+            raise ValueError("cannot classify among an empty class list")
+        too_many = [k for k in self.keep if k > num_classes]
+        if too_many:
+            raise ValueError(
+                f"keep {list(self.keep)} keeps {too_many} of only {num_classes} classes: a stage "
+                f"cannot keep more classes than there are (each entry at most {num_classes}), "
+                "or use a one-stage schedule (keep: [1])"
+            )
 
     @classmethod
     def one_stage(cls, evaluations: int, num_train_timesteps: int = 1000) -> "Schedule":

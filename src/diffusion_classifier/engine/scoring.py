@@ -24,8 +24,33 @@ import torch
 from ..models.base import NoisePredictor
 from .objectives import PairBatch, get_objective, needs_variance
 from .schedule import Schedule
+from .sequential import SequentialConfig, classify_sequential, point_blocks
 
-__all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "draw_noise", "image_seed"]
+__all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
+           "draw_noise", "image_seed"]
+
+
+class NonFiniteErrorsError(ValueError):
+    """A noise prediction gave a NaN or infinite error: the ranking would be meaningless."""
+
+
+def check_finite(errors: dict[str, np.ndarray], conditions: np.ndarray, timesteps: np.ndarray,
+                 stage: int) -> None:
+    """Refuse a stage whose errors are not all finite, naming the first bad pair.
+
+    NaN sorts last and compares false, so without this a model that overflows (fp16)
+    or a broken checkpoint yields a confident-looking prediction of class 0. The
+    engine does not know the image's id: the scoring stage adds it to the message.
+    """
+    for name, values in errors.items():
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise NonFiniteErrorsError(
+                f"non-finite {name} error ({values[i]}) at stage {stage}, timestep {int(timesteps[i])}, "
+                f"class {int(conditions[i])} ({bad.size} of {values.size} pairs in the stage): the model "
+                "overflowed or its weights are broken; check the checkpoint, or use dtype float32"
+            )
 
 
 @dataclass(frozen=True)
@@ -38,12 +63,15 @@ class ScoringConfig:
         extra_objectives: Further objectives stored per pair from the same passes
             (e.g. the VLB of a model with a learned variance), never used to rank.
         batch_size: Noise-predictor inputs per forward pass.
+        sequential: Sequential elimination on the one-stage grid (:mod:`.sequential`)
+            instead of the schedule's fixed stages; ``None``: Algorithm 1 / 2.
     """
 
     schedule: Schedule
     loss: str = "l2"
     extra_objectives: tuple[str, ...] = ()
     batch_size: int = 256
+    sequential: SequentialConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra_objectives", tuple(self.extra_objectives))
@@ -53,18 +81,26 @@ class ScoringConfig:
             raise ValueError(f"{self.loss!r} is the ranking loss; do not list it in extra_objectives too")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.sequential is not None and len(self.schedule.stages) != 1:
+            raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
+                             f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
+        if self.sequential is not None:
+            point_blocks(len(self.schedule.grid), self.sequential)  # the store's limit on blocks
 
     @property
     def objectives(self) -> tuple[str, ...]:
         return (self.loss, *self.extra_objectives)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "schedule": self.schedule.to_dict(),
             "loss": self.loss,
             "extra_objectives": list(self.extra_objectives),
             "batch_size": self.batch_size,
         }
+        if self.sequential is not None:
+            out["sequential"] = self.sequential.to_dict()
+        return out
 
 
 @dataclass
@@ -129,6 +165,7 @@ class DiffusionClassifier:
     def __init__(self, predictor: NoisePredictor, conditioning: torch.Tensor, config: ScoringConfig) -> None:
         if len(conditioning) == 0:
             raise ValueError("the class list is empty: give at least one class to score against")
+        config.schedule.check_classes(len(conditioning))
         if config.schedule.num_train_timesteps != predictor.num_train_timesteps:
             raise ValueError(
                 f"the schedule assumes {config.schedule.num_train_timesteps} training timesteps "
@@ -171,6 +208,8 @@ class DiffusionClassifier:
         device = self.predictor.device
         x0 = x0.to(device, torch.float32)
         noise = noise.to(device, torch.float32)
+        if self.config.sequential is not None:
+            return classify_sequential(self, x0, noise, start)
         grid = torch.tensor(schedule.grid, dtype=torch.long)
 
         alive = list(range(self.num_classes))
@@ -186,6 +225,7 @@ class DiffusionClassifier:
             cond_idx = torch.tensor(alive, dtype=torch.long).repeat_interleave(len(new))
             grid_idx = new.repeat(len(alive))
             stage_errors = self._evaluate(x0, noise, grid, cond_idx, grid_idx)
+            check_finite(stage_errors, cond_idx.numpy(), grid[grid_idx].numpy(), stage.index)
 
             ranking = stage_errors[self.config.loss]
             np.add.at(sums, cond_idx.numpy(), ranking.astype(np.float64))

@@ -2,6 +2,13 @@
 
 Honours the hub cache and offline mode (``HF_HUB_OFFLINE=1``); a checkpoint that
 is neither local nor cached is a clear error that says how to get it.
+
+Weights are read from safetensors wherever a component has them. A component that
+only has a pickle-based ``.bin`` (the hub's ``facebook/DiT-XL-2-256`` and ``-512``
+hold nothing else) is fetched and read with ``torch.load(weights_only=True)`` (the
+loaders of diffusers and transformers pass it), which refuses any pickled object
+that is not a tensor or a plain container. A truncated or damaged weights file is
+a one-line :class:`CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -9,24 +16,73 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable, Sequence
 
 import torch
 
 from ..artifacts.provenance import files_sha256
 
 __all__ = ["resolve_checkpoint", "load_component", "load_scheduler", "weights_sha256", "CheckpointError",
-           "place_frozen"]
+           "place_frozen", "component_weights", "read_weights"]
+
+# What a hub download fetches first: configs, tokenizer files and safetensors weights.
+_METADATA_PATTERNS = ("*.json", "*.txt")
+# Reduced-precision / alternative copies next to the main weights: never loaded, never fetched.
+_VARIANT_PATTERNS = ["*.fp16.*", "*.ema.*", "*.non_ema.*"]
+# Weight files in the order a component's loader asks for them (safetensors first).
+_WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
 class CheckpointError(FileNotFoundError):
-    """A model checkpoint is missing or incomplete."""
+    """A model checkpoint is missing, incomplete or damaged."""
 
 
-def resolve_checkpoint(name_or_path: str | os.PathLike, allow_patterns: list[str] | None = None) -> Path:
+def _is_variant(path: Path) -> bool:
+    return any(f".{tag}." in path.name for tag in ("fp16", "ema", "non_ema"))
+
+
+def component_weights(folder: Path) -> list[Path]:
+    """The weight files a component's loader reads: its safetensors, else its ``.bin``.
+
+    Sharded checkpoints count every shard; reduced-precision variants
+    (``*.fp16.safetensors``) are never chosen. Empty when the folder has no weights.
+    """
+    for suffix in _WEIGHT_SUFFIXES:
+        files = sorted(p for p in folder.glob(f"*{suffix}") if not _is_variant(p))
+        if files:
+            return files
+    return []
+
+
+def _weight_components(root: Path, components: Sequence[str] | None) -> list[Path]:
+    """Component folders that carry weights (those with a ``config.json``)."""
+    folders = [root / c for c in components] if components is not None else sorted(
+        p.parent for p in root.glob("*/config.json"))
+    return [f for f in folders if (f / "config.json").is_file()]
+
+
+def _download(name: str, allow_patterns: list[str]) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, allow_patterns=allow_patterns, ignore_patterns=_VARIANT_PATTERNS))
+    except Exception as exc:  # the hub client raises many types for offline / gated / missing
+        raise CheckpointError(
+            f"model {name!r} is not in the local Hugging Face cache and cannot be "
+            f"downloaded ({type(exc).__name__}: {exc}). On a machine with internet run "
+            f"`huggingface-cli download {name}` (accept the licence on the hub first "
+            "if the model is gated), then copy the cache (HF_HOME) here, or point the config "
+            "at a local directory."
+        ) from None
+
+
+def resolve_checkpoint(name_or_path: str | os.PathLike, components: Sequence[str] | None = None) -> Path:
     """A local directory as is; a hub id through the local cache (then the hub).
 
-    ``allow_patterns`` limits what a hub download fetches (default: every json,
-    safetensors and txt file of the repository).
+    A hub download fetches the configs, tokenizer files and safetensors weights of
+    ``components`` (default: the whole repository), then the ``.bin`` weights of
+    exactly those components that have no safetensors. Variant copies (fp16, ema)
+    are never fetched.
     """
     path = Path(name_or_path)
     if path.exists():
@@ -35,18 +91,40 @@ def resolve_checkpoint(name_or_path: str | os.PathLike, allow_patterns: list[str
         raise CheckpointError(
             f"model directory {path} does not exist; run the rule that trains or downloads it"
         )
-    try:
-        from huggingface_hub import snapshot_download
+    name = str(name_or_path)
+    scopes = [f"{c}/" for c in components] if components is not None else [""]
+    root = _download(name, [f"{s}{p}" for s in scopes for p in (*_METADATA_PATTERNS, "*.safetensors")])
+    pickled_only = [f for f in _weight_components(root, components) if not component_weights(f)]
+    if pickled_only:
+        root = _download(name, [f"{f.relative_to(root).as_posix()}/*.bin" for f in pickled_only])
+    return root
 
-        patterns = allow_patterns or ["*.json", "*.safetensors", "*.txt"]
-        return Path(snapshot_download(str(name_or_path), allow_patterns=patterns))
-    except Exception as exc:  # the hub client raises many types for offline / gated / missing
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def read_weights(folder: Path, load: Callable[[bool], torch.nn.Module]) -> torch.nn.Module:
+    """Run ``load(use_safetensors)`` on the component in ``folder`` with clear errors.
+
+    No weights file, or one that cannot be read (truncated download, damaged file,
+    a ``.bin`` that holds pickled objects), is a :class:`CheckpointError` naming it.
+    """
+    files = component_weights(folder)
+    if not files:
         raise CheckpointError(
-            f"model {name_or_path!r} is not in the local Hugging Face cache and cannot be "
-            f"downloaded ({type(exc).__name__}: {exc}). On a machine with internet run "
-            f"`huggingface-cli download {name_or_path}` (accept the licence on the hub first "
-            "if the model is gated), then copy the cache (HF_HOME) here, or point the config "
-            "at a local directory."
+            f"{folder} has no weights file (*.safetensors or *.bin): the checkpoint is incomplete; "
+            "download it again (`huggingface-cli download <repo>`) or re-run the rule that trains it"
+        )
+    try:
+        return load(files[0].suffix == ".safetensors")
+    except Exception as exc:  # safetensors, torch.load and the loaders raise many types
+        named = files[0] if len(files) == 1 else folder
+        blob = f" (-> {named.resolve()})" if named.is_symlink() else ""
+        raise CheckpointError(
+            f"{named}{blob} cannot be read as weights ({_first_line(exc)}): the file is truncated or "
+            "damaged, or holds pickled objects; delete it and download it again"
         ) from None
 
 
@@ -64,7 +142,8 @@ def load_component(root: Path, subfolder: str, dtype: torch.dtype = torch.float3
         model_cls = getattr(diffusers, class_name)
     except AttributeError:
         raise CheckpointError(f"{config_path} names class {class_name!r}, unknown to diffusers") from None
-    return model_cls.from_pretrained(root, subfolder=subfolder, torch_dtype=dtype, low_cpu_mem_usage=False)
+    return read_weights(root / subfolder, lambda safetensors: model_cls.from_pretrained(
+        root, subfolder=subfolder, torch_dtype=dtype, low_cpu_mem_usage=False, use_safetensors=safetensors))
 
 
 def load_scheduler(root: Path):
@@ -83,7 +162,7 @@ def place_frozen(module: torch.nn.Module, device: torch.device, dtype: torch.dty
     return module.eval().requires_grad_(False)
 
 
-def weights_sha256(root: Path) -> str:
-    """One hash over every weight file of a checkpoint directory."""
-    files = sorted(p for p in root.rglob("*") if p.suffix in {".safetensors", ".bin", ".pth", ".ckpt"})
+def weights_sha256(root: Path, components: Sequence[str] | None = None) -> str:
+    """One hash over the weight files the components' loaders read (see :func:`component_weights`)."""
+    files = [p for folder in _weight_components(root, components) for p in component_weights(folder)]
     return files_sha256(files, root) if files else ""

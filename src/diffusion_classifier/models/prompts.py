@@ -12,7 +12,9 @@ reads instead of re-encoding::
 Two kinds of table:
 
 * ``classes`` (classification): ``index, class_index, class_name, template, prompt``,
-  one prompt per class, ``template.format(class_name)``;
+  one prompt per class, ``template.format(class_name)`` or, at paper scale, the
+  authors' released prompt of the class (:mod:`.released_prompts`; ``template``
+  then names the table);
 * ``captions`` (caption-pair datasets, Winoground): ``index, example_id, slot,
   template, prompt``, the two captions of every example (template ``{}``).
 """
@@ -23,7 +25,7 @@ import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import pandas as pd
 import torch
@@ -31,7 +33,7 @@ import torch
 from ..artifacts.provenance import atomic_directory, code_version, file_sha256, write_json
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
-           "read_prompt_table", "PromptTableError"]
+           "read_prompt_table", "PromptTableError", "check_identical_prompts"]
 
 CLASS_COLUMNS = ("index", "class_index", "class_name", "template", "prompt")
 CAPTION_COLUMNS = ("index", "example_id", "slot", "template", "prompt")
@@ -41,19 +43,51 @@ class PromptTableError(ValueError):
     """A prompt table is missing, malformed, or does not fit the dataset or model."""
 
 
+def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], where: str,
+                            allowed: Iterable[Iterable[int]] = ()) -> None:
+    """Refuse two classes with the same prompt: the second could never be predicted.
+
+    Args:
+        prompts: One prompt per class, in class-index order.
+        labels: A name per class for the message.
+        where: What the prompts come from (file or config key), named in the error.
+        allowed: Groups of class indices whose identical prompts are accepted knowingly
+            (the authors' ImageNet table has two such pairs).
+    """
+    accepted = {frozenset(int(i) for i in group) for group in allowed}
+    seen: dict[str, list[int]] = {}
+    for index, prompt in enumerate(prompts):
+        seen.setdefault(str(prompt).strip().casefold(), []).append(index)
+    for indices in seen.values():
+        if len(indices) > 1 and frozenset(indices) not in accepted:
+            named = ", ".join(f"{i} ({labels[i]!s})" for i in indices)
+            raise PromptTableError(
+                f"{where}: classes {named} get the identical prompt {prompts[indices[0]]!r}, so only one of them "
+                f"can ever be predicted; give them distinct names (prompt_class_names) or, to reproduce a run "
+                f"that had them, list {sorted(indices)} under the dataset's prompt_table.identical_prompts"
+            )
+
+
 @dataclass(frozen=True)
 class PromptSpec:
-    """How a dataset's class names become prompts.
+    """How a dataset's classes get their prompts.
 
     Attributes:
         template: A string with one ``{}`` placeholder for the class name, e.g.
-            ``"a photo of a {}, a type of pet."`` (REFERENCE-FACTS 2).
+            ``"a photo of a {}, a type of pet."`` (paper Sec. 5.1, CLIP's templates).
         class_names: Names to put in the template instead of the dataset's
             ``classes.csv`` names (same order and count), e.g. cleaned ImageNet names.
+        table: A released prompt table (``prompt,classname,classidx``, fetched and
+            checksum-verified by rule ``fetch_prompt_table``): its prompts are used as
+            they are, and ``template``/``class_names`` are ignored.
+        identical_prompts: Groups of class indices whose identical prompts are accepted
+            (the authors' ImageNet table has two); any other repeated prompt is an error.
     """
 
     template: str = "{}"
     class_names: tuple[str, ...] | None = None
+    table: str | None = None
+    identical_prompts: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         fields = [f for _, f, _, _ in string.Formatter().parse(self.template) if f is not None]
@@ -63,24 +97,42 @@ class PromptSpec:
             )
         if self.class_names is not None:
             object.__setattr__(self, "class_names", tuple(self.class_names))
+        object.__setattr__(self, "identical_prompts", tuple(tuple(int(i) for i in g) for g in self.identical_prompts))
 
 
 def class_prompts(classes: Sequence[str], spec: PromptSpec) -> pd.DataFrame:
-    """One prompt per class: ``spec.template`` filled with each class name."""
-    names = list(spec.class_names) if spec.class_names is not None else list(classes)
-    if len(names) != len(classes):
-        raise PromptTableError(
-            f"{len(names)} prompt class names for {len(classes)} dataset classes: the prompt_class_names "
-            "list must name every class of classes.csv, in the same order"
-        )
-    if not names:
+    """One prompt per class: the released table's, or ``spec.template`` filled with each class name.
+
+    Args:
+        classes: The dataset's class names in label order, or its ``classes.csv``
+            table (``name`` column and, for a released table, the other name columns
+            its class names are checked against).
+        spec: Where the prompts come from.
+    """
+    table = classes if isinstance(classes, pd.DataFrame) else pd.DataFrame({"name": [str(c) for c in classes]})
+    labels = [str(n) for n in table["name"]]
+    if not labels:
         raise PromptTableError("the dataset has no classes to build prompts for")
+    if spec.table is not None:
+        from .released_prompts import join_released_table, read_released_table
+
+        joined = join_released_table(read_released_table(spec.table, spec.identical_prompts), table, spec.table)
+        template, prompts = f"released table {Path(spec.table).name}", joined["prompt"].tolist()
+    else:
+        names = list(spec.class_names) if spec.class_names is not None else labels
+        if len(names) != len(labels):
+            raise PromptTableError(
+                f"{len(names)} prompt class names for {len(labels)} dataset classes: the prompt_class_names "
+                "list must name every class of classes.csv, in the same order"
+            )
+        template, prompts = spec.template, [spec.template.format(name) for name in names]
+        check_identical_prompts(prompts, labels, f"prompt template {spec.template!r}", spec.identical_prompts)
     return pd.DataFrame({
-        "index": range(len(names)),
-        "class_index": range(len(names)),
-        "class_name": list(classes),
-        "template": spec.template,
-        "prompt": [spec.template.format(name) for name in names],
+        "index": range(len(labels)),
+        "class_index": range(len(labels)),
+        "class_name": labels,
+        "template": template,
+        "prompt": prompts,
     })
 
 

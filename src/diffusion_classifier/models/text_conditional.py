@@ -29,8 +29,8 @@ from typing import Callable, Sequence
 import torch
 
 from .base import NoisePrediction, NoisePredictor
-from ..artifacts.provenance import files_sha256
-from .loading import CheckpointError, load_component, load_scheduler, place_frozen, resolve_checkpoint
+from .loading import (CheckpointError, load_component, load_scheduler, place_frozen, read_weights,
+                      resolve_checkpoint, weights_sha256)
 from .tokenizer import load_tokenizer
 
 __all__ = ["TextConditionalPredictor", "REQUIRED_COMPONENTS", "check_components"]
@@ -61,13 +61,6 @@ def check_components(root: Path, name: str) -> None:
         )
 
 
-def _components_sha256(root: Path) -> str:
-    """One hash over the weight files of the loaded components (not the repository's other files)."""
-    files = [p for c in (*REQUIRED_COMPONENTS, "vae") if (root / c).is_dir() for p in (root / c).rglob("*")
-             if p.suffix in {".safetensors", ".bin"}]
-    return files_sha256(files, root) if files else ""
-
-
 def _load_text_encoder(root: Path, dtype: torch.dtype) -> torch.nn.Module:
     """The transformers class named in ``text_encoder/config.json`` (CLIPTextModel for SD)."""
     import transformers
@@ -80,7 +73,8 @@ def _load_text_encoder(root: Path, dtype: torch.dtype) -> torch.nn.Module:
         model_cls = getattr(transformers, names[0])
     except AttributeError:
         raise CheckpointError(f"{config_path} names class {names[0]!r}, unknown to transformers") from None
-    return model_cls.from_pretrained(root, subfolder="text_encoder", dtype=dtype)
+    return read_weights(root / "text_encoder", lambda safetensors: model_cls.from_pretrained(
+        root, subfolder="text_encoder", dtype=dtype, use_safetensors=safetensors))
 
 
 class TextConditionalPredictor(NoisePredictor):
@@ -144,7 +138,8 @@ class TextConditionalPredictor(NoisePredictor):
         accelerators: pass ``float32`` on the CPU (``specs.resolve_dtype`` does).
         """
         # Only the diffusers components: SD repositories also hold multi-GB single-file checkpoints.
-        root = resolve_checkpoint(name_or_path, [f"{c}/*" for c in (*REQUIRED_COMPONENTS, "vae")])
+        components = (*REQUIRED_COMPONENTS, "vae")
+        root = resolve_checkpoint(name_or_path, components)
         check_components(root, str(name_or_path))
         unet = load_component(root, "unet", dtype)
         text_encoder = _load_text_encoder(root, dtype)
@@ -153,7 +148,7 @@ class TextConditionalPredictor(NoisePredictor):
         scheduler = load_scheduler(root)
         prediction_type = getattr(scheduler.config, "prediction_type", "epsilon")
         return cls(unet, text_encoder, tokenizer, scheduler.alphas_cumprod, prediction_type, vae,
-                   str(name_or_path), _components_sha256(root), device, dtype)
+                   str(name_or_path), weights_sha256(root, components), device, dtype)
 
     @property
     def max_length(self) -> int:

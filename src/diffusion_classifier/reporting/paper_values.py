@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PAPER_VALUES_FILE", "paper_tables", "paper_table", "paper_value"]
+__all__ = ["PAPER_VALUES_FILE", "paper_tables", "paper_table", "paper_value", "paper_notes"]
 
 PAPER_VALUES_FILE = "paper_values.yaml"
 
@@ -51,3 +51,9 @@ def paper_value(table: str, row: str, column: str) -> float | None:
     """
     value = paper_table(table).get(row, {}).get(column)
     return None if value is None else float(value)
+
+
+def paper_notes(table: str) -> dict[str, str]:
+    """Column -> note on how our evaluation set relates to the paper's (``notes`` of a table)."""
+    paper_table(table)  # an unknown table is an error, not "no notes"
+    return dict(paper_tables()[table].get("notes") or {})

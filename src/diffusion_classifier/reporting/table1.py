@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paper_values import paper_value
+from .paper_values import paper_notes, paper_value
 
 __all__ = ["TABLE1_ROWS", "Table1Row", "NOT_RUN", "table1_metric", "table1_cells", "table1_display",
            "table1_caption"]
@@ -132,6 +132,7 @@ def table1_caption(cells: pd.DataFrame) -> str:
         "paper). Metric per column: " + ", ".join(f"{d} {m.replace('_', ' ')}" for d, m in metrics.items()) + ".",
         "SD Features is not zero-shot (trained on the labelled training set), as in the paper.",
     ]
+    lines.extend(note for dataset, note in paper_notes("table1").items() if dataset in metrics)
     if reasons:
         lines.append("Not available: " + "; ".join(f"{m} ({', '.join(r)})" for m, r in reasons.items()) + ".")
     return "\n\n".join(lines)

@@ -26,13 +26,13 @@ from ..baselines import (
     winoground_table,
     zero_shot_predict,
 )
-from ..baselines.winoground import WINOGROUND_COLUMNS
 from ..data import load_dataset
+from ..data.pairs import load_examples
 from ..reporting.cells import write_cells_and_display
 from ..reporting.table1 import table1_caption, table1_cells, table1_display
 from ..specs import WinogroundBaselineSpec, ZeroShotSpec, from_dict, resolve_device
 
-__all__ = ["clip_zero_shot", "clip_winoground", "make_table1", "read_winoground_examples"]
+__all__ = ["clip_zero_shot", "clip_winoground", "make_table1"]
 
 log = logging.getLogger(__name__)
 
@@ -102,31 +102,20 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
     return summary
 
 
-def read_winoground_examples(path: str | Path) -> pd.DataFrame:
-    """The example table (CSV or Parquet) with :data:`WINOGROUND_COLUMNS`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Winoground table {path} not found; prepare the Winoground dataset first "
-                                f"(a table with columns {list(WINOGROUND_COLUMNS)})")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    missing = [c for c in WINOGROUND_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path} lacks column(s) {missing}; expected {list(WINOGROUND_COLUMNS)}")
-    return table
-
-
-def clip_winoground(examples_path: str | Path, clip_model: dict, winoground: dict, per_example_path: str | Path,
-                    summary_path: str | Path, names: dict) -> dict:
+def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict, per_example_path: str | Path,
+                    summary_path: str | Path, names: dict, split: str = "test") -> dict:
     """Winoground text / image / group scores of one CLIP model (Table 3 baseline rows).
 
-    Image cells are paths relative to the example table's directory (or absolute).
+    Args:
+        dataset_dir: The prepared caption-pair dataset (:mod:`..data.pairs`): its
+            ``examples.csv`` names images by manifest image id, opened through the manifest.
+        split: Manifest split whose examples are scored.
     """
-    from PIL import Image
-
     spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
     settings = from_dict(WinogroundBaselineSpec, winoground, "baselines.winoground")
-    examples = read_winoground_examples(examples_path)
-    root = Path(examples_path).parent
+    dataset = load_dataset(dataset_dir)
+    examples = load_examples(dataset, split)
+    manifest = dataset.manifest.set_index(dataset.manifest["image_id"].astype(str), drop=False)
     record = {**names, "label": spec.label, "model_id": spec.model_id, "num_examples": len(examples),
               "code_version": code_version()}
 
@@ -137,10 +126,8 @@ def clip_winoground(examples_path: str | Path, clip_model: dict, winoground: dic
         write_json(summary_path, summary)
         return summary
 
-    def load_image(value) -> Image.Image:
-        path = Path(value)
-        with Image.open(path if path.is_absolute() else root / path) as image:
-            return image.convert("RGB")
+    def load_image(image_id):
+        return dataset.load_image(manifest.loc[str(image_id)]).convert("RGB")
 
     similarity = clip_similarities(clip, examples, load_image, settings.batch_size)
     per_example = pd.concat([examples[["id", "collapsed_tag"]].reset_index(drop=True),

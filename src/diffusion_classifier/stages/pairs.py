@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..artifacts import ShardWriter, atomic_path, read_errors, write_json
+from ..artifacts import atomic_path, read_errors, write_json
+from ..artifacts.preemption import preemptible
 from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
 from ..data import load_dataset
 from ..data.pairs import load_examples
@@ -28,7 +29,7 @@ from ..engine import DiffusionClassifier, draw_noise
 from ..models import adapter_uses_prompts
 from ..models.prompts import read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
-from .score import shard_provenance
+from .score import classify_image, shard_provenance, shard_writer
 
 __all__ = ["score_pairs", "aggregate_pairs"]
 
@@ -84,7 +85,7 @@ def score_pairs(
         num_classes=2, names=names, task="caption_pairs",
         prompts={"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
     )
-    writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)
+    writer = shard_writer(out_dir, provenance, scoring_spec)
     todo = [(example.id, slot, getattr(example, f"image_{slot}"))
             for example in examples.itertuples(index=False) for slot in (0, 1)
             if getattr(example, f"image_{slot}") not in writer.done]
@@ -92,19 +93,23 @@ def score_pairs(
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
-    for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
-        row = manifest.loc[image_id]
-        if int(row["label"]) != slot:
-            raise ValueError(f"{dataset.root}: image {image_id!r} is image_{slot} of example {example_id!r} "
-                             f"but its manifest label is {row['label']}")
-        pixels = transform(dataset.load_image(row)).unsqueeze(0)
-        latent = predictor.encode(pixels.to(device, dtype))[0]
-        seed = scoring_spec.noise_seed(image_id, strategy_spec)
-        noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
-        scores = DiffusionClassifier(predictor, captions[example_id], config).classify(latent, noise)
-        writer.add(image_id, slot, seed, scores)
-    return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start,
-                            "num_examples": len(examples)})
+    with preemptible(writer):
+        for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
+            row = manifest.loc[image_id]
+            if int(row["label"]) != slot:
+                raise ValueError(f"{dataset.root}: image {image_id!r} is image_{slot} of example {example_id!r} "
+                                 f"but its manifest label is {row['label']}")
+            pixels = transform(dataset.load_image(row)).unsqueeze(0)
+            latent = predictor.encode(pixels.to(device, dtype))[0]
+            seed = scoring_spec.noise_seed(image_id, strategy_spec)
+            noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
+            scores = classify_image(DiffusionClassifier(predictor, captions[example_id], config), image_id,
+                                    latent, noise)
+            writer.add(image_id, slot, seed, scores)
+        return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start,
+                                "num_examples": len(examples)},
+                               expected_ids=[e for ex in examples.itertuples(index=False)
+                                             for e in (ex.image_0, ex.image_1)])
 
 
 def aggregate_pairs(

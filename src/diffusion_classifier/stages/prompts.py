@@ -1,6 +1,7 @@
 """Stage ``prepare_prompts``: a dataset's prompts and their embeddings, once per model.
 
-Classification datasets get one prompt per class from the dataset's template;
+Classification datasets get one prompt per class from the dataset's template, or
+from the authors' released prompt table joined to the dataset's classes;
 caption-pair datasets (Winoground format) get their examples' captions. The table
 is what ``score_shard`` / ``score_pairs`` read instead of re-encoding the prompts.
 """
@@ -18,9 +19,30 @@ from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from ..models.prompts import PromptSpec, caption_prompts, class_prompts, write_prompt_table
 from ..specs import ModelSpec, ScoringSpec, from_dict
 
-__all__ = ["prepare_prompts"]
+__all__ = ["prepare_prompts", "fetch_released_prompts"]
 
 log = logging.getLogger(__name__)
+
+
+def fetch_released_prompts(url: str, sha256: str, cache: str | Path, out: str | Path, *,
+                           identical_prompts: list | None = None) -> Path:
+    """Stage ``fetch_prompt_table``: the authors' prompt table of a dataset, verified.
+
+    Downloads ``url`` into ``cache`` unless a file with the right sha256 is already
+    there, copies it to ``out`` and checks its form and that no two classes share a
+    prompt (except the groups in ``identical_prompts``), before any scoring job starts.
+    The join to the dataset's classes is checked by ``prepare_prompts``.
+    """
+    from ..models.released_prompts import fetch_prompt_table, read_released_table
+
+    path = fetch_prompt_table(url, sha256, cache, out)
+    try:
+        table = read_released_table(path, identical_prompts or ())
+    except Exception:
+        Path(out).unlink(missing_ok=True)
+        raise
+    log.info("prompt table %s: %d classes, sha256 %s (from %s)", out, len(table), sha256, url)
+    return path
 
 
 def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict, out_dir: str | Path, *,
@@ -32,8 +54,10 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         checkpoint: The model's folder or hub id.
         model: The model's config section (adapter, dtype, ...).
         out_dir: The prompt-table folder to write (appears atomically).
-        prompt: ``{"template": ..., "class_names": [...]}`` for classification
-            datasets (ignored for caption pairs, whose captions are the prompts).
+        prompt: ``{"template": ..., "class_names": [...]}`` or ``{"table": <released
+            table>, "identical_prompts": [...]}`` for classification datasets
+            (:class:`~diffusion_classifier.models.prompts.PromptSpec`; ignored for
+            caption pairs, whose captions are the prompts).
         scoring: The ``scoring`` section (device).
         names: Names recorded in provenance (dataset, model).
     """
@@ -47,7 +71,7 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         kind, frame = "captions", caption_prompts(load_examples(dataset))
         labels = tuple(f"{e}/{s}" for e, s in zip(frame["example_id"], frame["slot"]))
     else:
-        kind, frame = "classes", class_prompts(dataset.classes, prompt_spec)
+        kind, frame = "classes", class_prompts(dataset.class_table, prompt_spec)
         labels = tuple(frame["class_name"])
     predictor = model_spec.load(checkpoint, scoring_spec.device)
     start = time.perf_counter()
@@ -61,11 +85,20 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         "model": model,
         "model_id": predictor.model_id,
         "weights_sha256": predictor.weights_hash(),
-        "prompt": {"template": prompt_spec.template, "class_names": prompt_spec.class_names} if kind == "classes"
-        else None,
+        "prompt": _prompt_source(prompt_spec) if kind == "classes" else None,
         "max_length": getattr(predictor, "max_length", None),
         "device": str(predictor.device),
         "environment": environment(),
         "seconds": time.perf_counter() - start,
     }
     return write_prompt_table(out_dir, frame, embeddings, kind, provenance)
+
+
+def _prompt_source(spec: PromptSpec) -> dict:
+    """What the class prompts were made from, for provenance."""
+    if spec.table is None:
+        return {"template": spec.template, "class_names": spec.class_names}
+    from ..artifacts.provenance import file_sha256
+
+    return {"table": str(spec.table), "table_sha256": file_sha256(spec.table),
+            "identical_prompts": [list(g) for g in spec.identical_prompts]}

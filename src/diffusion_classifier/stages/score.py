@@ -8,14 +8,16 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..artifacts import ShardWriter, code_version, config_hash, environment
+from ..artifacts import ShardWriter, code_version, config_hash, engine_code_sha256, environment
+from ..artifacts.preemption import preemptible
 from ..data import load_dataset
-from ..engine import DiffusionClassifier, draw_noise
+from ..engine import DiffusionClassifier, NonFiniteErrorsError, draw_noise
 from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
-__all__ = ["candidate_labels", "run_conditioning", "score_shard", "shard_provenance", "shard_rows"]
+__all__ = ["candidate_labels", "classify_image", "run_conditioning", "score_shard", "shard_provenance",
+           "shard_rows", "shard_writer"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def condition_spec(dataset, model: ModelSpec, prompt: PromptSpec | None = None) 
     """Candidate classes of a dataset as the model's adapter needs them."""
     if adapter_uses_prompts(model.adapter):
         names = tuple(dataset.classes)
-        prompts = tuple(class_prompts(names, prompt)["prompt"]) if prompt is not None else ()
+        prompts = tuple(class_prompts(dataset.class_table, prompt)["prompt"]) if prompt is not None else ()
         return ConditionSpec(class_names=names, class_ids=tuple(range(len(names))), prompts=prompts)
     class_map = dataset.class_map
     names = tuple(dataset.classes[label] for label in class_map.candidate_labels)
@@ -98,13 +100,20 @@ def shard_provenance(
 ) -> dict:
     """What a scoring shard records about itself: its settings, their hashes, the code.
 
-    ``settings`` is everything that determines the stored errors. ``run_key`` hashes
-    them without the dataset's metadata and is what a resumed checkpoint must match
-    (:class:`~diffusion_classifier.artifacts.ShardWriter`); ``config_hash`` hashes all
-    of them. ``extra`` adds stage-specific fields (the task, the candidate labels).
+    ``settings`` is everything that determines the stored errors: besides the run's
+    settings and the weights' sha256, the dataset's content (``dataset_sha256``: its
+    manifest, which holds every image's sha256, and class table) and the code that
+    computes errors (``engine_code_sha256``: the sources of the engine and model
+    adapters, see :func:`~diffusion_classifier.artifacts.engine_code_sha256`).
+    ``run_key`` hashes them without the dataset's free-form metadata and is what a
+    resumed checkpoint must match (:class:`~diffusion_classifier.artifacts.ShardWriter`);
+    ``config_hash`` hashes all of them. ``extra`` adds stage-specific fields (the task,
+    the candidate labels).
     """
     settings = {
         "dataset": dataset.metadata,
+        "dataset_sha256": dataset.content_sha256,
+        "engine_code_sha256": engine_code_sha256(),
         "split": split,
         "shard": shard,
         "num_shards": num_shards,
@@ -177,19 +186,35 @@ def score_shard(
         num_classes=classifier.num_classes, names=names, prompts=prompt_source,
         candidate_labels=list(labels_of),
     )
-    writer = ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every)
+    writer = shard_writer(out_dir, provenance, scoring_spec)
     todo = rows[~rows["image_id"].isin(writer.done)]
     log.info("scoring %d images (%d already done) with %s, %d passes per image",
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
-    for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
-                           mininterval=5):
-        pixels = transform(image).unsqueeze(0)
-        latent = predictor.encode(pixels.to(device, dtype))[0]
-        seed = scoring_spec.noise_seed(row["image_id"], strategy_spec)
-        noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
-        scores = classifier.classify(latent, noise)
-        writer.add(row["image_id"], int(row["label"]), seed, scores,
-                   predicted_label=labels_of[scores.prediction])
-    return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start})
+    with preemptible(writer):
+        for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
+                               mininterval=5):
+            pixels = transform(image).unsqueeze(0)
+            latent = predictor.encode(pixels.to(device, dtype))[0]
+            seed = scoring_spec.noise_seed(row["image_id"], strategy_spec)
+            noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
+            scores = classify_image(classifier, row["image_id"], latent, noise)
+            writer.add(row["image_id"], int(row["label"]), seed, scores,
+                       predicted_label=labels_of[scores.prediction])
+        return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start},
+                               expected_ids=rows["image_id"])
+
+
+def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpec) -> ShardWriter:
+    """The shard's writer, checkpointing as the ``scoring:`` section asks."""
+    return ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every,
+                       checkpoint_seconds=scoring_spec.checkpoint_seconds)
+
+
+def classify_image(classifier: DiffusionClassifier, image_id: str, latent, noise):
+    """``classifier.classify``, with the image's id added to a non-finite-error refusal."""
+    try:
+        return classifier.classify(latent, noise)
+    except NonFiniteErrorsError as exc:
+        raise NonFiniteErrorsError(f"image {image_id!r}: {exc}") from None

@@ -1,5 +1,5 @@
-"""Stages ``make_zeroshot_table``, ``make_compositional_table`` and ``figure_pair_examples``
-(paper Tables 1 and 3, Figure 5)."""
+"""Stages ``make_zeroshot_table``, ``make_compositional_table``, ``make_table3`` and
+``figure_pair_examples`` (paper Tables 1 and 3, Figure 5)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pandas as pd
 from ..data import load_dataset
 from ..data.pairs import load_examples
 from ..reporting import write_table
+from ..reporting.cells import write_cells_and_display
+from ..reporting.table3 import TABLE3_CAPTION, table3_cells, table3_display
 from ..reporting.pair_examples import choose_examples, plot_pair_examples
 from .report import summary_row
 
 __all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame",
-           "figure_pair_examples"]
+           "figure_pair_examples", "make_table3"]
 
 
 def zeroshot_frame(summary_paths: list[str | Path], prompt_dirs: list[str | Path]) -> pd.DataFrame:
@@ -75,3 +77,10 @@ def figure_pair_examples(dataset_dir: str | Path, out_png: str | Path, *, per_ta
     plot_pair_examples(chosen, lambda image_id: dataset.load_image(manifest.loc[image_id]), out_png,
                        f"{dataset.name}: caption pairs by swap type (each image's own caption below it)")
     return Path(out_png)
+
+
+def make_table3(diffusion_summary: str | Path, clip_summaries: dict[str, str | Path],
+                out_stem: str | Path) -> tuple[Path, Path]:
+    """Paper Table 3: Winoground text scores of CLIP and the Diffusion Classifier, the paper's beside ours."""
+    cells = table3_cells(diffusion_summary, clip_summaries)
+    return write_cells_and_display(cells, table3_display(cells), TABLE3_CAPTION, out_stem)

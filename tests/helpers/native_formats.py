@@ -9,12 +9,15 @@ offline; the fixtures register their own files' md5 in place of the published on
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import pickle
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 WNIDS = ["n00000011", "n00000022", "n00000033", "n00000044", "n00000055", "n00000066"]
@@ -115,12 +118,18 @@ def build_aircraft(root: Path) -> None:
             save_image(data / "images" / f"{i}.jpg", (40, 25 + k), seed=int(i))
 
 
-def build_pets(root: Path) -> None:
-    """oxford-iiit-pet/annotations/{trainval,test}.txt and images/<Breed>_<n>.jpg."""
+PETS_SPLITS = {"trainval": [("Abyssinian_1", 1, 1), ("american_bulldog_1", 2, 2)],
+               "test": [("Abyssinian_2", 1, 1), ("american_bulldog_2", 2, 2), ("american_bulldog_3", 2, 2)]}
+
+
+def build_pets(root: Path, splits: dict | None = None) -> None:
+    """oxford-iiit-pet/annotations/{trainval,test}.txt and images/<Breed>_<n>.jpg.
+
+    ``splits``: split -> rows (image id, 1-based class id, species 1 cat / 2 dog).
+    """
     base = root / "oxford-iiit-pet"
     (base / "annotations").mkdir(parents=True)
-    splits = {"trainval": [("Abyssinian_1", 1, 1), ("american_bulldog_1", 2, 2)],
-              "test": [("Abyssinian_2", 1, 1), ("american_bulldog_2", 2, 2), ("american_bulldog_3", 2, 2)]}
+    splits = splits or PETS_SPLITS
     for split, rows in splits.items():
         (base / "annotations" / f"{split}.txt").write_text("".join(f"{i} {c} {s} 1\n" for i, c, s in rows))
         for k, (i, _, _) in enumerate(rows):
@@ -167,20 +176,23 @@ def build_imagenet_val_tree(root: Path, per_class: int = 5) -> Path:
     return tree
 
 
-def build_devkit(root: Path) -> Path:
-    """ILSVRC2012_devkit_t12.tar.gz with data/meta.mat (synsets struct) and the val ground truth."""
+def build_devkit(root: Path, wnids=WNIDS, words=WORDS, order=(3, 0, 5, 1, 4, 2), images: int = 12) -> Path:
+    """ILSVRC2012_devkit_t12.tar.gz with data/meta.mat (synsets struct) and the val ground truth.
+
+    ``order[k]``: the 0-based ILSVRC2012_ID of ``wnids[k]``; image ``i`` of the ground truth
+    is of ``wnids[i % len(wnids)]``.
+    """
     from scipy.io import savemat
 
     stage = root / "devkit_build" / "ILSVRC2012_devkit_t12" / "data"
     stage.mkdir(parents=True)
     fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children"]
-    synsets = np.zeros((len(WNIDS) + 1,), dtype=[(f, "O") for f in fields])
-    order = [3, 0, 5, 1, 4, 2]  # ILSVRC ids are not in wnid order
-    for row, (ilsvrc, wnid, words) in enumerate(zip(order, WNIDS, WORDS)):
-        synsets[row] = (ilsvrc + 1, wnid, words, "a gloss", 0)
-    synsets[len(WNIDS)] = (len(WNIDS) + 1, "n09999999", "entity", "a parent synset", 2)  # not a leaf
+    synsets = np.zeros((len(wnids) + 1,), dtype=[(f, "O") for f in fields])
+    for row, (ilsvrc, wnid, name) in enumerate(zip(order, wnids, words)):
+        synsets[row] = (ilsvrc + 1, wnid, name, "a gloss", 0)
+    synsets[len(wnids)] = (len(wnids) + 1, "n09999999", "entity", "a parent synset", 2)  # not a leaf
     savemat(stage / "meta.mat", {"synsets": synsets})
-    truth = [order[i % len(WNIDS)] + 1 for i in range(12)]
+    truth = [order[i % len(wnids)] + 1 for i in range(images)]
     (stage / "ILSVRC2012_validation_ground_truth.txt").write_text("".join(f"{t}\n" for t in truth))
     archive = root / "ILSVRC2012_devkit_t12.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -188,11 +200,12 @@ def build_devkit(root: Path) -> Path:
     return archive
 
 
-def build_val_tar(root: Path, count: int = 12) -> Path:
-    """ILSVRC2012_img_val.tar: flat ILSVRC2012_val_NNNNNNNN.JPEG files."""
+def build_val_tar(root: Path, count: int = 12, wrap: int | None = None) -> Path:
+    """ILSVRC2012_img_val.tar: flat ILSVRC2012_val_NNNNNNNN.JPEG files (heights 16 + k, modulo ``wrap``)."""
     flat = root / "val_build"
     for k in range(1, count + 1):
-        save_image(flat / f"ILSVRC2012_val_{k:08d}.JPEG", (20, 16 + k), seed=100 + k, fmt="JPEG")
+        save_image(flat / f"ILSVRC2012_val_{k:08d}.JPEG", (20, 16 + (k % wrap if wrap else k)), seed=100 + k,
+                   fmt="JPEG")
     archive = root / "ILSVRC2012_img_val.tar"
     with tarfile.open(archive, "w") as tar:
         for path in sorted(flat.iterdir()):
@@ -249,3 +262,44 @@ def build_objectnet(root: Path) -> Path:
             image[0, :], image[-1, :], image[:, 0], image[:, -1] = (255, 0, 0), (255, 0, 0), (255, 0, 0), (255, 0, 0)
             Image.fromarray(image).save(path)
     return base
+
+
+# ------------------------------------------------------------------------------ Winoground
+TAGS = ["Object", "Relation", "Both", "Object"]
+CAPTIONS = [("there is a mug in some grass", "there is some grass in a mug"),
+            ("a person sits and a dog stands", "a person stands and a dog sits"),
+            ("it's a truck fire", "it's a fire truck"),
+            ("a photo of a cat", "a cat of a photo")]
+
+
+def png_bytes(seed: int, size=(30, 22)) -> bytes:
+    array = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def winoground_fields(i: int) -> dict:
+    return {"id": i, "caption_0": CAPTIONS[i][0], "caption_1": CAPTIONS[i][1], "tag": "Noun", "secondary_tag": "",
+            "num_main_preds": 1, "collapsed_tag": TAGS[i]}
+
+
+def fake_parquet_copy(root):
+    """The current hub layout: data/test-00000-of-00001.parquet with Image structs."""
+    (root / "data").mkdir(parents=True)
+    rows = [{**winoground_fields(i), "image_0": {"bytes": png_bytes(2 * i), "path": None},
+             "image_1": {"bytes": png_bytes(2 * i + 1), "path": None}} for i in range(4)]
+    pd.DataFrame(rows).to_parquet(root / "data" / "test-00000-of-00001.parquet")
+    return root
+
+
+def fake_jsonl_copy(root):
+    """The original layout: data/examples.jsonl + data/images.zip of <name>.png files."""
+    (root / "data").mkdir(parents=True)
+    with zipfile.ZipFile(root / "data" / "images.zip", "w") as archive:
+        for i in range(4):
+            for k in range(2):
+                archive.writestr(f"images/ex_{i}_img_{k}.png", png_bytes(2 * i + k))
+    lines = [json.dumps({**winoground_fields(i), "image_0": f"ex_{i}_img_0", "image_1": f"ex_{i}_img_1"}) for i in range(4)]
+    (root / "data" / "examples.jsonl").write_text("\n".join(lines) + "\n")
+    return root

@@ -1,0 +1,211 @@
+"""Sequential elimination: stop spending passes on a class once the data say it lost.
+
+Beyond the paper. Algorithm 2 prunes classes after fixed stages (KeepList /
+TrialList, "not significantly tuned", Sec. 4.2). This strategy instead tests after
+every block of grid points:
+
+* The grid is the one-stage grid (``evaluations: [N]``), visited in bit-reversed
+  order (:func:`spread_order`), so any prefix covers all noise levels.
+* Points come in blocks of ``block`` (a GPU batch stays full: every surviving class
+  is evaluated at every point of a block).
+* After each block, the leader is the survivor with the lowest mean error. Noise
+  ``j`` belongs to grid point ``j`` and is shared by all classes (Sec. 3.3), so the
+  per-point differences ``e_c - e_leader`` are paired; a class is dropped once their
+  mean exceeds ``k`` standard errors, after at least ``min_points`` points.
+* Scoring stops when one class is left or the grid is exhausted; then the lowest
+  mean wins, as in Algorithm 1.
+
+Both the direct run (:func:`classify_sequential`) and the replay on stored one-stage
+errors (:func:`replay_sequential`) feed the same :class:`EliminationTest` with the
+same float32 errors in the same order, so a replay reproduces a direct run exactly.
+Each block is stored as a "stage" of the error store, and the survivors after each
+test (best first) as its ``kept`` list.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from .replay import ErrorCube, ReplayResult
+    from .scoring import DiffusionClassifier, ImageScores
+
+__all__ = ["SequentialConfig", "EliminationTest", "spread_order", "point_blocks", "classify_sequential",
+           "replay_sequential"]
+
+# The error store keeps a pair's stage (here: its block) as int8.
+MAX_BLOCKS = 127
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    """Settings of the sequential elimination test (the ``sequential:`` key of a strategy).
+
+    Attributes:
+        block: Grid points evaluated for every surviving class between two tests.
+        k: A class is dropped when its mean paired error difference to the leader
+            exceeds ``k`` standard errors of that mean.
+        min_points: No class is dropped before this many points were evaluated.
+    """
+
+    block: int = 5
+    k: float = 3.0
+    min_points: int = 5
+
+    def __post_init__(self) -> None:
+        if self.block < 1:
+            raise ValueError(f"sequential.block must be >= 1 grid point, got {self.block}")
+        if not (self.k > 0 and math.isfinite(self.k)):
+            raise ValueError(f"sequential.k must be a positive number of standard errors, got {self.k}")
+        if self.min_points < 2:
+            raise ValueError(f"sequential.min_points must be >= 2 (a standard error needs two points), "
+                             f"got {self.min_points}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def label(self) -> str:
+        return f"sequential k={self.k:g}, block {self.block}, min {self.min_points}"
+
+
+def spread_order(grid_size: int) -> np.ndarray:
+    """Grid indices in bit-reversed order: every prefix spreads over the whole grid.
+
+    For a grid that is not a power of two, the bit-reversal of the next power of two
+    with the indices past the grid skipped (25 points: 0, 16, 8, 24, 4, 20, 12, 2, ...).
+    """
+    if grid_size < 1:
+        raise ValueError(f"a grid needs at least one point, got {grid_size}")
+    bits = max(1, (grid_size - 1).bit_length())
+    order = [int(format(i, f"0{bits}b")[::-1], 2) for i in range(1 << bits)]
+    return np.asarray([j for j in order if j < grid_size], dtype=np.int64)
+
+
+def point_blocks(grid_size: int, config: SequentialConfig) -> list[np.ndarray]:
+    """The spread order cut into blocks of ``config.block`` grid points."""
+    order = spread_order(grid_size)
+    blocks = [order[i:i + config.block] for i in range(0, grid_size, config.block)]
+    if len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"sequential.block {config.block} cuts a grid of {grid_size} points into {len(blocks)} "
+                         f"blocks; the error store records at most {MAX_BLOCKS}: use block >= "
+                         f"{math.ceil(grid_size / MAX_BLOCKS)}")
+    return blocks
+
+
+class EliminationTest:
+    """The test's state for one image: surviving classes and their errors so far.
+
+    Args:
+        num_classes: Candidate classes; all survive at the start.
+        grid_size: Points of the one-stage grid.
+        config: Block size, ``k`` and ``min_points``.
+    """
+
+    def __init__(self, num_classes: int, grid_size: int, config: SequentialConfig) -> None:
+        if num_classes < 1:
+            raise ValueError("cannot classify among an empty class list")
+        self.config = config
+        self.survivors = np.arange(num_classes, dtype=np.int64)
+        self._errors = np.zeros((num_classes, grid_size), dtype=np.float64)
+        self._points = 0
+
+    @property
+    def done(self) -> bool:
+        return len(self.survivors) == 1
+
+    def update(self, errors: np.ndarray) -> np.ndarray:
+        """Add one block's errors ``[survivors, points]`` and test; returns the survivors, best first.
+
+        Rows are the current survivors in ascending class order; ties of the mean go
+        to the lower class index.
+        """
+        errors = np.asarray(errors)
+        if errors.shape[0] != len(self.survivors):
+            raise ValueError(f"got errors of {errors.shape[0]} classes for {len(self.survivors)} survivors")
+        n = self._points + errors.shape[1]
+        self._errors[self.survivors, self._points:n] = errors.astype(np.float64)
+        self._points = n
+        seen = self._errors[self.survivors, :n]
+        means = seen.mean(axis=1)
+        leader = int(np.argmin(means))
+        if n >= self.config.min_points:
+            diff = seen - seen[leader]
+            stderr = diff.std(axis=1, ddof=1) / math.sqrt(n)
+            drop = diff.mean(axis=1) > self.config.k * stderr
+            drop[leader] = False
+            self.survivors, means = self.survivors[~drop], means[~drop]
+        return self.survivors[np.argsort(means, kind="stable")]
+
+
+def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", noise: "torch.Tensor",
+                        start: float) -> "ImageScores":
+    """The direct run: evaluate block by block, testing after each (inputs on the device)."""
+    import torch
+
+    from .scoring import ImageScores
+
+    config, schedule = classifier.config, classifier.config.schedule
+    grid = torch.tensor(schedule.grid, dtype=torch.long)
+    test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential)
+    pieces: dict[str, list[np.ndarray]] = {"condition": [], "grid_index": [], "stage": []}
+    errors: dict[str, list[np.ndarray]] = {name: [] for name in config.objectives}
+    kept: list[list[int]] = []
+    for index, block in enumerate(point_blocks(len(schedule.grid), config.sequential)):
+        alive = test.survivors
+        cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
+        grid_idx = torch.from_numpy(block).repeat(len(alive))
+        block_errors = classifier._evaluate(x0, noise, grid, cond_idx, grid_idx)
+        ranked = test.update(block_errors[config.loss].reshape(len(alive), len(block)))
+        for name, values in block_errors.items():
+            errors[name].append(values)
+        pieces["condition"].append(cond_idx.numpy())
+        pieces["grid_index"].append(grid_idx.numpy())
+        pieces["stage"].append(np.full(len(cond_idx), index))
+        kept.append([int(c) for c in ranked])
+        if test.done:
+            break
+    grid_index = np.concatenate(pieces["grid_index"]).astype(np.int32)
+    return ImageScores(
+        condition=np.concatenate(pieces["condition"]).astype(np.int32),
+        grid_index=grid_index,
+        timestep=np.asarray(schedule.grid, dtype=np.int32)[grid_index],
+        stage=np.concatenate(pieces["stage"]).astype(np.int16),
+        errors={name: np.concatenate(v).astype(np.float32) for name, v in errors.items()},
+        kept=kept,
+        prediction=kept[-1][0],
+        passes=int(len(grid_index)),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def replay_sequential(cube: "ErrorCube", config: SequentialConfig) -> "ReplayResult":
+    """The sequential strategy on stored one-stage errors, exactly as a direct run decides.
+
+    ``kept`` holds, per block, ``[images, classes]`` survivors best first, padded
+    with -1 (images stop at different blocks).
+    """
+    from .replay import ReplayResult
+
+    n, c, size = cube.errors.shape
+    blocks = point_blocks(size, config)
+    predictions = np.zeros(n, dtype=np.int64)
+    passes = np.zeros(n, dtype=np.int64)
+    kept = [np.full((n, c), -1, dtype=np.int64) for _ in blocks]
+    for i in range(n):
+        test = EliminationTest(c, size, config)
+        for b, block in enumerate(blocks):
+            alive = test.survivors
+            passes[i] += len(alive) * len(block)
+            ranked = test.update(cube.errors[i][np.ix_(alive, block)])
+            kept[b][i, :len(ranked)] = ranked
+            if test.done:
+                break
+        predictions[i] = ranked[0]
+    return ReplayResult(predictions, kept, passes)
