@@ -113,6 +113,15 @@ def list_images(folder: str | Path) -> list[Path]:
     return paths
 
 
+def _content_sha256(images: list, ids: list[str], labels: list) -> str:
+    """sha256 over every image's id, label and bytes (file bytes, or a PIL image's pixels and mode)."""
+    digest = hashlib.sha256()
+    for image, image_id, label in zip(images, ids, labels):
+        data = image.tobytes() + image.mode.encode() if isinstance(image, Image.Image) else Path(image).read_bytes()
+        digest.update(f"{image_id}\0{label}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class ClassifyResult:
     """What :meth:`ZeroShotClassifier.classify` found.
@@ -241,7 +250,8 @@ class ZeroShotClassifier:
             raise ValueError(f"labels {unknown} are not among the classes {self.classes}")
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(out) if out is not None else Path(scratch) / "shard"
-            writer = ShardWriter(target, self._provenance(_images_sha256(images, ids)), checkpoint_every=self.scoring.checkpoint_every)
+            writer = ShardWriter(target, self._provenance(_content_sha256(images, ids, labels)),
+                                 checkpoint_every=self.scoring.checkpoint_every)
             start = time.perf_counter()
             device, dtype = self.predictor.device, self.predictor.dtype
             for image, image_id, label in tqdm(list(zip(images, ids, labels)), desc="classify",
@@ -259,11 +269,10 @@ class ZeroShotClassifier:
         return ClassifyResult(self._predictions(shard.images, shard.errors), shard.errors, shard.provenance,
                               Path(out) if out is not None else None)
 
-    def _provenance(self, images_sha256: str) -> dict:
-        # The pipeline's shard provenance with a stand-in dataset entry: the images are the user's,
-        # and their content (not just their ids) keys a resumed shard.
+    def _provenance(self, content_sha256: str) -> dict:
+        # The pipeline's shard provenance with a stand-in dataset entry: the images are the user's.
         dataset = SimpleNamespace(metadata={"name": "user_images", "classes": self.classes, "prompts": self.prompts},
-                                  content_sha256=images_sha256)
+                                  content_sha256=content_sha256)
         return shard_provenance(
             dataset=dataset, split="user", shard=0, num_shards=1, model=asdict(self.model),
             predictor=self.predictor, config=self.config, scoring_spec=self.scoring, strategy_spec=self.strategy,
@@ -289,14 +298,3 @@ class ZeroShotClassifier:
         })
         return out.join(wide, on="image_id").reset_index(drop=True)
 
-
-def _images_sha256(images: Sequence[Image.Image | str | Path], ids: Sequence[str]) -> str:
-    """One sha256 over the user's images in order: each id with its file's bytes (or a PIL image's pixels)."""
-    digest = hashlib.sha256()
-    for image, image_id in zip(images, ids):
-        digest.update(image_id.encode() + b"\0")
-        if isinstance(image, Image.Image):
-            digest.update(f"{image.mode}{image.size}".encode() + image.tobytes())
-        else:
-            digest.update(Path(image).read_bytes())
-    return digest.hexdigest()

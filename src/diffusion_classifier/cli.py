@@ -661,6 +661,31 @@ def _run_noise_pairing(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+def _add_metrics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", nargs="+", required=True, help="table CSVs (named by file stem)")
+    p.add_argument("--out", required=True, help="metrics JSON")
+
+
+@command("make-metrics", "Every table's headline numbers in one JSON file (DVC metrics).", _add_metrics)
+def _run_metrics(args: argparse.Namespace) -> None:
+    from .stages.metrics import make_metrics
+
+    make_metrics(args.tables, args.out)
+
+
+def _add_provenance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--summaries", nargs="+", required=True, help="run summaries (classification, compositional)")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.csv and <stem>.md")
+
+
+@command("make-provenance-table", "What made every scored run the tables are computed from.", _add_provenance)
+def _run_provenance(args: argparse.Namespace) -> None:
+    from .stages.provenance import make_provenance_table
+
+    make_provenance_table(args.summaries, args.out_stem)
+
+
+# ---------------------------------------------------------------------------------------
 def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="checkpoint: hub id or local diffusers directory")
     p.add_argument("--images", required=True, help="folder of images (searched recursively; an image in a "

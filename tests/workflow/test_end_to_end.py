@@ -273,3 +273,79 @@ def test_a_rerun_regenerates_every_versioned_artifact_exactly(micro_run, tmp_pat
         if not _same(_without_timing(a), _without_timing(b)):
             differing.append(str(rel))
     assert not differing, f"not regenerated exactly (beyond measured time): {differing}"
+
+
+# --- what review tools read: metrics, provenance, the HTML report ---------------------------
+def test_metrics_and_provenance_cover_every_table_and_run(micro_run):
+    metrics = json.loads((micro_run / "metrics.json").read_text())
+    tables = {p.stem for p in (micro_run / "tables").glob("*.csv")} - {"runtime", "provenance"}
+    assert set(metrics) == tables
+    classification = pd.read_csv(micro_run / "tables/classification.csv")
+    for row in classification.itertuples():
+        assert metrics["classification"][f"{row.dataset}/{row.model}/{row.strategy}"]["accuracy"] == \
+            pytest.approx(row.accuracy)
+    provenance = pd.read_csv(micro_run / "tables/provenance.csv")
+    assert len(provenance) == len(classification) + len(pd.read_csv(micro_run / "tables/compositional.csv")
+                                                         [["dataset", "model", "strategy"]].drop_duplicates())
+    assert provenance["weights_sha256"].str.len().eq(64).all() and provenance["code_version"].str.len().gt(0).all()
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+# Injected into a copy of the report: once the app has rendered, decode every result the
+# report embeds in the browser (images must load, tables must hold a Markdown table) and
+# write the outcome into the page, which --dump-dom then prints.
+_REPORT_CHECK = """
+<script>
+window.addEventListener("load", () => setTimeout(async () => {
+  const out = {menu: document.body.textContent, items: {}};
+  for (const [path, entry] of Object.entries(results)) {
+    const name = path.split("/").pop();
+    if (entry.mime_type.startsWith("image/")) {
+      const img = new Image();
+      const ok = await new Promise(done => { img.onload = () => done(img.naturalWidth > 0);
+                                             img.onerror = () => done(false); img.src = entry.data_uri; });
+      out.items[name] = {kind: "image", ok, caption: entry.caption.length};
+    } else {
+      const text = atob(entry.data_uri.split(",")[1]);
+      out.items[name] = {kind: "table", ok: /\\|\\s*---/.test(text), caption: entry.caption.length};
+    }
+  }
+  const pre = document.createElement("pre");
+  pre.id = "report-check";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 1000));
+</script>
+"""
+
+
+def test_the_html_report_renders_every_table_and_figure(micro_run, tmp_path):
+    import re
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on PATH: `apt-get install chromium` (CI's .ci/run installs it)")
+    report = tmp_path / "report.html"
+    made = snakemake(micro_run, "--report", str(report))
+    assert made.returncode == 0, made.stderr[-3000:]
+    page = tmp_path / "checked.html"
+    page.write_text(report.read_text().replace("</body>", _REPORT_CHECK + "</body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
+    found = re.search(r'<pre id="report-check">(.*?)</pre>', dom.stdout, re.S)
+    assert found, f"the report did not render in {browser}: {dom.stderr[-2000:]}"
+    import html
+
+    check = json.loads(html.unescape(found.group(1)))
+    for category in ("Tables", "Figures", "Provenance"):
+        assert category in check["menu"]
+    expected = {p.name for p in (micro_run / "tables").glob("*.md")} | {
+        p.name for p in (micro_run / "figures").glob("*.png")}
+    assert set(check["items"]) == expected
+    bad = {name: item for name, item in check["items"].items() if not item["ok"] or not item["caption"]}
+    assert not bad, f"items that do not render or lack a caption: {bad}"
