@@ -43,7 +43,7 @@ def test_subset_applies_to_the_named_splits_only():
 
 
 @pytest.mark.parametrize("dataset, num_classes, passes", [
-    # UNet passes per image of REFERENCE-FACTS sec. 1 (the ~5,600 rows: within 1%).
+    # UNet passes per image of the authors' release (the ~5,600 rows: within 1%).
     ("cifar10", 10, 2750), ("stl10", 10, 3000), ("oxford_pets", 37, 2050), ("objectnet", 113, 14400),
     ("imagenet_2k", 1000, 124500), ("flowers102", 102, 5600), ("food101", 101, 5600), ("fgvc_aircraft", 100, 5600),
 ])

@@ -4,7 +4,7 @@ import pytest
 
 from diffusion_classifier.engine import Schedule, timestep_grid
 
-# (evaluations, keep, classes) -> UNet passes per image (REFERENCE-FACTS section 1).
+# (evaluations, keep, classes) -> UNet passes per image (the authors' release, counted as its code counts).
 PAPER_SETTINGS = {
     "cifar10": ((50, 500), (5, 1), 10, 2750),
     "stl10": ((100, 500), (5, 1), 10, 3000),

@@ -1,6 +1,6 @@
 """Shared data for the robustness tests: published ImageNet-1k ResNet accuracies.
 
-Top-1 accuracies in percent from /work/shared/REFERENCE-FACTS.md section 4, columns:
+Top-1 accuracies in percent published by the robustness testbed of Taori et al. (2020), columns:
 val, ImageNetV2 matched-frequency, val on the 200 ImageNet-A classes, ImageNet-A,
 val on the ObjectNet classes, ObjectNet.
 """

@@ -10,7 +10,7 @@ from typing import Any
 class AuditConfig:
     """Settings of the LAION-filter audit; saved beside its results.
 
-    Defaults are SD 2.0's filters (REFERENCE-FACTS section 5; paper Table 2).
+    Defaults are SD 2.0's filters (paper Sec. 6.1 and Table 2; the SD 2.0 model card).
 
     Attributes:
         min_side: Both original width and height must be >= this (the 512 stage).

@@ -1,7 +1,7 @@
 """Zero-shot classification with a CLIP-style model: one prompt per class, cosine argmax.
 
 The prompts are the Diffusion Classifier's (one per class from the dataset's template,
-REFERENCE-FACTS sec. 2), so both methods see the same text. An image's logits are the
+paper Sec. 5.1), so both methods see the same text. An image's logits are the
 cosine similarities of its embedding with each prompt's embedding; the prediction is the
 argmax (the logit scale of CLIP does not change it).
 """

@@ -6,7 +6,7 @@ ObjectNet: one or more of 125 ImageNet ids per class). Without it, class ``i`` o
 the dataset is model class ``i`` (digits). ``class_ids`` cells may be ``7``,
 ``7;9``, ``7 9`` or ``[7, 9]``.
 
-Following the robustness testbed and the paper (REFERENCE-FACTS section 3):
+Following the robustness testbed and the paper (Sec. 5.2, 6.3.1):
 
 - the prediction is the argmax over the *candidate* model classes only, the union
   of the mapped ids (ImageNet-A: its 200 classes; ObjectNet: its 125 ImageNet ids);

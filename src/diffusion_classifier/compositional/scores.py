@@ -2,7 +2,7 @@
 
 For a caption C and an image I the diffusion model's score is minus the mean
 eps-prediction error of I conditioned on C, over the evaluated (t, eps) pairs
-(REFERENCE-FACTS 6). For an example ((C0, I0), (C1, I1)) (Thrush et al., 2022;
+(paper Sec. 6.2). For an example ((C0, I0), (C1, I1)) (Thrush et al., 2022;
 paper Eq. 9):
 
 * text score  = s(C0, I0) > s(C1, I0)  and  s(C1, I1) > s(C0, I1)

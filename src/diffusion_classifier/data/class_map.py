@@ -5,7 +5,7 @@ the label index itself. The ImageNet family differs:
 
 * ImageNet-A and ImageNet val restricted to its classes: 200 label classes, each one
   of DiT's 1,000 ImageNet ids (``class_ids`` column of ``classes.csv``: ``"6"``).
-* ObjectNet (REFERENCE-FACTS sec. 3): 113 label classes mapped to 125 ImageNet ids;
+* ObjectNet (paper Sec. 5.2, following the robustness testbed): 113 label classes mapped to 125 ImageNet ids;
   ``class_ids`` holds every id of a class, ``;``-separated (``"409;530"``).
 
 Scoring conditions a class-conditional model on :attr:`ClassMap.candidates` (each

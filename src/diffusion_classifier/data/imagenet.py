@@ -1,4 +1,4 @@
-"""ImageNet validation, ImageNetV2 and ImageNet-A (paper Sec. 5-6, REFERENCE-FACTS sec. 2-3).
+"""ImageNet validation, ImageNetV2 and ImageNet-A (paper Sec. 5-6).
 
 None of them can be downloaded without a manual step, so each entry reads what the
 user placed on disk and says exactly what to fetch and where when it is missing:

@@ -1,7 +1,7 @@
 """The ImageNet-1k class list, read from the dataset's own files at prepare time.
 
 Nothing here is hard-coded: the wnids and names come from whichever of these the
-user has (REFERENCE-FACTS sec. 2-3), recognized by name:
+user has (paper Sec. 5), recognized by name:
 
 * ``ILSVRC2012_devkit_t12.tar.gz`` (the official devkit; torchvision parses its
   ``meta.mat`` after checking the archive's md5),

@@ -215,7 +215,7 @@ def load_dataset(root: str | Path) -> PreparedDataset:
 
 
 def _crop_border(image: Image.Image, border: int) -> Image.Image:
-    """Cut ``border`` pixels from every side (ObjectNet's frame, REFERENCE-FACTS sec. 3)."""
+    """Cut ``border`` pixels from every side (ObjectNet's frame, as the authors' release crops it)."""
     if border <= 0:
         return image
     w, h = image.size

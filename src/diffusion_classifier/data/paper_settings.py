@@ -1,7 +1,7 @@
 """What the paper does with each dataset: prompts, schedules, losses, metric.
 
 One frozen :class:`PaperSettings` per dataset name of ``config/fragments/datasets.yaml``
-(REFERENCE-FACTS sec. 1-3). Zero-shot runs (Stable Diffusion 2.0, Table 1) use the
+(paper Sec. 4.2 and 5; the authors' release). Zero-shot runs (Stable Diffusion 2.0, Table 1) use the
 adaptive schedule and loss of sec. 1 and the CLIP prompt templates of sec. 2;
 supervised runs (DiT-XL/2, Tables 4-5, Fig. 6) evaluate every class at the 250
 timesteps 2, 6, ..., 998 with the l2 loss. ObjectNet is in both.
@@ -105,7 +105,7 @@ def accuracy(kind: str, labels: Sequence[int], predictions: Sequence[int]) -> fl
         raise ValueError(f"unknown accuracy {kind!r}; known {sorted(ACCURACY_METRICS)}") from None
 
 
-# Algorithm 2 settings of the paper (REFERENCE-FACTS sec. 1).
+# Algorithm 2 settings of the paper (Sec. 4.2, Appendix; the authors' release commands).
 _TWO_STAGE_CIFAR = PaperStrategy((50, 500), (5, 1), "l1")
 _TWO_STAGE_STL = PaperStrategy((100, 500), (5, 1), "l1")
 _TWO_STAGE_PETS = PaperStrategy((25, 250), (5, 1), "l1")
@@ -113,7 +113,7 @@ _FOUR_STAGE_L1 = PaperStrategy((20, 50, 100, 500), (20, 10, 5, 1), "l1")
 _FOUR_STAGE_L2 = PaperStrategy((20, 50, 100, 500), (20, 10, 5, 1), "l2")
 _OBJECTNET = PaperStrategy((50, 100, 500, 1000), (25, 10, 5, 1), "l2")
 _IMAGENET = PaperStrategy((50, 100, 500, 1000), (500, 50, 10, 1), "l2")
-# DiT (REFERENCE-FACTS sec. 3): all classes at t = 2, 6, ..., 998, no pruning.
+# DiT (paper Sec. 5.2): all classes at t = 2, 6, ..., 998, no pruning.
 DIT_STRATEGY = PaperStrategy((250,), (1,), "l2")
 
 _IMAGENET_NAMES = "open_clip.zero_shot_metadata.IMAGENET_CLASSNAMES by sorted-wnid class id (imagenet_classes.py)"

@@ -1,7 +1,7 @@
 """Seeded, recorded image subsets (ImageNet's 2,000 and 10,000, micro configs).
 
 The paper evaluates 2,000 ImageNet validation images zero-shot and 10,000 in the
-supervised runs without publishing which (REFERENCE-FACTS sec. 2-3). We draw them
+supervised runs without publishing which (paper Sec. 5.1-5.2). We draw them
 class-balanced with a seed from the image ids in sorted order, so the draw depends on
 nothing but the seed and the dataset, and write the chosen ids to
 ``subset_ids.txt`` beside the manifest (its sha256 goes into ``dataset.json``).

@@ -16,7 +16,7 @@ Prompts are tokenized with padding to ``tokenizer.model_max_length`` (77 for SD)
 and encoded once into a conditioning table of ``[num_prompts, length, width]``
 hidden states, exactly as diffusers' pipeline encodes a prompt (last hidden state,
 the attention mask only where the text encoder's config asks for it). Images are
-encoded to the VAE posterior *mean* times the scaling factor (REFERENCE-FACTS 2).
+encoded to the VAE posterior *mean* times the scaling factor (as the authors' release encodes images).
 """
 
 from __future__ import annotations
