@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .._registry import Registry
+from .images import convert_image
 
 if TYPE_CHECKING:
     import torch
@@ -89,7 +90,7 @@ class ImageTransform:
         # the data package and should not pay torch's ~1 s import per job.
         import torch
 
-        image = image.convert("L" if self.channels == 1 else "RGB")
+        image = convert_image(image, "L" if self.channels == 1 else "RGB")
         image = CROPS.get(self.crop)(image, self.size, _RESAMPLING[self.resample])
         array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
         if array.ndim == 2:
