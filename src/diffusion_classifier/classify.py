@@ -78,7 +78,7 @@ def parse_strategy(strategy: str | dict | StrategySpec | None) -> StrategySpec:
 
 def detect_adapter(checkpoint: str | Path) -> str:
     """``stable_diffusion`` when the checkpoint has a text encoder, else ``class_conditional``."""
-    root = resolve_checkpoint(checkpoint, ["model_index.json", "*/config.json"])
+    root = resolve_checkpoint(checkpoint, weights=False)
     return "stable_diffusion" if (root / "text_encoder").is_dir() else "class_conditional"
 
 

@@ -64,3 +64,12 @@ def test_paper_dit_models_use_dits_own_crop():
     for spec in dits.values():
         assert ModelSpec(**spec).transform.crop == "adm"
     assert ModelSpec(**paper["models"]["sd2_base"]).transform.crop == "center"
+
+
+def test_schema_adds_no_crop_to_configs_that_name_none():
+    """A schema default would change every existing run's model settings (and their hashes)."""
+    from snakemake.utils import validate
+
+    mini = yaml.safe_load((ROOT / "config" / "mini.yaml").read_text())
+    validate(mini, schema=str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    assert mini["models"] and all("crop" not in spec.get("image", {}) for spec in mini["models"].values())

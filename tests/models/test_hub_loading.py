@@ -123,3 +123,13 @@ def test_dit_vae_must_be_the_one_dit_was_trained_on(tmp_path, overrides, shown):
     save_tiny_dit(tmp_path, weights="safetensors", vae=vae)
     with pytest.raises(CheckpointError, match=rf"vae/config.json: .*{shown}.*{DIT_LATENT_SPACE.source}"):
         load_predictor("class_conditional", tmp_path)
+
+
+def test_adapter_detection_fetches_configs_only(bin_repo, tmp_path, monkeypatch):
+    from diffusion_classifier.classify import detect_adapter
+
+    remote, _ = bin_repo
+    hub = FakeHub({DIT_256: remote}).install(monkeypatch, tmp_path / "cache")
+    assert detect_adapter(DIT_256) == "class_conditional"
+    assert "transformer/config.json" in hub.fetched()
+    assert not [f for f in hub.fetched() if f.endswith((".bin", ".safetensors"))]

@@ -77,13 +77,14 @@ def _download(name: str, allow_patterns: list[str]) -> Path:
         ) from None
 
 
-def resolve_checkpoint(name_or_path: str | os.PathLike, components: Sequence[str] | None = None) -> Path:
+def resolve_checkpoint(name_or_path: str | os.PathLike, components: Sequence[str] | None = None, *,
+                       weights: bool = True) -> Path:
     """A local directory as is; a hub id through the local cache (then the hub).
 
     A hub download fetches the configs, tokenizer files and safetensors weights of
     ``components`` (default: the whole repository), then the ``.bin`` weights of
     exactly those components that have no safetensors. Variant copies (fp16, ema)
-    are never fetched.
+    are never fetched. ``weights=False`` fetches the configs and tokenizer files only.
     """
     path = Path(name_or_path)
     if path.exists():
@@ -94,7 +95,10 @@ def resolve_checkpoint(name_or_path: str | os.PathLike, components: Sequence[str
         )
     name = str(name_or_path)
     scopes = [f"{c}/" for c in components] if components is not None else [""]
-    root = _download(name, [f"{s}{p}" for s in scopes for p in (*_METADATA_PATTERNS, "*.safetensors")])
+    patterns = (*_METADATA_PATTERNS, "*.safetensors") if weights else _METADATA_PATTERNS
+    root = _download(name, [f"{s}{p}" for s in scopes for p in patterns])
+    if not weights:
+        return root
     pickled_only = [f for f in _weight_components(root, components) if not component_weights(f)]
     if pickled_only:
         root = _download(name, [f"{f.relative_to(root).as_posix()}/*.bin" for f in pickled_only])
