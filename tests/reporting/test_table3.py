@@ -51,3 +51,21 @@ def test_table3_needs_the_run_grouped_by_swap_type(tmp_path):
     diffusion.write_text(json.dumps({"subsets": summarise_examples(_outcomes(), ())}))
     with pytest.raises(ValueError, match="group_by"):
         make_table3(diffusion, {}, tmp_path / "t3")
+
+
+def test_paper_table3_names_a_compositional_run_grouped_by_swap_type():
+    from pathlib import Path
+
+    import yaml
+
+    from diffusion_classifier.workflow_config import ConfigError, check_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "paper.yaml").read_text())
+    check_config(config)
+    config["table3"]["strategy"] = "zs_pets"
+    with pytest.raises(ConfigError, match="table3: winoground/sd2_base/zs_pets is not a compositional run"):
+        check_config(config)
+    config["table3"]["strategy"] = "winoground_all"
+    config["compositional"][0]["group_by"] = ["tag"]
+    with pytest.raises(ConfigError, match="group by collapsed_tag"):
+        check_config(config)
