@@ -7,6 +7,7 @@ worked out by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -93,8 +94,9 @@ def _through_the_reader(tmp_path, image: Image.Image, suffix: str) -> Image.Imag
     (tmp_path / "images").mkdir()
     image.save(tmp_path / "images" / f"x{suffix}", **({"transparency": image.info["transparency"]}
                                                      if "transparency" in image.info else {}))
+    sha256 = hashlib.sha256((tmp_path / "images" / f"x{suffix}").read_bytes()).hexdigest()
     manifest = pd.DataFrame([{"image_id": "x", "path": f"images/x{suffix}", "label": 0, "split": "test",
-                              "orig_width": image.width, "orig_height": image.height, "sha256": "0" * 64}])
+                              "orig_width": image.width, "orig_height": image.height, "sha256": sha256}])
     write_dataset(tmp_path, manifest, ["a"], {"name": "modes"})
     dataset = load_dataset(tmp_path)
     return dataset.load_image(dataset.manifest.iloc[0])
@@ -155,7 +157,7 @@ def test_a_decompression_bomb_is_an_error_naming_the_file(tmp_path, monkeypatch)
 
 def test_a_decompression_bomb_in_a_download_is_one_command_line_error(tmp_path, monkeypatch, capsys):
     """The probe's case: PIL's DecompressionBombError reached the user as a traceback."""
-    from native_formats import build_imagenet_val_tree, build_synset_mapping
+    from helpers.native_formats import build_imagenet_val_tree, build_synset_mapping
 
     from diffusion_classifier.cli import DEBUG_ENV, main
 

@@ -213,7 +213,7 @@ def test_zeroshot_and_compositional_tables(micro_run):
 # objects (at any depth) and CSV / Parquet columns before the rest is compared exactly.
 TIMING_FILES = {"runtime.md", "runtime.csv"}
 TIMING_FIELDS = {"seconds", "wall_seconds", "cpu_seconds", "scoring_seconds_this_attempt", "seconds_per_image",
-                 "passes_per_second"}
+                 "passes_per_second", "started_at", "finished_at"}
 
 
 def _dvc_outs() -> list[str]:

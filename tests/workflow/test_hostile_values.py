@@ -46,9 +46,17 @@ def _hostile_config(mini: dict, results: Path) -> dict:
     hub["checkpoint"] = "hub/" + HOSTILE
     config["models"]["hub_unet"] = hub
     config["experiments"].append({"dataset": "digits", "model": "hub_unet", "strategy": "even25"})
-    # Winoground's CLIP rows (not in the embedded default) on the caption-pair digits.
+    # Winoground's CLIP rows and Table 3 (not in the embedded default) on the caption-pair digits.
     config["baselines"]["winoground"] = {"models": [next(iter(config["baselines"]["clip_models"]))],
                                          "dataset": "digit_captions"}
+    config["table3"] = {"dataset": "digit_captions", "model": "digits_text", "strategy": "pairs25"}
+    # A released prompt table (rule fetch_prompt_table) whose cache folder is hostile too.
+    config["prompt_tables"] = {"dir": "raw prompts/" + HOSTILE}
+    config["datasets"]["digits"]["prompt_table"] = {"file": "digits_prompts.csv", "sha256": "0" * 64}
+    # An SD-features classifier borrowed by another dataset (rule evaluate_feature_classifier).
+    features = config["baselines"]["features"]
+    features["datasets"] = [*features["datasets"], "digits_corrupted"]
+    features["classifier_from"] = {"digits_corrupted": features["datasets"][0]}
     return config
 
 

@@ -116,7 +116,7 @@ if "schedules" in SUPERVISED:
             study=as_json(STUDY.get("study", {})),
             direct=as_json(STUDY_DIRECT),
             sequential_runs=as_json(SEQ_RUNS),
-            sequential_out=f"--sequential-out {shlex.quote(SEQ_TABLE)} {shlex.quote(SEQ_FIGURE)}" if SEQ_OUTPUTS else "",
+            sequential_out=["--sequential-out", SEQ_TABLE, SEQ_FIGURE] if SEQ_OUTPUTS else [],
             names=as_json({"dataset": STUDY["dataset"], "model": STUDY["model"]}),
         log:
             f"{RESULTS}/logs/schedule_study/schedule_study.log",
@@ -126,4 +126,4 @@ if "schedules" in SUPERVISED:
             "diffusion-classifier schedule-study --shards {input.shards:q} --study {params.study:q} "
             "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE:q} "
             "--figure {STUDY_FIGURE:q} --sequential-runs {params.sequential_runs:q} "
-            "{params.sequential_out} > {log:q} 2>&1"
+            "{params.sequential_out:q} > {log:q} 2>&1"

@@ -27,9 +27,10 @@ def feature_training_inputs(wildcards):
 
 
 def feature_training_args(wildcards, input):
+    """Extra words for ``{params.train:q}`` (empty without a separate training dataset)."""
     if "train_features" not in input.keys():
-        return ""
-    return f"--train-features-dir {shlex.quote(input.train_features)} --train-dataset {shlex.quote(input.train_dataset)}"
+        return []
+    return ["--train-features-dir", input.train_features, "--train-dataset", input.train_dataset]
 
 
 def baseline_checkpoint(model):
@@ -185,7 +186,7 @@ if FEATURES:
             "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset {input.dataset:q} "
             "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
             "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
-            "{params.train} --threads {threads:q} > {log:q} 2>&1"
+            "{params.train:q} --threads {threads:q} > {log:q} 2>&1"
 
     if FEATURES_BORROWED:
 

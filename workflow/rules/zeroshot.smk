@@ -120,8 +120,8 @@ rule fetch_prompt_table:
     benchmark:
         f"{RESULTS}/benchmarks/fetch_prompt_table/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier fetch-prompt-table --url {params.url:q} --sha256 {params.sha256} "
-        "--cache {params.cache:q} --identical-prompts {params.identical:q} --out {output} > {log} 2>&1"
+        "diffusion-classifier fetch-prompt-table --url {params.url:q} --sha256 {params.sha256:q} "
+        "--cache {params.cache:q} --identical-prompts {params.identical:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_prompts:
@@ -285,8 +285,8 @@ if TABLE3:
         benchmark:
             f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
         shell:
-            "diffusion-classifier make-table3 --diffusion {input.diffusion} --clip {params.clip:q} "
-            "--out {RESULTS}/tables/table3 > {log} 2>&1"
+            "diffusion-classifier make-table3 --diffusion {input.diffusion:q} --clip {params.clip:q} "
+            "--out {RESULTS:q}/tables/table3 > {log:q} 2>&1"
 
 
 # Paper Figure 5: examples of every caption-pair dataset of the compositional runs.
