@@ -297,3 +297,4 @@ class ZeroShotClassifier:
             "seconds": frame["seconds"],
         })
         return out.join(wide, on="image_id").reset_index(drop=True)
+

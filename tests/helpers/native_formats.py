@@ -36,8 +36,11 @@ def save_image(path: Path, size: tuple[int, int], seed: int, fmt: str | None = N
 
 
 # ------------------------------------------------------------------------- torchvision sets
-def build_cifar10(root: Path, names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                                     "horse", "ship", "truck"), per_batch: int = 4) -> dict[str, str]:
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+STL10_NAMES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
+
+
+def build_cifar10(root: Path, names=CIFAR10_NAMES, per_batch: int = 4) -> dict[str, str]:
     """cifar-10-batches-py/: five data batches, a test batch, batches.meta (pickled dicts)."""
     base = root / "cifar-10-batches-py"
     base.mkdir(parents=True)
@@ -80,8 +83,7 @@ def build_stl10(root: Path, n_train: int = 4, n_test: int = 6) -> tuple[dict[str
     (base / "unlabeled_X.bin").write_bytes(b"")
     for name in ("train_X.bin", "train_y.bin", "unlabeled_X.bin", "test_X.bin", "test_y.bin"):
         sums[name] = md5(base / name)
-    (base / "class_names.txt").write_text("\n".join(["airplane", "bird", "car", "cat", "deer", "dog", "horse",
-                                                      "monkey", "ship", "truck"]) + "\n")
+    (base / "class_names.txt").write_text("\n".join(STL10_NAMES) + "\n")
     return sums, test_images
 
 

@@ -24,12 +24,14 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 from . import native_formats as nf
 from .audit_helpers import make_aesthetic_state, make_keras_nsfw
 from .rehearsal_site import rehearsal_standins as standins
 from .sd_helpers import build_sd_checkpoint
 
+CHECKSUMS = "fixture-checksums.yaml"
 SITE = Path(__file__).resolve().parent / "rehearsal_site"
 SD_REPO = "stabilityai/stable-diffusion-2-base"
 DIT_REPOS = ("facebook/DiT-XL-2-256", "facebook/DiT-XL-2-512")
@@ -87,6 +89,41 @@ def build_datasets(raw: Path) -> dict:
     return trust
 
 
+def fixture_class_names() -> dict[str, list[str]]:
+    """Each zero-shot dataset's classes in label order, as the fixtures above define them."""
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+    from torchvision.datasets import Flowers102
+
+    from diffusion_classifier.data.torchvision_sets import FLOWERS_CLIP_NAMES
+
+    pets = sorted({(i.rsplit("_", 1)[0].replace("_", " "), c) for rows in PETS_SPLITS.values() for i, c, _ in rows},
+                  key=lambda name_and_id: name_and_id[1])
+    return {"cifar10": list(nf.CIFAR10_NAMES), "stl10": list(nf.STL10_NAMES),
+            "food101": ["apple_pie", "baby_back_ribs"], "fgvc_aircraft": ["707-320", "727-200", "A300B4"],
+            "oxford_pets": [name for name, _ in pets], "objectnet": ["alarm_clock", "banana"],
+            "flowers102": [FLOWERS_CLIP_NAMES.get(n, n) for n in Flowers102.classes],
+            "imagenet_2k": list(IMAGENET_CLASSNAMES)}
+
+
+def build_prompt_tables(folder: Path, datasets: dict) -> dict[str, str]:
+    """The released tables' form (``prompt,classname,classidx``) for the fixtures; returns their sha256.
+
+    ImageNet's prompts come from open_clip's names, so the two pairs the release repeats
+    (paper.yaml's ``identical_prompts``) repeat here too.
+    """
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sums = {}
+    for dataset, names in fixture_class_names().items():
+        spec = datasets[dataset]
+        path = folder / spec["prompt_table"]["file"]
+        prompts = [spec.get("prompt_template", "a photo of a {}.").format(name.replace("_", " ")) for name in names]
+        pd.DataFrame({"prompt": prompts, "classname": names, "classidx": range(len(names))}).to_csv(path, index=False)
+        sums[dataset] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sums
+
+
 # -------------------------------------------------------------------------------- models
 def build_stable_diffusion(hf_home: Path) -> None:
     """SD-2-base's folders (unet/, vae/, text_encoder/, tokenizer/, scheduler/, model_index.json)."""
@@ -105,9 +142,10 @@ def build_dit(hf_home: Path, repo_id: str) -> None:
 
     root = hub_snapshot(hf_home, repo_id)
     torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[8, 8, 8], in_channels=3, out_channels=3, latent_channels=4,
-                        norm_num_groups=4, down_block_types=["DownEncoderBlock2D"] * 3,
-                        up_block_types=["UpDecoderBlock2D"] * 3, sample_size=16)
+    # sd-vae-ft-ema's shape where DiT's loader checks it: 3 -> 4 channels at 1/8 scale (four blocks).
+    vae = AutoencoderKL(block_out_channels=[8, 8, 8, 8], in_channels=3, out_channels=3, latent_channels=4,
+                        norm_num_groups=4, down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4, sample_size=32)
     transformer = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
                                         num_layers=1, sample_size=4, patch_size=2, num_embeds_ada_norm=1000)
     vae.save_pretrained(root / "vae", safe_serialization=False)
@@ -176,12 +214,20 @@ def build_winoground(hf_home: Path) -> None:
 
 # ------------------------------------------------------------------------------ together
 def build_rehearsal(scratch: Path, paper: dict) -> dict[str, str]:
-    """Write everything ``paper`` (config/paper.yaml, parsed) reads under ``scratch``; return the env."""
+    """Write everything ``paper`` (config/paper.yaml, parsed) reads under ``scratch``; return the env.
+
+    Also writes ``scratch/fixture-checksums.yaml``: the stand-in prompt tables' sha256 in
+    place of the released ones (the one setting besides scale that a stand-in must change).
+    """
     hf_home, torch_home = scratch / "cache" / "huggingface", scratch / "cache" / "torch"
     clip_configs = scratch / "cache" / "open_clip_configs"
     trust = build_datasets(scratch / "data" / "raw")
     (scratch / "cache").mkdir(parents=True, exist_ok=True)
     (scratch / "cache" / "trust.json").write_text(json.dumps(trust))
+    tables = build_prompt_tables(scratch / paper.get("prompt_tables", {}).get("dir", "data/raw/prompts"),
+                                 paper["datasets"])
+    (scratch / CHECKSUMS).write_text(yaml.safe_dump(
+        {"datasets": {name: {"prompt_table": {"sha256": sha}} for name, sha in tables.items()}}))
     build_stable_diffusion(hf_home)
     for repo in DIT_REPOS:
         build_dit(hf_home, repo)
