@@ -685,6 +685,25 @@ def _run_provenance(args: argparse.Namespace) -> None:
     make_provenance_table(args.summaries, args.out_stem)
 
 
+def _add_contrastive(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="prepared caption-pair dataset with a captions.csv corpus")
+    p.add_argument("--train", type=_json, default={}, help="JSON training settings (ContrastiveConfig)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--group-by", nargs="+", default=["collapsed_tag"])
+    p.add_argument("--names", type=_json, default={}, help="JSON names (dataset, model, strategy) of the row")
+    p.add_argument("--examples", required=True, help="per-example outcomes (Parquet)")
+    p.add_argument("--summary", required=True, help="summary JSON (compositional table format)")
+
+
+@command("evaluate-contrastive", "Train the contrastive (CLIP-analogue) baseline and score caption pairs.",
+         _add_contrastive, threads=True)
+def _run_contrastive(args: argparse.Namespace) -> None:
+    from .stages.contrastive import evaluate_contrastive
+
+    evaluate_contrastive(args.dataset, args.train, args.examples, args.summary, split=args.split,
+                         group_by=tuple(args.group_by), names=args.names)
+
+
 # ---------------------------------------------------------------------------------------
 def _add_classify(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="checkpoint: hub id or local diffusers directory")

@@ -5,7 +5,7 @@ from pathlib import Path
 # (`dvc metrics diff` compares them between commits). Included after every rules file
 # that registers a table in ALL_OUTPUTS; the runtime table (measured times) is left out.
 PROVENANCE = f"{RESULTS}/tables/provenance"
-PROVENANCE_SUMMARIES = summaries() + globals().get("COMPOSITIONAL_SUMMARIES", [])
+PROVENANCE_SUMMARIES = summaries() + COMPOSITIONAL_SUMMARIES + CONTRASTIVE_SUMMARIES
 ALL_OUTPUTS.extend([f"{PROVENANCE}.md", f"{PROVENANCE}.csv"])
 
 

@@ -242,7 +242,7 @@ rule make_compositional_table:
     conda:
         CONDA_ENV
     input:
-        COMPOSITIONAL_SUMMARIES,
+        COMPOSITIONAL_SUMMARIES + CONTRASTIVE_SUMMARIES,
     output:
         report(
             f"{RESULTS}/tables/compositional.md",

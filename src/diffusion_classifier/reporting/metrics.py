@@ -39,9 +39,10 @@ for _name, _key, _values in (
     ("table1", ("method_key", "dataset", "metric"), ("ours",)),
     ("table2", ("dataset", "column"), ("ours",)),
     ("table3", ("method_key", "column"), ("ours",)),
-    ("table4", ("shift", "model"), ("id_accuracy", "ood_accuracy", "effective_robustness")),
+    ("table4", ("shift", "family", "model"), ("id_accuracy", "ood_accuracy", "effective_robustness")),
     ("table5_objectives", ("dataset", "model", "strategy", "objective"), ("accuracy",)),
     ("schedule_study", ("loss", "schedule"), ("accuracy", "passes_per_image")),
+    ("sequential_study", ("run", "rule"), ("accuracy", "passes_per_image")),
 ):
     METRIC_TABLES.add(_name, MetricTable(_key, _values))
 
