@@ -30,6 +30,8 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/zeroshot.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/noise_pairing.smk"
+# Last: reads the runs and tables every file above registered.
+include: "workflow/rules/review.smk"
 
 
 rule all:

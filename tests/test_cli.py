@@ -28,7 +28,7 @@ def _rule_calls() -> list[tuple[str, str, bool]]:
         text = path.read_text()
         for block in re.split(r"\n(?=rule |    rule )", text):
             for name in re.findall(r'"diffusion-classifier ([a-z0-9-]+)', block):
-                calls.append((path.name, name, "--threads {threads}" in block))
+                calls.append((path.name, name, re.search(r"--threads {threads(:q)?}", block) is not None))
     return calls
 
 

@@ -20,6 +20,7 @@ in the error-store format of ``results/scores`` (pass ``out=`` to keep the shard
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -110,6 +111,15 @@ def list_images(folder: str | Path) -> list[Path]:
     if not paths:
         raise ValueError(f"{folder} holds no images (looked for {', '.join(IMAGE_SUFFIXES)})")
     return paths
+
+
+def _content_sha256(images: list, ids: list[str], labels: list) -> str:
+    """sha256 over every image's id, label and bytes (file bytes, or a PIL image's pixels and mode)."""
+    digest = hashlib.sha256()
+    for image, image_id, label in zip(images, ids, labels):
+        data = image.tobytes() + image.mode.encode() if isinstance(image, Image.Image) else Path(image).read_bytes()
+        digest.update(f"{image_id}\0{label}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,8 @@ class ZeroShotClassifier:
             raise ValueError(f"labels {unknown} are not among the classes {self.classes}")
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(out) if out is not None else Path(scratch) / "shard"
-            writer = ShardWriter(target, self._provenance(), checkpoint_every=self.scoring.checkpoint_every)
+            writer = ShardWriter(target, self._provenance(_content_sha256(images, ids, labels)),
+                                 checkpoint_every=self.scoring.checkpoint_every)
             start = time.perf_counter()
             device, dtype = self.predictor.device, self.predictor.dtype
             for image, image_id, label in tqdm(list(zip(images, ids, labels)), desc="classify",
@@ -258,9 +269,10 @@ class ZeroShotClassifier:
         return ClassifyResult(self._predictions(shard.images, shard.errors), shard.errors, shard.provenance,
                               Path(out) if out is not None else None)
 
-    def _provenance(self) -> dict:
+    def _provenance(self, content_sha256: str) -> dict:
         # The pipeline's shard provenance with a stand-in dataset entry: the images are the user's.
-        dataset = SimpleNamespace(metadata={"name": "user_images", "classes": self.classes, "prompts": self.prompts})
+        dataset = SimpleNamespace(metadata={"name": "user_images", "classes": self.classes, "prompts": self.prompts},
+                                  content_sha256=content_sha256)
         return shard_provenance(
             dataset=dataset, split="user", shard=0, num_shards=1, model=asdict(self.model),
             predictor=self.predictor, config=self.config, scoring_spec=self.scoring, strategy_spec=self.strategy,
@@ -285,3 +297,4 @@ class ZeroShotClassifier:
             "seconds": frame["seconds"],
         })
         return out.join(wide, on="image_id").reset_index(drop=True)
+

@@ -11,11 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from typing import Callable
 
+from .errors import UserError
+
 __all__ = ["main", "command"]
+
+#: Environment variable that turns on ``--debug`` (tracebacks) for every subcommand.
+DEBUG_ENV = "DIFFUSION_CLASSIFIER_DEBUG"
 
 @dataclass(frozen=True)
 class _Command:
@@ -364,11 +370,15 @@ def _run_table_objectives(args: argparse.Namespace) -> None:
 def _add_schedule_study(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", nargs="+", required=True, help="shards of a one-stage run")
     p.add_argument("--study", type=_json, required=True,
-                   help="JSON {loss, two_stage_evaluations, two_stage_keep, schedules}")
+                   help="JSON {loss, two_stage_evaluations, two_stage_keep, schedules, sequential}")
     p.add_argument("--direct", type=_json, default=[], help="JSON list of {strategy, shards} scored directly")
     p.add_argument("--names", type=_json, default={})
     p.add_argument("--out-stem", required=True)
     p.add_argument("--figure", required=True)
+    p.add_argument("--sequential-runs", type=_json, default=[],
+                   help="JSON list of {name, shards}: further one-stage runs for the sequential curve")
+    p.add_argument("--sequential-out", nargs=2, metavar=("STEM", "FIGURE"),
+                   help="table stem and figure of the sequential study (with study.sequential)")
 
 
 @command("schedule-study", "Passes vs accuracy of adaptive schedules replayed from stored errors.",
@@ -381,7 +391,8 @@ def _run_schedule_study(args: argparse.Namespace) -> None:
 
     study = asdict(from_dict(ScheduleStudySpec, args.study, "supervised.schedules"))
     schedule_study(args.shards, study.pop("loss"), args.out_stem, args.figure, direct=args.direct,
-                   names=args.names, **study)
+                   names=args.names, sequential_runs=args.sequential_runs, sequential_out=args.sequential_out,
+                   **study)
 
 
 # --- zero-shot and compositional (text-conditional models) ---------------------------
@@ -582,6 +593,8 @@ def _add_train_features(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features-dir", required=True, help="written by extract-sd-features")
     p.add_argument("--dataset", required=True, help="the dataset the features come from (classes)")
     p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
+    p.add_argument("--train-features-dir", help="features.train_from: the train maps of another dataset")
+    p.add_argument("--train-dataset", help="features.train_from: that dataset (its classes)")
     _add_baseline_outputs(p)
 
 
@@ -591,7 +604,28 @@ def _run_train_features(args: argparse.Namespace) -> None:
     from .stages.synthetic import train_feature_classifier
 
     train_feature_classifier(args.features_dir, args.dataset, args.features, args.checkpoint_out,
-                             args.predictions, args.summary, names=args.names)
+                             args.predictions, args.summary, names=args.names,
+                             train_features_dir=args.train_features_dir, train_dataset_dir=args.train_dataset)
+
+
+def _add_evaluate_features(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--features-dir", required=True, help="the evaluated dataset's maps (extract-sd-features)")
+    p.add_argument("--dataset", required=True, help="the evaluated dataset (its class map)")
+    p.add_argument("--features", type=_json, required=True, help="JSON baselines.features section")
+    p.add_argument("--checkpoint", required=True, help="classifier trained by train-feature-classifier")
+    p.add_argument("--trained-summary", required=True, help="that classifier's summary.json")
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("--names", type=_json, default=None)
+
+
+@command("evaluate-feature-classifier", "Score a dataset's SD feature maps with another column's classifier.",
+         _add_evaluate_features, threads=True)
+def _run_evaluate_features(args: argparse.Namespace) -> None:
+    from .stages.synthetic import evaluate_feature_classifier
+
+    evaluate_feature_classifier(args.features_dir, args.dataset, args.features, args.checkpoint,
+                                args.trained_summary, args.predictions, args.summary, names=args.names)
 
 
 # ---------------------------------------------------------------------------------------
@@ -624,6 +658,31 @@ def _run_noise_pairing(args: argparse.Namespace) -> None:
     from .stages.noise_pairing import figure_noise_pairing
 
     figure_noise_pairing(args.dataset, args.checkpoint, args.model, args.spec, args.out_stem, prompts=args.prompts)
+
+
+# ---------------------------------------------------------------------------------------
+def _add_metrics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tables", nargs="+", required=True, help="table CSVs (named by file stem)")
+    p.add_argument("--out", required=True, help="metrics JSON")
+
+
+@command("make-metrics", "Every table's headline numbers in one JSON file (DVC metrics).", _add_metrics)
+def _run_metrics(args: argparse.Namespace) -> None:
+    from .stages.metrics import make_metrics
+
+    make_metrics(args.tables, args.out)
+
+
+def _add_provenance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--summaries", nargs="+", required=True, help="run summaries (classification, compositional)")
+    p.add_argument("--out-stem", required=True, help="writes <stem>.csv and <stem>.md")
+
+
+@command("make-provenance-table", "What made every scored run the tables are computed from.", _add_provenance)
+def _run_provenance(args: argparse.Namespace) -> None:
+    from .stages.provenance import make_provenance_table
+
+    make_provenance_table(args.summaries, args.out_stem)
 
 
 # ---------------------------------------------------------------------------------------
@@ -669,6 +728,8 @@ def _run_classify(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffusion-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of an error (also: {DEBUG_ENV}=1, e.g. under Snakemake)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, cmd in _COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
@@ -687,11 +748,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.command_spec.threads:
             _set_threads(args.threads)
         args.command_spec.run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        # Expected user errors: one clear line, no traceback.
-        print(f"error: {exc}", file=sys.stderr)
+    except (UserError, ValueError, OSError) as exc:
+        # A failure the user can fix: one line naming the file or key and the fix.
+        if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line; a third-party error keeps its type and points at ``--debug``."""
+    if isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.filename and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}"  # permission denied, disk full, ...: names the file
+    elif isinstance(exc, UserError) or type(exc) in (ValueError, FileNotFoundError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc} (run with --debug for the traceback)"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import torch
 
 from .data.transforms import ImageTransform
 from .engine import Schedule, ScoringConfig, image_seed
+from .engine.acceleration import Acceleration
 from .engine.sequential import SequentialConfig
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
@@ -112,7 +113,8 @@ class StrategySpec:
         grid = tuple(t for _ in range(self.noises_per_timestep) for t in self.timesteps)
         return Schedule(tuple(self.evaluations), tuple(self.keep), num_train_timesteps, grid)
 
-    def scoring_config(self, num_train_timesteps: int, batch_size: int) -> ScoringConfig:
+    def scoring_config(self, num_train_timesteps: int, batch_size: int,
+                       acceleration: Acceleration = Acceleration()) -> ScoringConfig:
         return ScoringConfig(
             schedule=self.schedule(num_train_timesteps),
             loss=self.loss,
@@ -120,6 +122,7 @@ class StrategySpec:
             batch_size=batch_size,
             sequential=None if self.sequential is None
             else from_dict(SequentialConfig, self.sequential, "strategy.sequential"),
+            acceleration=acceleration,
         )
 
 
@@ -137,6 +140,8 @@ class ScoringSpec:
         checkpoint_seconds: Seconds between checkpoints of a running shard, whichever
             of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
+        acceleration: GPU speed switches (:class:`~diffusion_classifier.engine.acceleration.Acceleration`);
+            all off by default.
     """
 
     seed: int = 0
@@ -146,6 +151,11 @@ class ScoringSpec:
     checkpoint_every: int = 50
     checkpoint_seconds: float = 300.0
     shards: int = 1
+    acceleration: dict = field(default_factory=dict)
+
+    @property
+    def accelerations(self) -> Acceleration:
+        return from_dict(Acceleration, self.acceleration, "scoring.acceleration")
 
     def shares_noise(self, strategy: "StrategySpec") -> bool:
         """Whether every image gets the same noise: the strategy's choice, else this section's."""
@@ -289,6 +299,42 @@ class DiffusionRowSpec:
 
 
 @dataclass(frozen=True)
+class TestbedColumnsSpec:
+    """``robustness.fits.<fit>.testbed``: the testbed's columns and selection of one shift.
+
+    Attributes:
+        id: Testbed column on the ID axis (``imagenet_val``, ``imagenet_val_on_a_classes``, ...).
+        ood: Testbed column on the OOD axis (``imagenetv2_matched_frequency``, ``imagenet_a``, ...).
+        selection: Which models are drawn and fitted (``robustness.testbed.SELECTIONS``).
+    """
+
+    id: str
+    ood: str
+    selection: str = "standard"
+
+
+@dataclass(frozen=True)
+class TrendSpec:
+    """``robustness.trend``: where the discriminative trend comes from.
+
+    Attributes:
+        source: ``zoo`` (fitted on our evaluated zoo) or ``testbed`` (fitted on the
+            published accuracies of Taori et al.'s testbed, our zoo drawn and checked
+            beside them; paper scale).
+        file: Another copy of the testbed table (default: the packaged one).
+        names: Zoo model -> testbed model name where they differ.
+    """
+
+    source: str = "zoo"
+    file: str | None = None
+    names: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in ("zoo", "testbed"):
+            raise ValueError(f"robustness.trend.source must be 'zoo' or 'testbed', got {self.source!r}")
+
+
+@dataclass(frozen=True)
 class FitSpec:
     """One entry of ``robustness.fits``: one shift, one trend, one panel of Figure 6.
 
@@ -302,6 +348,7 @@ class FitSpec:
         diffusion: Diffusion Classifier rows evaluated against the trend.
         paper_id_column: Column of the paper's Table 4 for the ID accuracy (``IN``).
         paper_ood_column: Column of the paper's Table 4 for the OOD accuracy.
+        testbed: :class:`TestbedColumnsSpec` fields (``robustness.trend.source: testbed``).
     """
 
     id_setting: str
@@ -312,6 +359,7 @@ class FitSpec:
     diffusion: list = field(default_factory=list)
     paper_id_column: str | None = None
     paper_ood_column: str | None = None
+    testbed: dict | None = None
 
     @property
     def diffusion_rows(self) -> list[DiffusionRowSpec]:
@@ -328,12 +376,18 @@ class RobustnessSpec:
             (and says so); ``raise`` refuses them.
         min_points: Fewest models per fitted line (>= 2, the parameters of a line).
         fits: Fit name -> :class:`FitSpec` fields.
+        trend: :class:`TrendSpec` fields (default: the zoo's own trend).
     """
 
     alpha: float = 0.005
     boundary_policy: str = "exclude"
     min_points: int = 2
     fits: dict = field(default_factory=dict)
+    trend: dict = field(default_factory=dict)
+
+    @property
+    def trend_spec(self) -> TrendSpec:
+        return from_dict(TrendSpec, self.trend, "robustness.trend")
 
     def fit(self, name: str) -> FitSpec:
         if name not in self.fits:

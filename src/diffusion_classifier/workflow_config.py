@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import UserError
+
 __all__ = ["check_config", "ConfigError"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The workflow config is inconsistent."""
 
 
@@ -159,6 +161,20 @@ def _check_supervised(config: dict[str, Any]) -> None:
         s = section["schedules"]
         for strategy in [s["strategy"], *s.get("direct", [])]:
             scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
+        for i, run in enumerate(s.get("sequential_runs", [])):
+            scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
+        sequential = (s.get("study") or {}).get("sequential")
+        if sequential:
+            from .reporting.schedule_study import SequentialStudySpec
+            from .specs import from_dict
+
+            try:
+                from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        elif s.get("sequential_runs"):
+            raise ConfigError("supervised.schedules.sequential_runs needs supervised.schedules.study.sequential "
+                              "(the k curve to replay on them)")
 
 
     check_robustness_config(config)
@@ -203,6 +219,24 @@ def check_robustness_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")
         if len(members) < 2:
             raise ConfigError(f"{where}: the zoo has {len(members)} model(s); a line needs at least 2")
+    _check_testbed_trend(config.get("robustness", {}))
+
+
+def _check_testbed_trend(robustness: dict[str, Any]) -> None:
+    """With ``robustness.trend.source: testbed`` every fit names known testbed columns and selection."""
+    from .robustness.testbed import SELECTIONS, TESTBED_COLUMNS
+
+    if (robustness.get("trend") or {}).get("source", "zoo") != "testbed":
+        return
+    for name, fit in robustness.get("fits", {}).items():
+        where = f"robustness.fits.{name}.testbed"
+        if not fit.get("testbed"):
+            raise ConfigError(f"{where} is missing: robustness.trend.source is testbed, so give "
+                              "{id: <testbed column>, ood: <testbed column>, selection: standard|imagenet_a}")
+        for key in ("id", "ood"):
+            _known("testbed column", fit["testbed"][key], list(TESTBED_COLUMNS[2:]), f"{where}.{key}")
+        _known("testbed selection", fit["testbed"].get("selection", "standard"), SELECTIONS.names(),
+               f"{where}.selection")
 
 
 # --- zero-shot and compositional runs (text-conditional models) ------------------------
@@ -314,3 +348,5 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
                               "Stable-Diffusion-style model (adapter stable_diffusion)")
         for name in spec.datasets:
             _known("dataset", name, list(config["datasets"]), f"{where}.datasets")
+        for column, name in getattr(spec, "train_from", {}).items():
+            _known("dataset", name, list(config["datasets"]), f"{where}.train_from.{column}")

@@ -12,7 +12,9 @@ import torch
 
 from diffusion_classifier.audit import ChecksumMismatchError, get_weights_spec
 from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE
+from diffusion_classifier.cli import DEBUG_ENV, main
 from diffusion_classifier.data import write_dataset
+from diffusion_classifier.errors import UserError
 from diffusion_classifier.stages import audit as audit_stage
 from diffusion_classifier.stages.audit import audit_filters, make_table2
 
@@ -75,7 +77,7 @@ def test_without_clip_the_heads_are_n_a_and_required_fails(prepared, tmp_path, m
     monkeypatch.setattr(audit_stage, "load_clip_l14_embedder", no_clip)
     summary = audit_filters(prepared, _audit(weights), tmp_path / "s.parquet", tmp_path / "s.json")
     assert summary["filters"]["aesthetic"]["reason"] == audit_stage.CLIP_UNAVAILABLE
-    with pytest.raises(RuntimeError, match="audit.required"):
+    with pytest.raises(UserError, match="audit.required"):
         audit_filters(prepared, _audit(weights, required=True), tmp_path / "r.parquet", tmp_path / "r.json")
 
 
@@ -105,3 +107,44 @@ def test_table2_puts_the_papers_values_beside_ours(prepared, tmp_path):
     assert f"| cifar10 | 42.9 | 0.0 | n/a ({WEIGHTS_UNAVAILABLE}) | 3.4 |" in md
     assert "resolution: computed for cifar10, tiny." in md and "| 7 | 1 |" in md
     assert json.loads((tmp_path / "tiny.json").read_text())["config"]["min_side"] == 512
+
+
+def _cli_audit(prepared: Path, tmp_path: Path, audit: dict, *flags: str) -> int:
+    return main([*flags, "audit-filters", "--dataset", str(prepared), "--name", "tiny", "--audit", json.dumps(audit),
+                 "--scores", str(tmp_path / "c.parquet"), "--summary", str(tmp_path / "c.json")])
+
+
+@pytest.fixture
+def mismatched_weights(tmp_path) -> tuple[Path, Path]:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    path = weights / get_weights_spec("laion-aesthetic-l14").filename
+    torch.save(make_aesthetic_state(), path)
+    return weights, path
+
+
+def test_a_checksum_mismatch_on_the_command_line_is_one_line_naming_the_file(prepared, tmp_path, capsys,
+                                                                            mismatched_weights, monkeypatch):
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    weights, path = mismatched_weights
+    assert _cli_audit(prepared, tmp_path, _audit(weights, sha256={"aesthetic": "0" * 64})) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: refusing to use weights") and str(path) in err[0]
+    assert "Fix: replace the file" in err[0] and "Traceback" not in err[0]
+
+
+def test_debug_shows_the_traceback(prepared, tmp_path, mismatched_weights, monkeypatch):
+    weights, _ = mismatched_weights
+    audit = _audit(weights, sha256={"aesthetic": "0" * 64})
+    with pytest.raises(ChecksumMismatchError):
+        _cli_audit(prepared, tmp_path, audit, "--debug")
+    monkeypatch.setenv(DEBUG_ENV, "1")  # what a Snakemake user sets, without editing rules
+    with pytest.raises(ChecksumMismatchError):
+        _cli_audit(prepared, tmp_path, audit)
+
+
+def test_required_filters_that_cannot_run_are_one_line(prepared, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    assert _cli_audit(prepared, tmp_path, _audit(tmp_path / "none", required=True)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "audit.required is set" in err[0] and "unset audit.required" in err[0]

@@ -1,14 +1,35 @@
-"""Class names the prompts are built from: ImageNet's are open_clip's, Flowers102's CLIP's, ObjectNet in folder order."""
+"""Class names of the prompts: ImageNet's are open_clip's, Flowers102's CLIP's; ObjectNet in folder order."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
-from native_formats import build_flowers, build_imagenet_val_tree, build_objectnet, save_image, trust_flowers
+from helpers.native_formats import build_flowers, build_imagenet_val_tree, build_objectnet, save_image, trust_flowers
 from diffusion_classifier.data import DatasetError, load_dataset, prepare_dataset
 from diffusion_classifier.data.imagenet_classes import ILSVRC_FIRST_LAST, imagenet_class_names, read_imagenet_classes
+
+
+PAPER_CONFIG = Path(__file__).resolve().parents[2] / "config" / "paper.yaml"
+
+
+def released_sha256(dataset: str) -> str:
+    """The sha256 of the authors' prompt table of ``dataset``, as config/paper.yaml pins it."""
+    return yaml.safe_load(PAPER_CONFIG.read_text())["datasets"][dataset]["prompt_table"]["sha256"]
+
+
+def rebuilt_table_sha256(names, template: str) -> str:
+    """sha256 of a ``prompt,classname,classidx`` table written like the released ones (pandas, no index)."""
+    buffer = io.StringIO()
+    pd.DataFrame({"prompt": [template.format(n) for n in names], "classname": list(names),
+                  "classidx": range(len(names))}).to_csv(buffer, index=False)
+    return hashlib.sha256(buffer.getvalue().encode()).hexdigest()
 
 
 def ilsvrc_like_mapping(path, first_last=ILSVRC_FIRST_LAST):
@@ -23,6 +44,8 @@ def test_imagenet_names_are_open_clips_list(tmp_path):
     from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
 
     assert imagenet_class_names() == tuple(IMAGENET_CLASSNAMES)
+    # The authors' ImageNet table is exactly these names in "a photo of a {}.": rebuilt byte for byte.
+    assert rebuilt_table_sha256(imagenet_class_names(), "a photo of a {}.") == released_sha256("imagenet_2k")
     path, wnids = ilsvrc_like_mapping(tmp_path / "LOC_synset_mapping.txt")
     table = read_imagenet_classes(path)
     assert table["name"].tolist() == list(IMAGENET_CLASSNAMES) and table["wnid"].tolist() == wnids
@@ -59,6 +82,8 @@ def test_flowers_names_are_clips(tmp_path, raw, monkeypatch):
     assert [ds.classes[i] for i in (14, 15, 59, 92, 101)] == [
         "yellow iris", "globe flower", "pink and yellow dahlia", "air plant", "blackberry lily"]
     assert len(set(ds.classes)) == 102
+    # The authors' flowers table rebuilt from our names is byte for byte the released file.
+    assert rebuilt_table_sha256(ds.classes, "a photo of a {}, a type of flower.") == released_sha256("flowers102")
 
 
 def test_objectnet_labels_follow_the_sorted_folders(tmp_path, raw):

@@ -144,3 +144,20 @@ def test_val_restricted_to_another_datasets_classes(tmp_path, raw, mapping, sour
 def test_class_map_refuses_overlapping_id_sets():
     with pytest.raises(ValueError, match="model class id 3 belongs to label classes 0 and 1"):
         ClassMap(((2, 3), (3,)))
+
+
+def test_train_tree_is_a_train_split_with_the_same_classes(tmp_path, raw, mapping):
+    # ILSVRC2012 train extracts to train/<wnid>/<wnid>_N.JPEG; SD Features learns from it.
+    from native_formats import save_image
+
+    for i, wnid in enumerate(WNIDS):
+        for j in range(3):
+            save_image(raw / "train" / wnid / f"{wnid}_{j}.JPEG", (20, 18), seed=10 * i + j, fmt="JPEG")
+    options = {"image_folder": str(raw / "train"), "class_index": str(mapping), "subset_size": 12, "subset_seed": 0}
+    ds = load_dataset(prepare_dataset("imagenet_train", tmp_path / "out", **options))
+    assert set(ds.manifest["split"]) == {"train"} and len(ds.split("train")) == 12
+    assert ds.classes == load_dataset(prepare_dataset("imagenet_val", tmp_path / "val", class_index=str(mapping),
+                                                      image_folder=str(build_imagenet_val_tree(raw, 1)))).classes
+    assert ds.metadata["source_split"] == "train" and ds.metadata["source"] == "imagenet_train"
+    with pytest.raises(DatasetError, match="ILSVRC2012_img_train.tar"):
+        prepare_dataset("imagenet_train", tmp_path / "bad")

@@ -95,3 +95,22 @@ def test_bad_inputs_are_clear_errors(prototype_predictor):
     classifier = DiffusionClassifier(prototype_predictor, torch.arange(6), config)
     with pytest.raises(ValueError, match="noise has shape"):
         classifier.classify(torch.zeros(1, 4, 4), torch.zeros(3, 1, 4, 4))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_errors_are_refused_naming_stage_timestep_and_class(prototype_predictor, prototypes, abar, bad):
+    # Class 4 overflows (fp16-style) at the second stage's timesteps only.
+    from diffusion_classifier.engine import NonFiniteErrorsError
+
+    schedule = Schedule((2, 8), (6, 1))
+    late = set(schedule.stages[1].timesteps)
+
+    def overflowing(x_t, t, cond):
+        eps = prototype_predictor.fn(x_t, t, cond)
+        broken = (cond == 4) & torch.tensor([int(s) in late for s in t])
+        return torch.where(broken.view(-1, 1, 1, 1), torch.full_like(eps, bad), eps)
+
+    predictor = CallablePredictor(overflowing, abar)
+    first = min(late)
+    with pytest.raises(NonFiniteErrorsError, match=rf"stage 1, timestep {first}, class 4 \({len(late)} of {6 * len(late)} pairs"):
+        classify(predictor, prototypes[0], schedule)

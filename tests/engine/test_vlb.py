@@ -121,3 +121,34 @@ def test_vlb_needs_a_model_with_a_variance(prototype_predictor):
     config = ScoringConfig(Schedule.one_stage(4), extra_objectives=("vlb",))
     with pytest.raises(ValueError, match="need a learned variance"):
         DiffusionClassifier(prototype_predictor, torch.arange(6), config)
+
+
+def test_authors_units_are_bits_and_mse_plus_kl_bits(pairs):
+    """The authors' release: VLB = kl / log 2, L2+VLB = mse + kl_bits (eval_prob_dit.py, print_dit_acc.py)."""
+    batch, (x0, x_t, eps, v, t) = pairs
+    nats = reference_vlb(*(a.numpy() for a in (x0, x_t, eps, v)), t.numpy())
+    mse = ((eps - batch.noise.double()) ** 2).flatten(1).mean(1).numpy()
+    np.testing.assert_allclose(get_objective("vlb_bits")(batch).numpy(), nats / np.log(2), rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(get_objective("l2_vlb_bits")(batch).numpy(), mse + nats / np.log(2),
+                               rtol=2e-4, atol=1e-5)
+    assert needs_variance("vlb_bits") and needs_variance("l2_vlb_bits")
+
+
+def test_paper_config_uses_the_authors_units_for_table5():
+    from pathlib import Path
+
+    import yaml
+
+    from diffusion_classifier.reporting.objectives_table import paper_value
+
+    root = Path(__file__).resolve().parents[2]
+    paper = yaml.safe_load((root / "config" / "paper.yaml").read_text())
+    columns = paper["supervised"]["objectives"]["objectives"]
+    assert columns == ["l2", "vlb_bits", "l2_vlb_bits"]
+    for run in paper["supervised"]["objectives"]["runs"]:
+        stored = {paper["strategies"][run["strategy"]]["loss"], *paper["strategies"][run["strategy"]]["extra_objectives"]}
+        assert set(columns) <= stored
+        assert all(paper_value(run["paper"], c)[0] is not None for c in columns)
+    # the embedded default keeps its nats columns (its Table 5 is unchanged)
+    mini = yaml.safe_load((root / "config" / "mini.yaml").read_text())
+    assert mini["supervised"]["objectives"]["objectives"] == ["l2", "vlb", "l2_vlb"]

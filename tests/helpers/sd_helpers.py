@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from diffusion_classifier.artifacts import file_sha256
 from diffusion_classifier.data import write_dataset
 from diffusion_classifier.models.tokenizer import caption_words, load_tokenizer, write_word_tokenizer
 
@@ -71,5 +72,6 @@ def write_rgb_dataset(root: Path, classes=("cat", "dog", "bird"), per_class: int
             array = rng.integers(0, 256, size=(20 + 3 * k, 24, 3), dtype=np.uint8)
             Image.fromarray(array, mode="RGB").save(root / "images" / f"{image_id}.png")
             rows.append({"image_id": image_id, "path": f"images/{image_id}.png", "label": label, "split": "test",
-                         "orig_width": 24, "orig_height": 20 + 3 * k, "sha256": "0" * 64})
+                         "orig_width": 24, "orig_height": 20 + 3 * k,
+                         "sha256": file_sha256(root / "images" / f"{image_id}.png")})
     return write_dataset(root, pd.DataFrame(rows), list(classes), {"name": "tiny_rgb"})

@@ -66,7 +66,7 @@ def test_table1_rejects_an_unknown_row_and_a_summary_without_the_metric(tmp_path
 
 
 def test_table1_caption_states_the_imagenet_image_count(tmp_path):
-    # Paper Sec. 5: 2,000 ImageNet images; the authors' commands note 4 per class (4,000).
+    # Paper Sec. 5.1: 2,000 ImageNet images; the authors' commands note 4 per class (4,000).
     cell = _write(tmp_path / "dc.json", accuracy_summary([0, 1], [0, 1]))
     _, md_path = make_table1({"diffusion_classifier": {"imagenet_2k": cell}}, ["imagenet_2k"], tmp_path / "t")
     md = md_path.read_text()

@@ -23,7 +23,7 @@ def snakemake(results: Path, *extra: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory):
-    results = tmp_path_factory.mktemp("micro") / "results"
+    results = tmp_path_factory.mktemp("micro") / "results dir"  # paths with spaces must work
     run = snakemake(results)
     assert run.returncode == 0, run.stderr[-4000:]
     return results
@@ -170,6 +170,18 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     assert (direct["evaluations"], direct["keep"], direct["loss"]) == ("2/4", "2/1", "l1")
     assert direct["passes_per_image"] == 24 and direct["replay_agreement"] == 100.0
     assert direct["accuracy"] == pytest.approx(accuracy["adaptive"]) and direct["max_error_difference"] < 1e-4
+    # The sequential strategy's curve: in the study table, and per run against one stage and the reference.
+    assert set(study.loc[study["strategy"] == "sequential", "schedule"]) == {
+        "sequential k=0.5, block 1, min 2", "sequential k=2, block 1, min 2"}
+    seq = pd.read_csv(micro_run / "tables/sequential_study.csv")
+    assert list(dict.fromkeys(seq["run"])) == ["digits/digits_unet", "digits/digits_text"]
+    ones = seq[seq["rule"] == "one stage"].set_index("run")
+    assert ones.loc["digits/digits_unet", "accuracy"] == pytest.approx(accuracy["even25"])
+    assert (ones["passes_per_image"] == 40).all() and (ones["agreement_with_one_stage"] == 100).all()
+    assert (seq.loc[seq["kind"] == "sequential", "passes_per_image"] <= 40).all()
+    assert (micro_run / "figures/sequential_vs_passes.png").read_bytes()[:4] == b"\x89PNG"
+    # opt_in runs are scored for the study but are no rows of the classification table
+    assert "grid4" not in set(pd.read_csv(micro_run / "tables/classification.csv")["strategy"])
 
 
 # --- zero-shot and compositional part ----------------------------------------------------
@@ -193,3 +205,147 @@ def test_zeroshot_and_compositional_tables(micro_run):
                  "make_compositional_table"):
         assert list((micro_run / "logs" / rule).rglob("*.log")), rule
         assert list((micro_run / "benchmarks" / rule).rglob("*.tsv")), rule
+
+
+# --- exact regeneration ------------------------------------------------------------------
+# Measured time: the only content allowed to differ between two runs of the same code and
+# config. Files holding nothing else are compared by name; fields are dropped from JSON
+# objects (at any depth) and CSV / Parquet columns before the rest is compared exactly.
+TIMING_FILES = {"runtime.md", "runtime.csv"}
+TIMING_FIELDS = {"seconds", "wall_seconds", "cpu_seconds", "scoring_seconds_this_attempt", "seconds_per_image",
+                 "passes_per_second"}
+
+
+def _dvc_outs() -> list[str]:
+    """The result folders DVC versions (dvc.yaml's outs), relative to the results directory."""
+    import yaml
+
+    outs = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["embedded"]["outs"]
+    return [str(out).removeprefix("results/") for out in outs]
+
+
+def _without_timing(path: Path):
+    """The file's content with the measured-time fields removed (None: compare bytes)."""
+    def strip(obj):
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k not in TIMING_FIELDS}
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+
+    if path.suffix == ".json":
+        return strip(json.loads(path.read_text()))
+    if path.suffix in (".csv", ".parquet"):
+        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        return frame.drop(columns=[c for c in frame.columns if c in TIMING_FIELDS])
+    return None
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, pd.DataFrame):
+        return isinstance(b, pd.DataFrame) and a.equals(b)  # NaN in the same place is equal
+    return a is not None and json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_a_rerun_regenerates_every_versioned_artifact_exactly(micro_run, tmp_path):
+    """What `dvc repro` does after a change that alters nothing: remove the outputs, run again.
+
+    Every file DVC versions must come back byte-identical, but for the measured time
+    (TIMING_FILES, TIMING_FIELDS); a difference anywhere else is a change DVC would record.
+    """
+    import shutil
+
+    first = tmp_path / "first"
+    for out in _dvc_outs():
+        if (micro_run / out).exists():
+            shutil.copytree(micro_run / out, first / out)
+            shutil.rmtree(micro_run / out)
+    run = snakemake(micro_run)
+    assert run.returncode == 0, run.stderr[-4000:]
+    files = {p.relative_to(first) for p in first.rglob("*") if p.is_file()}
+    assert files == {p.relative_to(micro_run) for out in _dvc_outs() for p in (micro_run / out).rglob("*")
+                     if p.is_file()}
+    differing = []
+    for rel in sorted(files):
+        a, b = first / rel, micro_run / rel
+        if a.read_bytes() == b.read_bytes() or rel.name in TIMING_FILES:
+            continue
+        if not _same(_without_timing(a), _without_timing(b)):
+            differing.append(str(rel))
+    assert not differing, f"not regenerated exactly (beyond measured time): {differing}"
+
+
+# --- what review tools read: metrics, provenance, the HTML report ---------------------------
+def test_metrics_and_provenance_cover_every_table_and_run(micro_run):
+    metrics = json.loads((micro_run / "metrics.json").read_text())
+    tables = {p.stem for p in (micro_run / "tables").glob("*.csv")} - {"runtime", "provenance"}
+    assert set(metrics) == tables
+    classification = pd.read_csv(micro_run / "tables/classification.csv")
+    for row in classification.itertuples():
+        assert metrics["classification"][f"{row.dataset}/{row.model}/{row.strategy}"]["accuracy"] == \
+            pytest.approx(row.accuracy)
+    provenance = pd.read_csv(micro_run / "tables/provenance.csv")
+    assert len(provenance) == len(classification) + len(pd.read_csv(micro_run / "tables/compositional.csv")
+                                                         [["dataset", "model", "strategy"]].drop_duplicates())
+    assert provenance["weights_sha256"].str.len().eq(64).all() and provenance["code_version"].str.len().gt(0).all()
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+# Injected into a copy of the report: once the app has rendered, decode every result the
+# report embeds in the browser (images must load, tables must hold a Markdown table) and
+# write the outcome into the page, which --dump-dom then prints.
+_REPORT_CHECK = """
+<script>
+window.addEventListener("load", () => setTimeout(async () => {
+  const out = {menu: document.body.textContent, items: {}};
+  for (const [path, entry] of Object.entries(results)) {
+    const name = path.split("/").pop();
+    if (entry.mime_type.startsWith("image/")) {
+      const img = new Image();
+      const ok = await new Promise(done => { img.onload = () => done(img.naturalWidth > 0);
+                                             img.onerror = () => done(false); img.src = entry.data_uri; });
+      out.items[name] = {kind: "image", ok, caption: entry.caption.length};
+    } else {
+      const text = atob(entry.data_uri.split(",")[1]);
+      out.items[name] = {kind: "table", ok: /\\|\\s*---/.test(text), caption: entry.caption.length};
+    }
+  }
+  const pre = document.createElement("pre");
+  pre.id = "report-check";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 1000));
+</script>
+"""
+
+
+def test_the_html_report_renders_every_table_and_figure(micro_run, tmp_path):
+    import re
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on PATH: `apt-get install chromium` (CI's .ci/run installs it)")
+    report = tmp_path / "report.html"
+    made = snakemake(micro_run, "--report", str(report))
+    assert made.returncode == 0, made.stderr[-3000:]
+    page = tmp_path / "checked.html"
+    page.write_text(report.read_text().replace("</body>", _REPORT_CHECK + "</body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
+    found = re.search(r'<pre id="report-check">(.*?)</pre>', dom.stdout, re.S)
+    assert found, f"the report did not render in {browser}: {dom.stderr[-2000:]}"
+    import html
+
+    check = json.loads(html.unescape(found.group(1)))
+    for category in ("Tables", "Figures", "Provenance"):
+        assert category in check["menu"]
+    expected = {p.name for p in (micro_run / "tables").glob("*.md")} | {
+        p.name for p in (micro_run / "figures").glob("*.png")}
+    assert set(check["items"]) == expected
+    bad = {name: item for name, item in check["items"].items() if not item["ok"] or not item["caption"]}
+    assert not bad, f"items that do not render or lack a caption: {bad}"

@@ -16,18 +16,42 @@ def test_paper_dag_has_every_stage_of_the_paper():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M)}
-    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 12 DiT scoring runs of 100 shards each;
-    # 13 datasets + Winoground.
+    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 12 DiT scoring runs of 100 shards each.
     assert counts["score_shard"] == 22 * 100 and counts["aggregate_scores"] == 22
-    assert counts["download_dataset"] == 14
+    # 13 datasets + ImageNet train (SD Features) + Winoground.
+    assert counts["download_dataset"] == 15
     # Table 2 audits the 8 zero-shot test sets; CLIP rows cover them and Winoground.
     assert counts["audit_filters"] == 8 and counts["clip_zero_shot"] == 16 and counts["clip_winoground"] == 2
     # Effective robustness: ImageNetV2, ImageNet-A (piecewise), ObjectNet.
     assert counts["fit_effective_robustness"] == 3 and counts["evaluate_zoo_model"] == 8
-    # Table 1's Synthetic SD Data (8 datasets x 16 generation shards) and SD Features rows
-    # (the 6 datasets with a labelled train split).
+    # Table 1's Synthetic SD Data (8 datasets x 16 generation shards) and SD Features rows:
+    # maps of the 8 columns + ImageNet train; 7 classifiers (ImageNet's learns from ImageNet
+    # train), ObjectNet scored by ImageNet's.
     assert counts["generate_synthetic"] == 8 * 16 and counts["train_synthetic_classifier"] == 8
-    assert counts["extract_sd_features"] == 6 and counts["train_feature_classifier"] == 6
+    assert counts["extract_sd_features"] == 9 and counts["train_feature_classifier"] == 7
+    assert counts["evaluate_feature_classifier"] == 1
     for rule in ("make_table1", "make_table2", "make_robustness_table", "table_objectives", "figures_timesteps",
                  "plot_effective_robustness", "make_compositional_table", "score_pairs", "make_table3"):
         assert counts.get(rule, 0) >= 1, rule
+
+
+def test_paper_table1_has_every_cell_the_paper_has():
+    """Every (row, dataset) the paper's Table 1 reports has a run in config/paper.yaml."""
+    import yaml
+
+    from diffusion_classifier.reporting.paper_values import paper_table
+
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    baselines = config["baselines"]
+    covered = {
+        "diffusion_classifier": set(config["table1"]["diffusion_classifier"]),
+        "synthetic_sd_data": set(baselines["synthetic"]["datasets"]),
+        "sd_features": set(baselines["features"]["datasets"]),
+        **{spec["table1_row"]: set(baselines["zero_shot"]["datasets"])
+           for name, spec in baselines["clip_models"].items()
+           if spec.get("table1_row") and name in baselines["zero_shot"]["models"]},
+    }
+    for row, cells in paper_table("table1").items():
+        missing = set(cells) - covered.get(row, set())
+        assert not missing, f"Table 1 row {row} lacks {sorted(missing)}"
+        assert set(cells) <= set(config["table1"]["datasets"])

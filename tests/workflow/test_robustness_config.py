@@ -25,3 +25,20 @@ def test_dangling_robustness_names_are_clear_errors(mini, edit, message):
     edit(mini)
     with pytest.raises(ConfigError, match=message):
         check_config(mini)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: None, r"robustness.fits.corrupted.testbed is missing"),
+        (lambda c: [f.update(testbed={"id": "imagenet_val", "ood": "imagenet_b"}) for f in c["robustness"]["fits"].values()],
+         "unknown testbed column 'imagenet_b'"),
+        (lambda c: [f.update(testbed={"id": "imagenet_val", "ood": "objectnet", "selection": "mine"})
+                    for f in c["robustness"]["fits"].values()], "unknown testbed selection 'mine'"),
+    ],
+)
+def test_a_testbed_trend_needs_known_columns_per_fit(mini, edit, message):
+    mini["robustness"]["trend"] = {"source": "testbed"}
+    edit(mini)
+    with pytest.raises(ConfigError, match=message):
+        check_config(mini)

@@ -16,7 +16,7 @@ from diffusion_classifier.cli import main
 from diffusion_classifier.models.architectures import build_architecture
 from diffusion_classifier.stages.score import score_shard
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
 
 CLASSES = ["cat", "dog", "bird"]
 

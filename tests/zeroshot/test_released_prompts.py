@@ -15,7 +15,7 @@ from diffusion_classifier.models.released_prompts import (comparable_name, fetch
 from diffusion_classifier.stages.prompts import fetch_released_prompts, prepare_prompts
 from diffusion_classifier.workflow_config import ConfigError, check_config
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
 
 # The released tables' header and quoting (Pets: "cat"/"dog" words that no template gives).
 PETS_LIKE = ('prompt,classname,classidx\n'
@@ -70,6 +70,7 @@ def test_the_fetch_command_refuses_identical_prompts_unless_listed(tmp_path):
             "--sha256", sha(twice), "--cache", str(tmp_path / "cache.csv"), "--out", str(tmp_path / "out.csv")]
     refused = subprocess.run(args, capture_output=True, text=True)
     assert refused.returncode != 0 and "classes 0 (missile), 1 (missile) get the identical prompt" in refused.stderr
+    assert "list [0, 1] under the dataset's prompt_table.identical_prompts" in refused.stderr
     assert not (tmp_path / "out.csv").exists()
     fetch_released_prompts(mirror.as_uri(), sha(twice), tmp_path / "cache.csv", tmp_path / "out.csv",
                            identical_prompts=[[0, 1]])
@@ -135,7 +136,8 @@ def test_identical_prompts_are_a_config_error_before_any_job():
     with pytest.raises(ConfigError, match=r"datasets\.inet\.prompt_template: classes 1 \(crane\), 2 \(Crane\)"):
         check_config(_config({"inet": crane}))
     # With the official devkit the names are open_clip's, which repeat "missile" and "sunglasses".
-    official = {"source": "imagenet_val", "options": {"root": "data/raw/imagenet"}, "prompt_template": "a photo of a {}."}
+    official = {"source": "imagenet_val", "options": {"root": "data/raw/imagenet"},
+                "prompt_template": "a photo of a {}."}
     with pytest.raises(ConfigError, match=r"classes 657 \(missile\), 744 \(missile\)"):
         check_config(_config({"inet": official}))
     table = {"source": "imagenet_val", "options": {"root": "data/raw/imagenet"},

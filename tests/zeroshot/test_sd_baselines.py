@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from diffusion_classifier.artifacts import file_sha256
 from diffusion_classifier.baselines.sd_features import mid_block_features, read_features
 from diffusion_classifier.baselines.synthetic import plan_images, sample_images
 from diffusion_classifier.baselines.zoo import ZooModelSpec, build_zoo_model
@@ -55,7 +56,8 @@ def labelled(tmp_path_factory):
                 Image.fromarray(rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)).save(
                     root / "images" / f"{image_id}.png")
                 rows.append({"image_id": image_id, "path": f"images/{image_id}.png", "label": label, "split": split,
-                             "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE, "sha256": "0" * 64})
+                             "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE,
+                             "sha256": file_sha256(root / "images" / f"{image_id}.png")})
     return write_dataset(root, pd.DataFrame(rows), ["cat", "dog", "bird"], {"name": "tiny"})
 
 
@@ -154,3 +156,50 @@ def test_mini_sections_and_paper_fragment_validate(mini):
     with pytest.raises(Exception, match="bogus"):
         validate({**config, "baselines": {**config["baselines"], "features": {**fragment["features"], "bogus": 1}}},
                  schema=SCHEMA)
+
+
+def test_features_borrow_a_classifier_for_columns_without_a_train_split(sd, labelled, tmp_path):
+    # Paper Table 1: SD Features on ImageNet (val images, the classifier learns from ImageNet
+    # train) and on ObjectNet (no train split: the ImageNet classifier, mapped to its classes).
+    from diffusion_classifier.stages.baselines import make_table1
+    from diffusion_classifier.stages.synthetic import evaluate_feature_classifier
+
+    from .sd_helpers import write_rgb_dataset
+
+    spec = {**FEATURES, "datasets": ["val", "objnet"], "train_from": {"val": "tiny"},
+            "classifier_from": {"objnet": "val"}}
+    val = write_rgb_dataset(tmp_path / "val")  # the same 3 classes, a test split only
+    rng, rows = np.random.default_rng(1), []
+    (tmp_path / "objnet" / "images").mkdir(parents=True)
+    for k in range(4):
+        Image.fromarray(rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)).save(
+            tmp_path / "objnet" / "images" / f"o{k}.png")
+        rows.append({"image_id": f"o{k}", "path": f"images/o{k}.png", "label": k % 2, "split": "test",
+                     "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE, "sha256": "0" * 64})
+    objnet = write_dataset(tmp_path / "objnet", pd.DataFrame(rows),
+                           pd.DataFrame({"name": ["pet", "bird"], "class_ids": ["0;1", "2"]}), {"name": "objnet"})
+
+    names = {"model": "sd"}
+    train_feats = extract_sd_features(labelled, sd, MODEL, spec, tmp_path / "f_tiny", names={**names, "dataset": "tiny"})
+    val_feats = extract_sd_features(val, sd, MODEL, spec, tmp_path / "f_val", names={**names, "dataset": "val"})
+    obj_feats = extract_sd_features(objnet, sd, MODEL, spec, tmp_path / "f_obj", names={**names, "dataset": "objnet"})
+    assert sorted(p.name for p in train_feats.iterdir() if p.is_dir()) == ["train"]
+    assert sorted(p.name for p in val_feats.iterdir() if p.is_dir()) == ["test"]
+
+    trained = train_feature_classifier(val_feats, val, spec, tmp_path / "ckpt", tmp_path / "v.parquet",
+                                       tmp_path / "v.json", names={**names, "dataset": "val"},
+                                       train_features_dir=train_feats, train_dataset_dir=labelled)
+    assert trained["num_train_images"] == 9 and trained["train_dataset"] == "tiny" and trained["num_images"] == 6
+    scored = evaluate_feature_classifier(obj_feats, objnet, spec, tmp_path / "ckpt", tmp_path / "v.json",
+                                         tmp_path / "o.parquet", tmp_path / "o.json", names={**names, "dataset": "objnet"})
+    predictions = pd.read_parquet(tmp_path / "o.parquet")
+    ids = {0: {0, 1}, 1: {2}}
+    assert predictions["correct"].tolist() == [p in ids[lab] for p, lab in
+                                               zip(predictions["predicted_class"], predictions["label"])]
+    assert scored["num_images"] == 4 and scored["classifier_from"] == "val"
+    assert scored["accuracy"] == pytest.approx(predictions["correct"].mean())
+
+    _, md = make_table1({"sd_features": {"imagenet_2k": tmp_path / "v.json", "objectnet": tmp_path / "o.json"}},
+                        ["imagenet_2k", "objectnet"], tmp_path / "t1")
+    text = md.read_text()
+    assert "SD Features objectnet: classifier trained on 9 tiny images (the val column's classifier)" in text

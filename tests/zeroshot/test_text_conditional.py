@@ -132,3 +132,26 @@ def test_a_table_from_other_weights_or_classes_is_refused(sd, rgb, tmp_path):
         table.for_classes(["cat", "dog"])
     with pytest.raises(PromptTableError, match="is for class 'cat'"):
         table.for_classes(["dog", "cat", "bird"])
+
+
+def test_sd_repository_fetches_safetensors_only_and_names_a_damaged_text_encoder(sd, tmp_path, monkeypatch):
+    """SD-2-base holds .bin, fp16 and single-file copies beside its safetensors: none is fetched or read."""
+    from helpers.hf_cache import FakeHub, truncate
+
+    root, ref = sd
+    remote = tmp_path / "remote"
+    shutil.copytree(root, remote)
+    for folder in ("unet", "vae", "text_encoder"):
+        (remote / folder / "diffusion_pytorch_model.bin").write_bytes(b"damaged pickle")
+        (remote / folder / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"damaged variant")
+    (remote / "512-base-ema.ckpt").write_bytes(b"single-file checkpoint")
+    hub = FakeHub({"stabilityai/stable-diffusion-2-base": remote}).install(monkeypatch, tmp_path / "cache")
+    predictor = load_predictor("stable_diffusion", "stabilityai/stable-diffusion-2-base")
+    assert predictor.weights_hash() == load_predictor("stable_diffusion", root).weights_hash()
+    fetched = hub.fetched()
+    assert len(hub.calls) == 1 and "tokenizer/vocab.json" in fetched and "text_encoder/model.safetensors" in fetched
+    assert not [f for f in fetched if f.endswith((".bin", ".ckpt")) or ".fp16." in f]
+    snapshot = next((tmp_path / "cache").glob("models--*/snapshots/*"))
+    truncate(snapshot / "text_encoder" / "model.safetensors", keep=0.3)
+    with pytest.raises(CheckpointError, match=r"text_encoder/model.safetensors .*truncated or damaged"):
+        load_predictor("stable_diffusion", "stabilityai/stable-diffusion-2-base")

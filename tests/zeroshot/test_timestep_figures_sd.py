@@ -16,7 +16,7 @@ import yaml
 from diffusion_classifier.stages.score import score_shard
 from diffusion_classifier.stages.supervised import figures_timesteps
 
-from .sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = {"adapter": "stable_diffusion", "image": {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}}
 SCORING = {"device": "cpu", "batch_size": 12, "seed": 0}

@@ -100,3 +100,29 @@ def test_pairs_are_scored_with_shared_noise_and_summarised(tmp_path):
     subsets = {row["subset"]: row for row in summary["subsets"]}
     assert set(subsets) == {"all", "collapsed_tag=Both", "collapsed_tag=Object", "collapsed_tag=Relation"}
     assert subsets["all"]["text"] == outcomes["text"].mean() and subsets["all"]["examples"] == 4
+
+
+def test_paper_winoground_shares_one_noise_across_examples(tmp_path):
+    """The authors score every Winoground example with one shared noise file: the paper config does too."""
+    from pathlib import Path
+
+    import yaml
+
+    from diffusion_classifier.artifacts import read_images
+
+    paper = yaml.safe_load((Path(__file__).resolve().parents[2] / "config" / "paper.yaml").read_text())
+    runs = [run for run in paper["compositional"] if run["dataset"] == "winoground"]
+    assert runs
+    copy = fake_parquet_copy(tmp_path / "copy")
+    data = prepare_dataset("winoground", tmp_path / "wino", local_dir=str(copy))
+    build_sd_checkpoint(tmp_path / "sd")
+    model = {"adapter": "stable_diffusion", "image": {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}}
+    scoring = {**paper["scoring"], "device": "cpu", "batch_size": 8, "seed": 7}
+    scoring.pop("shards", None)
+    prompts = prepare_prompts(data, tmp_path / "sd", model, tmp_path / "prompts", scoring=scoring)
+    for run in runs:
+        strategy = {**paper["strategies"][run["strategy"]], "evaluations": [3]}  # the paper's, at 3 timesteps
+        shards = [score_pairs(data, tmp_path / "sd", model, strategy, scoring, prompts,
+                              tmp_path / run["strategy"] / f"shard-{k}", shard=k, num_shards=2) for k in range(2)]
+        seeds = read_images(shards)["seed"]
+        assert len(seeds) == 8 and set(seeds) == {7}  # every image of every example: the one noise draw

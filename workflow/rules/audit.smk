@@ -37,9 +37,9 @@ if AUDIT:
         benchmark:
             f"{RESULTS}/benchmarks/audit_filters/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier audit-filters --dataset {input.dataset} --name {wildcards.dataset} "
-            "--audit {params.audit:q} --scores {output.scores} --summary {output.summary} "
-            "--threads {threads} > {log} 2>&1"
+            "diffusion-classifier audit-filters --dataset {input.dataset:q} --name {wildcards.dataset:q} "
+            "--audit {params.audit:q} --scores {output.scores:q} --summary {output.summary:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
 
     rule make_table2:
         """Table 2: share passing R, A, S, A+S, R+A+S per dataset, the paper's beside ours."""
@@ -56,5 +56,5 @@ if AUDIT:
         benchmark:
             f"{RESULTS}/benchmarks/make_table2/make_table2.tsv"
         shell:
-            "diffusion-classifier make-table2 --scores {input.scores} --summaries {input.summaries} "
-            "--out-stem {RESULTS}/tables/table2 > {log} 2>&1"
+            "diffusion-classifier make-table2 --scores {input.scores:q} --summaries {input.summaries:q} "
+            "--out-stem {RESULTS:q}/tables/table2 > {log:q} 2>&1"

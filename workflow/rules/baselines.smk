@@ -55,10 +55,10 @@ if ZERO_SHOT:
         benchmark:
             f"{RESULTS}/benchmarks/clip_zero_shot/{{clip_model}}/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier clip-zero-shot --dataset {input.dataset} --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-zero-shot --dataset {input.dataset:q} --clip-model {params.clip_model:q} "
             "--zero-shot {params.zero_shot:q} --names {params.names:q} "
-            "--predictions {output.predictions} --summary {output.summary} "
-            "--threads {threads} > {log} 2>&1"
+            "--predictions {output.predictions:q} --summary {output.summary:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
 
 
 if WINOGROUND:
@@ -88,10 +88,10 @@ if WINOGROUND:
         benchmark:
             f"{RESULTS}/benchmarks/clip_winoground/{{clip_model}}.tsv"
         shell:
-            "diffusion-classifier clip-winoground --dataset {input.dataset} --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-winoground --dataset {input.dataset:q} --clip-model {params.clip_model:q} "
             "--winoground {params.winoground:q} --names {params.names:q} "
-            "--per-example {output.per_example} --summary {output.summary} "
-            "--threads {threads} > {log} 2>&1"
+            "--per-example {output.per_example:q} --summary {output.summary:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
 
 
 if TABLE1:
@@ -115,5 +115,5 @@ if TABLE1:
         benchmark:
             f"{RESULTS}/benchmarks/make_table1/make_table1.tsv"
         shell:
-            "diffusion-classifier make-table1 --sources {params.sources:q} --datasets {params.datasets} "
-            "--out-stem {RESULTS}/tables/table1 > {log} 2>&1"
+            "diffusion-classifier make-table1 --sources {params.sources:q} --datasets {params.datasets:q} "
+            "--out-stem {RESULTS:q}/tables/table1 > {log:q} 2>&1"

@@ -1,4 +1,5 @@
 import json
+import shlex
 
 from snakemake.utils import validate
 
@@ -9,6 +10,11 @@ validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 RESULTS = config.get("results", "results")
+
+# Shard numbers go into shell arithmetic ($((10#{wildcards.shard}))): digits only.
+wildcard_constraints:
+    shard=r"\d+",
+
 THREADS = config.get("threads", 2)
 SCORING = config.get("scoring", {})
 NUM_SHARDS = SCORING.get("shards", 1)
@@ -65,9 +71,11 @@ def experiment_split(wildcards):
 
 
 def summaries():
+    """Summaries of the reported experiments (opt_in runs are built only when asked for)."""
     return [
         f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
         for run in config["experiments"]
+        if not run.get("opt_in", False)
     ]
 
 

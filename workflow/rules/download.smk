@@ -12,5 +12,5 @@ rule download_dataset:
     benchmark:
         f"{RESULTS}/benchmarks/download_dataset/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier download-dataset --source {params.source} --options {params.options:q} "
-        "--out {output} > {log} 2>&1"
+        "diffusion-classifier download-dataset --source {params.source:q} --options {params.options:q} "
+        "--out {output:q} > {log:q} 2>&1"

@@ -35,6 +35,6 @@ if NOISE_PAIRING:
         benchmark:
             f"{RESULTS}/benchmarks/figure_noise_pairing/figure_noise_pairing.tsv"
         shell:
-            "diffusion-classifier figure-noise-pairing --dataset {input.dataset} --checkpoint {params.checkpoint} "
-            "--model {params.model:q} --spec {params.spec:q} {params.prompts} --threads {threads} "
-            "--out-stem {FIG2} > {log} 2>&1"
+            "diffusion-classifier figure-noise-pairing --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+            "--model {params.model:q} --spec {params.spec:q} {params.prompts:q} --threads {threads:q} "
+            "--out-stem {FIG2:q} > {log:q} 2>&1"

@@ -16,19 +16,13 @@ def shift_inputs(wildcards):
 
 
 def shift_reference(wildcards, input):
-    """The reference zoo model as one JSON argument (or nothing for a plain corruption)."""
+    """``--reference JSON`` as a list of words for ``{params.reference:q}`` (empty for a plain corruption)."""
     name = SHIFTS[wildcards.shift].get("reference")
     if not name:
-        return ""
+        return []
     weights_dir = input.reference[0] if input.reference else None
     reference = {"name": name, "spec": ZOO["models"][name], "checkpoint": weights_dir}
-    return "--reference " + shlex_quote(as_json(reference))
-
-
-def shlex_quote(text):
-    import shlex
-
-    return shlex.quote(text)
+    return ["--reference", as_json(reference)]
 
 
 def fit_zoo_summaries(wildcards):
@@ -83,9 +77,9 @@ rule build_shift:
     benchmark:
         f"{RESULTS}/benchmarks/build_shift/{{shift}}.tsv"
     shell:
-        "diffusion-classifier build-shift --name {wildcards.shift} --source {params.source} --options {params.options:q} "
-        "--shift {params.shift:q} --base {input.base} {params.reference} --threads {threads} "
-        "--out {output} > {log} 2>&1"
+        "diffusion-classifier build-shift --name {wildcards.shift:q} --source {params.source:q} --options {params.options:q} "
+        "--shift {params.shift:q} --base {input.base:q} {params.reference:q} --threads {threads:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule fit_effective_robustness:
@@ -107,9 +101,9 @@ rule fit_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
     shell:
-        "diffusion-classifier fit-effective-robustness --fit {wildcards.fit} --robustness {params.robustness:q} "
-        "--zoo-summaries {input.zoo} --diffusion-summaries {input.diffusion} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "diffusion-classifier fit-effective-robustness --fit {wildcards.fit:q} --robustness {params.robustness:q} "
+        "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule make_robustness_table:
@@ -132,7 +126,7 @@ rule make_robustness_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "diffusion-classifier make-robustness-table --fits {params.fits} --out-stem {RESULTS}/tables/table4 > {log} 2>&1"
+        "diffusion-classifier make-robustness-table --fits {params.fits:q} --out-stem {RESULTS:q}/tables/table4 > {log:q} 2>&1"
 
 
 rule plot_effective_robustness:
@@ -155,5 +149,5 @@ rule plot_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
     shell:
-        "diffusion-classifier plot-effective-robustness --fits {params.fits} --png {output.png} --csv {output.csv} "
-        "> {log} 2>&1"
+        "diffusion-classifier plot-effective-robustness --fits {params.fits:q} --png {output.png:q} --csv {output.csv:q} "
+        "> {log:q} 2>&1"

@@ -50,9 +50,9 @@ if "timesteps" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/figures_timesteps/figures_timesteps.tsv"
         shell:
-            "diffusion-classifier figures-timesteps --even-shards {input.even} --repeats-shards {input.repeats} "
-            "--loss {params.loss} --sets {params.sets:q} --names {params.names:q} "
-            "--out-dir {RESULTS}/figures > {log} 2>&1"
+            "diffusion-classifier figures-timesteps --even-shards {input.even:q} --repeats-shards {input.repeats:q} "
+            "--loss {params.loss:q} --sets {params.sets:q} --names {params.names:q} "
+            "--out-dir {RESULTS:q}/figures > {log:q} 2>&1"
 
 
 if "objectives" in SUPERVISED:
@@ -76,8 +76,8 @@ if "objectives" in SUPERVISED:
         benchmark:
             f"{RESULTS}/benchmarks/table_objectives/table_objectives.tsv"
         shell:
-            "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives} "
-            "--out-stem {TABLE5} > {log} 2>&1"
+            "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives:q} "
+            "--out-stem {TABLE5:q} > {log:q} 2>&1"
 
 
 if "schedules" in SUPERVISED:
@@ -89,6 +89,15 @@ if "schedules" in SUPERVISED:
         for s in STUDY.get("direct", [])
     ]
     ALL_OUTPUTS.extend([f"{STUDY_TABLE}.md", f"{STUDY_TABLE}.csv", STUDY_FIGURE])
+    # The sequential strategy's curve over k (beyond the paper), on this run and further ones.
+    SEQ_TABLE = f"{RESULTS}/tables/sequential_study"
+    SEQ_FIGURE = f"{RESULTS}/figures/sequential_vs_passes.png"
+    SEQ_OUTPUTS = [f"{SEQ_TABLE}.md", f"{SEQ_TABLE}.csv", SEQ_FIGURE] if STUDY.get("study", {}).get("sequential") else []
+    SEQ_RUNS = [
+        {"name": f"{r['dataset']}/{r['model']}", "shards": run_shards(r["dataset"], r["model"], r["strategy"])}
+        for r in STUDY.get("sequential_runs", [])
+    ]
+    ALL_OUTPUTS.extend(SEQ_OUTPUTS)
 
     rule schedule_study:
         """Passes vs accuracy of adaptive schedules replayed from one stored one-stage run."""
@@ -97,19 +106,24 @@ if "schedules" in SUPERVISED:
         input:
             shards=run_shards(STUDY["dataset"], STUDY["model"], STUDY["strategy"]),
             direct=[shard for run in STUDY_DIRECT for shard in run["shards"]],
+            sequential=[shard for run in SEQ_RUNS for shard in run["shards"]],
         output:
             report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
             f"{STUDY_TABLE}.csv",
             report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
+            SEQ_OUTPUTS,
         params:
             study=as_json(STUDY.get("study", {})),
             direct=as_json(STUDY_DIRECT),
+            sequential_runs=as_json(SEQ_RUNS),
+            sequential_out=f"--sequential-out {shlex.quote(SEQ_TABLE)} {shlex.quote(SEQ_FIGURE)}" if SEQ_OUTPUTS else "",
             names=as_json({"dataset": STUDY["dataset"], "model": STUDY["model"]}),
         log:
             f"{RESULTS}/logs/schedule_study/schedule_study.log",
         benchmark:
             f"{RESULTS}/benchmarks/schedule_study/schedule_study.tsv"
         shell:
-            "diffusion-classifier schedule-study --shards {input.shards} --study {params.study:q} "
-            "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE} "
-            "--figure {STUDY_FIGURE} > {log} 2>&1"
+            "diffusion-classifier schedule-study --shards {input.shards:q} --study {params.study:q} "
+            "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE:q} "
+            "--figure {STUDY_FIGURE:q} --sequential-runs {params.sequential_runs:q} "
+            "{params.sequential_out} > {log:q} 2>&1"

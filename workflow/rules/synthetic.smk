@@ -13,6 +13,25 @@ def features_root(dataset):
     return f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{dataset}"
 
 
+def features_dir(dataset):
+    return f"{RESULTS}/features/{FEATURES['model']}/{dataset}"
+
+
+def feature_training_inputs(wildcards):
+    """A column's own maps, plus the train maps and dataset it borrows (features.train_from)."""
+    inputs = {"features": features_dir(wildcards.dataset), "dataset": dataset_dir(wildcards.dataset)}
+    source = FEATURES.get("train_from", {}).get(wildcards.dataset)
+    if source:
+        inputs.update(train_features=features_dir(source), train_dataset=dataset_dir(source))
+    return inputs
+
+
+def feature_training_args(wildcards, input):
+    if "train_features" not in input.keys():
+        return ""
+    return f"--train-features-dir {shlex.quote(input.train_features)} --train-dataset {shlex.quote(input.train_dataset)}"
+
+
 def baseline_checkpoint(model):
     spec = config["models"][model]
     return spec["checkpoint"] if spec.get("checkpoint") else model_dir(model)
@@ -55,9 +74,9 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
         shell:
-            "diffusion-classifier generate-synthetic --dataset {input.dataset} --prompts {input.prompts} "
-            "--checkpoint {params.checkpoint} --model {params.model:q} --synthetic {params.synthetic:q} "
-            "--shard {wildcards.shard} --out {output} --names {params.names:q} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier generate-synthetic --dataset {input.dataset:q} --prompts {input.prompts:q} "
+            "--checkpoint {params.checkpoint:q} --model {params.model:q} --synthetic {params.synthetic:q} "
+            "--shard {wildcards.shard:q} --out {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     rule merge_synthetic:
         """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
@@ -73,8 +92,8 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier merge-synthetic --shards {input.shards} --real-dataset {input.real} "
-            "--name {wildcards.dataset}_synthetic --out {output} > {log} 2>&1"
+            "diffusion-classifier merge-synthetic --shards {input.shards:q} --real-dataset {input.real:q} "
+            "--name {wildcards.dataset:q}_synthetic --out {output:q} > {log:q} 2>&1"
 
     rule train_synthetic_classifier:
         """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
@@ -98,10 +117,10 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic} --real-dataset {input.real} "
-            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint} "
-            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
-            "--threads {threads} > {log} 2>&1"
+            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic:q} --real-dataset {input.real:q} "
+            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint:q} "
+            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "--threads {threads:q} > {log:q} 2>&1"
 
 
 if FEATURES:
@@ -132,24 +151,29 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier extract-sd-features --dataset {input.dataset} --checkpoint {params.checkpoint} "
-            "--model {params.model:q} --features {params.features:q} --out {output} "
-            "--names {params.names:q} --threads {threads} > {log} 2>&1"
+            "diffusion-classifier extract-sd-features --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+            "--model {params.model:q} --features {params.features:q} --out {output:q} "
+            "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
+
+    FEATURES_BORROWED = FEATURES.get("classifier_from", {})
+    FEATURES_TRAINED = [d for d in FEATURES["datasets"] if d not in FEATURES_BORROWED]
 
     rule train_feature_classifier:
         """Classifier on the feature maps with the real labels, tested on the evaluation split (Table 1 cell)."""
         conda:
             CONDA_ENV
         input:
-            features=f"{RESULTS}/features/{FEATURES['model']}/{{dataset}}",
-            dataset=lambda w: dataset_dir(w.dataset),
+            unpack(feature_training_inputs),
         output:
             checkpoint=directory(f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/classifier"),
             predictions=f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/predictions.parquet",
             summary=f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/summary.json",
+        wildcard_constraints:
+            dataset="|".join(FEATURES_TRAINED),
         params:
             features=as_json(FEATURES),
             names=lambda w: as_json({"model": FEATURES["model"], "dataset": w.dataset}),
+            train=feature_training_args,
         threads: THREADS
         resources:
             gpu=1,  # a ResNet-50 at paper scale; train.device picks it
@@ -158,7 +182,39 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-feature-classifier --features-dir {input.features} --dataset {input.dataset} "
-            "--features {params.features:q} --checkpoint-out {output.checkpoint} "
-            "--predictions {output.predictions} --summary {output.summary} --names {params.names:q} "
-            "--threads {threads} > {log} 2>&1"
+            "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset {input.dataset:q} "
+            "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
+            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "{params.train} --threads {threads:q} > {log:q} 2>&1"
+
+    if FEATURES_BORROWED:
+
+        rule evaluate_feature_classifier:
+            """A column without a train split scored by another column's classifier (ObjectNet: ImageNet's)."""
+            conda:
+                CONDA_ENV
+            input:
+                features=lambda w: features_dir(w.dataset),
+                dataset=lambda w: dataset_dir(w.dataset),
+                checkpoint=lambda w: f"{features_root(FEATURES_BORROWED[w.dataset])}/classifier",
+                trained=lambda w: f"{features_root(FEATURES_BORROWED[w.dataset])}/summary.json",
+            output:
+                predictions=f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/predictions.parquet",
+                summary=f"{RESULTS}/baselines/sd_features/{FEATURES['model']}/{{dataset}}/summary.json",
+            wildcard_constraints:
+                dataset="|".join(FEATURES_BORROWED),
+            params:
+                features=as_json(FEATURES),
+                names=lambda w: as_json({"model": FEATURES["model"], "dataset": w.dataset}),
+            threads: THREADS
+            resources:
+                gpu=1,
+            log:
+                f"{RESULTS}/logs/evaluate_feature_classifier/{{dataset}}.log",
+            benchmark:
+                f"{RESULTS}/benchmarks/evaluate_feature_classifier/{{dataset}}.tsv"
+            shell:
+                "diffusion-classifier evaluate-feature-classifier --features-dir {input.features:q} "
+                "--dataset {input.dataset:q} --features {params.features:q} --checkpoint {input.checkpoint:q} "
+                "--trained-summary {input.trained:q} --predictions {output.predictions:q} --summary {output.summary:q} "
+                "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"

@@ -25,7 +25,8 @@ def prompts_input(wildcards):
 
 
 def prompts_arg(wildcards):
-    return " ".join(f"--prompts {path}" for path in prompts_input(wildcards))
+    """``--prompts DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
+    return [word for path in prompts_input(wildcards) for word in ("--prompts", path)]
 
 
 def released_table(dataset):
@@ -80,7 +81,11 @@ def pair_shard_dirs(wildcards):
     )
 
 
-ZEROSHOT_RUNS = [run for run in config["experiments"] if uses_prompts(run["model"])]
+ZEROSHOT_RUNS = [
+    run
+    for run in config["experiments"]
+    if uses_prompts(run["model"]) and not run.get("opt_in", False)
+]
 ZEROSHOT_SUMMARIES = [
     f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
     for run in ZEROSHOT_RUNS
@@ -143,9 +148,9 @@ rule prepare_prompts:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_prompts/{{dataset}}/{{model}}.tsv"
     shell:
-        "diffusion-classifier prepare-prompts --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "diffusion-classifier prepare-prompts --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --prompt {params.prompt:q} --scoring {params.scoring:q} "
-        "--names {params.names:q} --threads {threads} --out {output} > {log} 2>&1"
+        "--names {params.names:q} --threads {threads:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule score_pairs:
@@ -176,11 +181,11 @@ rule score_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/score_pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
     shell:
-        "diffusion-classifier score-pairs --dataset {input.dataset} --checkpoint {params.checkpoint} "
+        "diffusion-classifier score-pairs --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
-        "--prompts {input.prompts} --shard $((10#{wildcards.shard})) "
-        "--num-shards {params.num_shards} --split {params.split} --names {params.names:q} "
-        "--threads {threads} --out {output} > {log} 2>&1"
+        "--prompts {input.prompts:q} --shard $((10#{wildcards.shard})) "
+        "--num-shards {params.num_shards:q} --split {params.split:q} --names {params.names:q} "
+        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate_pairs:
@@ -195,7 +200,7 @@ rule aggregate_pairs:
         summary=f"{RESULTS}/compositional/{{dataset}}/{{model}}/{{strategy}}.summary.json",
     params:
         split=lambda w: compositional_run(w).get("split", "test"),
-        group_by=lambda w: " ".join(compositional_run(w).get("group_by", ["collapsed_tag"])),
+        group_by=lambda w: compositional_run(w).get("group_by", ["collapsed_tag"]),
         names=lambda w: as_json(
             {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
         ),
@@ -204,9 +209,9 @@ rule aggregate_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "diffusion-classifier aggregate-pairs --shards {input.shards} --dataset {input.dataset} "
-        "--split {params.split} --group-by {params.group_by} --names {params.names:q} "
-        "--examples {output.examples} --summary {output.summary} > {log} 2>&1"
+        "diffusion-classifier aggregate-pairs --shards {input.shards:q} --dataset {input.dataset:q} "
+        "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
+        "--examples {output.examples:q} --summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule make_zeroshot_table:
@@ -228,8 +233,8 @@ rule make_zeroshot_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
     shell:
-        "diffusion-classifier make-zeroshot-table --summaries {input.summaries} --prompts {input.prompts} "
-        "--out {RESULTS}/tables/zeroshot > {log} 2>&1"
+        "diffusion-classifier make-zeroshot-table --summaries {input.summaries:q} --prompts {input.prompts:q} "
+        "--out {RESULTS:q}/tables/zeroshot > {log:q} 2>&1"
 
 
 rule make_compositional_table:
@@ -250,8 +255,8 @@ rule make_compositional_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "diffusion-classifier make-compositional-table --summaries {input} --out {RESULTS}/tables/compositional "
-        "> {log} 2>&1"
+        "diffusion-classifier make-compositional-table --summaries {input:q} --out {RESULTS:q}/tables/compositional "
+        "> {log:q} 2>&1"
 
 
 # Paper Table 3: the Winoground run's text scores beside the CLIP rows and the paper's values.
@@ -307,5 +312,5 @@ rule figure_pair_examples:
     benchmark:
         f"{RESULTS}/benchmarks/figure_pair_examples/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier figure-pair-examples --dataset {input} --per-tag {params.per_tag} "
-        "--out {output} > {log} 2>&1"
+        "diffusion-classifier figure-pair-examples --dataset {input:q} --per-tag {params.per_tag:q} "
+        "--out {output:q} > {log:q} 2>&1"

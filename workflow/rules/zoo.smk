@@ -31,7 +31,7 @@ def zoo_evaluation_inputs(wildcards):
 
 
 def zoo_evaluation_flags(wildcards, input):
-    return f"--checkpoint {input.model[0]}" if input.model else ""
+    return ["--checkpoint", input.model[0]] if input.model else []
 
 
 rule train_zoo_model:
@@ -50,8 +50,8 @@ rule train_zoo_model:
     benchmark:
         f"{RESULTS}/benchmarks/train_zoo_model/{{zoo_model}}.tsv"
     shell:
-        "diffusion-classifier train-zoo-model --dataset {input} --model {params.model:q} --name {wildcards.zoo_model} "
-        "--threads {threads} --out {output} > {log} 2>&1"
+        "diffusion-classifier train-zoo-model --dataset {input:q} --model {params.model:q} --name {wildcards.zoo_model:q} "
+        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule evaluate_zoo_model:
@@ -85,6 +85,6 @@ rule evaluate_zoo_model:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_zoo_model/{{zoo_model}}.tsv"
     shell:
-        "diffusion-classifier evaluate-zoo-model --model {params.model:q} --name {wildcards.zoo_model} "
-        "--settings {params.settings:q} --data-root {params.data} {params.flags} "
-        "--out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+        "diffusion-classifier evaluate-zoo-model --model {params.model:q} --name {wildcards.zoo_model:q} "
+        "--settings {params.settings:q} --data-root {params.data:q} {params.flags:q} "
+        "--out-dir {params.out_dir:q} --threads {threads:q} > {log:q} 2>&1"

@@ -12,11 +12,12 @@ from .provenance import (
     files_sha256,
     write_json,
 )
-from .store import ERROR_PREFIX, Shard, ShardWriter, read_errors, read_images, read_shard
+from .store import ERROR_PREFIX, Shard, ShardError, ShardWriter, read_errors, read_images, read_shard, verify_shard
 
 __all__ = [
     "ERROR_PREFIX",
     "Shard",
+    "ShardError",
     "ShardWriter",
     "atomic_directory",
     "atomic_path",
@@ -30,5 +31,6 @@ __all__ = [
     "read_errors",
     "read_images",
     "read_shard",
+    "verify_shard",
     "write_json",
 ]

@@ -100,7 +100,12 @@ def engine_code_sha256() -> str:
 
 
 def _umask() -> int:
-    """The process umask (read by setting it: Python has no getter before 3.13)."""
+    """The process umask: from ``/proc`` on Linux, else by setting and restoring it
+    (Python has no getter, and the set-and-restore is not thread-safe)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -11,11 +11,12 @@ import torch
 from torch import nn
 
 from diffusion_classifier.audit.weights import WeightsCheck
+from diffusion_classifier.errors import UserError
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
-class WeightsLayoutError(ValueError):
+class WeightsLayoutError(UserError, ValueError):
     """A weight file does not hold the tensors (names and shapes) its head expects."""
 
 

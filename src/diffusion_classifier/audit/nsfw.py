@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from diffusion_classifier.artifacts.tensors import save_tensors
 from diffusion_classifier.audit._heads import (
     LoadedHead,
     WeightsLayoutError,
@@ -247,7 +248,7 @@ def convert_keras_nsfw(
     state = keras_nsfw_to_state(arrays)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(output), metadata={"source": NSFW_KERAS_URL, "format": "pt"})
+    save_tensors(state, output, metadata={"source": NSFW_KERAS_URL, "format": "pt"})
     logger.info(
         "wrote %s (sha256 %s); record this digest in the weights registry",
         output,

@@ -29,6 +29,7 @@ from diffusion_classifier.audit.embedding import CLIP_L14_DIM, EmbedFn, l2_norma
 from diffusion_classifier.audit.nsfw import load_nsfw_head
 from diffusion_classifier.audit.resolution import passes_resolution
 from diffusion_classifier.audit.weights import AESTHETIC_L14, NSFW_L14, get_weights_spec
+from diffusion_classifier.data.images import convert_image, opened
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +142,8 @@ def _resolve(root: Path, path: str) -> Path:
 
 
 def _decode(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB")
+    with opened(path) as image:
+        return convert_image(image, "RGB", name=str(path))
 
 
 def _as_module(head: LoadedHead | nn.Module) -> nn.Module:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from diffusion_classifier.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 WeightsFormat = Literal["torch-state-dict", "safetensors"]
@@ -64,7 +66,7 @@ class WeightsCheck:
     verified: bool
 
 
-class ChecksumMismatchError(RuntimeError):
+class ChecksumMismatchError(UserError, RuntimeError):
     """A weight file's sha256 differs from the one recorded in its spec."""
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ..data.images import convert_image
 from .._registry import Registry
 from ..audit.weights import WeightsSpec, verify_weights_file
 
@@ -122,7 +123,7 @@ class ClipModel:
     @torch.inference_mode()
     def embed_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """L2-normalised image embeddings [N, D] (float32, CPU)."""
-        pixels = torch.stack([self.preprocess(image.convert("RGB")) for image in images]).to(self.device)
+        pixels = torch.stack([self.preprocess(convert_image(image, "RGB")) for image in images]).to(self.device)
         return _normalise(self.model.encode_image(pixels))
 
     @torch.inference_mode()

@@ -68,6 +68,12 @@ class FeatureSpec:
         splits: Splits whose features are extracted.
         evaluation_split: Split the classifier is tested on.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+        train_from: Column -> dataset whose ``train`` split trains that column's
+            classifier, for a column without a train split of its own (ImageNet's 2,000
+            validation images learn from ImageNet train).
+        classifier_from: Column -> another column whose trained classifier evaluates it
+            through its class map (ObjectNet: the ImageNet classifier, a prediction right
+            when its ImageNet class is among the ObjectNet class's ids).
     """
 
     model: str
@@ -80,15 +86,40 @@ class FeatureSpec:
     splits: tuple[str, ...] = ("train", "test")
     evaluation_split: str = "test"
     device: str = "auto"
+    train_from: dict = field(default_factory=dict)
+    classifier_from: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))
         object.__setattr__(self, "splits", tuple(self.splits))
+        for key in ("train_from", "classifier_from"):
+            unknown = sorted(set(getattr(self, key)) - set(self.datasets))
+            if unknown:
+                raise ValueError(f"baselines.features.{key}: {unknown} not among baselines.features.datasets")
+        for column, source in self.classifier_from.items():
+            if source not in self.datasets or source in self.classifier_from:
+                raise ValueError(f"baselines.features.classifier_from.{column}: {source!r} must be a column that "
+                                 "trains its own classifier (in datasets, not itself in classifier_from)")
         if self.timestep < 0:
             raise ValueError(f"baselines.features.timestep must be >= 0, got {self.timestep}")
         if "train" not in self.splits or self.evaluation_split not in self.splits:
             raise ValueError(f"baselines.features.splits {list(self.splits)} must contain 'train' and the "
                              f"evaluation split {self.evaluation_split!r}")
+
+
+    @property
+    def feature_datasets(self) -> tuple[str, ...]:
+        """Every dataset whose maps are extracted: the columns and their train sources."""
+        return tuple(dict.fromkeys([*self.datasets, *self.train_from.values()]))
+
+    def splits_of(self, dataset: str) -> tuple[str, ...]:
+        """Splits extracted for ``dataset``: a borrowed-training column only its evaluation
+        split, a train source that is no column only ``train``, every other column all."""
+        if dataset in self.train_from or dataset in self.classifier_from:
+            return (self.evaluation_split,)
+        if dataset not in self.datasets:
+            return ("train",)
+        return self.splits
 
 
 def noised_latents(x0: torch.Tensor, seeds: Sequence[int], timestep: int, alphas_cumprod: torch.Tensor) -> torch.Tensor:
@@ -133,11 +164,12 @@ def extract_split(predictor, dataset, split: str, spec: FeatureSpec, image_trans
     if rows.empty:
         raise ValueError(f"{dataset.root} has no images in split {split!r}")
     seeds = [image_seed(spec.seed, f"{split}/{i}") for i in rows["image_id"]]
-    images = [image for _, image in dataset.iter_images(rows)]
     chunks = []
-    for start in tqdm(range(0, len(images), spec.batch_size), desc=f"features {dataset.name}/{split}",
+    for start in tqdm(range(0, len(rows), spec.batch_size), desc=f"features {dataset.name}/{split}",
                       mininterval=5):
-        pixels = torch.stack([image_transform(im) for im in images[start:start + spec.batch_size]])
+        # Decoded one batch at a time: a split of ImageNet train does not fit in memory as images.
+        batch = rows.iloc[start:start + spec.batch_size]
+        pixels = torch.stack([image_transform(im) for _, im in dataset.iter_images(batch)])
         chunks.append(mid_block_features(predictor, pixels, seeds[start:start + spec.batch_size], spec.timestep,
                                          condition).half())
     index = pd.DataFrame({"image_id": rows["image_id"].astype(str).to_numpy(), "label": rows["label"].to_numpy(),
@@ -147,13 +179,13 @@ def extract_split(predictor, dataset, split: str, spec: FeatureSpec, image_trans
 
 def write_features(out_dir: str | Path, splits: dict, provenance: dict) -> Path:
     """``<split>/features.safetensors`` + ``<split>/index.csv`` per split, and provenance."""
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     with atomic_directory(out_dir) as tmp:
         shapes = {}
         for split, (features, labels, index) in splits.items():
             (tmp / split).mkdir()
-            save_file({"features": features.contiguous(), "labels": labels}, tmp / split / FEATURES_FILE)
+            save_tensors({"features": features, "labels": labels}, tmp / split / FEATURES_FILE)
             index.to_csv(tmp / split / INDEX_FILE, index=False)
             shapes[split] = list(features.shape)
         write_json(tmp / "provenance.json", {**provenance, "shapes": shapes, "dtype": "float16",

@@ -31,6 +31,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..artifacts.provenance import atomic_directory, code_version, write_json
+from ..data.images import opened
 from ..data.manifest import DatasetError, load_dataset, write_dataset
 from ..engine.scoring import image_seed
 
@@ -236,7 +237,7 @@ def merge_shards(shard_dirs: Sequence[str | Path], real_dataset_dir: str | Path,
                     os.link(source, target)
                 except OSError:
                     shutil.copy2(source, target)
-                with Image.open(target) as image:
+                with opened(target) as image:
                     width, height = image.size
                 manifest.append((image_id, f"images/{image_id}.png", int(label), "train", width, height,
                                  file_sha256(target)))

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..data.images import convert_image
+from ..errors import UserError
 from ..data.transforms import _RESAMPLING
 from ..specs import from_dict
 
@@ -39,7 +41,7 @@ CHECKPOINT_WEIGHTS = "model.safetensors"
 CHECKPOINT_CONFIG = "config.json"
 
 
-class ZooError(ValueError):
+class ZooError(UserError, ValueError):
     """A zoo model cannot be built or its weights cannot be loaded."""
 
 
@@ -81,7 +83,7 @@ class ZooImage:
             raise ZooError(f"unknown resampling {self.resample!r}; choose one of {sorted(_RESAMPLING)}")
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        image = image.convert("L" if self.channels == 1 else "RGB")
+        image = convert_image(image, "L" if self.channels == 1 else "RGB")
         if self.border_crop:
             w, h = image.size
             b = self.border_crop

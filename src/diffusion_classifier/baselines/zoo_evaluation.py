@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 from ..data.manifest import DatasetError, PreparedDataset
 from .zoo import ZooImage
 
-__all__ = ["EvaluationSetting", "ClassMapping", "class_mapping", "evaluate_classifier", "summarise"]
+__all__ = ["EvaluationSetting", "ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
+           "summarise"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,18 @@ def evaluate_classifier(model: torch.nn.Module, dataset: PreparedDataset, transf
                            f"{len(mapping.candidates)} candidate classes")
     images = [image for _, image in dataset.iter_images(rows)]
     logits = predict_logits(model, images, transform, batch_size, desc=f"evaluate {dataset.name}")
+    return mapped_predictions(logits, rows["image_id"].astype(str), rows["label"].to_numpy(), dataset.classes,
+                              mapping)
+
+
+def mapped_predictions(logits: torch.Tensor, image_ids, labels: np.ndarray, class_names, mapping: ClassMapping
+                       ) -> pd.DataFrame:
+    """Per-image predictions from model logits: argmax over the mapping's candidates, a
+    prediction right when its model class is among the image's class ids.
+
+    Returns:
+        The columns of :func:`evaluate_classifier`.
+    """
     candidates = torch.tensor(mapping.candidates)
     if logits.shape[1] <= int(candidates.max()):
         raise DatasetError(f"model has {logits.shape[1]} outputs but the mapping uses class {int(candidates.max())}")
@@ -150,16 +163,15 @@ def evaluate_classifier(model: torch.nn.Module, dataset: PreparedDataset, transf
     for label, ids in enumerate(mapping.ids):
         for i in ids:
             owner.setdefault(i, label)
-    labels = rows["label"].to_numpy()
     prediction = np.array([owner.get(int(p), -1) for p in predicted])
     correct = np.array([int(p) in mapping.ids[lab] for p, lab in zip(predicted, labels)])
     return pd.DataFrame({
-        "image_id": rows["image_id"].astype(str),
+        "image_id": list(image_ids),
         "label": labels,
-        "label_name": [dataset.classes[i] for i in labels],
+        "label_name": [class_names[i] for i in labels],
         "predicted_class": predicted.astype(int),
         "prediction": prediction,
-        "prediction_name": [dataset.classes[i] if i >= 0 else "" for i in prediction],
+        "prediction_name": [class_names[i] if i >= 0 else "" for i in prediction],
         "correct": correct,
         "confidence": confidence.numpy().astype(float),
     })

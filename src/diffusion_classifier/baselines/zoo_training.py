@@ -84,8 +84,8 @@ def train_zoo_classifier(dataset: PreparedDataset, spec: ZooModelSpec, out_dir: 
     """Train ``spec`` on the train split of ``dataset`` and save it to ``out_dir``.
 
     Writes ``model.safetensors``, ``config.json`` (the zoo entry, so the checkpoint
-    rebuilds itself), ``train_log.csv`` (epoch, loss, train accuracy, wall and CPU
-    seconds) and ``provenance.json``; the directory appears only when complete.
+    rebuilds itself), ``train_log.csv`` (epoch, loss, train accuracy),
+    ``timing.json`` (wall and CPU seconds, apart: they differ on every rerun) and ``provenance.json``; the directory appears only when complete.
     """
     if spec.train is None:
         raise ValueError(f"zoo.models.{name} has no 'train' section: it uses published weights")
@@ -105,7 +105,7 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
     images of a manifest (Stable Diffusion feature maps, ``baselines.sd_features``),
     so every trained classifier of the pipeline has one loop and one checkpoint format.
     """
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -140,12 +140,16 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
 
     with atomic_directory(out_dir) as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / CHECKPOINT_WEIGHTS)
+        save_tensors(state, tmp / CHECKPOINT_WEIGHTS)
         write_json(tmp / CHECKPOINT_CONFIG, {"name": name, "spec": spec.to_dict()})
         with open(tmp / "train_log.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["epoch", "loss", "train_accuracy", "wall_seconds", "cpu_seconds"])
-            writer.writerows(rows)
+            writer.writerow(["epoch", "loss", "train_accuracy"])
+            writer.writerows(row[:3] for row in rows)
+        # Measured time apart from the exact artifacts (a rerun changes only this file).
+        write_json(tmp / "timing.json", {"wall_seconds": rows[-1][3], "cpu_seconds": rows[-1][4],
+                                         "per_epoch": [{"epoch": r[0], "wall_seconds": r[3], "cpu_seconds": r[4]}
+                                                       for r in rows]})
         write_json(tmp / "provenance.json", {
             "model": name,
             "dataset": dataset_name,
@@ -154,8 +158,6 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
             "spec": spec.to_dict(),
             "config_hash": config_hash(spec.to_dict()),
             "parameters": sum(p.numel() for p in model.parameters()),
-            "wall_seconds": rows[-1][3],
-            "cpu_seconds": rows[-1][4],
             "torch_threads": torch.get_num_threads(),
             "device": str(device),
             "final_train_loss": rows[-1][1],

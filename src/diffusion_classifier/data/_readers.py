@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from ..artifacts.provenance import file_sha256
+from .images import opened
 from .manifest import DatasetError, write_dataset
 from .subsets import SubsetSpec, select_subset
 
@@ -130,7 +131,7 @@ def _row(rec, path: str, width: int, height: int, sha256: str) -> dict:
 def _image_size(path: Path) -> tuple[int, int]:
     """Width and height from the file header (no full decode)."""
     try:
-        with Image.open(path) as image:
+        with opened(path) as image:
             return image.size
     except FileNotFoundError:
         raise DatasetError(f"image {path} is listed by the dataset's files but does not exist; "

@@ -16,7 +16,11 @@ user placed on disk and says exactly what to fetch and where when it is missing:
   class's ImageNet-1k id in ``class_ids`` so DiT is conditioned on those 200 ids
   and the argmax runs over them only.
 
-Every manifest split is ``test`` (the source split is recorded in ``dataset.json``);
+* ``imagenet_train``: the same for ``ILSVRC2012_img_train.tar`` (or a ``train/<wnid>/``
+  tree), manifest split ``train``: the labelled images Table 1's SD Features learns from
+  for its ImageNet and ObjectNet cells.
+
+Every other manifest split is ``test`` (the source split is recorded in ``dataset.json``);
 images are referenced in place unless ``copy_images`` is set.
 """
 
@@ -70,18 +74,30 @@ def _synset_folders(tree: Path) -> list[str]:
     return folders
 
 
-# ----------------------------------------------------------------------------------- val
-def _torchvision_val(root: Path) -> tuple[Path, pd.DataFrame]:
+# ----------------------------------------------------------------------- val and train
+TRAIN_HELP = (
+    "ImageNet train needs a manual download (login at https://image-net.org/download-images, "
+    "ILSVRC2012 page): put ILSVRC2012_img_train.tar (md5 1d675b47d978889d74fa0da5fadfb00e) and "
+    "ILSVRC2012_devkit_t12.tar.gz into one directory and give it as options.root; or give "
+    "options.image_folder, a tree train/<wnid>/*.JPEG of the 1,000 synset folders, together with "
+    "options.class_index."
+)
+#: Source split -> (help text, manifest split). Val is the test split of every experiment;
+#: train feeds the classifiers that learn from real labels (Table 1's SD Features).
+IMAGENET_SPLITS = {"val": (VAL_HELP, "test"), "train": (TRAIN_HELP, "train")}
+
+
+def _torchvision_split(root: Path, split: str) -> tuple[Path, pd.DataFrame]:
     """Let torchvision check and extract the official archives; return the tree and classes."""
     import torchvision.datasets as tvd
     from torchvision.datasets.imagenet import load_meta_file
 
     try:
-        tvd.ImageNet(str(root), split="val")
+        tvd.ImageNet(str(root), split=split)
         wnid_to_classes = load_meta_file(str(root))[0]
     except (RuntimeError, OSError) as exc:
-        raise DatasetError(f"ImageNet val under {root}: {exc}. {VAL_HELP}") from None
-    return root / "val", imagenet_class_table(dict(wnid_to_classes), "devkit", root)
+        raise DatasetError(f"ImageNet {split} under {root}: {exc}. {IMAGENET_SPLITS[split][0]}") from None
+    return root / split, imagenet_class_table(dict(wnid_to_classes), "devkit", root)
 
 
 def _val_class_names(root: str | None = None, restrict_to: dict | None = None, **_options: Any) -> tuple | None:
@@ -89,18 +105,17 @@ def _val_class_names(root: str | None = None, restrict_to: dict | None = None, *
     return imagenet_class_names() if root is not None and restrict_to is None else None
 
 
-@register_dataset("imagenet_val", "ImageNet val (manual download: val tar + devkit, or a synset-folder tree)",
-                  class_names=_val_class_names)
-def prepare_imagenet_val(out_dir: Path, *, root: str | None = None, image_folder: str | None = None,
-                         class_index: str | None = None, restrict_to: dict | None = None,
-                         copy_images: bool = False, **subset: Any) -> Path:
-    """ImageNet val in the manifest form; see the module docstring for the options."""
+def _prepare_imagenet(out_dir: Path, split: str, root: str | None, image_folder: str | None,
+                      class_index: str | None, restrict_to: dict | None, copy_images: bool, subset: dict) -> Path:
+    """One split of ImageNet in the manifest form (``imagenet_val`` / ``imagenet_train``)."""
+    name = f"imagenet_{split}"
+    help_text, manifest_split = IMAGENET_SPLITS[split]
     if (root is None) == (image_folder is None):
-        raise DatasetError(f"imagenet_val needs exactly one of options.root and options.image_folder. {VAL_HELP}")
+        raise DatasetError(f"{name} needs exactly one of options.root and options.image_folder. {help_text}")
     if root is not None:
-        tree, imagenet = _torchvision_val(Path(root).expanduser())
+        tree, imagenet = _torchvision_split(Path(root).expanduser(), split)
     else:
-        tree = require_dir(Path(image_folder).expanduser(), "ImageNet val image folder", VAL_HELP)
+        tree = require_dir(Path(image_folder).expanduser(), f"ImageNet {split} image folder", help_text)
         if class_index is None:
             raise DatasetError(f"options.class_index is required with options.image_folder. {DEVKIT_HELP}")
         imagenet = read_imagenet_classes(class_index)
@@ -110,16 +125,32 @@ def prepare_imagenet_val(out_dir: Path, *, root: str | None = None, image_folder
     if missing or extra:
         raise DatasetError(f"{tree} and the class list disagree: {len(missing)} class folders missing "
                            f"(first {missing[:3]}), {len(extra)} folders not in the class list (first {extra[:3]}); "
-                           "extract the full validation set and use the matching devkit")
+                           f"extract the full {split} set and use the matching devkit")
     model_id = dict(zip(imagenet["wnid"], imagenet["class_id"]))
-    records = folder_records(tree, {w: model_id[w] for w in folders})
+    records = folder_records(tree, {w: model_id[w] for w in folders}, split=manifest_split)
     classes = imagenet[["name", "wnid", "words"]].assign(class_ids=[format_ids([i]) for i in imagenet["class_id"]])
-    metadata = {"name": "imagenet_val", "source": "imagenet_val", "source_split": "val", "tree": str(tree.resolve()),
+    metadata = {"name": name, "source": name, "source_split": split, "tree": str(tree.resolve()),
                 "class_list_format": imagenet.attrs.get("format"), "class_names": imagenet.attrs.get("names")}
     if restrict_to is not None:
         records, classes, restricted = _restrict(records, restrict_to)
         metadata["restricted_to"] = restricted
     return write_records(out_dir, records, classes, metadata, subset=subset_spec(**subset), copy_images=copy_images)
+
+
+@register_dataset("imagenet_val", "ImageNet val (manual download: val tar + devkit, or a synset-folder tree)",
+                  class_names=_val_class_names)
+def prepare_imagenet_val(out_dir: Path, *, root: str | None = None, image_folder: str | None = None,
+                         class_index: str | None = None, restrict_to: dict | None = None,
+                         copy_images: bool = False, **subset: Any) -> Path:
+    """ImageNet val in the manifest form (split ``test``); see the module docstring for the options."""
+    return _prepare_imagenet(out_dir, "val", root, image_folder, class_index, restrict_to, copy_images, subset)
+
+
+@register_dataset("imagenet_train", "ImageNet train (manual download: train tar + devkit, or a synset-folder tree)")
+def prepare_imagenet_train(out_dir: Path, *, root: str | None = None, image_folder: str | None = None,
+                           class_index: str | None = None, copy_images: bool = False, **subset: Any) -> Path:
+    """ImageNet train in the manifest form (split ``train``): labelled images for SD Features."""
+    return _prepare_imagenet(out_dir, "train", root, image_folder, class_index, None, copy_images, subset)
 
 
 def _restrict(records: pd.DataFrame, restrict_to: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:

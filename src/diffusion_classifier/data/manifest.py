@@ -28,6 +28,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from ..artifacts.provenance import atomic_path, code_version, files_sha256, write_json
+from ..errors import UserError
 from .class_map import ClassMap
 
 __all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset", "DatasetError"]
@@ -35,7 +36,7 @@ __all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset
 MANIFEST_COLUMNS = ("image_id", "path", "label", "split", "orig_width", "orig_height", "sha256")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A prepared dataset or one of its images is missing or malformed."""
 
 
@@ -171,9 +172,11 @@ class PreparedDataset:
                 "the file was altered after the dataset was prepared; re-run the download rule "
                 "(delete the directory first)"
             )
+        from .images import normalize, opened
+
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
+            with opened(data, name=str(path)) as image:
+                image = normalize(image, name=str(path))
         except (UnidentifiedImageError, OSError) as exc:
             raise DatasetError(
                 f"image {row['image_id']!r} at {path} cannot be decoded ({exc}); "
@@ -223,4 +226,6 @@ def _crop_border(image: Image.Image, border: int) -> Image.Image:
 
 def image_to_array(image: Image.Image, mode: str) -> np.ndarray:
     """Convert to ``mode`` ('L' or 'RGB') and return HWC uint8."""
-    return np.asarray(image.convert(mode))
+    from .images import convert_image
+
+    return np.asarray(convert_image(image, mode))

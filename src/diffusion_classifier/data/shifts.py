@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 
+from .images import convert_image
 from .manifest import DatasetError, load_dataset, write_dataset
 from .registry import register_dataset
 
@@ -50,7 +51,7 @@ def corrupt(image: Image.Image, rng: np.random.Generator, *, contrast: float, bl
         blur: Gaussian blur radius in pixels (0: none).
         noise: Standard deviation of the additive noise, in 0-255 grey levels.
     """
-    x = np.asarray(image.convert("L"), dtype=np.float32)
+    x = np.asarray(convert_image(image, "L"), dtype=np.float32)
     x = x.mean() + contrast * (x - x.mean())
     if blur > 0:
         x = np.asarray(Image.fromarray(np.clip(x, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(blur)),
@@ -66,7 +67,7 @@ def adversarial_variant(image: Image.Image, rng: np.random.Generator, *, max_rot
     w, h = image.size
     angle = rng.uniform(-max_rotation, max_rotation)
     dx, dy = rng.uniform(-max_shift, max_shift, size=2) * (w / 16.0)
-    moved = image.convert("L").rotate(angle, resample=Image.BILINEAR, translate=(dx, dy), fillcolor=0)
+    moved = convert_image(image, "L").rotate(angle, resample=Image.BILINEAR, translate=(dx, dy), fillcolor=0)
     return corrupt(moved, rng, contrast=rng.uniform(*contrast), blur=rng.uniform(*blur), noise=rng.uniform(*noise))
 
 

@@ -18,7 +18,6 @@ result is a caption-pair dataset (:mod:`.pairs`): 400 examples, 800 images.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -28,6 +27,7 @@ from typing import Iterator
 import pandas as pd
 from PIL import Image
 
+from .images import opened
 from .manifest import DatasetError
 from .pairs import EXAMPLE_COLUMNS, write_pair_dataset
 from .registry import register_dataset
@@ -135,9 +135,9 @@ def prepare_winoground(out_dir: Path, *, local_dir: str | None = None, revision:
         example_id = f"{int(row['id']):03d}"
         ids = []
         for slot, data in enumerate(images):
-            with Image.open(io.BytesIO(data)) as image:
-                size, fmt = image.size, (image.format or "png").lower()
             image_id = f"ex-{example_id}-img-{slot}"
+            with opened(data, f"Winoground {image_id}") as image:
+                size, fmt = image.size, (image.format or "png").lower()
             rel = Path("images") / "test" / f"{image_id}.{'jpg' if fmt == 'jpeg' else fmt}"
             (out_dir / rel).write_bytes(data)
             manifest.append({"image_id": image_id, "path": rel.as_posix(), "label": slot, "split": "test",

@@ -11,7 +11,7 @@ from .scoring import (
     draw_noise,
     image_seed,
 )
-from . import vlb as _vlb  # registers the learned-variance objectives (vlb, l2_vlb)
+from . import vlb as _vlb  # registers the learned-variance objectives (vlb, l2_vlb, and in bits)
 
 __all__ = [
     "DiffusionClassifier",

@@ -61,8 +61,12 @@ class ErrorCube:
 
 
 def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_classes: int,
-               candidate_labels: list[int] | None = None) -> ErrorCube:
+               complete: bool = True, candidate_labels: list[int] | None = None) -> ErrorCube:
     """Arrange the stored pairs of a one-stage run into an :class:`ErrorCube`.
+
+    With ``complete=False`` an adaptive run's pairs are arranged too, NaN marking the
+    pairs its schedule never evaluated (:func:`replay_schedule` never reads those
+    when replaying the run's own schedule, and fails if it must).
 
     Args:
         errors: The store's per-pair table (``image_id, condition, grid_index,
@@ -87,7 +91,7 @@ def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_c
     size = int(grid_index.max()) + 1 if len(grid_index) else 0
     cube = np.full((len(ids), num_classes, size), np.nan, dtype=np.float32)
     cube[row, errors["condition"].to_numpy(np.int64), grid_index] = errors[column].to_numpy(np.float32)
-    if np.isnan(cube).any():
+    if complete and np.isnan(cube).any():
         missing = int(np.isnan(cube).sum())
         raise ValueError(f"{missing} (image, class, grid point) pairs were never evaluated: replay needs "
                          "a one-stage run that scores every class at every grid point")
@@ -139,6 +143,11 @@ def replay_schedule(cube: ErrorCube, schedule: Schedule) -> ReplayResult:
         for g in stage.grid_indices:
             sums[rows, alive] += cube.errors[rows, alive, g].astype(np.float64)
             counts[rows, alive] += 1
+        unevaluated = np.isnan(sums[rows, alive])
+        if unevaluated.any():
+            image = cube.image_ids[np.flatnonzero(unevaluated.any(axis=1))[0]]
+            raise ValueError(f"image {image!r}: stage {stage.index} needs pairs that were never evaluated "
+                             "(the stored run followed another schedule)")
         passes += alive.shape[1] * len(stage.grid_indices)
         means = sums[rows, alive] / np.maximum(counts[rows, alive], 1)
         order = np.argsort(means, axis=1, kind="stable")[:, : stage.keep]

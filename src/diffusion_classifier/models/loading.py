@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..artifacts.provenance import files_sha256
+from ..errors import UserError
 
 __all__ = ["resolve_checkpoint", "load_component", "load_scheduler", "weights_sha256", "CheckpointError",
            "place_frozen", "component_weights", "read_weights"]
@@ -33,7 +34,7 @@ _VARIANT_PATTERNS = ["*.fp16.*", "*.ema.*", "*.non_ema.*"]
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
-class CheckpointError(FileNotFoundError):
+class CheckpointError(UserError, FileNotFoundError):
     """A model checkpoint is missing, incomplete or damaged."""
 
 

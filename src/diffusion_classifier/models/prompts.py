@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from ..artifacts.provenance import atomic_directory, code_version, file_sha256, write_json
+from ..errors import UserError
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
            "read_prompt_table", "PromptTableError", "check_identical_prompts"]
@@ -39,12 +40,12 @@ CLASS_COLUMNS = ("index", "class_index", "class_name", "template", "prompt")
 CAPTION_COLUMNS = ("index", "example_id", "slot", "template", "prompt")
 
 
-class PromptTableError(ValueError):
+class PromptTableError(UserError, ValueError):
     """A prompt table is missing, malformed, or does not fit the dataset or model."""
 
 
 def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], where: str,
-                            allowed: Iterable[Iterable[int]] = ()) -> None:
+                            allowed: Iterable[Iterable[int]] = (), released: bool = False) -> None:
     """Refuse two classes with the same prompt: the second could never be predicted.
 
     Args:
@@ -53,6 +54,7 @@ def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], wh
         where: What the prompts come from (file or config key), named in the error.
         allowed: Groups of class indices whose identical prompts are accepted knowingly
             (the authors' ImageNet table has two such pairs).
+        released: The prompts are a released table's (the fix named differs).
     """
     accepted = {frozenset(int(i) for i in group) for group in allowed}
     seen: dict[str, list[int]] = {}
@@ -61,11 +63,11 @@ def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], wh
     for indices in seen.values():
         if len(indices) > 1 and frozenset(indices) not in accepted:
             named = ", ".join(f"{i} ({labels[i]!s})" for i in indices)
-            raise PromptTableError(
-                f"{where}: classes {named} get the identical prompt {prompts[indices[0]]!r}, so only one of them "
-                f"can ever be predicted; give them distinct names (prompt_class_names) or, to reproduce a run "
-                f"that had them, list {sorted(indices)} under the dataset's prompt_table.identical_prompts"
-            )
+            fix = (f"if the run being reproduced had them, list {sorted(indices)} under the dataset's "
+                   "prompt_table.identical_prompts" if released else
+                   "give them distinct names with the dataset's prompt_class_names")
+            raise PromptTableError(f"{where}: classes {named} get the identical prompt {prompts[indices[0]]!r}, so "
+                                   f"only one of them can ever be predicted; {fix}")
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class PromptSpec:
         object.__setattr__(self, "identical_prompts", tuple(tuple(int(i) for i in g) for g in self.identical_prompts))
 
 
-def class_prompts(classes: Sequence[str], spec: PromptSpec) -> pd.DataFrame:
+def class_prompts(classes: Sequence[str] | pd.DataFrame, spec: PromptSpec) -> pd.DataFrame:
     """One prompt per class: the released table's, or ``spec.template`` filled with each class name.
 
     Args:
@@ -207,7 +209,7 @@ class PromptTable:
 def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: torch.Tensor, kind: str,
                        provenance: dict) -> Path:
     """Write ``prompts.csv``, ``embeddings.safetensors`` and ``provenance.json`` atomically."""
-    from safetensors.torch import save_file
+    from ..artifacts.tensors import save_tensors
 
     columns = {"classes": CLASS_COLUMNS, "captions": CAPTION_COLUMNS}[kind]
     if list(frame.columns) != list(columns):
@@ -216,8 +218,8 @@ def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: tor
         raise PromptTableError(f"{len(frame)} prompts but {len(embeddings)} embeddings")
     with atomic_directory(out_dir) as tmp:
         frame.to_csv(tmp / "prompts.csv", index=False)
-        save_file({"embeddings": embeddings.detach().contiguous().cpu()}, str(tmp / "embeddings.safetensors"),
-                  metadata={"kind": kind, "num_prompts": str(len(frame))})
+        save_tensors({"embeddings": embeddings}, tmp / "embeddings.safetensors",
+                     metadata={"kind": kind, "num_prompts": str(len(frame))})
         write_json(tmp / "provenance.json", {
             **provenance,
             "kind": kind,

@@ -120,7 +120,8 @@ def read_released_table(path: str | Path, identical_prompts: Iterable[Iterable[i
     if table["classidx"].tolist() != list(range(len(table))):
         missing = sorted(set(range(len(table))) - set(table["classidx"]))
         raise PromptTableError(f"{path}: classidx must be 0..{len(table) - 1} without gaps; {missing[:3]} missing")
-    check_identical_prompts(table["prompt"].tolist(), table["classname"].tolist(), str(path), identical_prompts)
+    check_identical_prompts(table["prompt"].tolist(), table["classname"].tolist(), str(path), identical_prompts,
+                            released=True)
     return table
 
 

@@ -150,7 +150,7 @@ def train_text_conditional(
         unet.eval().save_pretrained(tmp / "unet", safe_serialization=True)
         text_encoder.eval().save_pretrained(tmp / "text_encoder", safe_serialization=True)
         scheduler.save_pretrained(tmp / "scheduler")
-        write_train_log(tmp / "train_log.csv", rows)
+        write_train_log(tmp, rows, seconds)
         write_json(tmp / "provenance.json", {
             "model_id": model_id,
             "dataset": dataset.name,
@@ -162,7 +162,6 @@ def train_text_conditional(
             "config_hash": config_hash(asdict(config)),
             "parameters": {"unet": sum(p.numel() for p in unet.parameters()),
                            "text_encoder": sum(p.numel() for p in text_encoder.parameters())},
-            "seconds": seconds,
             "final_loss": rows[-1][1] if rows else None,
             "code_version": code_version(),
             "environment": environment(),

@@ -129,12 +129,17 @@ def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optim
     return rows, time.perf_counter() - start
 
 
-def write_train_log(path: Path, rows: list[tuple[int, float, float]]) -> None:
-    """The training log as CSV: step, loss, seconds."""
-    with open(path, "w", newline="") as handle:
+def write_train_log(out_dir: Path, rows: list[tuple[int, float, float]], seconds: float) -> None:
+    """``train_log.csv`` (step, loss) and, apart, ``timing.json`` (the measured wall time).
+
+    The loss curve is exact across reruns (DVC versions it); the time is not, so it lives
+    in its own file rather than in a column of the log.
+    """
+    with open(out_dir / "train_log.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["step", "loss", "seconds"])
-        writer.writerows(rows)
+        writer.writerow(["step", "loss"])
+        writer.writerows(row[:2] for row in rows)
+    write_json(out_dir / "timing.json", {"seconds": seconds, "seconds_at_step": {str(r[0]): r[2] for r in rows}})
 
 
 def train_class_conditional(
@@ -147,7 +152,7 @@ def train_class_conditional(
     """Train on ``dataset``'s train split and save a diffusers checkpoint to ``out_dir``.
 
     Writes ``unet/`` or ``transformer/`` (weights + config), ``scheduler/``,
-    ``train_log.csv`` (step, loss, seconds) and ``provenance.json``; the directory
+    ``train_log.csv`` (step, loss), ``timing.json`` and ``provenance.json``; the directory
     appears atomically when training has finished.
     """
     from diffusers import DDPMScheduler
@@ -194,7 +199,7 @@ def train_class_conditional(
     with atomic_directory(out_dir) as tmp:
         network.eval().save_pretrained(tmp / subfolder, safe_serialization=True)
         scheduler.save_pretrained(tmp / "scheduler")
-        write_train_log(tmp / "train_log.csv", rows)
+        write_train_log(tmp, rows, seconds)
         write_json(
             tmp / "provenance.json",
             {
@@ -205,7 +210,6 @@ def train_class_conditional(
                 "transform": transform.to_dict(),
                 "config_hash": config_hash(asdict(config)),
                 "parameters": sum(p.numel() for p in network.parameters()),
-                "seconds": seconds,
                 "final_loss": rows[-1][1] if rows else None,
                 "loss": "hybrid (L_simple + lambda L_vlb)" if learned_variance else "L_simple",
                 "code_version": code_version(),

@@ -7,6 +7,7 @@ columns (full precision, easy to read back); the Markdown shows the paper's layo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,10 @@ import pandas as pd
 from ..artifacts import atomic_path, atomic_write_text
 from .tables import to_markdown
 
-__all__ = ["write_cells_and_display"]
+__all__ = ["write_cells_and_display", "side_by_side", "NOT_IN_PAPER"]
+
+#: Display of a cell the paper does not report.
+NOT_IN_PAPER = "—"
 
 
 def write_cells_and_display(cells: pd.DataFrame, display: pd.DataFrame, caption: str,
@@ -26,3 +30,29 @@ def write_cells_and_display(cells: pd.DataFrame, display: pd.DataFrame, caption:
         cells.to_csv(tmp, index=False, float_format="%.6g")
     atomic_write_text(md_path, to_markdown(display, caption))
     return csv_path, md_path
+
+
+def _number(value) -> str | None:
+    return None if value is None or pd.isna(value) else f"{value:.1f}"
+
+
+def side_by_side(cells: pd.DataFrame, by: str, columns: Sequence[str], lead: Callable[[pd.DataFrame], dict]
+                 ) -> pd.DataFrame:
+    """The paper's wide layout: one row per ``method_key``, ours and the paper's per column.
+
+    Args:
+        cells: Long cells with ``method_key``, ``by``, ``ours``, ``paper`` and ``note``.
+        by: The cells' column naming the table column (``dataset``, ``column``).
+        columns: Table columns, in order.
+        lead: The leading fields of a method's row (``Method``, ...) from its cells.
+    """
+    rows = []
+    for _, part in cells.groupby("method_key", sort=False):
+        row = lead(part)
+        part = part.set_index(by)
+        for column in columns:
+            cell = part.loc[column]
+            row[column] = _number(cell["ours"]) or f"n/a ({cell['note']})"
+            row[f"{column} (paper)"] = _number(cell["paper"]) or NOT_IN_PAPER
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -3,14 +3,19 @@
 Every objective comes from the same stored scoring pass (the ranking loss plus the
 ``extra_objectives`` of the strategy), so the columns differ only in how the same
 (t, eps) pairs are weighed: ``l2`` (uniform), ``vlb`` (the variational-bound term
-with the learned variance) and ``l2_vlb`` (their sum).
+with the learned variance) and ``l2_vlb`` (their sum), the last two in nats or, as
+``vlb_bits`` / ``l2_vlb_bits``, in the authors' bits (their sum is mse + kl_bits).
 """
 
 from __future__ import annotations
 
-__all__ = ["PAPER_TABLE5", "OBJECTIVE_LABELS", "paper_value"]
+__all__ = ["PAPER_TABLE5", "OBJECTIVE_LABELS", "PAPER_COLUMN", "paper_value"]
 
-OBJECTIVE_LABELS = {"l2": "l2", "vlb": "VLB", "l2_vlb": "l2 + VLB"}
+OBJECTIVE_LABELS = {"l2": "l2", "vlb": "VLB", "l2_vlb": "l2 + VLB",
+                    "vlb_bits": "VLB (bits)", "l2_vlb_bits": "l2 + VLB (bits)"}
+
+# The paper's column of each objective: its VLB and L2+VLB are the authors' bits.
+PAPER_COLUMN = {"vlb_bits": "vlb", "l2_vlb_bits": "l2_vlb"}
 
 # Paper Table 5 (DiT-XL/2 on ImageNet and its shifts, top-1 %), keyed by
 # (resolution, dataset) then objective.
@@ -33,4 +38,4 @@ def paper_value(paper: dict | None, objective: str) -> tuple[float | None, str]:
     key = (int(paper["resolution"]), str(paper["dataset"]))
     if key not in PAPER_TABLE5:
         raise ValueError(f"the paper's Table 5 has no column {key}; choose one of {sorted(PAPER_TABLE5)}")
-    return PAPER_TABLE5[key].get(objective), f"DiT-XL/2 {key[0]}px, {key[1]}"
+    return PAPER_TABLE5[key].get(PAPER_COLUMN.get(objective, objective)), f"DiT-XL/2 {key[0]}px, {key[1]}"

@@ -68,8 +68,17 @@ def table4_frame(fits: Mapping[str, tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
                 "paper_ood": _paper_value(paper, r.get("paper_name"), info.get("paper_ood_column")),
                 "effective_robustness": r["effective_robustness"],
                 "in_fit": bool(r["in_fit"]),
+                **_published(r),
             })
     return pd.DataFrame(out)
+
+
+def _published(row: pd.Series) -> dict:
+    """The testbed check of a zoo row (trend source ``testbed`` only): name, published %, verdict."""
+    if "published_check" not in row.index:
+        return {}
+    return {"testbed_name": row["testbed_name"], "published_id": 100 * row["published_id"],
+            "published_ood": 100 * row["published_ood"], "published_check": row["published_check"]}
 
 
 def _line_points(line: dict, lo: float, hi: float, num: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +111,16 @@ def figure6_data(fits: Mapping[str, tuple[dict, pd.DataFrame]], margin: float = 
                          "x_accuracy": r["id_accuracy"], "y_accuracy": r["ood_accuracy"],
                          "x_logit_ci_low": r["id_logit_ci_low"], "x_logit_ci_high": r["id_logit_ci_high"],
                          "y_logit_ci_low": r["ood_logit_ci_low"], "y_logit_ci_high": r["ood_logit_ci_high"]})
+        published = pd.DataFrame((info.get("trend") or {}).get("points", []))
+        for _, r in published.iterrows():
+            x, y = float(logit(r["id_accuracy"])), float(logit(r["ood_accuracy"]))
+            rows.append({"panel": name, "kind": "published", "series": r["model"], "family": r["training"],
+                         "in_fit": bool(r["in_fit"]), "x_logit": x, "y_logit": y,
+                         "x_accuracy": r["id_accuracy"], "y_accuracy": r["ood_accuracy"]})
+        if not published.empty:
+            known = published[(published["id_accuracy"] > 0) & (published["id_accuracy"] < 1)]
+            lo, hi = min(lo, float(logit(known["id_accuracy"].min())) - margin), max(hi, float(logit(
+                known["id_accuracy"].max())) + margin)
         for line in _lines(info["fit"]):
             xs, ys = _line_points(line, lo, hi)
             for x, y in zip(xs, ys):
@@ -120,6 +139,16 @@ def _percent_ticks(ax, axis: str, lo: float, hi: float) -> None:
     labeller([f"{t:g}" for t in ticks])
 
 
+def _draw_published(ax, published: pd.DataFrame, info: dict) -> None:
+    """The testbed's published models: fitted ones filled grey, the other drawn ones hollow."""
+    fitted = published[published["in_fit"]]
+    other = published[~published["in_fit"]]
+    ax.scatter(other["x_logit"], other["y_logit"], s=12, color="white", edgecolor="#999999", lw=0.6, zorder=1,
+               label=f"testbed, other training ({len(other)})")
+    ax.scatter(fitted["x_logit"], fitted["y_logit"], s=12, color="#888888", zorder=1,
+               label=f"testbed, standard training (fitted, {len(fitted)})")
+
+
 def plot_figure6(data: pd.DataFrame, fits: Mapping[str, tuple[dict, pd.DataFrame]], path) -> None:
     """Draw Figure 6 (one panel per shift) on logit axes and save it as PNG.
 
@@ -135,6 +164,9 @@ def plot_figure6(data: pd.DataFrame, fits: Mapping[str, tuple[dict, pd.DataFrame
         part = data[data["panel"] == name]
         points = part[part["kind"] == "point"]
         plotted = points[np.isfinite(points["x_logit"]) & np.isfinite(points["y_logit"])]
+        published = part[(part["kind"] == "published") & np.isfinite(part["x_logit"]) & np.isfinite(part["y_logit"])]
+        if not published.empty:
+            _draw_published(ax, published, info)
         for _, p in plotted.iterrows():
             diffusion = p["family"] != "discriminative"
             xerr = [[p["x_logit"] - p["x_logit_ci_low"]], [p["x_logit_ci_high"] - p["x_logit"]]]
@@ -148,15 +180,20 @@ def plot_figure6(data: pd.DataFrame, fits: Mapping[str, tuple[dict, pd.DataFrame
                 label = f"{p['series']} (ER {er:+.1f} pts)" if er is not None else p["series"]
                 ax.scatter(p["x_logit"], p["y_logit"], marker="*", s=260, color="#d95f02", edgecolor="k",
                            zorder=4, label=label)
+            elif not published.empty:  # our zoo, measured beside the published models
+                ax.scatter(p["x_logit"], p["y_logit"], s=40, marker="s", zorder=3, color="#1f77b4", edgecolor="k")
             else:
                 ax.scatter(p["x_logit"], p["y_logit"], s=36, zorder=3, color="#1f77b4" if p["in_fit"] else "white",
                            edgecolor="#1f77b4")
         for piece, line in part[part["kind"] == "line"].groupby("series", sort=False):
             ax.plot(line["x_logit"], line["y_logit"], color="#d62728", lw=1.5, zorder=1,
                     label="linear fit (standard training)" if piece in ("all", "lower") else None)
-        ax.scatter([], [], s=36, color="#1f77b4", label="discriminative (in fit)")
-        xs = pd.concat([plotted["x_logit"], part.loc[part["kind"] == "line", "x_logit"]])
-        ys = pd.concat([plotted["y_logit"], part.loc[part["kind"] == "line", "y_logit"]])
+        if published.empty:
+            ax.scatter([], [], s=36, color="#1f77b4", label="discriminative (in fit)")
+        else:
+            ax.scatter([], [], s=40, marker="s", color="#1f77b4", edgecolor="k", label="our zoo (measured)")
+        xs = pd.concat([plotted["x_logit"], published["x_logit"], part.loc[part["kind"] == "line", "x_logit"]])
+        ys = pd.concat([plotted["y_logit"], published["y_logit"], part.loc[part["kind"] == "line", "y_logit"]])
         x_lo, x_hi = xs.min() - 0.3, xs.max() + 0.3
         y_lo, y_hi = ys.min() - 0.3, ys.max() + 0.3
         diag = np.linspace(max(x_lo, y_lo), min(x_hi, y_hi), 2)

@@ -29,7 +29,8 @@ def iter_cubes(shard_dirs: Iterable[str | Path], objectives: list[str]) -> Itera
             continue
         num_classes = int(shard.provenance["num_classes"])
         labels_of = shard.provenance.get("candidate_labels")
-        cubes = {name: error_cube(shard.errors, shard.images, name, num_classes, labels_of) for name in objectives}
+        cubes = {name: error_cube(shard.errors, shard.images, name, num_classes,
+                                 candidate_labels=labels_of) for name in objectives}
         yield cubes, Shard(shard.errors.iloc[:0], shard.images, shard.provenance)
 
 

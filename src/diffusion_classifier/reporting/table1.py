@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cells import side_by_side
 from .paper_values import paper_notes, paper_value
 
 __all__ = ["TABLE1_ROWS", "Table1Row", "NOT_RUN", "table1_metric", "table1_cells", "table1_display",
            "table1_caption"]
 
 NOT_RUN = "not run"
-NOT_IN_PAPER = "—"
 _METRIC_KEYS = {"top1": "accuracy", "mean_per_class": "mean_per_class_accuracy"}
 
 
@@ -66,10 +66,20 @@ def _cell(summary_path: str | Path | None, metric: str) -> dict:
     if summary.get(key) is None:
         raise ValueError(f"{path}: status ok but no {key!r}; every Table 1 summary needs "
                          f"{sorted(_METRIC_KEYS.values())}")
-    cell = {"ours": 100.0 * float(summary[key]), "note": "", "num_images": summary.get("num_images")}
+    cell = {"ours": 100.0 * float(summary[key]), "note": _trained_on(summary), "num_images": summary.get("num_images")}
     if metric == "top1" and summary.get("accuracy_ci_low") is not None:
         cell.update(ci_low=100.0 * summary["accuracy_ci_low"], ci_high=100.0 * summary["accuracy_ci_high"])
     return cell
+
+
+def _trained_on(summary: dict) -> str:
+    """Where a classifier learned from, when not from the column's own train split (else "")."""
+    if not summary.get("train_dataset"):
+        return ""
+    note = f"classifier trained on {summary['num_train_images']:,} {summary['train_dataset']} images"
+    if summary.get("classifier_from"):
+        note += f" (the {summary['classifier_from']} column's classifier)"
+    return note
 
 
 def table1_cells(sources: Mapping[str, Mapping[str, str | Path]], datasets: Sequence[str]) -> pd.DataFrame:
@@ -101,23 +111,10 @@ def table1_cells(sources: Mapping[str, Mapping[str, str | Path]], datasets: Sequ
     return pd.DataFrame.from_records(records)
 
 
-def _number(value) -> str | None:
-    return None if value is None or pd.isna(value) else f"{value:.1f}"
-
-
 def table1_display(cells: pd.DataFrame) -> pd.DataFrame:
     """The wide table of the paper (methods x datasets), ours and the paper's side by side."""
-    datasets = list(dict.fromkeys(cells["dataset"]))
-    rows = []
-    for key, part in cells.groupby("method_key", sort=False):
-        part = part.set_index("dataset")
-        row = {"Method": part["method"].iloc[0], "Zero-shot?": "yes" if part["zero_shot"].iloc[0] else "no"}
-        for dataset in datasets:
-            cell = part.loc[dataset]
-            row[dataset] = _number(cell["ours"]) or f"n/a ({cell['note']})"
-            row[f"{dataset} (paper)"] = _number(cell["paper"]) or NOT_IN_PAPER
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return side_by_side(cells, "dataset", list(dict.fromkeys(cells["dataset"])), lambda part: {
+        "Method": part["method"].iloc[0], "Zero-shot?": "yes" if part["zero_shot"].iloc[0] else "no"})
 
 
 def table1_caption(cells: pd.DataFrame) -> str:
@@ -133,6 +130,10 @@ def table1_caption(cells: pd.DataFrame) -> str:
         "SD Features is not zero-shot (trained on the labelled training set), as in the paper.",
     ]
     lines.extend(note for dataset, note in paper_notes("table1").items() if dataset in metrics)
+    elsewhere = cells[cells["ours"].notna() & (cells["note"] != "")]
+    if not elsewhere.empty:
+        lines.append("Trained on another dataset: " + "; ".join(
+            f"{r.method} {r.dataset}: {r.note}" for r in elsewhere.itertuples()) + ".")
     if reasons:
         lines.append("Not available: " + "; ".join(f"{m} ({', '.join(r)})" for m, r in reasons.items()) + ".")
     return "\n\n".join(lines)

@@ -4,7 +4,7 @@ Rows: random chance, the CLIP baselines (``clip_winoground`` summaries) and the
 Diffusion Classifier (the ``aggregate_pairs`` summary of the Winoground compositional
 run). Columns: the collapsed tags Object, Relation, Both and the score over every
 example, which the paper calls "Average". The paper reports the text score only
-(Sec. 5.2: each image must prefer its own caption); image and group scores stay in
+(Sec. 6.2: each image must prefer its own caption); image and group scores stay in
 the compositional table.
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..compositional import CHANCE
+from .cells import side_by_side
 from .paper_values import paper_value
 
 __all__ = ["TABLE3_COLUMNS", "table3_cells", "table3_display", "TABLE3_CAPTION"]
 
 #: Column name -> the subset behind it (``All`` = every example, the paper's "Average").
 TABLE3_COLUMNS = {"Object": "Object", "Relation": "Relation", "Both": "Both", "Average": "All"}
-NOT_IN_PAPER = "—"
 
 TABLE3_CAPTION = (
     "Winoground text score (%) by swap type (paper Table 3): an example counts when each of its two "
@@ -85,19 +85,6 @@ def table3_cells(diffusion_summary: str | Path, clip_summaries: dict[str, str | 
     return pd.DataFrame.from_records(records)
 
 
-def _number(value) -> str | None:
-    return None if value is None or pd.isna(value) else f"{value:.1f}"
-
-
 def table3_display(cells: pd.DataFrame) -> pd.DataFrame:
     """The paper's layout (methods x swap types), ours and the paper's side by side."""
-    rows = []
-    for _, part in cells.groupby("method_key", sort=False):
-        part = part.set_index("column")
-        row = {"Method": part["method"].iloc[0]}
-        for column in TABLE3_COLUMNS:
-            cell = part.loc[column]
-            row[column] = _number(cell["ours"]) or f"n/a ({cell['note']})"
-            row[f"{column} (paper)"] = _number(cell["paper"]) or NOT_IN_PAPER
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return side_by_side(cells, "column", list(TABLE3_COLUMNS), lambda part: {"Method": part["method"].iloc[0]})

@@ -28,6 +28,7 @@ from ..audit import (
 )
 from ..baselines import WEIGHTS_UNAVAILABLE
 from ..data import load_dataset
+from ..errors import UserError
 from ..reporting.cells import write_cells_and_display
 from ..reporting.table2 import table2_caption, table2_cells, table2_display
 from ..specs import AuditSpec, from_dict, resolve_device
@@ -62,7 +63,7 @@ def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path,
 
     Raises:
         ChecksumMismatchError: A weight file differs from its recorded digest.
-        RuntimeError: ``required`` is set and a filter cannot be computed.
+        UserError: ``required`` is set and a filter cannot be computed.
     """
     spec = from_dict(AuditSpec, audit, "audit")
     config = spec.audit_config()
@@ -85,7 +86,8 @@ def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path,
     filters.update({n: {"available": True, "weights": asdict(head.check)} for n, head in heads.items()})
     unavailable = {n: f["detail"] for n, f in filters.items() if not f["available"]}
     if unavailable and spec.required:
-        raise RuntimeError(f"audit.required is set but filter(s) cannot be computed: {unavailable}")
+        raise UserError(f"audit.required is set but filter(s) cannot be computed: {unavailable}; put the weight "
+                        "files in audit.weights_dir (and CLIP ViT-L/14 where open_clip finds it), or unset audit.required")
     for n, detail in unavailable.items():
         log.warning("filter %s reported as n/a: %s", n, detail)
 

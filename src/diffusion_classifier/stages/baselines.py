@@ -27,6 +27,7 @@ from ..baselines import (
     zero_shot_predict,
 )
 from ..data import load_dataset
+from ..data.images import convert_image
 from ..data.pairs import load_examples
 from ..reporting.cells import write_cells_and_display
 from ..reporting.table1 import table1_caption, table1_cells, table1_display
@@ -127,7 +128,7 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
         return summary
 
     def load_image(image_id):
-        return dataset.load_image(manifest.loc[str(image_id)]).convert("RGB")
+        return convert_image(dataset.load_image(manifest.loc[str(image_id)]), "RGB", name=str(image_id))
 
     similarity = clip_similarities(clip, examples, load_image, settings.batch_size)
     per_example = pd.concat([examples[["id", "collapsed_tag"]].reset_index(drop=True),

@@ -12,15 +12,15 @@ text / image / group outcomes and their summary overall and per tag.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..artifacts import atomic_path, read_errors, write_json
+from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, write_json
 from ..artifacts.preemption import preemptible
 from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
 from ..data import load_dataset
@@ -29,6 +29,7 @@ from ..engine import DiffusionClassifier, draw_noise
 from ..models import adapter_uses_prompts
 from ..models.prompts import read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+from .aggregate import check_one_run
 from .score import classify_image, shard_provenance, shard_writer
 
 __all__ = ["score_pairs", "aggregate_pairs"]
@@ -77,7 +78,8 @@ def score_pairs(
     if missing:
         raise ValueError(f"prompt table {prompts} has no captions for example(s) {missing[:3]}: "
                          "re-run prepare_prompts for this dataset and model")
-    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
+    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
+                                          scoring_spec.accelerations)
 
     provenance = shard_provenance(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
@@ -93,7 +95,7 @@ def score_pairs(
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
-    with preemptible(writer):
+    with writer, preemptible(writer):
         for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
             row = manifest.loc[image_id]
             if int(row["label"]) != slot:
@@ -124,13 +126,23 @@ def aggregate_pairs(
 ) -> dict:
     """Per-example outcomes (Parquet) and text / image / group scores (JSON) of one run."""
     shard_dirs = [Path(p) for p in shard_dirs]
-    provenances = [json.loads((p / "provenance.json").read_text()) for p in shard_dirs]
+    dataset = load_dataset(dataset_dir)
+    provenances = check_one_run(shard_dirs, dataset)
     loss = provenances[0]["settings"]["scoring_config"]["loss"]
     errors = read_errors(shard_dirs)
     if errors.empty:
         raise ValueError(f"no scored images in {shard_dirs}: every shard is empty")
-    dataset = load_dataset(dataset_dir)
     examples = load_examples(dataset, split)
+    expected = set(examples["image_0"]) | set(examples["image_1"])
+    found = set(errors["image_id"])
+    if found != expected:
+        raise ShardError(f"the shards {shard_dirs[0].parent}/... hold {len(found)} images but split {split!r} of "
+                         f"{dataset.root} has {len(expected)} (missing {sorted(expected - found)[:3]}, foreign "
+                         f"{sorted(found - expected)[:3]}): rescore the run")
+    bad = ~np.isfinite(errors[ERROR_PREFIX + loss].to_numpy())
+    if bad.any():
+        raise ShardError(f"non-finite {loss} error for image {errors['image_id'].iloc[np.flatnonzero(bad)[0]]!r} "
+                         f"in {shard_dirs[0].parent}: refusing to rank on it; rescore the run")
     outcomes = example_scores(examples, pair_scores(errors, loss))
     summary = {
         **(names or {}),

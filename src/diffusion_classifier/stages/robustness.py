@@ -14,8 +14,9 @@ from ..artifacts import atomic_path, code_version, write_json
 from ..data import prepare_dataset
 from ..reporting import write_table
 from ..reporting.robustness import figure6_data, plot_figure6, table4_frame
-from ..robustness import fit_discriminative, fit_parameters, logit, robustness_table
-from ..specs import RobustnessSpec, ShiftSpec, from_dict
+from ..robustness import effective_robustness, fit_discriminative, fit_parameters, logit, robustness_table
+from ..robustness.testbed import fit_testbed, load_testbed, published_check, published_points
+from ..specs import RobustnessSpec, ShiftSpec, TestbedColumnsSpec, from_dict
 
 __all__ = ["build_shift", "fit_effective_robustness", "make_robustness_table", "plot_effective_robustness",
            "accuracy_frame"]
@@ -99,9 +100,15 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
     """
     table, parts = accuracy_frame(fit_name, robustness, zoo_summaries, diffusion_summaries)
     fit_spec, spec = parts["fit"], parts["spec"]
-    trend = fit_discriminative(table, pivot=fit_spec.pivot, reference=fit_spec.reference,
-                               policy=spec.boundary_policy, min_points=spec.min_points)
+    testbed = None
+    if spec.trend_spec.source == "testbed":
+        trend, testbed = _testbed_trend(fit_name, fit_spec, spec)
+    else:
+        trend = fit_discriminative(table, pivot=fit_spec.pivot, reference=fit_spec.reference,
+                                   policy=spec.boundary_policy, min_points=spec.min_points)
     models = robustness_table(table, trend, policy="exclude", alpha=spec.alpha)
+    if testbed is not None:
+        models = _check_against_testbed(models, table, testbed, fit_spec, spec)
     predicted = models["predicted_ood_accuracy"].to_numpy()
     residual = np.full(len(models), np.nan)
     known = np.isfinite(predicted) & (predicted > 0) & (predicted < 1)
@@ -128,8 +135,53 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
         "diffusion": [r.label for r in fit_spec.diffusion_rows],
         "code_version": code_version(),
     }
+    if testbed is not None:
+        info["trend"] = {key: value for key, value in testbed.items() if key != "frame"}
     write_json(out_dir / "fit.json", info)
     return info
+
+
+def _testbed_trend(fit_name: str, fit_spec, spec) -> tuple:
+    """The trend fitted on the testbed's published models, and what the fit.json records of it."""
+    trend_spec = spec.trend_spec
+    if fit_spec.testbed is None:
+        raise ValueError(f"robustness.fits.{fit_name}: robustness.trend.source is 'testbed', so the fit needs "
+                         "testbed: {id: <testbed column>, ood: <testbed column>, selection: standard|imagenet_a}")
+    columns = from_dict(TestbedColumnsSpec, fit_spec.testbed, f"robustness.fits.{fit_name}.testbed")
+    frame = load_testbed(trend_spec.file)
+    pivot = fit_spec.pivot
+    if pivot is None and fit_spec.reference is not None:
+        reference = trend_spec.names.get(fit_spec.reference, fit_spec.reference)
+        if reference not in set(frame["model"]):
+            raise ValueError(f"robustness.fits.{fit_name}: reference {fit_spec.reference!r} is not a testbed model; "
+                             "give its testbed name in robustness.trend.names or an explicit pivot")
+        pivot = float(frame.loc[frame["model"] == reference, columns.id].iloc[0]) / 100.0
+    points = published_points(frame, columns.id, columns.ood, columns.selection)
+    trend = fit_testbed(points, pivot=pivot, policy=spec.boundary_policy, min_points=spec.min_points)
+    predictable = (points["id_accuracy"] > 0) & (points["id_accuracy"] < 1)
+    points["effective_robustness"] = np.nan
+    points.loc[predictable, "effective_robustness"] = effective_robustness(
+        trend, points.loc[predictable, "id_accuracy"].to_numpy(), points.loc[predictable, "ood_accuracy"].to_numpy())
+    return trend, {"source": "testbed", "id_column": columns.id, "ood_column": columns.ood,
+                   "selection": columns.selection, "pivot": pivot, "plotted": len(points),
+                   "fitted": int(points["in_fit"].sum()), "points": points.to_dict(orient="records"),
+                   "frame": frame}
+
+
+def _check_against_testbed(models: pd.DataFrame, table: pd.DataFrame, testbed: dict, fit_spec, spec) -> pd.DataFrame:
+    """Mark our zoo as measured beside the trend, each checked against its published accuracy."""
+    zoo = (models["family"] == "discriminative").to_numpy()
+    check = published_check(table[zoo], testbed["frame"], testbed["id_column"], testbed["ood_column"],
+                            spec.trend_spec.names, alpha=spec.alpha)
+    models.loc[zoo, "fit_note"] = ("our measurement, drawn beside the testbed's published models "
+                                   "(the trend is fitted on those)")
+    models["testbed_name"] = ""
+    models["published_id"] = np.nan
+    models["published_ood"] = np.nan
+    models["published_check"] = ""
+    for column in ("testbed_name", "published_id", "published_ood", "published_check"):
+        models.loc[zoo, column] = check[column].to_numpy()
+    return models
 
 
 def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:

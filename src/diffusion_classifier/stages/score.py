@@ -175,7 +175,8 @@ def score_shard(
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
     device, dtype = predictor.device, predictor.dtype
-    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size)
+    config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
+                                          scoring_spec.accelerations)
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
     labels_of = candidate_labels(dataset, model_spec.adapter)
@@ -192,7 +193,7 @@ def score_shard(
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
-    with preemptible(writer):
+    with writer, preemptible(writer):
         for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
                                mininterval=5):
             pixels = transform(image).unsqueeze(0)

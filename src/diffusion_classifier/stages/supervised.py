@@ -21,8 +21,11 @@ from ..engine.replay import replay_schedule
 from ..engine.schedule import Schedule
 from ..reporting import write_table
 from ..reporting.objectives_table import OBJECTIVE_LABELS, paper_value
-from ..reporting.schedule_study import candidate_schedules, plot_passes_vs_accuracy, schedule_label
+from ..engine.sequential import replay_sequential
+from ..reporting.schedule_study import (SequentialStudySpec, candidate_schedules, plot_passes_vs_accuracy,
+                                        plot_sequential, schedule_label, sequential_rows)
 from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
+from ..specs import from_dict
 from ..reporting.timestep_figures import (even_subsets, plot_single_timestep, plot_strategy_curves,
                                           set_strategy_subsets, single_timestep_correct, strategy_correct)
 
@@ -40,12 +43,15 @@ class ScheduleStudySpec:
         two_stage_evaluations: First-stage TrialList entries n of the (n, grid) x (k, 1) product.
         two_stage_keep: First-stage KeepList entries k of that product.
         schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
+        sequential: The sequential strategy's curve (:class:`SequentialStudySpec` fields);
+            empty: none.
     """
 
     loss: str = "l2"
     two_stage_evaluations: list[int] = field(default_factory=list)
     two_stage_keep: list[int] = field(default_factory=list)
     schedules: list[dict] = field(default_factory=list)
+    sequential: dict = field(default_factory=dict)
 
 
 def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
@@ -146,7 +152,9 @@ def table_objectives(runs: list[dict], objectives: list[str], out_stem: str | Pa
 
 def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, figure: str | Path, *,
                    two_stage_evaluations: list[int] = (), two_stage_keep: list[int] = (),
-                   schedules: list[dict] = (), direct: list[dict] = (), names: dict | None = None) -> list[Path]:
+                   schedules: list[dict] = (), direct: list[dict] = (), names: dict | None = None,
+                   sequential: dict | None = None, sequential_runs: list[dict] = (),
+                   sequential_out: tuple[str | Path, str | Path] | None = None) -> list[Path]:
     """Accuracy against passes per image for many adaptive schedules, replayed from one run.
 
     Args:
@@ -159,7 +167,13 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
         direct: ``{strategy, shards}`` of adaptive runs scored directly on the same grid
             and images: each is replayed and compared (prediction agreement, error difference).
         names: ``dataset`` and ``model`` names for the title.
+        sequential: :class:`SequentialStudySpec` fields; its k curve joins the table and
+            figure of this run, and :func:`sequential_study` measures it on this run and
+            on ``sequential_runs`` (``{name, shards}`` of further one-stage runs), written
+            to ``sequential_out`` (table stem, figure).
     """
+    seq_spec = from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential") \
+        if sequential else None
     direct_info = []
     for run in direct:
         images = read_images(run["shards"])
@@ -193,10 +207,28 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
     if not results:
         raise ValueError(f"no scored images in {list(map(str, shards))}")
 
+    run_name = "/".join(str((names or {}).get(k, "")) for k in ("dataset", "model")).strip("/") or "study run"
+    written: list[Path] = []
+    seq_tallies = {}
+    if seq_spec is not None:
+        runs = [{"name": run_name, "shards": shards}, *sequential_runs]
+        frame_seq, seq_tallies = sequential_study(runs, loss, seq_spec)
+        if sequential_out is None:
+            raise ValueError("a sequential study needs sequential_out (table stem, figure)")
+        written += _write_sequential(frame_seq, seq_spec, *sequential_out)
+        seq_tallies = seq_tallies[run_name]
+
     rows = []
+    for label, tally in seq_tallies.items():
+        if tally["kind"] != "sequential":
+            continue
+        rows.append({"schedule": label, "strategy": "sequential", "stages": tally["blocks"],
+                     "evaluations": str(tally["grid"]), "keep": "", "loss": loss,
+                     "passes_per_image": float(np.concatenate(tally["passes"]).mean()),
+                     **accuracy_fields(np.concatenate(tally["hit"]))})
     for entry in results.values():
         schedule = entry["schedule"]
-        row = {"schedule": schedule_label(schedule), "stages": len(schedule.evaluations),
+        row = {"schedule": schedule_label(schedule), "strategy": "schedule", "stages": len(schedule.evaluations),
                "evaluations": "/".join(map(str, schedule.evaluations)), "keep": "/".join(map(str, schedule.keep)),
                "loss": entry["loss"], "passes_per_image": float(np.concatenate(entry["passes"]).mean()),
                **accuracy_fields(np.concatenate(entry["hit"]))}
@@ -208,10 +240,9 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
         rows.append(row)
     frame = pd.DataFrame(rows)
     main = frame[frame["loss"] == loss].copy()
-    one_stage = main[main["stages"] == 1].iloc[0]
+    one_stage = main[(main["strategy"] == "schedule") & (main["stages"] == 1)].iloc[0]
     main["reaches_one_stage"] = main["correct"] >= one_stage["correct"]
-    frame = frame.merge(main[["evaluations", "keep", "loss", "reaches_one_stage"]], how="left",
-                        on=["evaluations", "keep", "loss"])
+    frame = frame.merge(main[["schedule", "loss", "reaches_one_stage"]], how="left", on=["schedule", "loss"])
     frame = frame.sort_values(["loss", "passes_per_image", "accuracy"], ascending=[True, True, False],
                               kind="stable").reset_index(drop=True)
     reaching = main[main["reaches_one_stage"]].sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
@@ -224,6 +255,72 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
     what = f"{(names or {}).get('dataset', '')} / {(names or {}).get('model', '')}".strip(" /")
     Path(figure).parent.mkdir(parents=True, exist_ok=True)
     plot_passes_vs_accuracy(main, figure, f"Adaptive schedules replayed ({what})")
+    log.info(caption)
+    return [*write_table(frame, out_stem, caption), Path(figure), *written]
+
+
+def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> tuple[pd.DataFrame, dict]:
+    """The sequential strategy over ``k`` against one stage and the reference schedule, per run.
+
+    Args:
+        runs: ``{name, shards}`` of one-stage runs (each replayed shard by shard).
+        loss: The objective that ranks classes.
+        spec: The k curve, block, min_points and the reference schedule.
+
+    Returns:
+        The table (:func:`sequential_rows` per run) and the raw tallies by run and rule.
+    """
+    configs = spec.configs()
+    rows, tallies_by_run = [], {}
+    for run in runs:
+        tallies: dict[str, dict] = {}
+        reference_label = None
+        for cubes, shard in iter_cubes(run["shards"], [loss]):
+            cube = cubes[loss]
+            base = stored_schedule(shard.provenance, cube)
+            one = replay_schedule(cube, base)
+            rules = [("one stage", "schedule", None, one)]
+            reference = spec.reference_schedule(base)
+            if reference is not None:
+                reference_label = f"reference {schedule_label(reference)}"
+                rules.append((reference_label, "schedule", None, replay_schedule(cube, reference)))
+            rules += [(c.label(), "sequential", c, replay_sequential(cube, c)) for c in configs]
+            for label, kind, config, result in rules:
+                t = tallies.setdefault(label, {"kind": kind, "hit": [], "agree": [], "passes": [],
+                                               "grid": cube.errors.shape[2]})
+                if config is not None:
+                    t["k"], t["blocks"] = config.k, len(result.kept)
+                t["hit"].append(result.predictions == cube.labels)
+                t["agree"].append(result.predictions == one.predictions)
+                t["passes"].append(result.passes)
+        if not tallies:
+            raise ValueError(f"run {run['name']}: no scored images in {list(map(str, run['shards']))}")
+        rows += sequential_rows(run["name"], tallies, reference_label)
+        tallies_by_run[run["name"]] = tallies
+    return pd.DataFrame(rows), tallies_by_run
+
+
+def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: str | Path,
+                      figure: str | Path) -> list[Path]:
+    """The sequential study's table (with the goal's verdict per run in the caption) and figure."""
+    verdicts = []
+    for run, part in frame.groupby("run", sort=False):
+        seq = part[part["kind"] == "sequential"]
+        met = seq[seq["meets_goal"].astype(bool)].sort_values("passes_per_image")
+        if met.empty:
+            verdicts.append(f"{run}: goal not met by any k")
+        else:
+            best = met.iloc[0]
+            ref = f", {best['reference_fraction']:.2f} of the reference's" if pd.notna(best["reference_fraction"]) else ""
+            verdicts.append(f"{run}: met by k={best['k']:g} ({best['accuracy']:.2f}%, "
+                            f"{best['agreement_with_one_stage']:.1f}% agreement, {best['passes_per_image']:.0f} "
+                            f"passes = {best['one_stage_fraction']:.2f} of one stage's{ref})")
+    caption = (f"Sequential elimination (block {spec.block}, min_points {spec.min_points}) replayed over k on "
+               "stored one-stage errors, beside one stage and the reference adaptive schedule. Goal: accuracy "
+               "within one stage's 99.5% interval, >= 99% agreement with its predictions, <= 1/5 of its passes "
+               "and <= 1/2 of the reference's. " + "; ".join(verdicts) + ".")
+    Path(figure).parent.mkdir(parents=True, exist_ok=True)
+    plot_sequential(frame, figure)
     log.info(caption)
     return [*write_table(frame, out_stem, caption), Path(figure)]
 

@@ -10,6 +10,7 @@ mid-block maps at t = 100 of a real dataset's splits) and ``train_feature_classi
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import replace
@@ -22,15 +23,15 @@ from ..artifacts import atomic_path, code_version, environment, write_json
 from ..baselines.sd_features import FeatureSpec, extract_split, read_features, write_features
 from ..baselines.summary import accuracy_summary
 from ..baselines.synthetic import SyntheticSpec, generate_shard, merge_shards, plan_images
-from ..baselines.zoo import ZooModelSpec, load_trained
-from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier
+from ..baselines.zoo import CHECKPOINT_CONFIG, ZooModelSpec, load_trained
+from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier, mapped_predictions
 from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors, train_zoo_classifier
 from ..data import load_dataset
 from ..models.prompts import read_prompt_table
 from ..specs import ModelSpec, from_dict, resolve_device
 
 __all__ = ["generate_synthetic", "merge_synthetic", "train_synthetic_classifier", "extract_sd_features",
-           "train_feature_classifier"]
+           "train_feature_classifier", "evaluate_feature_classifier"]
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,12 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
     """Mid-block maps at ``features.timestep`` of every configured split (fp16 safetensors + index)."""
     spec = from_dict(FeatureSpec, features, "baselines.features")
     dataset = load_dataset(dataset_dir)
+    wanted = spec.splits_of((names or {}).get("dataset", dataset.name))
     predictor, model_spec = _predictor(model, checkpoint, spec.device)
     condition = predictor.encode_prompts([spec.prompt])
     start = time.perf_counter()
     splits = {split: extract_split(predictor, dataset, split, spec, model_spec.transform, condition)
-              for split in spec.splits}
+              for split in wanted}
     log.info("extracted %s in %.1f s", {s: tuple(v[0].shape) for s, v in splits.items()}, time.perf_counter() - start)
     return write_features(out_dir, splits, {
         **(names or {}), "model_id": predictor.model_id, "weights_sha256": predictor.weights_hash(),
@@ -137,25 +139,84 @@ def _predict(net: torch.nn.Module, features: torch.Tensor, batch_size: int = 256
 
 def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, features: dict,
                              checkpoint_dir: str | Path, predictions_path: str | Path, summary_path: str | Path,
-                             names: dict | None = None) -> dict:
-    """Train ``features.classifier`` on the train maps with real labels; test on the evaluation split."""
+                             names: dict | None = None, train_features_dir: str | Path | None = None,
+                             train_dataset_dir: str | Path | None = None) -> dict:
+    """Train ``features.classifier`` on the train maps with real labels; test on the evaluation split.
+
+    With ``train_features_dir`` / ``train_dataset_dir`` (``features.train_from``) the train
+    maps and classes come from that other dataset (ImageNet train for the 2,000 ImageNet
+    validation images), and the test images are scored through their class map.
+    """
     spec = from_dict(FeatureSpec, features, "baselines.features")
     dataset = load_dataset(dataset_dir)
-    train_x, train_y = read_features(features_dir, "train")
-    test_x, test_y = read_features(features_dir, spec.evaluation_split)
-    classifier = _classifier_spec(spec.classifier, "baselines.features.classifier", len(dataset.classes),
-                                  f"{dataset.name} features", in_chans=int(train_x.shape[1]))
+    if (train_features_dir is None) != (train_dataset_dir is None):
+        raise ValueError("give both the train features and the train dataset of features.train_from, or neither")
+    train_set = load_dataset(train_dataset_dir) if train_dataset_dir is not None else dataset
+    train_x, train_y = read_features(train_features_dir or features_dir, "train")
+    classifier = _classifier_spec(spec.classifier, "baselines.features.classifier", len(train_set.classes),
+                                  f"{train_set.name} features", in_chans=int(train_x.shape[1]))
     if classifier.train is None:
         raise ValueError("baselines.features.classifier needs a 'train' section: it is trained on the features")
     config = from_dict(ZooTrainConfig, classifier.train, "baselines.features.classifier.train")
-    train_on_tensors(train_x, train_y, classifier, config, checkpoint_dir, "sd_features", dataset.name)
+    train_on_tensors(train_x, train_y, classifier, config, checkpoint_dir, "sd_features", train_set.name)
+    record = {"num_train_images": len(train_y), "feature_shape": list(train_x.shape[1:]),
+              "classifier": classifier.architecture}
+    del train_x, train_y
+    if train_dataset_dir is not None:
+        record["train_dataset"] = str(train_set.metadata.get("name", train_set.name))
+        return _evaluate_features(checkpoint_dir, features_dir, dataset, len(train_set.classes), spec, config,
+                                  predictions_path, summary_path, names, record)
+    test_x, test_y = read_features(features_dir, spec.evaluation_split)
     predicted = _predict(load_trained(checkpoint_dir).to(resolve_device(config.device)), test_x).numpy()
     index = pd.read_csv(Path(features_dir) / spec.evaluation_split / "index.csv", dtype={"image_id": str})
     predictions = pd.DataFrame({"image_id": index["image_id"], "label": test_y.numpy(), "prediction": predicted,
                                 "correct": test_y.numpy() == predicted})
     summary = {**accuracy_summary(test_y.numpy(), predicted), **(names or {}), "row": "sd_features",
-               "split": spec.evaluation_split, "num_train_images": len(train_y),
-               "feature_shape": list(train_x.shape[1:]), "timestep": spec.timestep,
-               "classifier": classifier.architecture, "checkpoint": str(checkpoint_dir),
+               "split": spec.evaluation_split, "num_train_images": record["num_train_images"],
+               "feature_shape": record["feature_shape"], "timestep": spec.timestep,
+               "classifier": record["classifier"], "checkpoint": str(checkpoint_dir),
                "code_version": code_version()}
     return _write_result(predictions, summary, predictions_path, summary_path)
+
+
+@torch.no_grad()
+def _logits(net: torch.nn.Module, features: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    device = next(net.parameters()).device
+    return torch.cat([net(features[i:i + batch_size].to(device)).float().cpu()
+                      for i in range(0, len(features), batch_size)])
+
+
+def _evaluate_features(checkpoint_dir, features_dir, dataset, num_model_classes: int, spec: FeatureSpec, config,
+                       predictions_path, summary_path, names: dict | None, record: dict) -> dict:
+    """Score a dataset's evaluation maps with a classifier trained on another dataset's classes."""
+    test_x, test_y = read_features(features_dir, spec.evaluation_split)
+    net = load_trained(checkpoint_dir).to(resolve_device(config.device))
+    index = pd.read_csv(Path(features_dir) / spec.evaluation_split / "index.csv", dtype={"image_id": str})
+    mapping = class_mapping(dataset, None, num_model_classes)
+    predictions = mapped_predictions(_logits(net, test_x), index["image_id"], test_y.numpy(), dataset.classes,
+                                     mapping)
+    summary = {**accuracy_summary(predictions["label"].to_numpy(), predictions["prediction"].to_numpy()),
+               **(names or {}), "row": "sd_features", "split": spec.evaluation_split, **record,
+               "timestep": spec.timestep, "checkpoint": str(checkpoint_dir), "code_version": code_version()}
+    return _write_result(predictions, summary, predictions_path, summary_path)
+
+
+def evaluate_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, features: dict,
+                                checkpoint_dir: str | Path, trained_summary: str | Path, predictions_path: str | Path,
+                                summary_path: str | Path, names: dict | None = None) -> dict:
+    """Score a column with another column's trained classifier (``features.classifier_from``).
+
+    ObjectNet has no train split: the paper's cell comes from the ImageNet-trained
+    classifier, its 1000-way prediction right when it falls among the ImageNet ids of the
+    image's ObjectNet class.
+    """
+    spec = from_dict(FeatureSpec, features, "baselines.features")
+    trained = json.loads(Path(trained_summary).read_text())
+    saved = json.loads((Path(checkpoint_dir) / CHECKPOINT_CONFIG).read_text())
+    num_model_classes = int(saved["spec"]["num_classes"])
+    config = from_dict(ZooTrainConfig, spec.classifier.get("train") or {}, "baselines.features.classifier.train")
+    record = {"num_train_images": trained["num_train_images"], "feature_shape": trained["feature_shape"],
+              "classifier": trained["classifier"], "train_dataset": trained.get("train_dataset", trained["dataset"]),
+              "classifier_from": trained["dataset"]}
+    return _evaluate_features(checkpoint_dir, features_dir, load_dataset(dataset_dir), num_model_classes, spec,
+                              config, predictions_path, summary_path, names, record)

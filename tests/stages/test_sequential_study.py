@@ -1,0 +1,69 @@
+"""The sequential strategy through the stages: a directly scored shard equals its replay
+on a stored one-stage shard, and the schedule study measures its k curve."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from diffusion_classifier.artifacts import read_shard
+from diffusion_classifier.data import prepare_dataset
+from diffusion_classifier.engine.replay import replay_sequential
+from diffusion_classifier.engine.sequential import SequentialConfig
+from diffusion_classifier.reporting.stored_runs import iter_cubes
+from diffusion_classifier.stages.score import score_shard
+from diffusion_classifier.stages.supervised import schedule_study
+
+from test_score_shard import MODEL, tiny_checkpoint
+
+SEQ = {"block": 2, "k": 1.0, "min_points": 2}
+
+
+def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_path, request):
+    threads = torch.get_num_threads()
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    torch.set_num_threads(1)  # tiny model: one thread is fastest on a shared machine
+    data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=8)
+    checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
+    scoring = {"device": "cpu", "batch_size": 16}
+    one = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2"}, scoring, tmp_path / "one")
+    seq = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2", "sequential": SEQ}, scoring,
+                      tmp_path / "seq")
+    direct = read_shard(seq)
+    assert direct.provenance["settings"]["scoring_config"]["sequential"] == SEQ
+    (cubes, _), = iter_cubes([one], ["l2"])
+    replayed = replay_sequential(cubes["l2"], SequentialConfig(**SEQ))
+    images = direct.images.set_index("image_id").loc[cubes["l2"].image_ids]
+    assert np.array_equal(images["predicted_condition"].to_numpy(), replayed.predictions)
+    assert np.array_equal(images["passes"].to_numpy(), replayed.passes)
+    assert (images["passes"] < 80).any()  # some images stopped early
+    # the stored pairs are one-stage pairs: same errors (to float32 rounding: a batch packs
+    # other pairs beside them), stage = block index
+    stored = read_shard(one).errors.set_index(["image_id", "condition", "grid_index"])["error_l2"]
+    pairs = direct.errors.set_index(["image_id", "condition", "grid_index"])
+    np.testing.assert_allclose(pairs["error_l2"].to_numpy(), stored.loc[pairs.index].to_numpy(), rtol=1e-5)
+    assert pairs["stage"].max() <= 3
+
+    out = schedule_study([one], "l2", tmp_path / "study", tmp_path / "study.png", two_stage_evaluations=[2],
+                         two_stage_keep=[3], names={"dataset": "digits", "model": "tiny"},
+                         sequential={"k": [0.5, 1.0], "block": 2, "min_points": 2,
+                                     "reference": {"evaluations": [2, 8], "keep": [3, 1]}},
+                         sequential_runs=[{"name": "again", "shards": [str(one)]}],
+                         sequential_out=(tmp_path / "seq_study", tmp_path / "seq_study.png"))
+    assert {p.name for p in out} >= {"seq_study.csv", "seq_study.png", "study.csv"}
+    study = pd.read_csv(tmp_path / "study.csv")
+    row = study[study["schedule"] == "sequential k=1, block 2, min 2"].iloc[0]
+    assert row["strategy"] == "sequential" and row["passes_per_image"] == pytest.approx(replayed.passes.mean(), rel=1e-5)
+    assert row["accuracy"] == pytest.approx(100.0 * (replayed.predictions == cubes["l2"].labels).mean(), rel=1e-5)
+    frame = pd.read_csv(tmp_path / "seq_study.csv")
+    assert list(dict.fromkeys(frame["run"])) == ["digits/tiny", "again"]
+    part = frame[frame["run"] == "again"].set_index("rule")
+    assert part.loc["one stage", "passes_per_image"] == 80 and part.loc["one stage", "agreement_with_one_stage"] == 100
+    assert part.loc["reference keep 3/1, trials 2/8", "passes_per_image"] == 10 * 2 + 3 * 6
+    seq_row = part.loc["sequential k=1, block 2, min 2"]
+    assert seq_row["one_stage_fraction"] == pytest.approx(replayed.passes.mean() / 80, rel=1e-5)
+    expected_goal = (seq_row["agreement_with_one_stage"] >= 99 and seq_row["one_stage_fraction"] <= 0.2
+                     and seq_row["reference_fraction"] <= 0.5
+                     and part.loc["one stage", "ci_low"] <= seq_row["accuracy"] <= part.loc["one stage", "ci_high"])
+    assert bool(seq_row["meets_goal"]) == expected_goal
+    assert "goal" in (tmp_path / "seq_study.md").read_text()

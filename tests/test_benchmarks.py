@@ -1,0 +1,27 @@
+"""The GPU benchmark script runs on the CPU with tiny shapes (smoke test)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_engine.py"
+
+
+def test_gpu_engine_benchmark_smoke(tmp_path, monkeypatch):
+    pytest.importorskip("diffusers")
+    spec = importlib.util.spec_from_file_location("gpu_engine", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_engine", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    results = module.main(["--device", "cpu", "--tiny", "--images", "1", "--classes", "3",
+                           "--sequential-passes", "6", "--json", str(tmp_path / "out.json")])
+    assert [r["model"] for r in results] == ["sd", "dit"]
+    for r in results:
+        # Both loops score the same pairs of Algorithm 2 (3 classes x 2 points, then 2 x 2 more).
+        assert r["passes_per_image"] == 3 * 2 + 2 * 2
+        assert r["max_relative_error_difference"] < 1e-4 and r["prediction_agreement"] == 1.0
+        assert r["authors"]["passes_per_s"] > 0 and r["engine"]["passes_per_s"] > 0
+        assert r["sequential"]["gain"] > 0
+    assert (tmp_path / "out.json").stat().st_size > 0
