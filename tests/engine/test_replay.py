@@ -93,3 +93,18 @@ def test_explicit_grid_must_match_the_evaluations():
         StrategySpec(evaluations=[5], timesteps=[0, 500], noises_per_timestep=3).schedule()
     with pytest.raises(ValueError, match="outside 0..999"):
         Schedule((2,), timesteps=(0, 1000))
+
+
+def test_a_class_with_several_candidates_is_predicted_by_its_label():
+    """ObjectNet's classes span several ImageNet ids: the cube's class axis holds the candidates,
+    and a replayed prediction counts as the label of its best candidate, as score_shard stores it
+    (was: the candidate index compared with the label, so Table 5's ObjectNet column refused)."""
+    from diffusion_classifier.reporting.timestep_figures import single_timestep_correct
+
+    errors = pd.DataFrame({"image_id": ["a"] * 3, "condition": [0, 1, 2], "grid_index": [0] * 3,
+                           "timestep": [500] * 3, "error_l2": [3.0, 1.0, 2.0]})
+    images = pd.DataFrame({"image_id": ["a"], "label": [0]})
+    cube = error_cube(errors, images, "l2", num_classes=3, candidate_labels=[0, 0, 1])
+    best = replay_schedule(cube, Schedule((1,), (1,), 1000, (500,))).predictions
+    assert best.tolist() == [1] and cube.label_of(best).tolist() == [0]
+    assert single_timestep_correct(cube).all()

@@ -215,6 +215,22 @@ def build_val_tar(root: Path, count: int = 12, wrap: int | None = None) -> Path:
     return archive
 
 
+def build_train_tar(root: Path, wnids=WNIDS, per_class: int = 1) -> Path:
+    """ILSVRC2012_img_train.tar: one ``<wnid>.tar`` of ``<wnid>_N.JPEG`` files per synset."""
+    stage = root / "train_build"
+    archive = root / "ILSVRC2012_img_train.tar"
+    with tarfile.open(archive, "w") as outer:
+        for k, wnid in enumerate(wnids):
+            inner = stage / f"{wnid}.tar"
+            files = [save_image(stage / wnid / f"{wnid}_{j}.JPEG", (22, 18 + j), seed=5000 + k, fmt="JPEG")
+                     for j in range(per_class)]
+            with tarfile.open(inner, "w") as tar:
+                for path in files:
+                    tar.add(path, arcname=path.name)
+            outer.add(inner, arcname=inner.name)
+    return archive
+
+
 def trust_imagenet(monkeypatch, devkit: Path, val_tar: Path | None = None) -> None:
     import torchvision.datasets.imagenet as tvi
 

@@ -80,9 +80,11 @@ def build_datasets(raw: Path) -> dict:
     wnids, lemmas = imagenet_synsets()
     devkit = nf.build_devkit(imagenet, wnids, lemmas, order=range(len(wnids)), images=len(wnids))
     val_tar = nf.build_val_tar(imagenet, count=len(wnids), wrap=7)
-    shutil.rmtree(imagenet / "devkit_build")
-    shutil.rmtree(imagenet / "val_build")
-    trust["imagenet"] = {"devkit": [devkit.name, nf.md5(devkit)], "val": [val_tar.name, nf.md5(val_tar)]}
+    train_tar = nf.build_train_tar(imagenet, wnids)
+    for stage in ("devkit_build", "val_build", "train_build"):
+        shutil.rmtree(imagenet / stage)
+    trust["imagenet"] = {name: [archive.name, nf.md5(archive)]
+                         for name, archive in (("devkit", devkit), ("val", val_tar), ("train", train_tar))}
     nf.build_imagenet_v2(raw / "imagenetv2")
     nf.build_imagenet_a(raw / "imagenet-a", wnids=tuple(wnids[k] for k in (1, 4, 5)))
     nf.build_objectnet(raw / "objectnet")

@@ -40,12 +40,20 @@ class ErrorCube:
         labels: True class index of each image.
         errors: ``[images, classes, grid points]`` float32 errors.
         timesteps: Timestep of each grid point (noise ``j`` belongs to point ``j``).
+        candidate_labels: Dataset label of each candidate (the class axis), when a class
+            has several candidates (ObjectNet's classes span several ImageNet ids); None:
+            candidate ``k`` is label ``k``.
     """
 
     image_ids: np.ndarray
     labels: np.ndarray
     errors: np.ndarray
     timesteps: np.ndarray
+    candidate_labels: np.ndarray | None = None
+
+    def label_of(self, candidates: np.ndarray) -> np.ndarray:
+        """The dataset label of each predicted candidate (compare this, not the candidate, with ``labels``)."""
+        return candidates if self.candidate_labels is None else self.candidate_labels[candidates]
 
     @property
     def num_classes(self) -> int:
@@ -53,7 +61,7 @@ class ErrorCube:
 
 
 def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_classes: int,
-               complete: bool = True) -> ErrorCube:
+               complete: bool = True, candidate_labels: list[int] | None = None) -> ErrorCube:
     """Arrange the stored pairs of a one-stage run into an :class:`ErrorCube`.
 
     With ``complete=False`` an adaptive run's pairs are arranged too, NaN marking the
@@ -66,6 +74,7 @@ def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_c
         images: The store's per-image table (``image_id, label``).
         objective: Which error column to use (``l2``, ``vlb``, ...).
         num_classes: Number of candidate classes the run scored.
+        candidate_labels: The run's label of each candidate (provenance ``candidate_labels``).
 
     Raises:
         ValueError: the column is missing, or some (image, class, grid point) pair
@@ -90,7 +99,8 @@ def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_c
     timesteps[grid_index] = errors["timestep"].to_numpy(np.int64)
     labels = images.assign(image_id=images["image_id"].astype(str)).drop_duplicates("image_id")
     labels = labels.set_index("image_id")["label"]
-    return ErrorCube(ids, labels.loc[ids].to_numpy(np.int64), cube, timesteps)
+    mapping = None if candidate_labels is None else np.asarray(candidate_labels, dtype=np.int64)
+    return ErrorCube(ids, labels.loc[ids].to_numpy(np.int64), cube, timesteps, mapping)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ def iter_cubes(shard_dirs: Iterable[str | Path], objectives: list[str]) -> Itera
         if shard.images.empty:
             continue
         num_classes = int(shard.provenance["num_classes"])
-        cubes = {name: error_cube(shard.errors, shard.images, name, num_classes) for name in objectives}
+        labels_of = shard.provenance.get("candidate_labels")
+        cubes = {name: error_cube(shard.errors, shard.images, name, num_classes,
+                                 candidate_labels=labels_of) for name in objectives}
         yield cubes, Shard(shard.errors.iloc[:0], shard.images, shard.provenance)
 
 
@@ -45,6 +47,7 @@ def concat_cubes(cubes: list[ErrorCube]) -> ErrorCube:
         np.concatenate([c.labels for c in cubes]),
         np.concatenate([c.errors for c in cubes]),
         first.timesteps,
+        first.candidate_labels,
     )
 
 

@@ -37,7 +37,7 @@ __all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "p
 
 def single_timestep_correct(cube: ErrorCube) -> np.ndarray:
     """``[images, grid points]``: whether the single pair at each grid point is right."""
-    return cube.errors.argmin(axis=1) == cube.labels[:, None]
+    return cube.label_of(cube.errors.argmin(axis=1)) == cube.labels[:, None]
 
 
 def even_subsets(num_points: int) -> dict[int, list[int]]:
@@ -65,7 +65,7 @@ def set_strategy_subsets(timesteps: np.ndarray, chosen: list[int]) -> dict[int, 
 
 def strategy_correct(cube: ErrorCube, subsets: dict[int, list[int]]) -> dict[int, np.ndarray]:
     """Per trials count, whether each image is classified right using only those pairs."""
-    return {n: subset_predictions(cube, idx) == cube.labels for n, idx in subsets.items()}
+    return {n: cube.label_of(subset_predictions(cube, idx)) == cube.labels for n, idx in subsets.items()}
 
 
 def curve_rows(name: str, correct: dict[int, list[np.ndarray]], source: str) -> list[dict]:

@@ -56,7 +56,7 @@ class ScheduleStudySpec:
 
 def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
     """Replay the run's own schedule and insist it reproduces the stored predictions."""
-    predictions = replay_schedule(cube, schedule).predictions
+    predictions = cube.label_of(replay_schedule(cube, schedule).predictions)
     stored = shard.images.set_index(shard.images["image_id"].astype(str))["prediction"].loc[cube.image_ids]
     if loss == shard.provenance["settings"]["scoring_config"]["loss"] and not np.array_equal(predictions, stored):
         raise ValueError(f"replaying the {loss!r} ranking of the stored errors does not give the stored "
@@ -198,11 +198,12 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
             cube = cubes[key[2]]
             replays[key] = replay_schedule(cube, schedule)
             entry = results.setdefault(key, {"schedule": schedule, "loss": key[2], "hit": [], "passes": []})
-            entry["hit"].append(replays[key].predictions == cube.labels)
+            entry["hit"].append(cube.label_of(replays[key].predictions) == cube.labels)
             entry["passes"].append(replays[key].passes)
         for info in direct_info:
             key = (info["evaluations"], info["keep"], info["loss"])
-            _compare_direct(results[key], info, cubes[info["loss"]], replays[key].predictions)
+            cube = cubes[info["loss"]]
+            _compare_direct(results[key], info, cube, cube.label_of(replays[key].predictions))
     if not results:
         raise ValueError(f"no scored images in {list(map(str, shards))}")
 
