@@ -31,4 +31,4 @@ if CONTRASTIVE:
         shell:
             "diffusion-classifier evaluate-contrastive --dataset {input:q} --train {params.train:q} "
             "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
-            "--examples {output.examples:q} --summary {output.summary:q} --threads {threads} > {log:q} 2>&1"
+            "--examples {output.examples:q} --summary {output.summary:q} --threads {threads:q} > {log:q} 2>&1"
