@@ -148,7 +148,7 @@ def test_class_map_refuses_overlapping_id_sets():
 
 def test_train_tree_is_a_train_split_with_the_same_classes(tmp_path, raw, mapping):
     # ILSVRC2012 train extracts to train/<wnid>/<wnid>_N.JPEG; SD Features learns from it.
-    from native_formats import save_image
+    from helpers.native_formats import save_image
 
     for i, wnid in enumerate(WNIDS):
         for j in range(3):

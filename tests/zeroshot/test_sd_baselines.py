@@ -164,7 +164,7 @@ def test_features_borrow_a_classifier_for_columns_without_a_train_split(sd, labe
     from diffusion_classifier.stages.baselines import make_table1
     from diffusion_classifier.stages.synthetic import evaluate_feature_classifier
 
-    from .sd_helpers import write_rgb_dataset
+    from helpers.sd_helpers import write_rgb_dataset
 
     spec = {**FEATURES, "datasets": ["val", "objnet"], "train_from": {"val": "tiny"},
             "classifier_from": {"objnet": "val"}}
@@ -175,7 +175,8 @@ def test_features_borrow_a_classifier_for_columns_without_a_train_split(sd, labe
         Image.fromarray(rng.integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)).save(
             tmp_path / "objnet" / "images" / f"o{k}.png")
         rows.append({"image_id": f"o{k}", "path": f"images/o{k}.png", "label": k % 2, "split": "test",
-                     "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE, "sha256": "0" * 64})
+                     "orig_width": IMAGE_SIZE, "orig_height": IMAGE_SIZE,
+                     "sha256": file_sha256(tmp_path / "objnet" / "images" / f"o{k}.png")})
     objnet = write_dataset(tmp_path / "objnet", pd.DataFrame(rows),
                            pd.DataFrame({"name": ["pet", "bird"], "class_ids": ["0;1", "2"]}), {"name": "objnet"})
 
