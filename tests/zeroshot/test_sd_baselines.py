@@ -125,6 +125,19 @@ def test_stages_fill_both_table1_rows(sd, labelled, tmp_path):
     assert summary["num_images"] == 6 and summary["feature_shape"] == [64, 4, 4]
 
 
+
+def test_synthetic_classifier_predicts_the_datasets_own_labels(labelled, tmp_path):
+    # ObjectNet-style classes carry ImageNet ids (`class_ids`) beyond its label count; a classifier
+    # trained on generated images of those classes outputs the dataset's labels, not the ids.
+    real = load_dataset(labelled)
+    rows = real.manifest[real.manifest["split"] == "test"].assign(path=lambda f: [str(real.root / p) for p in f["path"]])
+    mapped = write_dataset(tmp_path / "mapped", rows, pd.DataFrame(
+        {"name": ["cat", "dog", "bird"], "class_ids": ["281;282", "207", "13"]}), {"name": "mapped"})
+    summary = train_synthetic_classifier(labelled, mapped, SYNTHETIC, tmp_path / "ckpt",
+                                         tmp_path / "p.parquet", tmp_path / "s.json")
+    predictions = pd.read_parquet(tmp_path / "p.parquet")
+    assert summary["num_images"] == 6 and set(predictions["prediction"]) <= {0, 1, 2}
+
 # --- config sections ----------------------------------------------------------------------
 @pytest.mark.parametrize("section, edit, message", [
     ("synthetic", {"model": "digits_unet"}, "not text-conditional"),

@@ -64,6 +64,11 @@ class ClassMapping:
     ids: tuple[tuple[int, ...], ...]
     candidates: tuple[int, ...]
 
+    @classmethod
+    def identity(cls, num_classes: int) -> "ClassMapping":
+        """A classifier trained on the dataset's own labels: output ``i`` is label ``i``."""
+        return cls(tuple((i,) for i in range(num_classes)), tuple(range(num_classes)))
+
     def kept_labels(self) -> np.ndarray:
         """Dataset labels with at least one id among the candidates."""
         cand = set(self.candidates)

@@ -24,7 +24,7 @@ from ..baselines.sd_features import FeatureSpec, extract_split, read_features, w
 from ..baselines.summary import accuracy_summary
 from ..baselines.synthetic import SyntheticSpec, generate_shard, merge_shards, plan_images
 from ..baselines.zoo import CHECKPOINT_CONFIG, ZooModelSpec, load_trained
-from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier, mapped_predictions
+from ..baselines.zoo_evaluation import ClassMapping, class_mapping, evaluate_classifier, mapped_predictions
 from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors, train_zoo_classifier
 from ..data import load_dataset
 from ..models.prompts import read_prompt_table
@@ -94,7 +94,9 @@ def train_synthetic_classifier(synthetic_dir: str | Path, real_dataset_dir: str 
                                   train_set.name)
     train_zoo_classifier(train_set, classifier, checkpoint_dir, "synthetic_sd_data")
     net = load_trained(checkpoint_dir).to(_training_device(classifier))
-    mapping = class_mapping(real, None, classifier.num_classes)
+    # Trained on the real dataset's own labels (the generated images carry them), so its
+    # outputs are those labels, not the model ids of `class_ids` (ObjectNet: ImageNet ids).
+    mapping = ClassMapping.identity(len(real.classes))
     predictions = evaluate_classifier(net, real, classifier.transform, mapping, spec.evaluation_split,
                                       spec.batch_size_eval)
     summary = {**accuracy_summary(predictions["label"], predictions["prediction"]), **(names or {}),
