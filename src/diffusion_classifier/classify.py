@@ -35,7 +35,6 @@ from tqdm.auto import tqdm
 
 from .artifacts import ShardWriter, read_shard
 from .compositional.scores import pair_scores
-from .data.transforms import ImageTransform
 from .engine import DiffusionClassifier, draw_noise
 from .models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from .models.loading import resolve_checkpoint

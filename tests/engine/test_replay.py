@@ -31,19 +31,6 @@ def as_store(images):
     return errors, pd.DataFrame({"image_id": [i for i, _, _ in images], "label": [y for _, y, _ in images]})
 
 
-@pytest.fixture
-def inputs(prototypes):
-    # Ambiguous images (mixtures of two prototypes plus noise) so that pruning matters.
-    g = torch.Generator().manual_seed(5)
-    out = []
-    for k in range(12):
-        a, b = k % 6, (k + 1) % 6
-        w = 0.35 + 0.3 * torch.rand((), generator=g)
-        out.append((f"img{k:02d}", a, w * prototypes[a] + (1 - w) * prototypes[b]
-                    + 0.4 * torch.randn(prototypes[0].shape, generator=g)))
-    return out
-
-
 @pytest.mark.parametrize("evaluations, keep", [((4, 16), (3, 1)), ((2, 5, 16), (4, 2, 1)), ((16,), (1,)),
                                                ((3, 16), (1, 1))])
 def test_replay_equals_a_direct_adaptive_run(noisy_predictor, inputs, evaluations, keep):

@@ -26,18 +26,6 @@ def run(predictor, x0, seed, sequential=None, grid=16, batch_size=16):
         x0, draw_noise(seed, schedule.num_noise, tuple(x0.shape)))
 
 
-@pytest.fixture
-def inputs(prototypes):
-    g = torch.Generator().manual_seed(5)
-    out = []
-    for k in range(12):
-        a, b = k % 6, (k + 1) % 6
-        w = 0.35 + 0.3 * torch.rand((), generator=g)
-        out.append((f"img{k:02d}", a, w * prototypes[a] + (1 - w) * prototypes[b]
-                    + 0.4 * torch.randn(prototypes[0].shape, generator=g)))
-    return out
-
-
 def test_spread_order_is_a_permutation_whose_prefixes_cover_the_grid():
     assert spread_order(8).tolist() == [0, 4, 2, 6, 1, 5, 3, 7]
     order = spread_order(25)

@@ -18,7 +18,6 @@ format, so the embedded digits and ImageNet go through identical code.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-from PIL import Image
 
 from .images import opened
 from .manifest import DatasetError

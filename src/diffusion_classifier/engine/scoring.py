@@ -16,6 +16,7 @@ class at a time unless the batch size asks for it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -134,6 +135,23 @@ class ImageScores:
     passes: int
     seconds: float = field(default=0.0)
 
+    @classmethod
+    def collect(cls, pieces: dict[str, list[np.ndarray]], errors: dict[str, list[np.ndarray]],
+                grid: Sequence[int], kept: list[list[int]], prediction: int, start: float) -> "ImageScores":
+        """Assemble the per-batch ``condition`` / ``grid_index`` / ``stage`` pieces and errors of one image."""
+        grid_index = np.concatenate(pieces["grid_index"]).astype(np.int32)
+        return cls(
+            condition=np.concatenate(pieces["condition"]).astype(np.int32),
+            grid_index=grid_index,
+            timestep=np.asarray(grid, dtype=np.int32)[grid_index],
+            stage=np.concatenate(pieces["stage"]).astype(np.int16),
+            errors={name: np.concatenate(v).astype(np.float32) for name, v in errors.items()},
+            kept=kept,
+            prediction=prediction,
+            passes=int(len(grid_index)),
+            seconds=time.perf_counter() - start,
+        )
+
 
 def image_seed(global_seed: int, image_id: str) -> int:
     """A per-image seed derived from the run's seed and the image id.
@@ -250,18 +268,7 @@ class DiffusionClassifier:
             alive = [int(c) for c in alive_arr[order[: stage.keep]]]
             kept.append(alive)
 
-        grid_index = np.concatenate(pieces["grid_index"]).astype(np.int32)
-        return ImageScores(
-            condition=np.concatenate(pieces["condition"]).astype(np.int32),
-            grid_index=grid_index,
-            timestep=np.asarray(schedule.grid, dtype=np.int32)[grid_index],
-            stage=np.concatenate(pieces["stage"]).astype(np.int16),
-            errors={name: np.concatenate(v).astype(np.float32) for name, v in errors.items()},
-            kept=kept,
-            prediction=alive[0],
-            passes=int(len(grid_index)),
-            seconds=time.perf_counter() - start,
-        )
+        return ImageScores.collect(pieces, errors, schedule.grid, kept, alive[0], start)
 
     def _evaluate(
         self,
@@ -272,7 +279,7 @@ class DiffusionClassifier:
         grid_idx: torch.Tensor,
     ) -> dict[str, np.ndarray]:
         """Errors of every (condition, grid point) pair, in batches."""
-        device, dtype = self.predictor.device, self.predictor.dtype
+        device = self.predictor.device
         accel = self.config.acceleration
         out: dict[str, list[torch.Tensor]] = {name: [] for name in self._objectives}
         bs = self.config.batch_size

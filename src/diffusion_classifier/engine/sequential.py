@@ -25,7 +25,6 @@ test (best first) as its ``kept`` list.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -171,18 +170,7 @@ def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", n
         kept.append([int(c) for c in ranked])
         if test.done:
             break
-    grid_index = np.concatenate(pieces["grid_index"]).astype(np.int32)
-    return ImageScores(
-        condition=np.concatenate(pieces["condition"]).astype(np.int32),
-        grid_index=grid_index,
-        timestep=np.asarray(schedule.grid, dtype=np.int32)[grid_index],
-        stage=np.concatenate(pieces["stage"]).astype(np.int16),
-        errors={name: np.concatenate(v).astype(np.float32) for name, v in errors.items()},
-        kept=kept,
-        prediction=kept[-1][0],
-        passes=int(len(grid_index)),
-        seconds=time.perf_counter() - start,
-    )
+    return ImageScores.collect(pieces, errors, schedule.grid, kept, kept[-1][0], start)
 
 
 def replay_sequential(cube: "ErrorCube", config: SequentialConfig) -> "ReplayResult":

@@ -88,7 +88,7 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
             for j, t in enumerate(cube.timesteps):
                 single[(source, int(t), j)].append(correct[:, j])
             if source == "even grid":
-                subsets = {f"Even N (N timesteps, 1 noise each)": even_subsets(cube.errors.shape[2])}
+                subsets = {"Even N (N timesteps, 1 noise each)": even_subsets(cube.errors.shape[2])}
             else:
                 subsets = {name: set_strategy_subsets(cube.timesteps, list(ts)) for name, ts in sets.items()}
             for name, by_trials in subsets.items():
