@@ -39,7 +39,9 @@ def dag_rules(directory: Path, *configfiles: Path) -> dict[str, int]:
     """Rule -> job count of the DAG Snakemake builds for ``configfiles`` (a dry run)."""
     run = snakemake(directory, *configfiles, dry_run=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M)}
+    counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M)}
+    counts.pop("total")  # the job-stats table's last row, not a rule
+    return counts
 
 
 def executed_rules(log: str) -> set[str]:
