@@ -111,7 +111,13 @@ if "schedules" in SUPERVISED:
             report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
             f"{STUDY_TABLE}.csv",
             report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
-            SEQ_OUTPUTS,
+            [
+                report(f"{SEQ_TABLE}.md", caption="../report/sequential.rst", category="Tables"),
+                f"{SEQ_TABLE}.csv",
+                report(SEQ_FIGURE, caption="../report/sequential.rst", category="Figures"),
+            ]
+            if SEQ_OUTPUTS
+            else [],
         params:
             study=as_json(STUDY.get("study", {})),
             direct=as_json(STUDY_DIRECT),
