@@ -33,7 +33,7 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .artifacts import ShardWriter, read_shard
+from .artifacts import ShardWriter, file_sha256, read_shard
 from .compositional.scores import pair_scores
 from .engine import DiffusionClassifier, draw_noise
 from .models import ConditionSpec, adapter_uses_prompts, build_conditioning
@@ -116,8 +116,9 @@ def _content_sha256(images: list, ids: list[str], labels: list) -> str:
     """sha256 over every image's id, label and bytes (file bytes, or a PIL image's pixels and mode)."""
     digest = hashlib.sha256()
     for image, image_id, label in zip(images, ids, labels):
-        data = image.tobytes() + image.mode.encode() if isinstance(image, Image.Image) else Path(image).read_bytes()
-        digest.update(f"{image_id}\0{label}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+        content = (hashlib.sha256(image.tobytes() + image.mode.encode()).hexdigest()
+                   if isinstance(image, Image.Image) else file_sha256(image))
+        digest.update(f"{image_id}\0{label}\0{content}\n".encode())
     return digest.hexdigest()
 
 
