@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -252,7 +251,6 @@ class ZeroShotClassifier:
             target = Path(out) if out is not None else Path(scratch) / "shard"
             writer = ShardWriter(target, self._provenance(_content_sha256(images, ids, labels)),
                                  checkpoint_every=self.scoring.checkpoint_every)
-            start = time.perf_counter()
             device, dtype = self.predictor.device, self.predictor.dtype
             for image, image_id, label in tqdm(list(zip(images, ids, labels)), desc="classify",
                                                disable=not progress):
@@ -264,9 +262,10 @@ class ZeroShotClassifier:
                 noise = draw_noise(seed, self.config.schedule.num_noise, tuple(latent.shape))
                 scores = self.engine.classify(latent, noise)
                 writer.add(image_id, UNKNOWN_LABEL if label is None else self.classes.index(label), seed, scores)
-            writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start})
+            writer.finalize()
             shard = read_shard(target)
-        return ClassifyResult(self._predictions(shard.images, shard.errors), shard.errors, shard.provenance,
+        images = shard.images.assign(seconds=shard.images["image_id"].map(writer.image_seconds))
+        return ClassifyResult(self._predictions(images, shard.errors), shard.errors, shard.provenance,
                               Path(out) if out is not None else None)
 
     def _provenance(self, content_sha256: str) -> dict:

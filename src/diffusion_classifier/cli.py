@@ -160,11 +160,18 @@ def _add_tables(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out-dir", required=True)
 
 
-@command("make-tables", "Write the classification and runtime tables.", _add_tables)
+@command("make-tables", "Write the classification table.", _add_tables)
 def _run_tables(args: argparse.Namespace) -> None:
     from .stages.report import make_tables
 
     make_tables(args.summaries, args.out_dir)
+
+
+@command("make-runtime-table", "Write the runtime table from the shards' timing files.", _add_tables)
+def _run_runtime_table(args: argparse.Namespace) -> None:
+    from .stages.report import make_runtime_table
+
+    make_runtime_table(args.summaries, args.out_dir)
 
 
 # --- robustness study: discriminative zoo, distribution shifts, fits (paper Sec. 6.3.1) ---

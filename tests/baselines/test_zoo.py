@@ -47,7 +47,11 @@ def test_failed_weight_download_says_how_to_fix(monkeypatch):
         load_zoo_model(spec)
 
 
-def test_trained_model_round_trips_through_safetensors(tmp_path):
+def test_trained_model_round_trips_through_safetensors(tmp_path, monkeypatch):
+    from diffusion_classifier.artifacts import read_timing
+    from diffusion_classifier.artifacts.timing import RESULTS_ENV
+
+    monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     data = make_manifest(tmp_path / "data", {"train": [0, 1, 2] * 4, "test": [0, 1, 2]}, ["a", "b", "c"])
     model = {"architecture": "resnet18", "num_classes": 3, "image": IMAGE, "train_dataset": "data",
              "kwargs": {"channels": [8, 8, 8, 8], "stem_width": 8},
@@ -55,7 +59,9 @@ def test_trained_model_round_trips_through_safetensors(tmp_path):
     out = train_zoo_model(data, model, "tiny", tmp_path / "ckpt")
     log = pd.read_csv(out / "train_log.csv")
     assert list(log.columns) == ["epoch", "loss", "train_accuracy"]  # exact across reruns
-    timing = json.loads((out / "timing.json").read_text())  # measured time, apart
+    assert not (out / "timing.json").exists()
+    timing = read_timing(out)  # measured time, apart: tmp_path/timing/ckpt.timing.json
+    assert timing["artifact"] == "ckpt"
     assert timing["wall_seconds"] > 0 and [e["epoch"] for e in timing["per_epoch"]] == [1]
     assert (out / "model.safetensors").exists()
     a, b = load_trained(out), load_trained(out)

@@ -59,7 +59,28 @@ def test_every_gpu_job_runs_on_the_gpu_partition():
         on_gpu_partition = res.get("slurm_partition") == "gpu"
         assert on_gpu_partition == (res.get("gpu") == "1"), f"{rule}: {res}"
         if on_gpu_partition:
-            assert res.get("slurm_extra") == "--requeue", f"{rule} is not requeued after preemption"
+            extra = res.get("slurm_extra", "").split()
+            assert "--requeue" in extra, f"{rule} is not requeued after preemption"
+            # SIGUSR1 ahead of the time limit (the scorer checkpoints on it), to the job steps
+            # (no `B:`: the rule's command runs in an srun step), within the job's runtime.
+            lead = [re.fullmatch(r"--signal=USR1@(\d+)", item) for item in extra]
+            assert any(lead), f"{rule}: no --signal=USR1@<seconds> in slurm_extra {extra}"
+            seconds = int(next(m for m in lead if m).group(1))
+            assert 60 <= seconds < 60 * int(res["runtime"]), f"{rule}: USR1 {seconds} s before a {res['runtime']} min limit"
+
+
+def test_slurm_extra_passes_the_executor_plugins_own_validation():
+    """The plugin refuses options it manages itself; ours (requeue, signal) are allowed."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm.validation import validate_slurm_extra
+
+    extras = {res["slurm_extra"] for _, res in _jobs_with_resources() if "slurm_extra" in res}
+    assert extras
+    for extra in extras:
+        validate_slurm_extra(SimpleNamespace(resources=SimpleNamespace(slurm_extra=extra)))
+    with pytest.raises(Exception, match="not allowed"):  # the check itself can fail
+        validate_slurm_extra(SimpleNamespace(resources=SimpleNamespace(slurm_extra="--requeue --gres=gpu:1")))
 
 
 def test_profile_by_path_still_works():

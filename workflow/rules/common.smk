@@ -1,8 +1,10 @@
 import json
+import os
 import shlex
 
 from snakemake.utils import validate
 
+from diffusion_classifier.artifacts.timing import RESULTS_ENV
 from diffusion_classifier.workflow_config import check_config
 
 # Validate first: a misspelt key or dangling name fails here, before any job runs.
@@ -10,6 +12,9 @@ validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 RESULTS = config.get("results", "results")
+# Measured times go to {RESULTS}/timing, apart from the versioned artifacts: every job's
+# stage finds the results directory here (the Snakefile is read again in every job).
+os.environ[RESULTS_ENV] = os.path.abspath(RESULTS)
 
 # Shard numbers go into shell arithmetic ($((10#{wildcards.shard}))): digits only.
 wildcard_constraints:

@@ -12,6 +12,7 @@ from .provenance import (
     files_sha256,
     write_json,
 )
+from .timing import read_timing, timing_path, write_timing
 from .store import ERROR_PREFIX, Shard, ShardError, ShardWriter, read_errors, read_images, read_shard, verify_shard
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
     "read_errors",
     "read_images",
     "read_shard",
+    "read_timing",
+    "timing_path",
     "verify_shard",
     "write_json",
+    "write_timing",
 ]

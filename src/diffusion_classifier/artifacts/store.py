@@ -6,11 +6,15 @@ Layout of a finished shard ``.../shard-003/``::
                        image_id, condition, timestep, grid_index (= noise index),
                        stage, and one float32 column per objective ("error_l2", ...)
     images.parquet     one row per image: image_id, label, prediction (a label),
-                       predicted_condition, correct, seed, passes, seconds, kept
+                       predicted_condition, correct, seed, passes, kept
                        (conditions kept after each stage)
     provenance.json    model id and weights hash, config and its hash, code version,
-                       environment, seeds, timing, and ``files``: the sha256 of
+                       environment, seeds, and ``files``: the sha256 of
                        errors.parquet and images.parquet, which every reader checks
+
+The measured time (each image's seconds, when the attempt started and finished) is
+no part of the shard, which a rerun regenerates byte for byte: it goes to the shard's
+timing file (:mod:`.timing`), written just before the shard appears.
 
 A paper-scale DiT run (10,000 images x 1,000 classes x 250 timesteps) is 2.5e9 pairs:
 errors are float32 (4 bytes) and the key columns are sorted runs that Parquet's
@@ -48,6 +52,7 @@ import pyarrow.parquet as pq
 
 from .preemption import signals_deferred
 from .provenance import atomic_directory, atomic_path, file_sha256, remove_stale_temporaries, write_json
+from .timing import now, write_timing
 
 if TYPE_CHECKING:  # annotations only: a runtime import would be circular (engine -> models -> artifacts)
     from ..engine.scoring import ImageScores
@@ -65,8 +70,11 @@ SHARD_FILES = ("errors.parquet", "images.parquet")
 
 _KEY_COLUMNS = ["image_id", "condition", "timestep", "grid_index", "stage"]
 IMAGES_SCHEMA_COLUMNS = (
-    "image_id", "label", "prediction", "predicted_condition", "correct", "seed", "passes", "seconds", "kept"
+    "image_id", "label", "prediction", "predicted_condition", "correct", "seed", "passes", "kept"
 )
+MEASURED_COLUMN = "seconds"
+"""Each image's measured seconds: kept in the checkpoint chunks (so that a resumed shard
+still times every image), moved to the timing file when the shard is finished."""
 
 
 class ShardError(ValueError):
@@ -97,7 +105,7 @@ def _images_row(image_id: str, label: int, seed: int, scores: ImageScores, predi
         "correct": bool(int(label) == prediction),
         "seed": int(seed),
         "passes": int(scores.passes),
-        "seconds": float(scores.seconds),
+        MEASURED_COLUMN: float(scores.seconds),
         "kept": [list(map(int, k)) for k in scores.kept],
     }
 
@@ -124,7 +132,7 @@ def _images_table(rows: list[dict]) -> pa.Table:
             ("correct", pa.bool_()),
             ("seed", pa.int64()),
             ("passes", pa.int64()),
-            ("seconds", pa.float64()),
+            (MEASURED_COLUMN, pa.float64()),
             ("kept", pa.list_(pa.list_(pa.int32()))),
         ]
     )
@@ -206,6 +214,9 @@ class ShardWriter:
         self._done: set[str] = set()
         self._lock = _ShardLock(self.target)
         self._last_flush = time.monotonic()
+        self._started_at, self._start = now(), time.perf_counter()
+        self.image_seconds: dict[str, float] = {}
+        """Measured seconds of each image, once :meth:`finalize` has run."""
         try:
             for stale in remove_stale_temporaries(self.target):
                 log.warning("removed %s, left by a writer killed while finishing %s", stale, self.target)
@@ -316,7 +327,9 @@ class ShardWriter:
             _check_coverage(images.column("image_id").to_pylist(), expected_ids, self.target)
         provenance = {**self.provenance, **(extra_provenance or {})}
         provenance["num_images"] = images.num_rows
-        provenance["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.image_seconds = dict(zip(images.column("image_id").to_pylist(),
+                                      images.column(MEASURED_COLUMN).to_pylist()))
+        images = images.drop_columns([MEASURED_COLUMN])
         with atomic_directory(self.target) as tmp:
             pq.write_table(images, tmp / "images.parquet", **_PARQUET_OPTIONS)
             if errors is not None:
@@ -326,6 +339,9 @@ class ShardWriter:
                                **_PARQUET_OPTIONS)
             provenance["files"] = {name: file_sha256(tmp / name) for name in SHARD_FILES}
             write_json(tmp / "provenance.json", provenance)
+            write_timing(self.target, {"started_at": self._started_at, "finished_at": now(),
+                                       "seconds_this_attempt": time.perf_counter() - self._start,
+                                       "image_seconds": self.image_seconds})
         shutil.rmtree(self.partial, ignore_errors=True)
         self.release()
         return self.target
@@ -436,7 +452,7 @@ def read_images(paths: Iterable[str | Path]) -> pd.DataFrame:
     for path in map(Path, paths):
         verify_shard(path)
         frames.append(pq.read_table(path / "images.parquet", **_READ_OPTIONS).to_pandas())
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=IMAGES_SCHEMA_COLUMNS)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(IMAGES_SCHEMA_COLUMNS))
 
 
 def read_errors(paths: Iterable[str | Path], image_ids: list[str] | None = None,

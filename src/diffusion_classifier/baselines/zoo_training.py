@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
 from ..specs import from_dict, resolve_device
 from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
@@ -85,7 +86,8 @@ def train_zoo_classifier(dataset: PreparedDataset, spec: ZooModelSpec, out_dir: 
 
     Writes ``model.safetensors``, ``config.json`` (the zoo entry, so the checkpoint
     rebuilds itself), ``train_log.csv`` (epoch, loss, train accuracy),
-    ``timing.json`` (wall and CPU seconds, apart: they differ on every rerun) and ``provenance.json``; the directory appears only when complete.
+    and ``provenance.json``; the directory appears only when complete. Wall and CPU seconds,
+    which differ on every rerun, go to the timing tree (:func:`~diffusion_classifier.artifacts.write_timing`).
     """
     if spec.train is None:
         raise ValueError(f"zoo.models.{name} has no 'train' section: it uses published weights")
@@ -146,8 +148,8 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
             writer = csv.writer(handle)
             writer.writerow(["epoch", "loss", "train_accuracy"])
             writer.writerows(row[:3] for row in rows)
-        # Measured time apart from the exact artifacts (a rerun changes only this file).
-        write_json(tmp / "timing.json", {"wall_seconds": rows[-1][3], "cpu_seconds": rows[-1][4],
+        # Measured time apart from the exact artifacts, in the timing tree.
+        write_timing(out_dir, {"wall_seconds": rows[-1][3], "cpu_seconds": rows[-1][4],
                                          "per_epoch": [{"epoch": r[0], "wall_seconds": r[3], "cpu_seconds": r[4]}
                                                        for r in rows]})
         write_json(tmp / "provenance.json", {

@@ -150,7 +150,7 @@ def train_text_conditional(
         unet.eval().save_pretrained(tmp / "unet", safe_serialization=True)
         text_encoder.eval().save_pretrained(tmp / "text_encoder", safe_serialization=True)
         scheduler.save_pretrained(tmp / "scheduler")
-        write_train_log(tmp, rows, seconds)
+        write_train_log(tmp, rows, seconds, Path(out_dir))
         write_json(tmp / "provenance.json", {
             "model_id": model_id,
             "dataset": dataset.name,

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
 from ..data.transforms import ImageTransform
 from ..engine.vlb import vlb_terms
@@ -129,17 +130,18 @@ def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optim
     return rows, time.perf_counter() - start
 
 
-def write_train_log(out_dir: Path, rows: list[tuple[int, float, float]], seconds: float) -> None:
-    """``train_log.csv`` (step, loss) and, apart, ``timing.json`` (the measured wall time).
+def write_train_log(out_dir: Path, rows: list[tuple[int, float, float]], seconds: float, target: Path) -> None:
+    """``train_log.csv`` (step, loss) into ``out_dir`` and, apart, the measured wall time of
+    the model ``target`` (:func:`~diffusion_classifier.artifacts.write_timing`).
 
     The loss curve is exact across reruns (DVC versions it); the time is not, so it lives
-    in its own file rather than in a column of the log.
+    in the timing tree, not in the model's directory.
     """
     with open(out_dir / "train_log.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["step", "loss"])
         writer.writerows(row[:2] for row in rows)
-    write_json(out_dir / "timing.json", {"seconds": seconds, "seconds_at_step": {str(r[0]): r[2] for r in rows}})
+    write_timing(target, {"seconds": seconds, "seconds_at_step": {str(r[0]): r[2] for r in rows}})
 
 
 def train_class_conditional(
@@ -152,7 +154,7 @@ def train_class_conditional(
     """Train on ``dataset``'s train split and save a diffusers checkpoint to ``out_dir``.
 
     Writes ``unet/`` or ``transformer/`` (weights + config), ``scheduler/``,
-    ``train_log.csv`` (step, loss), ``timing.json`` and ``provenance.json``; the directory
+    ``train_log.csv`` (step, loss) and ``provenance.json`` (the time goes to the timing tree); the directory
     appears atomically when training has finished.
     """
     from diffusers import DDPMScheduler
@@ -199,7 +201,7 @@ def train_class_conditional(
     with atomic_directory(out_dir) as tmp:
         network.eval().save_pretrained(tmp / subfolder, safe_serialization=True)
         scheduler.save_pretrained(tmp / "scheduler")
-        write_train_log(tmp, rows, seconds)
+        write_train_log(tmp, rows, seconds, Path(out_dir))
         write_json(
             tmp / "provenance.json",
             {

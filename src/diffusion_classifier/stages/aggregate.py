@@ -1,8 +1,9 @@
 """Stage ``aggregate_scores``: shards of one dataset x model x strategy -> predictions.
 
 Writes the per-image predictions (one Parquet file) and a summary (JSON) with the
-accuracy, its 99.5% Clopper-Pearson interval, mean-per-class accuracy, passes and
-seconds per image, and the provenance of every shard that went in.
+accuracy, its 99.5% Clopper-Pearson interval, mean-per-class accuracy, passes per
+image, and the provenance of every shard that went in. No measured time: the runtime
+table reads it from the shards' timing files (:mod:`~diffusion_classifier.artifacts.timing`).
 
 Nothing a shard says is taken on trust: its files must match their recorded sha256
 (:func:`~diffusion_classifier.artifacts.verify_shard`), the shards must be one run
@@ -136,7 +137,6 @@ def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:
         "classes_present": int(len(per_class)),
         "num_classes": num_classes,
         "passes_per_image": float(images["passes"].mean()),
-        "seconds_per_image": float(images["seconds"].mean()),
     }
 
 

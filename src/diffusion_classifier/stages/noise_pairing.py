@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..artifacts import atomic_path, code_version, environment, write_json
+from ..artifacts import atomic_path, code_version, environment, write_json, write_timing
 from ..data import load_dataset
 from ..engine import DiffusionClassifier, draw_noise, image_seed
 from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
@@ -140,7 +140,8 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
                        f"{spec.dataset} / {spec.model}: image {image_id} (class {spec.classes[0]})")
     summary = {**stats, "image_id": image_id, "label": dataset.classes[int(image["label"])],
                "dataset": spec.dataset, "model": spec.model, "model_id": predictor.model_id,
-               "weights_sha256": predictor.weights_hash(), "spec": vars(spec), "seconds": seconds,
+               "weights_sha256": predictor.weights_hash(), "spec": vars(spec),
                "passes": len(frame), "code_version": code_version(), "environment": environment()}
+    write_timing(out_stem.with_suffix(".json"), {"seconds": seconds})
     write_json(out_stem.with_suffix(".json"), summary)
     return summary

@@ -13,7 +13,6 @@ text / image / group outcomes and their summary overall and per tag.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +93,6 @@ def score_pairs(
     log.info("scoring %d images of %d examples (%d already done), %d passes per image",
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
-    start = time.perf_counter()
     with writer, preemptible(writer):
         for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
             row = manifest.loc[image_id]
@@ -108,8 +106,7 @@ def score_pairs(
             scores = classify_image(DiffusionClassifier(predictor, captions[example_id], config), image_id,
                                     latent, noise)
             writer.add(image_id, slot, seed, scores)
-        return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start,
-                                "num_examples": len(examples)},
+        return writer.finalize({"num_examples": len(examples)},
                                expected_ids=[e for ex in examples.itertuples(index=False)
                                              for e in (ex.image_0, ex.image_1)])
 

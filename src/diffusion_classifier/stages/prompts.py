@@ -12,7 +12,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..artifacts import environment
+from ..artifacts import environment, write_timing
 from ..data import load_dataset
 from ..data.pairs import is_caption_pairs, load_examples
 from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
@@ -77,8 +77,8 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
     start = time.perf_counter()
     embeddings = build_conditioning(model_spec.adapter, predictor,
                                     ConditionSpec(class_names=labels, prompts=tuple(frame["prompt"])))
-    log.info("encoded %d %s prompts into %s in %.1f s", len(frame), kind, tuple(embeddings.shape),
-             time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    log.info("encoded %d %s prompts into %s in %.1f s", len(frame), kind, tuple(embeddings.shape), seconds)
     provenance = {
         **(names or {}),
         "dataset": dataset.metadata,
@@ -89,8 +89,8 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         "max_length": getattr(predictor, "max_length", None),
         "device": str(predictor.device),
         "environment": environment(),
-        "seconds": time.perf_counter() - start,
     }
+    write_timing(out_dir, {"seconds": seconds})
     return write_prompt_table(out_dir, frame, embeddings, kind, provenance)
 
 

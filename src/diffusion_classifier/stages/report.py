@@ -1,4 +1,9 @@
-"""Stage ``make_tables``: the classification and runtime tables from the summaries."""
+"""Stages ``make_tables`` and ``make_runtime_table``: accuracies and measured times of the scored runs.
+
+The classification table is exact (a rerun regenerates it byte for byte; DVC versions
+it). The runtime table is measured time: it is read from the shards' timing files and
+written under ``results/timing``, which DVC does not version.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..artifacts.timing import read_timing
 from ..reporting import write_table
 
-__all__ = ["make_tables", "classification_frames", "summary_row"]
+__all__ = ["make_tables", "make_runtime_table", "classification_frame", "runtime_frame", "summary_row"]
+
+_ORDER = ["dataset", "model", "strategy"]
 
 
 def summary_row(summary: dict) -> dict:
@@ -31,31 +39,43 @@ def summary_row(summary: dict) -> dict:
     }
 
 
-def classification_frames(summary_paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per dataset x model x strategy: accuracies, and separately timings."""
-    rows, timing = [], []
-    for path in summary_paths:
-        s = json.loads(Path(path).read_text())
-        rows.append(summary_row(s))
-        timing.append({"dataset": s["dataset"], "model": s["model"], "strategy": s["strategy"],
-                       "passes_per_image": s["passes_per_image"],
-                       "seconds_per_image": s["seconds_per_image"],
-                       "passes_per_second": s["passes_per_image"] / max(s["seconds_per_image"], 1e-12),
-                       "device": s["shards"][0]["device"]})
-    order = ["dataset", "model", "strategy"]
-    return (pd.DataFrame(rows).sort_values(order, kind="stable").reset_index(drop=True),
-            pd.DataFrame(timing).sort_values(order, kind="stable").reset_index(drop=True))
+def _summaries(summary_paths: list[str | Path]) -> list[dict]:
+    return [json.loads(Path(path).read_text()) for path in summary_paths]
+
+
+def _sorted(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows).sort_values(_ORDER, kind="stable").reset_index(drop=True)
+
+
+def classification_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
+    """One row per dataset x model x strategy: schedule and accuracies."""
+    return _sorted([summary_row(s) for s in _summaries(summary_paths)])
+
+
+def runtime_row(summary: dict) -> dict:
+    """Measured scoring time of one run: every image's seconds, from its shards' timing files."""
+    seconds = [s for shard in summary["shards"] for s in read_timing(shard["path"])["image_seconds"].values()]
+    per_image = sum(seconds) / max(len(seconds), 1)
+    return {"dataset": summary["dataset"], "model": summary["model"], "strategy": summary["strategy"],
+            "passes_per_image": summary["passes_per_image"],
+            "seconds_per_image": per_image,
+            "passes_per_second": summary["passes_per_image"] / max(per_image, 1e-12),
+            "device": summary["shards"][0]["device"]}
+
+
+def runtime_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
+    """One row per dataset x model x strategy: measured seconds and passes per second."""
+    return _sorted([runtime_row(s) for s in _summaries(summary_paths)])
 
 
 def make_tables(summary_paths: list[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write ``classification.{csv,md}`` and ``runtime.{csv,md}`` into ``out_dir``."""
-    out_dir = Path(out_dir)
-    accuracy, timing = classification_frames(summary_paths)
-    written = [
-        *write_table(accuracy, out_dir / "classification",
-                     "Diffusion Classifier accuracy (%) with 99.5% Clopper-Pearson intervals; "
-                     "passes = noise-predictor evaluations per image."),
-        *write_table(timing, out_dir / "runtime",
-                     "Measured scoring time (varies from run to run; not part of the exact tables)."),
-    ]
-    return written
+    """Write ``classification.{csv,md}`` into ``out_dir``."""
+    return list(write_table(classification_frame(summary_paths), Path(out_dir) / "classification",
+                            "Diffusion Classifier accuracy (%) with 99.5% Clopper-Pearson intervals; "
+                            "passes = noise-predictor evaluations per image."))
+
+
+def make_runtime_table(summary_paths: list[str | Path], out_dir: str | Path) -> list[Path]:
+    """Write ``runtime.{csv,md}`` into ``out_dir`` (under ``results/timing``: not versioned)."""
+    return list(write_table(runtime_frame(summary_paths), Path(out_dir) / "runtime",
+                            "Measured scoring time (varies from run to run; not part of the exact tables)."))

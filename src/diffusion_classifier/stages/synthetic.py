@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..artifacts import atomic_path, code_version, environment, write_json
+from ..artifacts import atomic_path, code_version, environment, write_json, write_timing
 from ..baselines.sd_features import FeatureSpec, extract_split, read_features, write_features
 from ..baselines.summary import accuracy_summary
 from ..baselines.synthetic import SyntheticSpec, generate_shard, merge_shards, plan_images
@@ -119,11 +119,13 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
     start = time.perf_counter()
     splits = {split: extract_split(predictor, dataset, split, spec, model_spec.transform, condition)
               for split in wanted}
-    log.info("extracted %s in %.1f s", {s: tuple(v[0].shape) for s, v in splits.items()}, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    log.info("extracted %s in %.1f s", {s: tuple(v[0].shape) for s, v in splits.items()}, seconds)
+    write_timing(out_dir, {"seconds": seconds})
     return write_features(out_dir, splits, {
         **(names or {}), "model_id": predictor.model_id, "weights_sha256": predictor.weights_hash(),
         "timestep": spec.timestep, "prompt": spec.prompt, "seed": spec.seed, "dataset": dataset.metadata,
-        "seconds": time.perf_counter() - start, "environment": environment()})
+        "environment": environment()})
 
 
 def _training_device(classifier: ZooModelSpec) -> torch.device:
