@@ -8,6 +8,7 @@ a file that a later rule would take as finished.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import hashlib
 import json
@@ -138,21 +139,40 @@ def environment() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
+def _held(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on a temporary (file or directory) while it is written.
+
+    The kernel drops it when the writer dies (kill -9 included): a temporary nobody holds
+    is a dead writer's, which :func:`remove_stale_temporaries` may delete; one still held
+    is a live writer's and is left alone.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
-    On any exception the temporary file is removed and ``target`` is untouched. The
-    finished file gets the mode the user's umask gives a new file.
+    On any exception the temporary file is removed and ``target`` is untouched; one left by
+    a killed writer is removed by the next write of ``target``. The finished file gets the
+    mode the user's umask gives a new file.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        _honour_umask(tmp_path)
-        os.replace(tmp_path, target)
+        with _held(tmp_path):
+            yield tmp_path
+            _honour_umask(tmp_path)
+            os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -161,36 +181,56 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside ``target``; swap it in on success.
 
-    The temporary is ``.<name>.<random>.tmp``: a kill before the swap leaves one
-    behind, which :func:`remove_stale_temporaries` clears once the writer holds the
-    target's lock. The finished directory gets the mode the user's umask gives.
+    The temporary is ``.<name>.<random>.tmp``: a kill before the swap, or between removing
+    an old ``target`` and renaming the new one in, leaves it behind, and the next write of
+    ``target`` removes it (:func:`remove_stale_temporaries`), so no hidden copy outlives a
+    rerun. The finished directory gets the mode the user's umask gives.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        yield tmp
-        _honour_umask(tmp, directory=True)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        with _held(tmp):
+            yield tmp
+            _honour_umask(tmp, directory=True)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
 
 
 def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
-    """Delete the temporaries :func:`atomic_path` / :func:`atomic_directory` left for ``target``.
+    """Delete the temporaries that killed writers of ``target`` left (:func:`atomic_path`,
+    :func:`atomic_directory`); returns them.
 
-    Only safe while the caller holds ``target``'s lock (no other writer is mid-write).
+    A temporary whose writer is alive holds a ``flock`` and is kept, so this is safe while
+    another process writes ``target``.
     """
     target = Path(target)
-    stale = sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
-    for path in stale:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    stale = []
+    for path in sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # gone meanwhile, or a link to nowhere
+            if path.is_symlink():
+                path.unlink(missing_ok=True)
+                stale.append(path)
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer's
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            stale.append(path)
+        finally:
+            os.close(fd)
     return stale
 
 
