@@ -25,7 +25,7 @@ from helpers.audit_helpers import make_aesthetic_state
 def prepared(tiny_dataset) -> Path:
     """The audit fixture's images (one undecodable) as a prepared test split."""
     root, manifest = tiny_dataset
-    rows = manifest.assign(split="test", label=0, sha256="x")
+    rows = manifest.assign(split="test", label=0)
     return write_dataset(root, rows, ["thing"], {"name": "tiny"})
 
 

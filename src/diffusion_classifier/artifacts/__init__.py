@@ -1,21 +1,25 @@
 """Artifacts: the per-pair error store and the provenance recorded with every output."""
 
 from .provenance import (
+    ChecksumError,
     atomic_directory,
     atomic_path,
     atomic_write_text,
+    check_sha256,
     code_version,
     config_hash,
     engine_code_sha256,
     environment,
     file_sha256,
     files_sha256,
+    verify_sha256,
     write_json,
 )
 from .timing import read_timing, timing_path, write_timing
 from .store import ERROR_PREFIX, Shard, ShardError, ShardWriter, read_errors, read_images, read_shard, verify_shard
 
 __all__ = [
+    "ChecksumError",
     "ERROR_PREFIX",
     "Shard",
     "ShardError",
@@ -23,6 +27,7 @@ __all__ = [
     "atomic_directory",
     "atomic_path",
     "atomic_write_text",
+    "check_sha256",
     "code_version",
     "config_hash",
     "engine_code_sha256",
@@ -34,6 +39,7 @@ __all__ = [
     "read_shard",
     "read_timing",
     "timing_path",
+    "verify_sha256",
     "verify_shard",
     "write_json",
     "write_timing",

@@ -18,10 +18,16 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import UserError
+
 __all__ = [
+    "ChecksumError",
+    "check_sha256",
+    "verify_sha256",
     "atomic_directory",
     "atomic_path",
     "atomic_write_text",
@@ -54,6 +60,34 @@ def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class ChecksumError(UserError, ValueError):
+    """A file differs from the sha256 recorded for it when it was written."""
+
+
+def check_sha256(actual: str, expected: str | None, path: str | os.PathLike, recorded_in: str | os.PathLike,
+                 fix: str, error: type[Exception] = ChecksumError) -> None:
+    """Refuse a file whose sha256 ``actual`` is not the ``expected`` one ``recorded_in`` holds.
+
+    Every reader of a hashed artifact calls this (through :func:`verify_sha256` or with a
+    digest of the bytes it read) before it uses the content. ``fix`` says what to do.
+
+    Raises:
+        error: one line naming the file, where its sha256 is recorded, and the fix.
+    """
+    if not isinstance(expected, str) or not expected:
+        raise error(f"{recorded_in} records no sha256 for {path}: it was written by older code or edited; {fix}")
+    if actual != expected.lower():
+        raise error(f"{path} does not match the sha256 recorded in {recorded_in} when it was written: it was "
+                    f"altered or damaged; {fix}")
+
+
+def verify_sha256(path: str | os.PathLike, expected: str | None, recorded_in: str | os.PathLike, fix: str,
+                  error: type[Exception] = ChecksumError) -> None:
+    """:func:`check_sha256` of the file at ``path`` (streamed)."""
+    actual = file_sha256(path) if isinstance(expected, str) and expected else ""
+    check_sha256(actual, expected, path, recorded_in, fix, error)
 
 
 def files_sha256(paths: list[Path], root: Path | None = None) -> str:
@@ -138,17 +172,29 @@ def environment() -> dict[str, Any]:
     return env
 
 
+STALE_UNLOCKABLE_SECONDS = 24 * 3600
+"""Where a file system cannot lock a temporary (some NFS mounts refuse a directory's), one
+older than this is taken for a dead writer's."""
+
+
+def _open_for_lock(path: Path) -> int:
+    """A descriptor to ``flock`` (writable for a file: NFS's emulated locks need it)."""
+    return os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
+
+
 @contextlib.contextmanager
 def _held(path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on a temporary (file or directory) while it is written.
 
     The kernel drops it when the writer dies (kill -9 included): a temporary nobody holds
     is a dead writer's, which :func:`remove_stale_temporaries` may delete; one still held
-    is a live writer's and is left alone.
+    is a live writer's and is left alone. Where the file system cannot lock, the write
+    goes on unlocked.
     """
-    fd = os.open(path, os.O_RDONLY)
+    fd = _open_for_lock(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # waits only while a cleaner looks at it
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
@@ -202,36 +248,44 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+def remove_stale_temporaries(target: str | os.PathLike, target_locked: bool = False) -> list[Path]:
     """Delete the temporaries that killed writers of ``target`` left (:func:`atomic_path`,
     :func:`atomic_directory`); returns them.
 
     A temporary whose writer is alive holds a ``flock`` and is kept, so this is safe while
-    another process writes ``target``.
+    another process writes ``target``; one that cannot be locked at all (a file system
+    without locks) is kept unless older than :data:`STALE_UNLOCKABLE_SECONDS`.
+    ``target_locked``: the caller holds ``target``'s own lock (no other writer exists),
+    so every temporary goes.
     """
     target = Path(target)
     stale = []
     for path in sorted(target.parent.glob(f".{glob.escape(target.name)}.*.tmp")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:  # gone meanwhile, or a link to nowhere
-            if path.is_symlink():
-                path.unlink(missing_ok=True)
-                stale.append(path)
+        if not target_locked and not path.is_symlink() and not _dead_writers(path):
             continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live writer's
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-            stale.append(path)
-        finally:
-            os.close(fd)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        stale.append(path)
     return stale
+
+
+def _dead_writers(path: Path) -> bool:
+    """Whether the temporary's writer is gone: nobody holds its lock (see :func:`_held`)."""
+    try:
+        fd = _open_for_lock(path)
+    except OSError:
+        return False  # gone meanwhile
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False  # a live writer's
+    except OSError:  # no locks here: go by age
+        return time.time() - path.stat().st_mtime > STALE_UNLOCKABLE_SECONDS
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:

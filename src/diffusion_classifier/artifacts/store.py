@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .preemption import signals_deferred
-from .provenance import atomic_directory, atomic_path, file_sha256, remove_stale_temporaries, write_json
+from .provenance import atomic_directory, atomic_path, file_sha256, remove_stale_temporaries, verify_sha256, write_json
 from .timing import now, write_timing
 
 if TYPE_CHECKING:  # annotations only: a runtime import would be circular (engine -> models -> artifacts)
@@ -218,7 +218,7 @@ class ShardWriter:
         self.image_seconds: dict[str, float] = {}
         """Measured seconds of each image, once :meth:`finalize` has run."""
         try:
-            for stale in remove_stale_temporaries(self.target):
+            for stale in remove_stale_temporaries(self.target, target_locked=True):
                 log.warning("removed %s, left by a writer killed while finishing %s", stale, self.target)
             self._resume()
         except BaseException:
@@ -420,12 +420,8 @@ def verify_shard(path: str | Path) -> dict:
         key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
         if _VERIFIED.get(key) == recorded.get(name):
             continue
-        if name not in recorded:
-            raise ShardError(f"{path}/provenance.json records no sha256 for {name}: the shard was written by "
-                             "older code or edited; delete the shard and rerun its job")
-        if file_sha256(file) != recorded[name]:
-            raise ShardError(f"{file} does not match the sha256 recorded when it was written: it was altered "
-                             "or damaged; delete the shard and rerun its job")
+        verify_sha256(file, recorded.get(name), path / "provenance.json", "delete the shard and rerun its job",
+                      error=ShardError)
         _VERIFIED[key] = recorded[name]
     return provenance
 

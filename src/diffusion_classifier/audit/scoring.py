@@ -9,6 +9,7 @@ would bias every share.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
+from diffusion_classifier.artifacts.provenance import ChecksumError, check_sha256
 from diffusion_classifier.audit._heads import LoadedHead
 from diffusion_classifier.audit.aesthetic import load_aesthetic_head
 from diffusion_classifier.audit.config import AuditConfig
@@ -141,8 +143,14 @@ def _resolve(root: Path, path: str) -> Path:
     return candidate if candidate.is_absolute() else root / candidate
 
 
-def _decode(path: Path) -> Image.Image:
-    with opened(path) as image:
+def _decode(path: Path, expected_sha256: str | None, manifest: Path | None) -> Image.Image:
+    """Decode one image, after checking its bytes against the manifest's sha256 (when the
+    manifest has a ``sha256`` column, as every prepared dataset's does)."""
+    data = path.read_bytes()
+    if manifest is not None:
+        check_sha256(hashlib.sha256(data).hexdigest(), expected_sha256, path, manifest,
+                     "re-run the download rule for this dataset (delete its directory first)")
+    with opened(data, name=str(path)) as image:
         return convert_image(image, "RGB", name=str(path))
 
 
@@ -165,7 +173,9 @@ def score_manifest(
     and shared by all heads.
 
     Args:
-        manifest: Rows with ``image_id``, ``path``, ``orig_width``, ``orig_height``.
+        manifest: Rows with ``image_id``, ``path``, ``orig_width``, ``orig_height`` and, as
+            every prepared dataset has, ``sha256``: each image's bytes are checked against it
+            (in ``root / "manifest.csv"``) before they are decoded.
         root: Directory that relative ``path`` values are relative to.
         embed: ``embed(images) -> Tensor [N, 768]``; required when ``heads`` is non-empty.
         heads: Filter name (see :data:`EMBEDDING_FILTERS`) -> head; absent filters are n/a.
@@ -180,6 +190,7 @@ def score_manifest(
     Raises:
         KeyError: For an unknown head name or missing manifest columns.
         ValueError: If heads are given without ``embed`` or ``embed`` returns a wrong shape.
+        ChecksumError: An image differs from its manifest sha256 (or has none recorded).
     """
     root = Path(root)
     active = {name: _as_module(head) for name, head in (heads or {}).items()}
@@ -196,6 +207,9 @@ def score_manifest(
     scores = {name: np.full(n, np.nan) for name in EMBEDDING_FILTERS}
     errors = [""] * n
     paths = [_resolve(root, p) for p in rows["path"].astype(str)]
+    hashed = "sha256" in rows.columns
+    expected = [v if isinstance(v, str) else None for v in rows["sha256"]] if hashed else [None] * n
+    manifest = root / "manifest.csv" if hashed else None
     batch = config.batch_size
     for start in tqdm(
         range(0, n, batch),
@@ -207,8 +221,10 @@ def score_manifest(
         images, decoded = [], []
         for i in range(start, min(n, start + batch)):
             try:
-                images.append(_decode(paths[i]))
+                images.append(_decode(paths[i], expected[i], manifest))
                 decoded.append(i)
+            except ChecksumError:
+                raise  # an altered file is refused, not recorded as undecodable
             except Exception as exc:  # any failure to decode is what we record
                 errors[i] = f"{type(exc).__name__}: {exc}"
         if not (active and images):

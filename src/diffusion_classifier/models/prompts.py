@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 import torch
 
-from ..artifacts.provenance import atomic_directory, code_version, file_sha256, write_json
+from ..artifacts.provenance import atomic_directory, code_version, file_sha256, verify_sha256, write_json
 from ..errors import UserError
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
@@ -228,6 +228,7 @@ def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: tor
             "dtype": str(embeddings.dtype).removeprefix("torch."),
             "templates": sorted(frame["template"].unique().tolist()),
             "embeddings_sha256": file_sha256(tmp / "embeddings.safetensors"),
+            "prompts_sha256": file_sha256(tmp / "prompts.csv"),
             "code_version": code_version(),
         })
     return Path(out_dir)
@@ -235,7 +236,8 @@ def write_prompt_table(out_dir: str | Path, frame: pd.DataFrame, embeddings: tor
 
 def read_prompt_table(path: str | Path, device: str | torch.device = "cpu",
                       dtype: torch.dtype | None = None) -> PromptTable:
-    """Read a prompt table; clear errors for missing files or mismatched counts."""
+    """Read a prompt table, after checking its files against the sha256 its provenance records;
+    clear errors for missing or altered files or mismatched counts."""
     from safetensors.torch import load_file
 
     root = Path(path)
@@ -246,6 +248,9 @@ def read_prompt_table(path: str | Path, device: str | torch.device = "cpu",
             "(`diffusion-classifier prepare-prompts`) for this dataset and model"
         )
     provenance = json.loads((root / "provenance.json").read_text())
+    for name, key in (("prompts.csv", "prompts_sha256"), ("embeddings.safetensors", "embeddings_sha256")):
+        verify_sha256(root / name, provenance.get(key), root / "provenance.json",
+                      "delete the table and re-run its prepare_prompts rule", error=PromptTableError)
     frame = pd.read_csv(root / "prompts.csv", dtype={"class_name": str, "example_id": str, "prompt": str,
                                                      "template": str}, keep_default_na=False)
     embeddings = load_file(str(root / "embeddings.safetensors"))["embeddings"]

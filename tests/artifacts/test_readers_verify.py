@@ -1,0 +1,60 @@
+"""Every reader of a hashed artifact checks the file against its recorded sha256 first:
+one altered byte is a one-line error naming the file (shards: tests/artifacts/test_store.py;
+dataset images through ``load_image``: tests/data/test_digits_and_manifest.py)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from diffusion_classifier.artifacts import ChecksumError, file_sha256
+from diffusion_classifier.audit import score_manifest
+from diffusion_classifier.data import load_dataset, write_dataset
+from diffusion_classifier.models.prompts import PromptTableError, read_prompt_table, write_prompt_table
+
+
+def flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_audit_refuses_an_image_altered_after_the_dataset_was_prepared(tmp_path):
+    root = tmp_path / "ds"
+    (root / "img").mkdir(parents=True)
+    rows = []
+    for i in range(3):
+        path = root / "img" / f"{i}.png"
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(path)
+        rows.append({"image_id": f"im{i}", "path": f"img/{i}.png", "label": 0, "split": "test", "orig_width": 8,
+                     "orig_height": 8, "sha256": file_sha256(path)})
+    dataset = load_dataset(write_dataset(root, pd.DataFrame(rows), ["thing"], {"name": "tiny"}))
+    assert len(score_manifest(dataset.split("test"), dataset.root, progress=False)) == 3
+    flip_last_byte(root / "img" / "1.png")  # still decodes: PNG's trailing CRC is not checked by the audit
+    with pytest.raises(ChecksumError) as error:
+        score_manifest(dataset.split("test"), dataset.root, progress=False)
+    assert f"{root / 'img' / '1.png'} does not match the sha256 recorded in {root / 'manifest.csv'}" in one_line(error)
+
+
+@pytest.mark.parametrize("name", ["embeddings.safetensors", "prompts.csv"])
+def test_a_prompt_table_refuses_an_altered_file(tmp_path, name):
+    frame = pd.DataFrame({"index": [0, 1], "class_index": [0, 1], "class_name": ["cat", "dog"],
+                          "template": ["a {}."] * 2, "prompt": ["a cat.", "a dog."]})
+    table = write_prompt_table(tmp_path / "table", frame, torch.randn(2, 4, 8), "classes", {"model_id": "m"})
+    assert read_prompt_table(table).embeddings.shape == (2, 4, 8)
+    if name == "prompts.csv":
+        (table / name).write_text((table / name).read_text().replace("a dog.", "a cow."))
+    else:
+        flip_last_byte(table / name)
+    with pytest.raises(PromptTableError) as error:
+        read_prompt_table(table)
+    assert f"{table / name} does not match the sha256 recorded in {table / 'provenance.json'}" in one_line(error)
