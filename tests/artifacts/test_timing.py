@@ -90,3 +90,18 @@ def test_the_runtime_table_reads_the_shards_timing_files(results, tmp_path):
     assert row["seconds_per_image"] == pytest.approx((1 + 2 + 3 + 2 + 3 + 4) / 6)
     assert row["passes_per_second"] == pytest.approx(20 / row["seconds_per_image"])
     assert [p.name for p in make_tables([path], results / "tables")] == ["classification.csv", "classification.md"]
+
+
+def test_shards_pulled_without_their_timing_leave_the_runtime_empty(results, caplog):
+    """Timing is not versioned: a run regenerating tables from pulled shards has none."""
+    from diffusion_classifier.stages.report import runtime_frame
+
+    shard = write_shard(results / "scores/d/m/s/shard-000", seconds=1.0)
+    timing_path(shard).unlink()
+    summary = {"dataset": "d", "model": "m", "strategy": "s", "passes_per_image": 20.0,
+               "shards": [{"path": str(shard), "device": "cpu"}]}
+    path = results / "s.summary.json"
+    path.write_text(json.dumps(summary))
+    row = runtime_frame([path]).iloc[0]
+    assert row.isna()[["seconds_per_image", "passes_per_second"]].all() and row["passes_per_image"] == 20.0
+    assert "shard-000.timing.json is missing" in caplog.text

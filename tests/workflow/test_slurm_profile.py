@@ -66,7 +66,7 @@ def test_every_gpu_job_runs_on_the_gpu_partition():
             lead = [re.fullmatch(r"--signal=USR1@(\d+)", item) for item in extra]
             assert any(lead), f"{rule}: no --signal=USR1@<seconds> in slurm_extra {extra}"
             seconds = int(next(m for m in lead if m).group(1))
-            assert 60 <= seconds < 60 * int(res["runtime"]), f"{rule}: USR1 {seconds} s before a {res['runtime']} min limit"
+            assert 60 <= seconds < 60 * int(res["runtime"]), f"{rule}: USR1 {seconds} s ahead of {res['runtime']} min"
 
 
 def test_slurm_extra_passes_the_executor_plugins_own_validation():

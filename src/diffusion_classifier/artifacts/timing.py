@@ -28,7 +28,8 @@ from typing import Any
 from ..errors import UserError
 from .provenance import write_json
 
-__all__ = ["RESULTS_ENV", "TIMING_FOLDER", "TimingError", "now", "read_timing", "results_root", "timing_path", "write_timing"]
+__all__ = ["RESULTS_ENV", "TIMING_FOLDER", "TimingError", "now", "read_timing", "results_root", "timing_path",
+           "write_timing"]
 
 log = logging.getLogger(__name__)
 

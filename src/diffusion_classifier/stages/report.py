@@ -2,20 +2,26 @@
 
 The classification table is exact (a rerun regenerates it byte for byte; DVC versions
 it). The runtime table is measured time: it is read from the shards' timing files and
-written under ``results/timing``, which DVC does not version.
+written under ``results/timing``, which DVC does not version. Shards pulled from a DVC
+remote come without their timing (it was measured elsewhere): their runs' times are
+left empty, with a warning, rather than failing the tables-only regeneration.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts.timing import read_timing
+from ..artifacts.timing import TimingError, read_timing
 from ..reporting import write_table
 
 __all__ = ["make_tables", "make_runtime_table", "classification_frame", "runtime_frame", "summary_row"]
+
+log = logging.getLogger(__name__)
 
 _ORDER = ["dataset", "model", "strategy"]
 
@@ -53,13 +59,18 @@ def classification_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
 
 
 def runtime_row(summary: dict) -> dict:
-    """Measured scoring time of one run: every image's seconds, from its shards' timing files."""
-    seconds = [s for shard in summary["shards"] for s in read_timing(shard["path"])["image_seconds"].values()]
-    per_image = sum(seconds) / max(len(seconds), 1)
+    """Measured scoring time of one run: every image's seconds, from its shards' timing files
+    (empty when a shard's was not recorded here)."""
+    try:
+        seconds = [s for shard in summary["shards"] for s in read_timing(shard["path"])["image_seconds"].values()]
+    except TimingError as exc:
+        log.warning("%s/%s/%s: time not reported (%s)", summary["dataset"], summary["model"], summary["strategy"], exc)
+        seconds = []
+    per_image = sum(seconds) / len(seconds) if seconds else math.nan
     return {"dataset": summary["dataset"], "model": summary["model"], "strategy": summary["strategy"],
             "passes_per_image": summary["passes_per_image"],
             "seconds_per_image": per_image,
-            "passes_per_second": summary["passes_per_image"] / max(per_image, 1e-12),
+            "passes_per_second": summary["passes_per_image"] / max(per_image, 1e-12) if seconds else math.nan,
             "device": summary["shards"][0]["device"]}
 
 
