@@ -25,6 +25,7 @@ import torch
 from ..models.base import NoisePredictor
 from .acceleration import Acceleration, pad_rows
 from .objectives import PairBatch, get_objective, needs_variance
+from .progress import PairLog
 from .schedule import Schedule
 from .sequential import SequentialConfig, classify_sequential, point_blocks
 
@@ -217,12 +218,15 @@ class DiffusionClassifier:
         return len(self.conditioning)
 
     @torch.no_grad()
-    def classify(self, x0: torch.Tensor, noise: torch.Tensor) -> ImageScores:
+    def classify(self, x0: torch.Tensor, noise: torch.Tensor, log: PairLog | None = None) -> ImageScores:
         """Run every stage of the schedule on one input.
 
         Args:
             x0: The input in the model's space, ``[C, H, W]``.
             noise: One noise tensor per grid point, ``[schedule.num_noise, C, H, W]``.
+            log: Records every batch (for a mid-image checkpoint); one made from a
+                previous attempt's state serves its pairs instead of evaluating them
+                again (:mod:`.progress`). The result is the same either way.
         """
         schedule = self.config.schedule
         if noise.shape != (schedule.num_noise, *x0.shape):
@@ -233,8 +237,9 @@ class DiffusionClassifier:
         device = self.predictor.device
         x0 = x0.to(device, torch.float32)
         noise = noise.to(device, torch.float32)
+        log = PairLog() if log is None else log
         if self.config.sequential is not None:
-            return classify_sequential(self, x0, noise, start)
+            return classify_sequential(self, x0, noise, start, log)
         grid = torch.tensor(schedule.grid, dtype=torch.long)
 
         alive = list(range(self.num_classes))
@@ -249,7 +254,7 @@ class DiffusionClassifier:
             # Pairs in class-major order: every new grid point for each surviving class.
             cond_idx = torch.tensor(alive, dtype=torch.long).repeat_interleave(len(new))
             grid_idx = new.repeat(len(alive))
-            stage_errors = self._evaluate(x0, noise, grid, cond_idx, grid_idx)
+            stage_errors = self._evaluate(x0, noise, grid, cond_idx, grid_idx, log)
             check_finite(stage_errors, cond_idx.numpy(), grid[grid_idx].numpy(), stage.index)
 
             ranking = stage_errors[self.config.loss]
@@ -277,38 +282,54 @@ class DiffusionClassifier:
         grid: torch.Tensor,
         cond_idx: torch.Tensor,
         grid_idx: torch.Tensor,
+        log: PairLog,
     ) -> dict[str, np.ndarray]:
-        """Errors of every (condition, grid point) pair, in batches."""
+        """Errors of every (condition, grid point) pair, in batches recorded in ``log``."""
         device = self.predictor.device
-        accel = self.config.acceleration
         out: dict[str, list[torch.Tensor]] = {name: [] for name in self._objectives}
         bs = self.config.batch_size
         for lo in range(0, len(cond_idx), bs):
-            g = grid_idx[lo : lo + bs]
-            t = grid[g]
-            eps_true = noise[g.to(device)]
-            signal = self._signal[t].to(device).view(-1, 1, 1, 1)
-            scale = self._noise_scale[t].to(device).view(-1, 1, 1, 1)
-            x_t = signal * x0 + scale * eps_true
-            conditions = self.conditioning[cond_idx[lo : lo + bs].to(self.conditioning.device)]
-            if accel.pads:  # one static shape; the padded rows are cut off below
-                pred = self._forward(pad_rows(x_t, bs), pad_rows(t, bs), pad_rows(conditions, bs))
-                pred = type(pred)(pred.eps[: len(g)], None if pred.variance is None else pred.variance[: len(g)])
-            else:
-                pred = self._forward(x_t, t, conditions)
-            batch = PairBatch(
-                x0=x0.expand_as(x_t),
-                x_t=x_t,
-                noise=eps_true,
-                eps=pred.eps.float(),
-                timesteps=t,
-                alphas_cumprod=self._abar,
-                variance=None if pred.variance is None else pred.variance.float(),
-            )
-            for name, objective in self._objectives.items():
-                out[name].append(objective(batch).float())
+            c, g = cond_idx[lo : lo + bs], grid_idx[lo : lo + bs]
+            errors = log.evaluate(c, g, lambda k: self._batch_errors(x0, noise, grid, c[k:], g[k:]), device)
+            for name, values in errors.items():
+                out[name].append(values)
         # Errors stay on the device until the stage is done: one host sync per stage.
         return {name: torch.cat(v).cpu().numpy() for name, v in out.items()}
+
+    def _batch_errors(
+        self,
+        x0: torch.Tensor,
+        noise: torch.Tensor,
+        grid: torch.Tensor,
+        cond_idx: torch.Tensor,
+        grid_idx: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Errors of one batch of pairs, on the device."""
+        device = self.predictor.device
+        accel = self.config.acceleration
+        bs = self.config.batch_size
+        g = grid_idx
+        t = grid[g]
+        eps_true = noise[g.to(device)]
+        signal = self._signal[t].to(device).view(-1, 1, 1, 1)
+        scale = self._noise_scale[t].to(device).view(-1, 1, 1, 1)
+        x_t = signal * x0 + scale * eps_true
+        conditions = self.conditioning[cond_idx.to(self.conditioning.device)]
+        if accel.pads:  # one static shape; the padded rows are cut off below
+            pred = self._forward(pad_rows(x_t, bs), pad_rows(t, bs), pad_rows(conditions, bs))
+            pred = type(pred)(pred.eps[: len(g)], None if pred.variance is None else pred.variance[: len(g)])
+        else:
+            pred = self._forward(x_t, t, conditions)
+        batch = PairBatch(
+            x0=x0.expand_as(x_t),
+            x_t=x_t,
+            noise=eps_true,
+            eps=pred.eps.float(),
+            timesteps=t,
+            alphas_cumprod=self._abar,
+            variance=None if pred.variance is None else pred.variance.float(),
+        )
+        return {name: objective(batch).float() for name, objective in self._objectives.items()}
 
     def _forward(self, x_t: torch.Tensor, t: torch.Tensor, conditions: torch.Tensor):
         """One network pass in the model's dtype, under the configured autocast and layout."""

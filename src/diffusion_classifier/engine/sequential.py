@@ -33,6 +33,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from .progress import PairLog
     from .replay import ErrorCube, ReplayResult
     from .scoring import DiffusionClassifier, ImageScores
 
@@ -144,7 +145,7 @@ class EliminationTest:
 
 
 def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", noise: "torch.Tensor",
-                        start: float) -> "ImageScores":
+                        start: float, log: "PairLog") -> "ImageScores":
     """The direct run: evaluate block by block, testing after each (inputs on the device)."""
     import torch
 
@@ -160,7 +161,7 @@ def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", n
         alive = test.survivors
         cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
         grid_idx = torch.from_numpy(block).repeat(len(alive))
-        block_errors = classifier._evaluate(x0, noise, grid, cond_idx, grid_idx)
+        block_errors = classifier._evaluate(x0, noise, grid, cond_idx, grid_idx, log)
         ranked = test.update(block_errors[config.loss].reshape(len(alive), len(block)))
         for name, values in block_errors.items():
             errors[name].append(values)
