@@ -15,6 +15,7 @@ class at a time unless the batch size asks for it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import torch
 
 from ..models.base import NoisePredictor
 from .acceleration import Acceleration, pad_rows
+from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .progress import PairLog
 from .schedule import Schedule
@@ -31,6 +33,8 @@ from .sequential import SequentialConfig, classify_sequential, point_blocks
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
            "draw_noise", "image_seed"]
+
+logger = logging.getLogger(__name__)
 
 
 class NonFiniteErrorsError(ValueError):
@@ -65,7 +69,8 @@ class ScoringConfig:
         loss: The objective that ranks classes (``l2``, ``l1``, ``huber``, ...).
         extra_objectives: Further objectives stored per pair from the same passes
             (e.g. the VLB of a model with a learned variance), never used to rank.
-        batch_size: Noise-predictor inputs per forward pass.
+        batch_size: Noise-predictor inputs per forward pass, or ``auto``: the most that
+            the device's free memory holds (:mod:`.batching`).
         sequential: Sequential elimination on the one-stage grid (:mod:`.sequential`)
             instead of the schedule's fixed stages; ``None``: Algorithm 1 / 2.
         acceleration: GPU speed switches (:mod:`.acceleration`); all off by default.
@@ -74,7 +79,7 @@ class ScoringConfig:
     schedule: Schedule
     loss: str = "l2"
     extra_objectives: tuple[str, ...] = ()
-    batch_size: int = 256
+    batch_size: int | str = 256
     sequential: SequentialConfig | None = None
     acceleration: Acceleration = Acceleration()
 
@@ -84,8 +89,7 @@ class ScoringConfig:
             get_objective(name)
         if self.loss in self.extra_objectives:
             raise ValueError(f"{self.loss!r} is the ranking loss; do not list it in extra_objectives too")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        check_batch_size(self.batch_size)
         if self.sequential is not None and len(self.schedule.stages) != 1:
             raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
                              f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
@@ -210,6 +214,9 @@ class DiffusionClassifier:
         self._abar = abar
         self._signal = abar.sqrt().to(torch.float32)
         self._noise_scale = (1.0 - abar).sqrt().to(torch.float32)
+        self._auto = AutoBatch() if config.batch_size == AUTO else None
+        # Inputs per forward pass; with ``auto`` chosen before the first batch, halved on out-of-memory.
+        self.batch_size: int | None = None if self._auto else config.batch_size
         config.acceleration.apply_backends()
         self._predict = config.acceleration.prepare(predictor)
 
@@ -287,12 +294,25 @@ class DiffusionClassifier:
         """Errors of every (condition, grid point) pair, in batches recorded in ``log``."""
         device = self.predictor.device
         out: dict[str, list[torch.Tensor]] = {name: [] for name in self._objectives}
-        bs = self.config.batch_size
-        for lo in range(0, len(cond_idx), bs):
-            c, g = cond_idx[lo : lo + bs], grid_idx[lo : lo + bs]
-            errors = log.evaluate(c, g, lambda k: self._batch_errors(x0, noise, grid, c[k:], g[k:]), device)
+        if self.batch_size is None:
+            self.batch_size = self._auto.choose(
+                device, lambda n: self._batch_errors(x0, noise, grid, cond_idx[:n], grid_idx[:n]), len(cond_idx))
+        lo = 0
+        while lo < len(cond_idx):
+            c, g = cond_idx[lo : lo + self.batch_size], grid_idx[lo : lo + self.batch_size]
+            try:
+                errors = log.evaluate(c, g, lambda k: self._batch_errors(x0, noise, grid, c[k:], g[k:]), device)
+            except torch.OutOfMemoryError:
+                if self._auto is None or self.batch_size == 1:
+                    raise
+                self.batch_size //= 2
+                logger.warning("out of memory with batch_size auto: retrying with %d inputs per batch", self.batch_size)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
             for name, values in errors.items():
                 out[name].append(values)
+            lo += len(c)
         # Errors stay on the device until the stage is done: one host sync per stage.
         return {name: torch.cat(v).cpu().numpy() for name, v in out.items()}
 
@@ -307,7 +327,7 @@ class DiffusionClassifier:
         """Errors of one batch of pairs, on the device."""
         device = self.predictor.device
         accel = self.config.acceleration
-        bs = self.config.batch_size
+        bs = self.batch_size or len(grid_idx)  # (the trial batch of ``auto`` comes before a size is chosen)
         g = grid_idx
         t = grid[g]
         eps_true = noise[g.to(device)]
