@@ -94,7 +94,7 @@ class ScoringConfig:
             raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
                              f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
         if self.sequential is not None:
-            point_blocks(len(self.schedule.grid), self.sequential)  # the store's limit on blocks
+            point_blocks(self.schedule.grid, self.sequential)  # the store's limit on blocks
 
     @property
     def objectives(self) -> tuple[str, ...]:
