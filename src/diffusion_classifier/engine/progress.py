@@ -58,16 +58,27 @@ class PairLog:
 
         ``compute(k)`` evaluates the batch's pairs from index ``k`` on.
         """
-        cond, grid = conditions.numpy(), grid_indices.numpy()
-        k = self._take(cond, grid)
-        parts: list[dict[str, torch.Tensor]] = []
-        if k:
-            parts.append({name[len(_ERROR):]: torch.from_numpy(values[self._cursor:self._cursor + k]).to(device)
-                          for name, values in self._stored.items() if name.startswith(_ERROR)})
-        if k < len(cond):
-            parts.append(compute(k))
+        k, stored = self.take(conditions, grid_indices, device)
+        computed = compute(k) if k < len(conditions) else None
+        return self.record(conditions, grid_indices, stored, computed)
+
+    def take(self, conditions: torch.Tensor, grid_indices: torch.Tensor,
+             device: torch.device) -> tuple[int, dict[str, torch.Tensor] | None]:
+        """How many leading pairs of a batch the stored prefix holds, and their errors (on ``device``)."""
+        k = self._take(conditions.numpy(), grid_indices.numpy())
+        if not k:
+            return 0, None
+        window = slice(self._cursor, self._cursor + k)
+        return k, {name[len(_ERROR):]: torch.from_numpy(values[window]).to(device)
+                   for name, values in self._stored.items() if name.startswith(_ERROR)}
+
+    def record(self, conditions: torch.Tensor, grid_indices: torch.Tensor, stored: dict[str, torch.Tensor] | None,
+               computed: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+        """Record a batch: the ``stored`` errors :meth:`take` gave, then the ``computed`` rest."""
+        parts = [p for p in (stored, computed) if p is not None]
         errors = parts[0] if len(parts) == 1 else {name: torch.cat([p[name] for p in parts]) for name in parts[-1]}
-        self._batches.append((cond, grid, errors))  # one append: a signal sees the batch whole or not at all
+        k = 0 if stored is None else len(next(iter(stored.values())))
+        self._batches.append((conditions.numpy(), grid_indices.numpy(), errors))  # one append: whole or not at all
         self._cursor += k
         self.replayed += k
         if self.on_batch is not None:

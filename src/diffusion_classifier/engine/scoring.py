@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,12 +29,25 @@ from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .progress import PairLog
 from .schedule import Schedule
-from .sequential import SequentialConfig, classify_sequential, point_blocks
+from .sequential import SequentialConfig, point_blocks, sequential_steps
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
            "draw_noise", "image_seed"]
 
 logger = logging.getLogger(__name__)
+
+Request = tuple[torch.Tensor, torch.Tensor]
+"""Pairs an image's decisions ask for next: ``(condition indices, grid indices)``."""
+
+
+def drive(steps: "Steps", evaluate: Callable[[torch.Tensor, torch.Tensor], dict[str, np.ndarray]]) -> "ImageScores":
+    """Run one image's :meth:`DiffusionClassifier.steps`, answering each request with ``evaluate``."""
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(evaluate(*request))
+    except StopIteration as done:
+        return done.value
 
 
 class NonFiniteErrorsError(ValueError):
@@ -158,6 +171,10 @@ class ImageScores:
         )
 
 
+Steps = Generator[Request, dict[str, np.ndarray], ImageScores]
+"""One image's decisions as a coroutine (:meth:`DiffusionClassifier.steps`)."""
+
+
 def image_seed(global_seed: int, image_id: str) -> int:
     """A per-image seed derived from the run's seed and the image id.
 
@@ -214,6 +231,7 @@ class DiffusionClassifier:
         self._abar = abar
         self._signal = abar.sqrt().to(torch.float32)
         self._noise_scale = (1.0 - abar).sqrt().to(torch.float32)
+        self.grid = torch.tensor(config.schedule.grid, dtype=torch.long)
         self._auto = AutoBatch() if config.batch_size == AUTO else None
         # Inputs per forward pass; with ``auto`` chosen before the first batch, halved on out-of-memory.
         self.batch_size: int | None = None if self._auto else config.batch_size
@@ -235,20 +253,43 @@ class DiffusionClassifier:
                 previous attempt's state serves its pairs instead of evaluating them
                 again (:mod:`.progress`). The result is the same either way.
         """
+        start = time.perf_counter()
+        x0, noise = self._prepare(x0, noise)
+        log = PairLog() if log is None else log
+        return drive(self.steps(start), lambda c, g: self._evaluate(x0, noise, c, g, log))
+
+    def classify_packed(self, inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                        logs: Sequence[PairLog] | None = None) -> list[ImageScores]:
+        """:meth:`classify` several inputs at once, batches packed across them (:mod:`.packing`)."""
+        from .packing import classify_packed
+
+        return classify_packed(self, inputs, logs)
+
+    def _prepare(self, x0: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check the noise's shape; both on the device, in float32."""
         schedule = self.config.schedule
         if noise.shape != (schedule.num_noise, *x0.shape):
             raise ValueError(
                 f"noise has shape {tuple(noise.shape)}, expected {(schedule.num_noise, *x0.shape)}"
             )
-        start = time.perf_counter()
         device = self.predictor.device
-        x0 = x0.to(device, torch.float32)
-        noise = noise.to(device, torch.float32)
-        log = PairLog() if log is None else log
-        if self.config.sequential is not None:
-            return classify_sequential(self, x0, noise, start, log)
-        grid = torch.tensor(schedule.grid, dtype=torch.long)
+        return x0.to(device, torch.float32), noise.to(device, torch.float32)
 
+    def steps(self, start: float) -> Steps:
+        """The decisions of one image: yields the pairs ``(conditions, grid indices)`` to evaluate
+        next, receives their errors, and returns the :class:`ImageScores`.
+
+        Who evaluates the pairs, and in which batches, is the caller's business
+        (:meth:`classify`: one image; :mod:`.packing`: batches shared by several images).
+        """
+        if self.config.sequential is not None:
+            return sequential_steps(self, start)
+        return self._stage_steps(start)
+
+    def _stage_steps(self, start: float) -> Steps:
+        """Algorithms 1 and 2: every surviving class at each stage's new grid points."""
+        schedule = self.config.schedule
+        grid = self.grid
         alive = list(range(self.num_classes))
         pieces: dict[str, list[np.ndarray]] = {k: [] for k in ("condition", "grid_index", "stage")}
         errors: dict[str, list[np.ndarray]] = {name: [] for name in self.config.objectives}
@@ -261,7 +302,7 @@ class DiffusionClassifier:
             # Pairs in class-major order: every new grid point for each surviving class.
             cond_idx = torch.tensor(alive, dtype=torch.long).repeat_interleave(len(new))
             grid_idx = new.repeat(len(alive))
-            stage_errors = self._evaluate(x0, noise, grid, cond_idx, grid_idx, log)
+            stage_errors = yield cond_idx, grid_idx
             check_finite(stage_errors, cond_idx.numpy(), grid[grid_idx].numpy(), stage.index)
 
             ranking = stage_errors[self.config.loss]
@@ -286,7 +327,6 @@ class DiffusionClassifier:
         self,
         x0: torch.Tensor,
         noise: torch.Tensor,
-        grid: torch.Tensor,
         cond_idx: torch.Tensor,
         grid_idx: torch.Tensor,
         log: PairLog,
@@ -294,21 +334,14 @@ class DiffusionClassifier:
         """Errors of every (condition, grid point) pair, in batches recorded in ``log``."""
         device = self.predictor.device
         out: dict[str, list[torch.Tensor]] = {name: [] for name in self._objectives}
-        if self.batch_size is None:
-            self.batch_size = self._auto.choose(
-                device, lambda n: self._batch_errors(x0, noise, grid, cond_idx[:n], grid_idx[:n]), len(cond_idx))
+        self._choose_batch_size(x0, noise, cond_idx, grid_idx)
         lo = 0
         while lo < len(cond_idx):
             c, g = cond_idx[lo : lo + self.batch_size], grid_idx[lo : lo + self.batch_size]
             try:
-                errors = log.evaluate(c, g, lambda k: self._batch_errors(x0, noise, grid, c[k:], g[k:]), device)
+                errors = log.evaluate(c, g, lambda k: self._pair_errors(x0, noise, c[k:], g[k:]), device)
             except torch.OutOfMemoryError:
-                if self._auto is None or self.batch_size == 1:
-                    raise
-                self.batch_size //= 2
-                logger.warning("out of memory with batch_size auto: retrying with %d inputs per batch", self.batch_size)
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
+                self._halve_batch_size()
                 continue
             for name, values in errors.items():
                 out[name].append(values)
@@ -316,28 +349,47 @@ class DiffusionClassifier:
         # Errors stay on the device until the stage is done: one host sync per stage.
         return {name: torch.cat(v).cpu().numpy() for name, v in out.items()}
 
+    def _choose_batch_size(self, x0: torch.Tensor, noise: torch.Tensor, cond_idx: torch.Tensor,
+                           grid_idx: torch.Tensor) -> None:
+        """With ``auto``, before the first batch: a trial on these pairs sizes the batches."""
+        if self.batch_size is None:
+            self.batch_size = self._auto.choose(
+                self.predictor.device, lambda n: self._pair_errors(x0, noise, cond_idx[:n], grid_idx[:n]),
+                len(cond_idx))
+
+    def _halve_batch_size(self) -> None:
+        """After an out-of-memory error: halve an ``auto`` batch size (and say so), else re-raise."""
+        if self._auto is None or self.batch_size == 1:
+            raise
+        self.batch_size //= 2
+        logger.warning("out of memory with batch_size auto: retrying with %d inputs per batch", self.batch_size)
+        if self.predictor.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _pair_errors(self, x0: torch.Tensor, noise: torch.Tensor, cond_idx: torch.Tensor,
+                     grid_idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Errors of a batch of one image's pairs, on the device."""
+        return self._batch_errors(x0, noise[grid_idx.to(noise.device)], self.grid[grid_idx], cond_idx)
+
     def _batch_errors(
         self,
         x0: torch.Tensor,
-        noise: torch.Tensor,
-        grid: torch.Tensor,
+        eps_true: torch.Tensor,
+        t: torch.Tensor,
         cond_idx: torch.Tensor,
-        grid_idx: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        """Errors of one batch of pairs, on the device."""
+        """Errors of one batch, on the device: ``x0`` is one input ``[C, H, W]`` or one per row,
+        ``eps_true`` the noise of each row, ``t`` its timestep, ``cond_idx`` its class."""
         device = self.predictor.device
         accel = self.config.acceleration
-        bs = self.batch_size or len(grid_idx)  # (the trial batch of ``auto`` comes before a size is chosen)
-        g = grid_idx
-        t = grid[g]
-        eps_true = noise[g.to(device)]
+        bs = self.batch_size or len(t)  # (the trial batch of ``auto`` comes before a size is chosen)
         signal = self._signal[t].to(device).view(-1, 1, 1, 1)
         scale = self._noise_scale[t].to(device).view(-1, 1, 1, 1)
         x_t = signal * x0 + scale * eps_true
         conditions = self.conditioning[cond_idx.to(self.conditioning.device)]
         if accel.pads:  # one static shape; the padded rows are cut off below
             pred = self._forward(pad_rows(x_t, bs), pad_rows(t, bs), pad_rows(conditions, bs))
-            pred = type(pred)(pred.eps[: len(g)], None if pred.variance is None else pred.variance[: len(g)])
+            pred = type(pred)(pred.eps[: len(t)], None if pred.variance is None else pred.variance[: len(t)])
         else:
             pred = self._forward(x_t, t, conditions)
         batch = PairBatch(

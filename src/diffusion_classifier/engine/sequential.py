@@ -22,7 +22,7 @@ every block of grid points:
 * Scoring stops when one class is left or the grid is exhausted; then the lowest
   mean wins, as in Algorithm 1.
 
-Both the direct run (:func:`classify_sequential`) and the replay on stored one-stage
+Both the direct run (:func:`sequential_steps`) and the replay on stored one-stage
 errors (:func:`replay_sequential`) feed the same :class:`EliminationTest` with the
 same float32 errors in the same order, so a replay reproduces a direct run exactly.
 Each block is stored as a "stage" of the error store, and the survivors after each
@@ -40,12 +40,11 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from .progress import PairLog
     from .replay import ErrorCube, ReplayResult
-    from .scoring import DiffusionClassifier, ImageScores
+    from .scoring import DiffusionClassifier, Steps
 
 __all__ = ["SequentialConfig", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
-           "point_blocks", "classify_sequential", "replay_sequential"]
+           "point_blocks", "sequential_steps", "replay_sequential"]
 
 # The error store keeps a pair's stage (here: its block) as int8.
 MAX_BLOCKS = 127
@@ -211,15 +210,14 @@ class EliminationTest:
         return np.sqrt(((n - 1) * var + pool * pooled) / (n - 1 + pool) / n)
 
 
-def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", noise: "torch.Tensor",
-                        start: float, log: "PairLog") -> "ImageScores":
-    """The direct run: evaluate block by block, testing after each (inputs on the device)."""
+def sequential_steps(classifier: "DiffusionClassifier", start: float) -> "Steps":
+    """The direct run's decisions: ask for one block's pairs at a time, testing after each
+    (a :meth:`~.scoring.DiffusionClassifier.steps` coroutine)."""
     import torch
 
     from .scoring import ImageScores
 
     config, schedule = classifier.config, classifier.config.schedule
-    grid = torch.tensor(schedule.grid, dtype=torch.long)
     test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential)
     pieces: dict[str, list[np.ndarray]] = {"condition": [], "grid_index": [], "stage": []}
     errors: dict[str, list[np.ndarray]] = {name: [] for name in config.objectives}
@@ -228,7 +226,7 @@ def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", n
         alive = test.survivors
         cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
         grid_idx = torch.from_numpy(block).repeat(len(alive))
-        block_errors = classifier._evaluate(x0, noise, grid, cond_idx, grid_idx, log)
+        block_errors = yield cond_idx, grid_idx
         ranked = test.update(block_errors[config.loss].reshape(len(alive), len(block)))
         for name, values in block_errors.items():
             errors[name].append(values)
