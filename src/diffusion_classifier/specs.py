@@ -113,7 +113,7 @@ class StrategySpec:
         grid = tuple(t for _ in range(self.noises_per_timestep) for t in self.timesteps)
         return Schedule(tuple(self.evaluations), tuple(self.keep), num_train_timesteps, grid)
 
-    def scoring_config(self, num_train_timesteps: int, batch_size: int,
+    def scoring_config(self, num_train_timesteps: int, batch_size: int | str,
                        acceleration: Acceleration = Acceleration()) -> ScoringConfig:
         return ScoringConfig(
             schedule=self.schedule(num_train_timesteps),
@@ -134,7 +134,8 @@ class ScoringSpec:
         seed: Global seed; each image's noise seed derives from it and the image id.
         share_noise_across_images: Use the global seed for every image (DiT setup:
             one fixed noise per timestep shared across classes *and* images).
-        batch_size: Noise-predictor inputs per forward pass.
+        batch_size: Noise-predictor inputs per forward pass, or ``auto`` (sized from free
+            device memory: :mod:`diffusion_classifier.engine.batching`).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...
         checkpoint_every: Images between checkpoints of a running shard.
         checkpoint_seconds: Seconds between checkpoints of a running shard, whichever
@@ -146,7 +147,7 @@ class ScoringSpec:
 
     seed: int = 0
     share_noise_across_images: bool = False
-    batch_size: int = 256
+    batch_size: int | str = 256
     device: str = "auto"
     checkpoint_every: int = 50
     checkpoint_seconds: float = 300.0

@@ -7,7 +7,8 @@ import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
 from diffusion_classifier.engine.replay import error_cube, replay_sequential
-from diffusion_classifier.engine.sequential import EliminationTest, SequentialConfig, point_blocks, spread_order
+from diffusion_classifier.engine.sequential import (EliminationTest, SequentialConfig, point_blocks, spread_order,
+                                                    visit_order)
 from diffusion_classifier.models import CallablePredictor
 from diffusion_classifier.specs import StrategySpec
 
@@ -32,10 +33,10 @@ def test_spread_order_is_a_permutation_whose_prefixes_cover_the_grid():
     assert sorted(order.tolist()) == list(range(25))
     assert order[:4].tolist() == [0, 16, 8, 24]
     assert spread_order(1).tolist() == [0]
-    blocks = point_blocks(25, SequentialConfig(block=4))
+    blocks = point_blocks(range(25), SequentialConfig(block=4))
     assert [len(b) for b in blocks] == [4] * 6 + [1]
     with pytest.raises(ValueError, match="use block >= 2"):
-        point_blocks(250, SequentialConfig(block=1))
+        point_blocks(range(250), SequentialConfig(block=1))
 
 
 def test_the_test_drops_a_clearly_worse_class_and_keeps_a_close_one():
@@ -50,9 +51,16 @@ def test_the_test_drops_a_clearly_worse_class_and_keeps_a_close_one():
     assert test2.survivors.tolist() == [0, 1, 2]  # nothing dropped before min_points
 
 
-@pytest.mark.parametrize("block, k, min_points", [(4, 0.5, 4), (1, 0.75, 2), (3, 1.0, 6), (16, 2.0, 5)])
-def test_replay_equals_a_direct_sequential_run(noisy_predictor, inputs, block, k, min_points):
-    seq = SequentialConfig(block=block, k=k, min_points=min_points)
+OPTIONS = {"grid": dict(test="grid"), "pool": dict(pool=3.0), "first": dict(first=(0, 400)),
+           "all": dict(test="grid", pool=5.0, first=(100, 700))}
+
+
+@pytest.mark.parametrize("block, k, min_points, options", [(4, 0.5, 4, None), (1, 0.75, 2, None), (3, 1.0, 6, None),
+                                                           (16, 2.0, 5, None), (2, 1.0, 2, "grid"),
+                                                           (1, 1.0, 2, "pool"), (3, 1.0, 3, "first"),
+                                                           (1, 1.5, 2, "all")])
+def test_replay_equals_a_direct_sequential_run(noisy_predictor, inputs, block, k, min_points, options):
+    seq = SequentialConfig(block=block, k=k, min_points=min_points, **OPTIONS.get(options, {}))
     stored = [(i, y, run(noisy_predictor, x, seed=n)) for n, (i, y, x) in enumerate(inputs)]
     errors = pd.concat([pd.DataFrame({"image_id": i, "condition": s.condition, "grid_index": s.grid_index,
                                       "timestep": s.timestep, "error_l2": s.errors["l2"]})
@@ -88,3 +96,52 @@ def test_sequential_strategy_from_config_and_its_errors():
         StrategySpec(evaluations=[25], sequential={"blocks": 5}).scoring_config(1000, 64)
     with pytest.raises(ValueError, match="min_points must be >= 2"):
         SequentialConfig(min_points=1)
+
+
+def test_the_grid_test_is_exact_once_the_grid_is_seen():
+    # Differences far too noisy for the mean test to drop anything at k = 50 ...
+    rng = np.random.default_rng(1)
+    errors = rng.normal(size=(4, 8)) + np.array([[0.0], [0.3], [0.1], [0.2]])
+    mean_test = EliminationTest(4, 8, SequentialConfig(block=8, k=50.0, min_points=2))
+    mean_test.update(errors)
+    assert mean_test.survivors.tolist() == [0, 1, 2, 3]
+    # ... but on the whole grid every class with a higher mean has lost: Algorithm 1's answer.
+    grid_test = EliminationTest(4, 8, SequentialConfig(block=8, k=50.0, min_points=2, test="grid"))
+    grid_test.update(errors)
+    assert grid_test.survivors.tolist() == [int(np.argmin(errors.mean(1)))]
+    # halfway, the finite remainder shrinks the standard error by sqrt(1 - 4 / 8)
+    half = EliminationTest(4, 8, SequentialConfig(block=4, k=1.0, min_points=2, test="grid"))
+    leader = int(np.argmin(errors[:, :4].mean(1)))
+    diff = errors[:, :4] - errors[leader, :4]
+    stderr = diff.std(axis=1, ddof=1) / 2 * np.sqrt(0.5)
+    half.update(errors[:, :4])
+    expected = [c for c in range(4) if not diff[c].mean() > stderr[c]]
+    assert half.survivors.tolist() == expected
+
+
+def test_pooling_keeps_a_class_whose_own_variance_is_small_by_chance():
+    shared = np.array([0.0, 1.0])
+    errors = np.stack([shared, shared + np.array([0.10, 0.11]),  # tiny spread by chance: "significant"
+                       shared + np.array([0.5, -0.4]), shared + np.array([-0.3, 0.6])])
+    alone = EliminationTest(4, 10, SequentialConfig(block=2, k=3.0, min_points=2))
+    alone.update(errors)
+    assert 1 not in alone.survivors.tolist()
+    pooled = EliminationTest(4, 10, SequentialConfig(block=2, k=3.0, min_points=2, pool=5.0))
+    pooled.update(errors)
+    assert 1 in pooled.survivors.tolist()
+
+
+def test_first_visits_a_timestep_window_first_and_defaults_keep_the_run_key():
+    grid = np.arange(25) * 40 + 20
+    order = visit_order(grid, (0, 500))
+    assert sorted(order.tolist()) == list(range(25))
+    assert set(order[:12].tolist()) == set(np.flatnonzero(grid < 500).tolist())
+    assert order[:3].tolist() == [0, 8, 4]  # the spread order's own sequence within the window
+    assert visit_order(grid).tolist() == spread_order(25).tolist()
+    config = SequentialConfig(block=1, k=2.0, min_points=2, test="grid", pool=5, first=[0, 500])
+    assert config.to_dict() == {"block": 1, "k": 2.0, "min_points": 2, "test": "grid", "pool": 5, "first": [0, 500]}
+    assert "first" in config.label() and "grid test" in config.label()
+    for bad, message in [({"test": "bayes"}, "sequential.test"), ({"pool": -1}, "sequential.pool"),
+                         ({"first": [500, 0]}, "sequential.first")]:
+        with pytest.raises(ValueError, match=message):
+            SequentialConfig(**bad)

@@ -145,11 +145,11 @@ def interrupted(copy, monkeypatch, after):
     calls = {"n": 0}
     original = stage.DiffusionClassifier.classify
 
-    def preempted(self, x0, noise):
+    def preempted(self, x0, noise, *log):
         calls["n"] += 1
         if calls["n"] > after:
             raise KeyboardInterrupt("preempted")
-        return original(self, x0, noise)
+        return original(self, x0, noise, *log)
 
     monkeypatch.setattr(stage.DiffusionClassifier, "classify", preempted)
     with pytest.raises(KeyboardInterrupt):
@@ -157,7 +157,7 @@ def interrupted(copy, monkeypatch, after):
                     shard=0, num_shards=2)
     counted = []
     monkeypatch.setattr(stage.DiffusionClassifier, "classify",
-                        lambda self, x0, noise: counted.append(1) or original(self, x0, noise))
+                        lambda self, x0, noise, *log: counted.append(1) or original(self, x0, noise, *log))
     return counted
 
 

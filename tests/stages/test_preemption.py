@@ -1,11 +1,14 @@
 """A real scoring process killed at random points: the final shard is as if never interrupted.
 
 Each attempt runs ``diffusion-classifier score-shard`` in a subprocess whose engine
-appends a line to a counter file per finished image. The test kills it (SIGKILL, or
-SIGTERM / SIGUSR1 as Slurm sends before preemption) once a random number of images
-are done, reruns it, and at the end compares the shard with an uninterrupted run and
-counts the images scored twice: at most one checkpoint batch per SIGKILL, none per
-SIGTERM/SIGUSR1 (those flush every finished image and exit 128 + signal).
+appends a line per network batch (its passes) to a counter file. The test kills it
+(SIGKILL, or SIGTERM / SIGUSR1 as Slurm sends before preemption) after a random number
+of batches, usually in the middle of an image, reruns it, and at the end compares the
+shard with an uninterrupted run. Per kill it counts the passes lost (done by the attempt
+but not recoverable from the checkpoint: finished images' chunks plus the in-flight
+image's saved pairs): at most one batch per SIGTERM/SIGUSR1 (they checkpoint the image
+in flight) and per SIGKILL with time checkpoints after every batch; with time checkpoints
+off, a SIGKILL loses at most one checkpoint's worth of images.
 """
 
 import json
@@ -17,16 +20,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import torch
 
 from diffusion_classifier.artifacts import read_shard
+from diffusion_classifier.artifacts.preemption import InFlight
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.stages.score import score_shard
 
 from test_score_shard import MODEL, STRATEGY, tiny_checkpoint
 
-SCORING = {"device": "cpu", "checkpoint_every": 3, "checkpoint_seconds": 3600}
+BATCH = 4
+SCORING = {"device": "cpu", "checkpoint_every": 3, "checkpoint_seconds": 3600, "batch_size": BATCH}
+EVERY_BATCH = {**SCORING, "checkpoint_seconds": 1e-6}  # a time checkpoint after every batch
 
 DRIVER = """
 import sys
@@ -34,30 +42,42 @@ from diffusion_classifier import cli
 from diffusion_classifier.engine import DiffusionClassifier
 
 counter, argv = sys.argv[1], sys.argv[2:]
-original = DiffusionClassifier.classify
+original = DiffusionClassifier._forward
 
-def counted(self, x0, noise):
-    out = original(self, x0, noise)
+def counted(self, x_t, t, conditions):
+    out = original(self, x_t, t, conditions)
     with open(counter, "a") as handle:
-        handle.write("1\\n")
+        handle.write(f"{len(x_t)}\\n")
     return out
 
-DiffusionClassifier.classify = counted
+DiffusionClassifier._forward = counted
 sys.exit(cli.main(argv))
 """
 
 
-def lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def passes(path: Path) -> tuple[int, int]:
+    """(batches, passes) the attempts have run so far."""
+    counts = [int(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return len(counts), sum(counts)
 
 
-def checkpointed(partial: Path) -> int:
-    return sum(pq.read_metadata(p).num_rows for p in partial.glob("chunk-*.images.parquet"))
+def recoverable(partial: Path) -> int:
+    """Passes a rerun need not redo: the checkpointed images' and the in-flight image's saved pairs."""
+    chunks = [pq.read_table(p, columns=["image_id", "passes"]).to_pydict()
+              for p in partial.glob("chunk-*.images.parquet")]
+    done = {i for chunk in chunks for i in chunk["image_id"]}
+    total = sum(sum(chunk["passes"]) for chunk in chunks)
+    in_flight = partial / InFlight.FILE
+    if in_flight.exists():
+        with np.load(in_flight) as saved:
+            if str(saved["image_id"]) not in done:
+                total += len(saved["condition"])
+    return total
 
 
-def start(tmp_path, data, checkpoint, out, counter):
+def start(tmp_path, data, checkpoint, out, counter, scoring):
     argv = ["score-shard", "--dataset", str(data), "--checkpoint", str(checkpoint), "--model", json.dumps(MODEL),
-            "--strategy", json.dumps(STRATEGY), "--scoring", json.dumps(SCORING), "--out", str(out),
+            "--strategy", json.dumps(STRATEGY), "--scoring", json.dumps(scoring), "--out", str(out),
             "--threads", "1"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     log = open(tmp_path / "attempts.log", "a")
@@ -66,46 +86,54 @@ def start(tmp_path, data, checkpoint, out, counter):
 
 def wait_for(counter: Path, target: int, process, timeout=120.0) -> None:
     deadline = time.monotonic() + timeout
-    while lines(counter) < target:
+    while passes(counter)[0] < target:
         assert process.poll() is None, f"the attempt ended early with {process.returncode}"
         assert time.monotonic() < deadline, "the attempt made no progress"
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 def test_killed_runs_resume_to_the_uninterrupted_shard(tmp_path):
     data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=14)
     checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
-    reference = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, SCORING, tmp_path / "reference"))
-    total = len(reference.images)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the attempts (--threads 1): the thread count changes float sums
+    try:
+        reference = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, SCORING, tmp_path / "reference"))
+    finally:
+        torch.set_num_threads(threads)
 
-    out, counter = tmp_path / "killed" / "shard-000", tmp_path / "finished-images.txt"
+    per_image = int(reference.images["passes"].max())
+    assert per_image > 2 * BATCH  # an image takes several batches: kills land inside images
+
+    out, counter = tmp_path / "killed" / "shard-000", tmp_path / "passes.txt"
     partial = out.with_name("shard-000.partial")
     rng = random.Random(20231)
-    kills = [signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGUSR1]
-    for sig in kills:
-        before_done, before_count = checkpointed(partial), lines(counter)
-        process = start(tmp_path, data, checkpoint, out, counter)
-        wait_for(counter, before_count + rng.randint(1, 2), process)
+    kills = [(signal.SIGKILL, SCORING), (signal.SIGTERM, SCORING), (signal.SIGKILL, EVERY_BATCH),
+             (signal.SIGUSR1, SCORING), (signal.SIGTERM, EVERY_BATCH)]
+    allowed = 0
+    for sig, scoring in kills:
+        before, (batches, done) = recoverable(partial), passes(counter)
+        process = start(tmp_path, data, checkpoint, out, counter, scoring)
+        wait_for(counter, batches + rng.randint(3, 12), process)
         process.send_signal(sig)
         code = process.wait(timeout=120)
-        finished = lines(counter) - before_count
-        lost = before_done + finished - checkpointed(partial)
+        lost = before + passes(counter)[1] - done - recoverable(partial)
+        bound = BATCH if sig != signal.SIGKILL or scoring is EVERY_BATCH else SCORING["checkpoint_every"] * per_image
+        assert 0 <= lost <= bound, f"{signal.Signals(sig).name} lost {lost} passes (allowed {bound})"
+        allowed += bound
         if sig == signal.SIGKILL:
             assert code == -signal.SIGKILL
-            assert 0 <= lost <= SCORING["checkpoint_every"], f"a SIGKILL lost {lost} finished images"
         else:
             assert code == 128 + sig, (tmp_path / "attempts.log").read_text()[-2000:]
-            # The counter marks an image when classify returns; a signal landing before the writer
-            # adds it loses that one image, the one in flight (checkpoints are per image).
-            assert 0 <= lost <= 1, f"{signal.Signals(sig).name} lost {lost} finished images"
-        assert not out.exists() and not (tmp_path / "killed" / ".shard-000.lock").exists() or sig == signal.SIGKILL
-    process = start(tmp_path, data, checkpoint, out, counter)
+            assert not out.exists() and not (tmp_path / "killed" / ".shard-000.lock").exists()
+    process = start(tmp_path, data, checkpoint, out, counter, SCORING)
     assert process.wait(timeout=300) == 0, (tmp_path / "attempts.log").read_text()[-2000:]
 
     shard = read_shard(out)
-    redone = lines(counter) - total
-    assert 0 <= redone <= SCORING["checkpoint_every"] * kills.count(signal.SIGKILL) + sum(s != signal.SIGKILL for s in kills)
+    redone = passes(counter)[1] - int(reference.images["passes"].sum())
+    assert 0 <= redone <= allowed
     pd.testing.assert_frame_equal(shard.images, reference.images)  # measured time lives apart
-    pd.testing.assert_frame_equal(shard.errors, reference.errors)
+    pd.testing.assert_frame_equal(shard.errors, reference.errors, check_exact=True)
+    assert (out / "errors.parquet").read_bytes() == (tmp_path / "reference" / "errors.parquet").read_bytes()
     assert shard.provenance["run_key"] == reference.provenance["run_key"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["shard-000"]  # no partial, lock or hidden copy

@@ -48,11 +48,11 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
     original = stage.DiffusionClassifier.classify
 
-    def preempted(self, x0, noise):
+    def preempted(self, x0, noise, *log):
         calls["n"] += 1
         if calls["n"] == 6:
             raise KeyboardInterrupt("preempted")
-        return original(self, x0, noise)
+        return original(self, x0, noise, *log)
 
     monkeypatch.setattr(stage.DiffusionClassifier, "classify", preempted)
     try:
@@ -64,7 +64,7 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(stage.DiffusionClassifier, "classify", original)
     counted = []
     monkeypatch.setattr(stage.DiffusionClassifier, "classify",
-                        lambda self, x0, noise: counted.append(1) or original(self, x0, noise))
+                        lambda self, x0, noise, *log: counted.append(1) or original(self, x0, noise, *log))
     shard = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, scoring, tmp_path / "shard-000"))
     assert len(counted) == 6  # 10 images, 4 were checkpointed before the interruption
     assert len(shard.images) == 10 and shard.images["image_id"].is_unique

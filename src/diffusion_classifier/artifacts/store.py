@@ -286,6 +286,15 @@ class ShardWriter:
                 or time.monotonic() - self._last_flush >= self.checkpoint_seconds):
             self.checkpoint()
 
+    def partial_file(self, name: str) -> Path:
+        """A path in the partial directory for other resumable state (the image in flight,
+        :class:`~.preemption.InFlight`); the directory and its run-key marker are created, so
+        the file is kept by a resume of this run and dropped with the rest otherwise."""
+        self.partial.mkdir(parents=True, exist_ok=True)
+        if not (self.partial / "provenance.json").exists():
+            write_json(self.partial / "provenance.json", self.provenance)
+        return self.partial / name
+
     def checkpoint(self) -> None:
         """Write buffered images as one chunk of the partial directory (never cut short by a
         preemption signal: see :mod:`.preemption`)."""
@@ -296,10 +305,7 @@ class ShardWriter:
         self._last_flush = time.monotonic()
         if not self._images:
             return
-        self.partial.mkdir(parents=True, exist_ok=True)
-        if not (self.partial / "provenance.json").exists():
-            write_json(self.partial / "provenance.json", self.provenance)
-        stem = self.partial / f"chunk-{self._chunk:05d}"
+        stem = self.partial_file(f"chunk-{self._chunk:05d}")
         # The errors chunk goes first: a chunk counts as done once its images file exists.
         _write_parquet(pa.concat_tables(self._errors, promote_options="permissive"),
                        Path(f"{stem}.errors.parquet"), _write_errors)

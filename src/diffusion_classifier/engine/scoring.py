@@ -15,8 +15,9 @@ class at a time unless the batch size asks for it.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,12 +25,29 @@ import torch
 
 from ..models.base import NoisePredictor
 from .acceleration import Acceleration, pad_rows
+from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
+from .progress import PairLog
 from .schedule import Schedule
-from .sequential import SequentialConfig, classify_sequential, point_blocks
+from .sequential import SequentialConfig, point_blocks, sequential_steps
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
            "draw_noise", "image_seed"]
+
+logger = logging.getLogger(__name__)
+
+Request = tuple[torch.Tensor, torch.Tensor]
+"""Pairs an image's decisions ask for next: ``(condition indices, grid indices)``."""
+
+
+def drive(steps: "Steps", evaluate: Callable[[torch.Tensor, torch.Tensor], dict[str, np.ndarray]]) -> "ImageScores":
+    """Run one image's :meth:`DiffusionClassifier.steps`, answering each request with ``evaluate``."""
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(evaluate(*request))
+    except StopIteration as done:
+        return done.value
 
 
 class NonFiniteErrorsError(ValueError):
@@ -64,7 +82,8 @@ class ScoringConfig:
         loss: The objective that ranks classes (``l2``, ``l1``, ``huber``, ...).
         extra_objectives: Further objectives stored per pair from the same passes
             (e.g. the VLB of a model with a learned variance), never used to rank.
-        batch_size: Noise-predictor inputs per forward pass.
+        batch_size: Noise-predictor inputs per forward pass, or ``auto``: the most that
+            the device's free memory holds (:mod:`.batching`).
         sequential: Sequential elimination on the one-stage grid (:mod:`.sequential`)
             instead of the schedule's fixed stages; ``None``: Algorithm 1 / 2.
         acceleration: GPU speed switches (:mod:`.acceleration`); all off by default.
@@ -73,7 +92,7 @@ class ScoringConfig:
     schedule: Schedule
     loss: str = "l2"
     extra_objectives: tuple[str, ...] = ()
-    batch_size: int = 256
+    batch_size: int | str = 256
     sequential: SequentialConfig | None = None
     acceleration: Acceleration = Acceleration()
 
@@ -83,13 +102,12 @@ class ScoringConfig:
             get_objective(name)
         if self.loss in self.extra_objectives:
             raise ValueError(f"{self.loss!r} is the ranking loss; do not list it in extra_objectives too")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        check_batch_size(self.batch_size)
         if self.sequential is not None and len(self.schedule.stages) != 1:
             raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
                              f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
         if self.sequential is not None:
-            point_blocks(len(self.schedule.grid), self.sequential)  # the store's limit on blocks
+            point_blocks(self.schedule.grid, self.sequential)  # the store's limit on blocks
 
     @property
     def objectives(self) -> tuple[str, ...]:
@@ -153,6 +171,10 @@ class ImageScores:
         )
 
 
+Steps = Generator[Request, dict[str, np.ndarray], ImageScores]
+"""One image's decisions as a coroutine (:meth:`DiffusionClassifier.steps`)."""
+
+
 def image_seed(global_seed: int, image_id: str) -> int:
     """A per-image seed derived from the run's seed and the image id.
 
@@ -209,6 +231,10 @@ class DiffusionClassifier:
         self._abar = abar
         self._signal = abar.sqrt().to(torch.float32)
         self._noise_scale = (1.0 - abar).sqrt().to(torch.float32)
+        self.grid = torch.tensor(config.schedule.grid, dtype=torch.long)
+        self._auto = AutoBatch() if config.batch_size == AUTO else None
+        # Inputs per forward pass; with ``auto`` chosen before the first batch, halved on out-of-memory.
+        self.batch_size: int | None = None if self._auto else config.batch_size
         config.acceleration.apply_backends()
         self._predict = config.acceleration.prepare(predictor)
 
@@ -217,26 +243,53 @@ class DiffusionClassifier:
         return len(self.conditioning)
 
     @torch.no_grad()
-    def classify(self, x0: torch.Tensor, noise: torch.Tensor) -> ImageScores:
+    def classify(self, x0: torch.Tensor, noise: torch.Tensor, log: PairLog | None = None) -> ImageScores:
         """Run every stage of the schedule on one input.
 
         Args:
             x0: The input in the model's space, ``[C, H, W]``.
             noise: One noise tensor per grid point, ``[schedule.num_noise, C, H, W]``.
+            log: Records every batch (for a mid-image checkpoint); one made from a
+                previous attempt's state serves its pairs instead of evaluating them
+                again (:mod:`.progress`). The result is the same either way.
         """
+        start = time.perf_counter()
+        x0, noise = self._prepare(x0, noise)
+        log = PairLog() if log is None else log
+        return drive(self.steps(start), lambda c, g: self._evaluate(x0, noise, c, g, log))
+
+    def classify_packed(self, inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                        logs: Sequence[PairLog] | None = None) -> list[ImageScores]:
+        """:meth:`classify` several inputs at once, batches packed across them (:mod:`.packing`)."""
+        from .packing import classify_packed
+
+        return classify_packed(self, inputs, logs)
+
+    def _prepare(self, x0: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check the noise's shape; both on the device, in float32."""
         schedule = self.config.schedule
         if noise.shape != (schedule.num_noise, *x0.shape):
             raise ValueError(
                 f"noise has shape {tuple(noise.shape)}, expected {(schedule.num_noise, *x0.shape)}"
             )
-        start = time.perf_counter()
         device = self.predictor.device
-        x0 = x0.to(device, torch.float32)
-        noise = noise.to(device, torch.float32)
-        if self.config.sequential is not None:
-            return classify_sequential(self, x0, noise, start)
-        grid = torch.tensor(schedule.grid, dtype=torch.long)
+        return x0.to(device, torch.float32), noise.to(device, torch.float32)
 
+    def steps(self, start: float) -> Steps:
+        """The decisions of one image: yields the pairs ``(conditions, grid indices)`` to evaluate
+        next, receives their errors, and returns the :class:`ImageScores`.
+
+        Who evaluates the pairs, and in which batches, is the caller's business
+        (:meth:`classify`: one image; :mod:`.packing`: batches shared by several images).
+        """
+        if self.config.sequential is not None:
+            return sequential_steps(self, start)
+        return self._stage_steps(start)
+
+    def _stage_steps(self, start: float) -> Steps:
+        """Algorithms 1 and 2: every surviving class at each stage's new grid points."""
+        schedule = self.config.schedule
+        grid = self.grid
         alive = list(range(self.num_classes))
         pieces: dict[str, list[np.ndarray]] = {k: [] for k in ("condition", "grid_index", "stage")}
         errors: dict[str, list[np.ndarray]] = {name: [] for name in self.config.objectives}
@@ -249,7 +302,7 @@ class DiffusionClassifier:
             # Pairs in class-major order: every new grid point for each surviving class.
             cond_idx = torch.tensor(alive, dtype=torch.long).repeat_interleave(len(new))
             grid_idx = new.repeat(len(alive))
-            stage_errors = self._evaluate(x0, noise, grid, cond_idx, grid_idx)
+            stage_errors = yield cond_idx, grid_idx
             check_finite(stage_errors, cond_idx.numpy(), grid[grid_idx].numpy(), stage.index)
 
             ranking = stage_errors[self.config.loss]
@@ -274,41 +327,81 @@ class DiffusionClassifier:
         self,
         x0: torch.Tensor,
         noise: torch.Tensor,
-        grid: torch.Tensor,
         cond_idx: torch.Tensor,
         grid_idx: torch.Tensor,
+        log: PairLog,
     ) -> dict[str, np.ndarray]:
-        """Errors of every (condition, grid point) pair, in batches."""
+        """Errors of every (condition, grid point) pair, in batches recorded in ``log``."""
         device = self.predictor.device
-        accel = self.config.acceleration
         out: dict[str, list[torch.Tensor]] = {name: [] for name in self._objectives}
-        bs = self.config.batch_size
-        for lo in range(0, len(cond_idx), bs):
-            g = grid_idx[lo : lo + bs]
-            t = grid[g]
-            eps_true = noise[g.to(device)]
-            signal = self._signal[t].to(device).view(-1, 1, 1, 1)
-            scale = self._noise_scale[t].to(device).view(-1, 1, 1, 1)
-            x_t = signal * x0 + scale * eps_true
-            conditions = self.conditioning[cond_idx[lo : lo + bs].to(self.conditioning.device)]
-            if accel.pads:  # one static shape; the padded rows are cut off below
-                pred = self._forward(pad_rows(x_t, bs), pad_rows(t, bs), pad_rows(conditions, bs))
-                pred = type(pred)(pred.eps[: len(g)], None if pred.variance is None else pred.variance[: len(g)])
-            else:
-                pred = self._forward(x_t, t, conditions)
-            batch = PairBatch(
-                x0=x0.expand_as(x_t),
-                x_t=x_t,
-                noise=eps_true,
-                eps=pred.eps.float(),
-                timesteps=t,
-                alphas_cumprod=self._abar,
-                variance=None if pred.variance is None else pred.variance.float(),
-            )
-            for name, objective in self._objectives.items():
-                out[name].append(objective(batch).float())
+        self._choose_batch_size(x0, noise, cond_idx, grid_idx)
+        lo = 0
+        while lo < len(cond_idx):
+            c, g = cond_idx[lo : lo + self.batch_size], grid_idx[lo : lo + self.batch_size]
+            try:
+                errors = log.evaluate(c, g, lambda k: self._pair_errors(x0, noise, c[k:], g[k:]), device)
+            except torch.OutOfMemoryError:
+                self._halve_batch_size()
+                continue
+            for name, values in errors.items():
+                out[name].append(values)
+            lo += len(c)
         # Errors stay on the device until the stage is done: one host sync per stage.
         return {name: torch.cat(v).cpu().numpy() for name, v in out.items()}
+
+    def _choose_batch_size(self, x0: torch.Tensor, noise: torch.Tensor, cond_idx: torch.Tensor,
+                           grid_idx: torch.Tensor) -> None:
+        """With ``auto``, before the first batch: a trial on these pairs sizes the batches."""
+        if self.batch_size is None:
+            self.batch_size = self._auto.choose(
+                self.predictor.device, lambda n: self._pair_errors(x0, noise, cond_idx[:n], grid_idx[:n]),
+                len(cond_idx))
+
+    def _halve_batch_size(self) -> None:
+        """After an out-of-memory error: halve an ``auto`` batch size (and say so), else re-raise."""
+        if self._auto is None or self.batch_size == 1:
+            raise
+        self.batch_size //= 2
+        logger.warning("out of memory with batch_size auto: retrying with %d inputs per batch", self.batch_size)
+        if self.predictor.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _pair_errors(self, x0: torch.Tensor, noise: torch.Tensor, cond_idx: torch.Tensor,
+                     grid_idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Errors of a batch of one image's pairs, on the device."""
+        return self._batch_errors(x0, noise[grid_idx.to(noise.device)], self.grid[grid_idx], cond_idx)
+
+    def _batch_errors(
+        self,
+        x0: torch.Tensor,
+        eps_true: torch.Tensor,
+        t: torch.Tensor,
+        cond_idx: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Errors of one batch, on the device: ``x0`` is one input ``[C, H, W]`` or one per row,
+        ``eps_true`` the noise of each row, ``t`` its timestep, ``cond_idx`` its class."""
+        device = self.predictor.device
+        accel = self.config.acceleration
+        bs = self.batch_size or len(t)  # (the trial batch of ``auto`` comes before a size is chosen)
+        signal = self._signal[t].to(device).view(-1, 1, 1, 1)
+        scale = self._noise_scale[t].to(device).view(-1, 1, 1, 1)
+        x_t = signal * x0 + scale * eps_true
+        conditions = self.conditioning[cond_idx.to(self.conditioning.device)]
+        if accel.pads:  # one static shape; the padded rows are cut off below
+            pred = self._forward(pad_rows(x_t, bs), pad_rows(t, bs), pad_rows(conditions, bs))
+            pred = type(pred)(pred.eps[: len(t)], None if pred.variance is None else pred.variance[: len(t)])
+        else:
+            pred = self._forward(x_t, t, conditions)
+        batch = PairBatch(
+            x0=x0.expand_as(x_t),
+            x_t=x_t,
+            noise=eps_true,
+            eps=pred.eps.float(),
+            timesteps=t,
+            alphas_cumprod=self._abar,
+            variance=None if pred.variance is None else pred.variance.float(),
+        )
+        return {name: objective(batch).float() for name, objective in self._objectives.items()}
 
     def _forward(self, x_t: torch.Tensor, t: torch.Tensor, conditions: torch.Tensor):
         """One network pass in the model's dtype, under the configured autocast and layout."""

@@ -12,10 +12,17 @@ every block of grid points:
   ``j`` belongs to grid point ``j`` and is shared by all classes (Sec. 3.3), so the
   per-point differences ``e_c - e_leader`` are paired; a class is dropped once their
   mean exceeds ``k`` standard errors, after at least ``min_points`` points.
+* Options (all off by default): ``test: grid`` asks whether the class would still
+  lose on the *whole grid's* mean (what Algorithm 1 decides): the unseen points are
+  a finite remainder, so the standard error shrinks by ``sqrt(1 - n / N)`` and the
+  test is exact once the grid is seen. ``pool`` shrinks each class's variance
+  estimate (few points: a noisy one) towards the survivors' pooled variance with
+  that many pseudo-points. ``first: [lo, hi]`` visits the grid points with
+  ``lo <= t < hi`` first (where the classes differ most; paper Fig. 3), then the rest.
 * Scoring stops when one class is left or the grid is exhausted; then the lowest
   mean wins, as in Algorithm 1.
 
-Both the direct run (:func:`classify_sequential`) and the replay on stored one-stage
+Both the direct run (:func:`sequential_steps`) and the replay on stored one-stage
 errors (:func:`replay_sequential`) feed the same :class:`EliminationTest` with the
 same float32 errors in the same order, so a replay reproduces a direct run exactly.
 Each block is stored as a "stage" of the error store, and the survivors after each
@@ -34,13 +41,21 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from .replay import ErrorCube, ReplayResult
-    from .scoring import DiffusionClassifier, ImageScores
+    from .scoring import DiffusionClassifier, Steps
 
-__all__ = ["SequentialConfig", "EliminationTest", "spread_order", "point_blocks", "classify_sequential",
-           "replay_sequential"]
+__all__ = ["SequentialConfig", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
+           "point_blocks", "sequential_steps", "replay_sequential"]
 
 # The error store keeps a pair's stage (here: its block) as int8.
 MAX_BLOCKS = 127
+
+ELIMINATION_TESTS = {
+    # the mean of the points seen so far: its standard error
+    "mean": lambda seen, grid_size: 1.0,
+    # the mean over the whole grid: the unseen points are a finite remainder (finite-population correction)
+    "grid": lambda seen, grid_size: math.sqrt(max(0.0, 1.0 - seen / grid_size)),
+}
+"""Test name -> factor on the standard error of the seen points' mean difference."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +67,19 @@ class SequentialConfig:
         k: A class is dropped when its mean paired error difference to the leader
             exceeds ``k`` standard errors of that mean.
         min_points: No class is dropped before this many points were evaluated.
+        test: What the ``k`` standard errors are of (:data:`ELIMINATION_TESTS`): the
+            ``mean`` of the seen points, or the whole ``grid``'s mean.
+        pool: Pseudo-points of the survivors' pooled variance that each class's
+            variance estimate is shrunk towards (0: each class's own).
+        first: ``[lo, hi]``: visit the grid points with ``lo <= t < hi`` first.
     """
 
     block: int = 5
     k: float = 3.0
     min_points: int = 5
+    test: str = "mean"
+    pool: float = 0.0
+    first: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.block < 1:
@@ -66,12 +89,34 @@ class SequentialConfig:
         if self.min_points < 2:
             raise ValueError(f"sequential.min_points must be >= 2 (a standard error needs two points), "
                              f"got {self.min_points}")
+        if self.test not in ELIMINATION_TESTS:
+            raise ValueError(f"sequential.test must be one of {sorted(ELIMINATION_TESTS)}, got {self.test!r}")
+        if not (self.pool >= 0 and math.isfinite(self.pool)):
+            raise ValueError(f"sequential.pool must be a number of pseudo-points >= 0, got {self.pool}")
+        if self.first is not None:
+            first = tuple(self.first)
+            if len(first) != 2 or not first[0] < first[1]:
+                raise ValueError(f"sequential.first must be [lo, hi] timesteps with lo < hi, got {self.first}")
+            object.__setattr__(self, "first", first)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; the options left at their defaults are omitted (so older run keys still match)."""
+        out = asdict(self)
+        for name in ("test", "pool", "first"):
+            if out[name] == _DEFAULTS[name]:
+                del out[name]
+        if self.first is not None:
+            out["first"] = list(self.first)
+        return out
 
     def label(self) -> str:
-        return f"sequential k={self.k:g}, block {self.block}, min {self.min_points}"
+        extra = "".join([f", {self.test} test" if self.test != "mean" else "",
+                         f", pool {self.pool:g}" if self.pool else "",
+                         f", t in [{self.first[0]}, {self.first[1]}) first" if self.first else ""])
+        return f"sequential k={self.k:g}, block {self.block}, min {self.min_points}{extra}"
+
+
+_DEFAULTS = {"test": "mean", "pool": 0.0, "first": None}
 
 
 def spread_order(grid_size: int) -> np.ndarray:
@@ -87,9 +132,20 @@ def spread_order(grid_size: int) -> np.ndarray:
     return np.asarray([j for j in order if j < grid_size], dtype=np.int64)
 
 
-def point_blocks(grid_size: int, config: SequentialConfig) -> list[np.ndarray]:
-    """The spread order cut into blocks of ``config.block`` grid points."""
-    order = spread_order(grid_size)
+def visit_order(timesteps, first: tuple[int, int] | None = None) -> np.ndarray:
+    """The spread order, with the points whose timestep is in ``[lo, hi)`` moved to the front."""
+    order = spread_order(len(timesteps))
+    if first is None:
+        return order
+    t = np.asarray(timesteps)[order]
+    inside = (t >= first[0]) & (t < first[1])
+    return np.concatenate([order[inside], order[~inside]])
+
+
+def point_blocks(timesteps, config: SequentialConfig) -> list[np.ndarray]:
+    """The visiting order of the grid (its ``timesteps``) cut into blocks of ``config.block`` points."""
+    grid_size = len(timesteps)
+    order = visit_order(timesteps, config.first)
     blocks = [order[i:i + config.block] for i in range(0, grid_size, config.block)]
     if len(blocks) > MAX_BLOCKS:
         raise ValueError(f"sequential.block {config.block} cuts a grid of {grid_size} points into {len(blocks)} "
@@ -111,6 +167,8 @@ class EliminationTest:
         if num_classes < 1:
             raise ValueError("cannot classify among an empty class list")
         self.config = config
+        self.grid_size = grid_size
+        self._factor = ELIMINATION_TESTS[config.test]
         self.survivors = np.arange(num_classes, dtype=np.int64)
         self._errors = np.zeros((num_classes, grid_size), dtype=np.float64)
         self._points = 0
@@ -136,31 +194,39 @@ class EliminationTest:
         leader = int(np.argmin(means))
         if n >= self.config.min_points:
             diff = seen - seen[leader]
-            stderr = diff.std(axis=1, ddof=1) / math.sqrt(n)
+            stderr = self._stderr(diff, leader, n) * self._factor(n, self.grid_size)
             drop = diff.mean(axis=1) > self.config.k * stderr
             drop[leader] = False
             self.survivors, means = self.survivors[~drop], means[~drop]
         return self.survivors[np.argsort(means, kind="stable")]
 
+    def _stderr(self, diff: np.ndarray, leader: int, n: int) -> np.ndarray:
+        """Standard error of each survivor's mean difference, its variance shrunk towards the pool."""
+        if not self.config.pool or len(diff) < 2:
+            return diff.std(axis=1, ddof=1) / math.sqrt(n)
+        var = diff.var(axis=1, ddof=1)
+        pooled = np.delete(var, leader).mean()
+        pool = self.config.pool
+        return np.sqrt(((n - 1) * var + pool * pooled) / (n - 1 + pool) / n)
 
-def classify_sequential(classifier: "DiffusionClassifier", x0: "torch.Tensor", noise: "torch.Tensor",
-                        start: float) -> "ImageScores":
-    """The direct run: evaluate block by block, testing after each (inputs on the device)."""
+
+def sequential_steps(classifier: "DiffusionClassifier", start: float) -> "Steps":
+    """The direct run's decisions: ask for one block's pairs at a time, testing after each
+    (a :meth:`~.scoring.DiffusionClassifier.steps` coroutine)."""
     import torch
 
     from .scoring import ImageScores
 
     config, schedule = classifier.config, classifier.config.schedule
-    grid = torch.tensor(schedule.grid, dtype=torch.long)
     test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential)
     pieces: dict[str, list[np.ndarray]] = {"condition": [], "grid_index": [], "stage": []}
     errors: dict[str, list[np.ndarray]] = {name: [] for name in config.objectives}
     kept: list[list[int]] = []
-    for index, block in enumerate(point_blocks(len(schedule.grid), config.sequential)):
+    for index, block in enumerate(point_blocks(schedule.grid, config.sequential)):
         alive = test.survivors
         cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
         grid_idx = torch.from_numpy(block).repeat(len(alive))
-        block_errors = classifier._evaluate(x0, noise, grid, cond_idx, grid_idx)
+        block_errors = yield cond_idx, grid_idx
         ranked = test.update(block_errors[config.loss].reshape(len(alive), len(block)))
         for name, values in block_errors.items():
             errors[name].append(values)
@@ -182,7 +248,7 @@ def replay_sequential(cube: "ErrorCube", config: SequentialConfig) -> "ReplayRes
     from .replay import ReplayResult
 
     n, c, size = cube.errors.shape
-    blocks = point_blocks(size, config)
+    blocks = point_blocks(cube.timesteps, config)
     predictions = np.zeros(n, dtype=np.int64)
     passes = np.zeros(n, dtype=np.int64)
     kept = [np.full((n, c), -1, dtype=np.int64) for _ in blocks]

@@ -90,15 +90,21 @@ class SequentialStudySpec:
         min_points: Points before any class may be dropped.
         reference: The paper-style adaptive schedule ``{evaluations, keep}`` on the stored
             grid whose passes the goal halves; ``None``: compare with one stage only.
+        test, pool, first: The test's options (:class:`SequentialConfig`; off by default).
     """
 
     k: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
     block: int = 5
     min_points: int = 5
     reference: dict | None = None
+    test: str = "mean"
+    pool: float = 0.0
+    first: list[int] | None = None
 
     def configs(self) -> list[SequentialConfig]:
-        return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points) for k in self.k]
+        return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points, test=self.test,
+                                 pool=self.pool, first=None if self.first is None else tuple(self.first))
+                for k in self.k]
 
     def reference_schedule(self, base: Schedule) -> Schedule | None:
         if self.reference is None:

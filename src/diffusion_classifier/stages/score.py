@@ -8,9 +8,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..artifacts import ShardWriter, code_version, config_hash, engine_code_sha256, environment
-from ..artifacts.preemption import preemptible
+from ..artifacts.preemption import InFlight, preemptible
 from ..data import load_dataset
 from ..engine import DiffusionClassifier, NonFiniteErrorsError, draw_noise
+from ..engine.progress import PairLog
 from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
@@ -190,14 +191,15 @@ def score_shard(
     log.info("scoring %d images (%d already done) with %s, %d passes per image",
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
 
-    with writer, preemptible(writer):
+    in_flight = InFlight(writer, scoring_spec.checkpoint_seconds)
+    with writer, preemptible(in_flight):
         for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
                                mininterval=5):
             pixels = transform(image).unsqueeze(0)
             latent = predictor.encode(pixels.to(device, dtype))[0]
             seed = scoring_spec.noise_seed(row["image_id"], strategy_spec)
             noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
-            scores = classify_image(classifier, row["image_id"], latent, noise)
+            scores = classify_image(classifier, row["image_id"], latent, noise, in_flight)
             writer.add(row["image_id"], int(row["label"]), seed, scores,
                        predicted_label=labels_of[scores.prediction])
         return writer.finalize(expected_ids=rows["image_id"])  # the writer records the time apart
@@ -209,9 +211,17 @@ def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpe
                        checkpoint_seconds=scoring_spec.checkpoint_seconds)
 
 
-def classify_image(classifier: DiffusionClassifier, image_id: str, latent, noise):
-    """``classifier.classify``, with the image's id added to a non-finite-error refusal."""
+def classify_image(classifier: DiffusionClassifier, image_id: str, latent, noise, in_flight: InFlight | None = None):
+    """``classifier.classify``, with the image's id added to a non-finite-error refusal.
+
+    With ``in_flight``, the image continues from its checkpointed pairs (if a previous
+    attempt was interrupted in it) and its pairs are checkpointed as they are evaluated.
+    """
+    log = None
+    if in_flight is not None:
+        log = PairLog(in_flight.resume(image_id), on_batch=in_flight.tick)
+        in_flight.track(image_id, log.state)
     try:
-        return classifier.classify(latent, noise)
+        return classifier.classify(latent, noise, log)
     except NonFiniteErrorsError as exc:
         raise NonFiniteErrorsError(f"image {image_id!r}: {exc}") from None
