@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -158,7 +159,8 @@ def test_mini_sections_and_paper_fragment_validate(mini):
     import yaml
     from snakemake.utils import validate
 
-    from .test_zeroshot_config import ROOT, SCHEMA
+    ROOT = Path(__file__).resolve().parents[2]
+    SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
     config = mini
     fragment = yaml.safe_load((ROOT / "config/fragments/synthetic.yaml").read_text())["baselines"]

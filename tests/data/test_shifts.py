@@ -5,7 +5,7 @@ import pytest
 
 from diffusion_classifier.data import DatasetError, load_dataset, prepare_dataset
 
-from .zoo_helpers import constant_checkpoint, make_manifest
+from helpers.zoo_helpers import constant_checkpoint, make_manifest
 
 
 @pytest.fixture

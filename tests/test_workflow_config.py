@@ -8,7 +8,7 @@ from snakemake.utils import validate
 
 from diffusion_classifier.workflow_config import ConfigError, check_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
 
