@@ -1,4 +1,4 @@
-"""Config validation: the schema catches misspelt keys, check_config dangling names."""
+"""Config validation: the schema catches misspelt keys, check_config dangling names (one table)."""
 
 from pathlib import Path
 
@@ -13,7 +13,8 @@ SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
 
 
 def test_shipped_configs_are_valid(mini):
-    for config in (mini, yaml.safe_load((ROOT / "tests/configs/micro.yaml").read_text())):
+    for config in (mini, *(yaml.safe_load((ROOT / name).read_text()) for name in ("tests/configs/micro.yaml",
+                                                                                    "config/paper.yaml"))):
         validate(config, schema=SCHEMA)
         check_config(config)
 
@@ -24,19 +25,57 @@ def test_misspelt_key_fails_validation(mini):
         validate(mini, schema=SCHEMA)
 
 
-@pytest.mark.parametrize(
-    "edit, message",
-    [
-        (lambda c: c["experiments"].append({"dataset": "digits", "model": "nope", "strategy": "even25"}),
-         "unknown model 'nope'"),
-        (lambda c: c["datasets"]["digits"].update(source="imagenet_typo"), "unknown dataset source"),
-        (lambda c: c["models"]["digits_unet"].update(adapter="nope"), "unknown model adapter"),
-        (lambda c: c["models"]["digits_unet"].pop("train"), "either a 'checkpoint'"),
-        (lambda c: c["strategies"]["even25"].update(keep=[2]), "exactly 1 class"),
-        (lambda c: c["strategies"]["even25"].update(loss="l3"), "unknown objective 'l3'"),
-    ],
-)
-def test_dangling_names_are_clear_errors(mini, edit, message):
+def _testbed_trend(fit: dict | None = None):
+    """Edit: the Figure 6 trend from the testbed, with ``fit`` as every fit's testbed columns."""
+    def edit(config):
+        config["robustness"]["trend"] = {"source": "testbed"}
+        for spec in config["robustness"]["fits"].values() if fit else ():
+            spec.update(testbed=fit)
+    return edit
+
+
+# One row per mistake check_config must catch: (config edit, the error's message).
+CONFIG_ERRORS = [
+    # experiments, models, strategies
+    (lambda c: c["experiments"].append({"dataset": "digits", "model": "nope", "strategy": "even25"}),
+     "unknown model 'nope'"),
+    (lambda c: c["datasets"]["digits"].update(source="imagenet_typo"), "unknown dataset source"),
+    (lambda c: c["models"]["digits_unet"].update(adapter="nope"), "unknown model adapter"),
+    (lambda c: c["models"]["digits_unet"].pop("train"), "either a 'checkpoint'"),
+    (lambda c: c["strategies"]["even25"].update(keep=[2]), "exactly 1 class"),
+    (lambda c: c["strategies"]["even25"].update(loss="l3"), "unknown objective 'l3'"),
+    # zero-shot and compositional
+    (lambda c: c["datasets"]["digits"].pop("prompt_template"), "needs a prompt_template"),
+    (lambda c: c["datasets"]["digits"].update(prompt_template="a picture"), "exactly one"),
+    (lambda c: c["compositional"][0].update(strategy="adaptive"), "one-stage strategy"),
+    (lambda c: c["compositional"][0].update(model="digits_unet"), "not text-conditional"),
+    (lambda c: c["compositional"][0].update(dataset="nope"), "unknown dataset 'nope'"),
+    (lambda c: c["datasets"]["digit_captions"]["options"].update(seed=1), "test digits leak into training"),
+    # audit, baselines, table1
+    (lambda c: c["audit"]["datasets"].append("cifar"), "audit.datasets: unknown dataset 'cifar'"),
+    (lambda c: c["baselines"]["zero_shot"]["models"].append("clip_rn51"), "unknown CLIP model 'clip_rn51'"),
+    (lambda c: c["baselines"]["clip_models"]["clip_rn50"].update(table1_row="clip"), "unknown Table 1 row"),
+    (lambda c: c["baselines"]["clip_models"]["clip_rn50"].update(backend="hub"), "unknown CLIP backend"),
+    (lambda c: c["baselines"]["zero_shot"]["prompt_templates"].clear(), "no prompt template for dataset"),
+    (lambda c: c["table1"]["diffusion_classifier"]["digits"].update(strategy="even"), "no experiment"),
+    # robustness: zoo, shifts, fits
+    (lambda c: c["shifts"]["digits_adversarial"].update(reference="resnet_e9"), "unknown zoo model 'resnet_e9'"),
+    (lambda c: c["robustness"]["fits"]["corrupted"].update(ood_setting="nope"), "unknown zoo setting 'nope'"),
+    (lambda c: c["zoo"]["settings"]["digits"].update(dataset="imagenet"), "unknown dataset 'imagenet'"),
+    (lambda c: c["experiments"].remove(
+        {"dataset": "digits_adversarial", "model": "digits_unet", "strategy": "adaptive"}),
+     "add it to 'experiments'"),
+    (lambda c: c["shifts"].update(extra={"base": "digits"}), "must also be listed in 'datasets'"),
+    (_testbed_trend(), r"robustness.fits.corrupted.testbed is missing"),
+    (_testbed_trend({"id": "imagenet_val", "ood": "imagenet_b"}), "unknown testbed column 'imagenet_b'"),
+    (_testbed_trend({"id": "imagenet_val", "ood": "objectnet", "selection": "mine"}),
+     "unknown testbed selection 'mine'"),
+]
+
+
+@pytest.mark.parametrize("edit, message", CONFIG_ERRORS)
+def test_config_mistakes_are_clear_errors(mini, edit, message):
+    check_config(mini)
     edit(mini)
     with pytest.raises(ConfigError, match=message):
         check_config(mini)

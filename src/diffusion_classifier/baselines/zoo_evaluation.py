@@ -18,10 +18,8 @@ Following the robustness testbed and the paper (Sec. 5.2, 6.3.1):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -188,8 +186,3 @@ def summarise(predictions: pd.DataFrame, mapping: ClassMapping) -> dict:
     return {"num_images": n, "num_correct": correct, "accuracy": correct / n,
             "num_candidate_classes": len(mapping.candidates),
             "classes_present": int(predictions["label"].nunique())}
-
-
-def read_summary(path: str | Path) -> dict:
-    """A summary JSON written by the evaluation stage."""
-    return json.loads(Path(path).read_text())

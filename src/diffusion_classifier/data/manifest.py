@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
@@ -221,10 +220,3 @@ def _crop_border(image: Image.Image, border: int) -> Image.Image:
     if w <= 2 * border or h <= 2 * border:
         raise DatasetError(f"image of size {w}x{h} is too small to crop a {border}-pixel border")
     return image.crop((border, border, w - border, h - border))
-
-
-def image_to_array(image: Image.Image, mode: str) -> np.ndarray:
-    """Convert to ``mode`` ('L' or 'RGB') and return HWC uint8."""
-    from .images import convert_image
-
-    return np.asarray(convert_image(image, mode))

@@ -1,6 +1,6 @@
 """What the paper does with each dataset: prompts, schedules, losses, metric.
 
-One frozen :class:`PaperSettings` per dataset name of ``config/fragments/datasets.yaml``
+One frozen :class:`PaperSettings` per dataset name of ``config/paper.yaml``
 (paper Sec. 4.2 and 5; the authors' release). Zero-shot runs (Stable Diffusion 2.0, Table 1) use the
 adaptive schedule and loss of sec. 1 and the CLIP prompt templates of sec. 2;
 supervised runs (DiT-XL/2, Tables 4-5, Fig. 6) evaluate every class at the 250
@@ -28,10 +28,6 @@ class PaperStrategy:
     evaluations: tuple[int, ...]
     keep: tuple[int, ...]
     loss: str
-
-    def to_config(self) -> dict:
-        """The ``strategies:`` entry of the workflow config."""
-        return {"evaluations": list(self.evaluations), "keep": list(self.keep), "loss": self.loss}
 
 
 @dataclass(frozen=True)

@@ -180,10 +180,6 @@ class TextConditionalPredictor(NoisePredictor):
             rows.append(self.text_encoder(batch.input_ids.to(self.device), attention_mask=mask)[0])
         return torch.cat(rows).to(self.dtype)
 
-    def conditioning(self, prompts: Sequence[str]) -> torch.Tensor:
-        """Alias of :meth:`encode_prompts` (the adapter registry's conditioning hook)."""
-        return self.encode_prompts(prompts)
-
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Pixels in [-1, 1] -> VAE posterior mean x scaling factor (pixels for pixel models)."""
