@@ -19,13 +19,12 @@ from ..baselines import (
     ClipUnavailable,
     accuracy_summary,
     class_prompts,
-    clip_similarities,
-    example_scores,
+    clip_pair_scores,
     load_clip_model,
     unavailable_summary,
-    winoground_table,
     zero_shot_predict,
 )
+from ..compositional import example_scores, summarise_examples
 from ..data import load_dataset
 from ..data.images import convert_image
 from ..data.pairs import load_examples
@@ -123,23 +122,17 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
     clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
     if clip is None:
         _write_parquet(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
-        summary = {**record, **unavailable, "scores": None}
+        summary = {**record, **unavailable, "subsets": None}
         write_json(summary_path, summary)
         return summary
 
     def load_image(image_id):
         return convert_image(dataset.load_image(manifest.loc[str(image_id)]), "RGB", name=str(image_id))
 
-    similarity = clip_similarities(clip, examples, load_image, settings.batch_size)
-    per_example = pd.concat([examples[["id", "collapsed_tag"]].reset_index(drop=True),
-                             example_scores(similarity)], axis=1)
-    for c in range(2):
-        for i in range(2):
-            per_example[f"score_c{c}_i{i}"] = similarity[:, c, i]
+    per_example = example_scores(examples, clip_pair_scores(clip, examples, load_image, settings.batch_size))
     _write_parquet(per_example, per_example_path)
-    scores = winoground_table(per_example)
     summary = {**record, "status": "ok", "reason": None, "weights": clip.weights,
-               "scores": scores.to_dict(orient="records")}
+               "subsets": summarise_examples(per_example, ("collapsed_tag",))}
     write_json(summary_path, summary)
     return summary
 
