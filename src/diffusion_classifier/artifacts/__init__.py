@@ -1,17 +1,7 @@
-"""Artifacts: the per-pair error store and the provenance recorded with every output."""
+"""Artifacts: atomic writes, the per-pair error store and the provenance recorded with every output."""
 
-from .provenance import (
-    atomic_directory,
-    atomic_path,
-    atomic_write_text,
-    code_version,
-    config_hash,
-    engine_code_sha256,
-    environment,
-    file_sha256,
-    files_sha256,
-    write_json,
-)
+from .io import atomic_directory, atomic_path, atomic_write_text, write_frame, write_json
+from .provenance import code_version, config_hash, engine_code_sha256, environment, file_sha256, files_sha256
 from .store import ERROR_PREFIX, Shard, ShardError, ShardWriter, read_errors, read_images, read_shard, verify_shard
 
 __all__ = [
@@ -32,5 +22,6 @@ __all__ = [
     "read_images",
     "read_shard",
     "verify_shard",
+    "write_frame",
     "write_json",
 ]

@@ -40,7 +40,8 @@ from timm.models import register_model
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..artifacts.provenance import atomic_directory, code_version, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version
 from ..engine.scoring import image_seed
 
 __all__ = ["FeatureSpec", "FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents",

@@ -25,7 +25,8 @@ from typing import Iterator, Sequence
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from ..artifacts.provenance import atomic_path, code_version, files_sha256, write_json
+from ..artifacts.io import write_frame, write_json
+from ..artifacts.provenance import code_version, files_sha256
 from ..errors import UserError
 from .class_map import ClassMap
 
@@ -62,10 +63,8 @@ def write_dataset(
     table = _class_table(classes, root)
     manifest = manifest.loc[:, list(MANIFEST_COLUMNS)].sort_values(["split", "image_id"], kind="stable")
     _validate(manifest, len(table), root / "manifest.csv")
-    with atomic_path(root / "manifest.csv") as tmp:
-        manifest.to_csv(tmp, index=False)
-    with atomic_path(root / "classes.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_frame(manifest, root / "manifest.csv")
+    write_frame(table, root / "classes.csv")
     counts = manifest["split"].value_counts().sort_index().to_dict()
     write_json(root / "dataset.json", {**metadata, "num_classes": len(table), "counts": counts,
                                        "code_version": code_version()})

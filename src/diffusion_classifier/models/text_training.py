@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version, config_hash, environment
 from ..data.manifest import PreparedDataset
 from ..data.pairs import load_captions
 from ..data.transforms import ImageTransform

@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version, config_hash, environment
 from ..data.manifest import PreparedDataset
 from ..data.transforms import ImageTransform
 from ..engine.vlb import vlb_terms

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path
+from ..artifacts import atomic_write_text, write_frame
 
 __all__ = ["write_table", "to_markdown"]
 
@@ -34,8 +34,6 @@ def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "") -> tup
     """Write ``stem.csv`` (full precision) and ``stem.md`` (rounded, with caption)."""
     stem = Path(stem)
     csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
-    with atomic_path(csv_path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(md_path) as tmp:
-        tmp.write_text(to_markdown(frame, caption))
+    write_frame(frame, csv_path, float_format="%.6g")
+    atomic_write_text(md_path, to_markdown(frame, caption))
     return csv_path, md_path

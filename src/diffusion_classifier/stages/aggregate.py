@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, read_images, verify_shard, write_json
+from ..artifacts import ERROR_PREFIX, ShardError, read_errors, read_images, verify_shard, write_frame, write_json
 from ..data import load_dataset
 from ..engine import Schedule
 from ..engine.replay import error_cube, replay_schedule
@@ -163,8 +163,7 @@ def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, pred
     table = images.assign(kept=images["kept"].map(lambda k: json.dumps([list(map(int, s)) for s in k])),
                           label_name=[dataset.classes[i] for i in images["label"]],
                           prediction_name=[dataset.classes[i] for i in images["prediction"]])
-    with atomic_path(predictions_path) as tmp:
-        table.to_parquet(tmp, index=False)
+    write_frame(table, predictions_path)
     write_json(summary_path, summary)
     return summary
 

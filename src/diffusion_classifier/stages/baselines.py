@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path, code_version, write_json
+from ..artifacts import code_version, write_frame, write_json
 from ..baselines import (
     ClipModelSpec,
     ClipUnavailable,
@@ -48,11 +48,6 @@ def _load_or_none(spec: ClipModelSpec, device):
         return None, unavailable_summary(exc.reason, exc.detail)
 
 
-def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
 def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, predictions_path: str | Path,
                    summary_path: str | Path, names: dict) -> dict:
     """Zero-shot classify one dataset's split with one CLIP model (Table 1 row).
@@ -78,7 +73,7 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
 
     clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
     if clip is None:
-        _write_parquet(pd.DataFrame({"image_id": pd.Series(dtype=str), "label": pd.Series(dtype=int),
+        write_frame(pd.DataFrame({"image_id": pd.Series(dtype=str), "label": pd.Series(dtype=int),
                                      "prediction": pd.Series(dtype=int), "correct": pd.Series(dtype=bool)}),
                        predictions_path)
         summary = {**record, **unavailable}
@@ -95,7 +90,7 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
         "prediction_name": [dataset.classes[i] for i in predictions],
         "logits": list(logits.astype("float32")),
     })
-    _write_parquet(table, predictions_path)
+    write_frame(table, predictions_path)
     summary = {**record, **accuracy_summary(labels, predictions), "weights": clip.weights,
                "device": str(clip.device)}
     write_json(summary_path, summary)
@@ -121,7 +116,7 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
 
     clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
     if clip is None:
-        _write_parquet(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
+        write_frame(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
         summary = {**record, **unavailable, "subsets": None}
         write_json(summary_path, summary)
         return summary
@@ -130,7 +125,7 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
         return convert_image(dataset.load_image(manifest.loc[str(image_id)]), "RGB", name=str(image_id))
 
     per_example = example_scores(examples, clip_pair_scores(clip, examples, load_image, settings.batch_size))
-    _write_parquet(per_example, per_example_path)
+    write_frame(per_example, per_example_path)
     summary = {**record, "status": "ok", "reason": None, "weights": clip.weights,
                "subsets": summarise_examples(per_example, ("collapsed_tag",))}
     write_json(summary_path, summary)
