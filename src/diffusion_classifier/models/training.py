@@ -33,6 +33,7 @@ from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version, config_hash, environment
 from ..data.manifest import PreparedDataset
 from ..data.transforms import ImageTransform
+from ..engine.noising import forward_noise
 from ..engine.vlb import vlb_terms
 from .architectures import build_architecture
 
@@ -104,8 +105,7 @@ def noised_batch(x0: torch.Tensor, alphas_cumprod: torch.Tensor, num_train_times
     """Uniform timesteps, Gaussian noise and ``x_t = sqrt(abar) x0 + sqrt(1 - abar) eps``."""
     t = torch.randint(num_train_timesteps, (len(x0),), generator=generator)
     noise = torch.randn(x0.shape, generator=generator)
-    a = alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
-    return t, noise, a.sqrt() * x0 + (1 - a).sqrt() * noise
+    return t, noise, forward_noise(x0, noise, alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1))))
 
 
 def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, *, steps: int,
