@@ -24,7 +24,7 @@ from ..artifacts import ERROR_PREFIX, ShardError, read_errors, read_images, veri
 from ..data import load_dataset
 from ..engine import Schedule
 from ..engine.replay import error_cube, replay_schedule
-from ..robustness import clopper_pearson
+from ..robustness import accuracy_counts
 from .score import shard_rows
 
 __all__ = ["aggregate_scores", "check_one_run", "summarise_predictions", "verified_images"]
@@ -123,17 +123,8 @@ def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:
     """Accuracy figures of a table of per-image outcomes."""
     if images.empty:
         raise ValueError("no scored images to aggregate: every shard is empty")
-    n, correct = len(images), int(images["correct"].sum())
-    low, high = clopper_pearson(correct, n)
-    per_class = images.groupby("label")["correct"].mean()
     return {
-        "num_images": n,
-        "num_correct": correct,
-        "accuracy": correct / n,
-        "accuracy_ci_low": float(low),
-        "accuracy_ci_high": float(high),
-        "mean_per_class_accuracy": float(per_class.mean()),
-        "classes_present": int(len(per_class)),
+        **accuracy_counts(images["label"], images["correct"]),
         "num_classes": num_classes,
         "passes_per_image": float(images["passes"].mean()),
         "seconds_per_image": float(images["seconds"].mean()),
