@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import UserError
+from .config import ConfigError
 
 __all__ = ["check_config", "ConfigError"]
-
-
-class ConfigError(UserError, ValueError):
-    """The workflow config is inconsistent."""
 
 
 def _known(kind: str, name: str, known: list[str], where: str) -> None:
@@ -29,7 +25,8 @@ def check_config(config: dict[str, Any]) -> None:
     from .data import list_datasets
     from .engine import list_objectives
     from .models import list_adapters
-    from .specs import StrategySpec, from_dict
+    from .config import from_dict
+    from .specs import StrategySpec
 
     datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
     for name, spec in datasets.items():
@@ -80,7 +77,8 @@ def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
 
 def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where: str) -> None:
     """The experiment's schedule on its model's timesteps and, where known, its dataset's classes."""
-    from .specs import StrategySpec, from_dict
+    from .config import from_dict
+    from .specs import StrategySpec
 
     strategy = from_dict(StrategySpec, config["strategies"][run["strategy"]], f"strategies.{run['strategy']}")
     train = config["models"][run["model"]].get("train") or {}
@@ -99,7 +97,8 @@ def _check_audit_and_baselines(config: dict[str, Any]) -> None:
     """Names used by ``audit``, ``baselines`` and ``table1`` must be defined elsewhere."""
     from .baselines import list_clip_backends
     from .reporting.table1 import TABLE1_ROWS
-    from .specs import ZeroShotSpec, from_dict
+    from .config import from_dict
+    from .specs import ZeroShotSpec
 
     datasets = list(config["datasets"])
     for name in (config.get("audit") or {}).get("datasets", []):
@@ -166,7 +165,7 @@ def _check_supervised(config: dict[str, Any]) -> None:
         sequential = (s.get("study") or {}).get("sequential")
         if sequential:
             from .reporting.schedule_study import SequentialStudySpec
-            from .specs import from_dict
+            from .config import from_dict
 
             try:
                 from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
@@ -331,7 +330,7 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
     from .baselines.sd_features import FeatureSpec
     from .baselines.synthetic import SyntheticSpec
     from .models import adapter_uses_prompts
-    from .specs import from_dict
+    from .config import from_dict
 
     baselines = config.get("baselines") or {}
     for section, spec_cls in (("synthetic", SyntheticSpec), ("features", FeatureSpec)):

@@ -148,7 +148,7 @@ def prepare_adversarial(out_dir: Path, *, base_dir: str | Path | None = None, sp
                            "by rule build_shift (config section 'shifts', key 'reference'), not downloaded")
     from ..baselines.zoo import ZooModelSpec, load_zoo_model
     from ..baselines.zoo_evaluation import class_mapping, predict_logits
-    from ..specs import from_dict
+    from ..config import from_dict
 
     base = load_dataset(base_dir)
     spec = from_dict(ZooModelSpec, reference["spec"], f"reference model {reference.get('name')}")
