@@ -62,6 +62,9 @@ CONFIG_ERRORS = [
     (lambda c: c["shifts"]["digits_adversarial"].update(reference="resnet_e9"), "unknown zoo model 'resnet_e9'"),
     (lambda c: c["robustness"]["fits"]["corrupted"].update(ood_setting="nope"), "unknown zoo setting 'nope'"),
     (lambda c: c["zoo"]["settings"]["digits"].update(dataset="imagenet"), "unknown dataset 'imagenet'"),
+    (lambda c: c["zoo"]["settings"]["digits"].update(classes_from="nope"),
+     r"zoo.settings.digits.classes_from: unknown dataset 'nope'"),
+    (lambda c: c["experiments"][0].update(strategy="nope"), r"experiments\[0\].strategy: unknown strategy 'nope'"),
     (lambda c: c["experiments"].remove(
         {"dataset": "digits_adversarial", "model": "digits_unet", "strategy": "adaptive"}),
      "add it to 'experiments'"),
@@ -71,6 +74,19 @@ CONFIG_ERRORS = [
     (_testbed_trend({"id": "imagenet_val", "ood": "objectnet", "selection": "mine"}),
      "unknown testbed selection 'mine'"),
 ]
+
+
+def test_every_reference_of_the_table_reads_names_of_the_shipped_configs():
+    # A path with a typo would silently check nothing: each one finds names in the
+    # shipped configs, or is exercised by a CONFIG_ERRORS row.
+    from diffusion_classifier.workflow_config import REFERENCES, _containers, _names
+
+    configs = [yaml.safe_load((ROOT / p).read_text()) for p in ("config/mini.yaml", "config/paper.yaml",
+                                                                "tests/configs/micro.yaml")]
+    unread = [r.path for r in REFERENCES
+              if not any(isinstance(box, dict) and any(True for _ in _names(r, box, where))
+                         for config in configs for where, box in _containers(config, r.path.split(".")[:-1], ""))]
+    assert unread == ["zoo.settings.*.classes_from"]
 
 
 @pytest.mark.parametrize("edit, message", CONFIG_ERRORS)
