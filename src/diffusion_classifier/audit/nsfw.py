@@ -30,6 +30,7 @@ from diffusion_classifier.audit._heads import (
     LoadedHead,
     WeightsLayoutError,
     check_state_layout,
+    loaded_head,
 )
 from diffusion_classifier.audit.weights import (
     NSFW_L14,
@@ -279,8 +280,4 @@ def load_nsfw_head(
     spec = spec or get_weights_spec(NSFW_L14)
     check = verify_weights_file(path, spec)
     state = load_file(str(path), device="cpu")
-    check_state_layout(state, NSFW_STATE_LAYOUT, path, fix=_CONVERSION_FIX)
-    head = NSFWHead()
-    head.load_state_dict(state, strict=True)
-    head.requires_grad_(False)  # a fixed filter: inference only
-    return LoadedHead(head.to(device).eval(), check)
+    return loaded_head(NSFWHead(), state, NSFW_STATE_LAYOUT, path, _CONVERSION_FIX, check, device)

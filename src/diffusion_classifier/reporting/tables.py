@@ -30,10 +30,19 @@ def _cell(value) -> str:
     return "n/a" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "") -> tuple[Path, Path]:
-    """Write ``stem.csv`` (full precision) and ``stem.md`` (rounded, with caption)."""
+def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
+                display: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write ``stem.csv`` (full precision) and ``stem.md`` (rounded, with caption).
+
+    Args:
+        frame: The table of ``stem.csv``.
+        stem: Output path without suffix.
+        caption: Text above the Markdown table.
+        display: The table of ``stem.md`` when it differs from ``frame`` (a paper
+            layout of the cells), else ``frame``.
+    """
     stem = Path(stem)
     csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
     write_frame(frame, csv_path, float_format="%.6g")
-    atomic_write_text(md_path, to_markdown(frame, caption))
+    atomic_write_text(md_path, to_markdown(frame if display is None else display, caption))
     return csv_path, md_path
