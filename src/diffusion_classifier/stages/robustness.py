@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import code_version, write_frame, write_json
-from ..data import prepare_dataset
+from ..data import load_dataset, prepare_dataset
 from ..reporting import write_table
 from ..reporting.robustness import figure6_data, plot_figure6, table4_frame
 from ..robustness import effective_robustness, fit_discriminative, fit_parameters, logit, robustness_table
@@ -38,7 +38,9 @@ def build_shift(name: str, source: str, options: dict, shift: dict, base_dir: st
     spec = from_dict(ShiftSpec, shift, f"shifts.{name}")
     if spec.reference is not None and reference is None:
         raise ValueError(f"shifts.{name} is filtered against {spec.reference!r}: pass the reference model")
-    extra = {"reference": reference} if reference is not None else {}
+    from ..baselines.zoo_evaluation import reference_model  # the zoo's models, only for a filtered shift
+
+    extra = {"reference": reference_model(reference, load_dataset(base_dir))} if reference is not None else {}
     return prepare_dataset(source, out_dir, base_dir=str(base_dir), split=spec.split, **extra, **options)
 
 
