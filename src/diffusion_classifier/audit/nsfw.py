@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from diffusion_classifier.artifacts.provenance import file_sha256
 from diffusion_classifier.artifacts.tensors import save_tensors
 from diffusion_classifier.audit._heads import (
     LoadedHead,
@@ -36,7 +37,6 @@ from diffusion_classifier.audit.weights import (
     NSFW_L14,
     WeightsSpec,
     get_weights_spec,
-    sha256_file,
     verify_weights_file,
 )
 
@@ -253,7 +253,7 @@ def convert_keras_nsfw(
     logger.info(
         "wrote %s (sha256 %s); record this digest in the weights registry",
         output,
-        sha256_file(output),
+        file_sha256(output),
     )
     return output
 
