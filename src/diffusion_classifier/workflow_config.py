@@ -169,10 +169,11 @@ def check_config(config: dict[str, Any]) -> None:
         if spec.get("checkpoint") is None and spec.get("train") is None:
             raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
     for name, spec in config["strategies"].items():
-        for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
+        strategy = from_dict(StrategySpec, spec, f"strategies.{name}")
+        for objective in _stored_objectives(strategy):
             _known("objective", objective, list_objectives(), f"strategies.{name}")
         try:
-            from_dict(StrategySpec, spec, f"strategies.{name}").scoring_config(1000, 1)
+            strategy.scoring_config(1000, 1)
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
@@ -181,6 +182,11 @@ def check_config(config: dict[str, Any]) -> None:
     _check_supervised(config)
     _check_text_conditional(config)
     _check_sd_baselines(config)
+
+
+def _stored_objectives(strategy) -> list[str]:
+    """The objectives a strategy's runs store: its loss and extra objectives (StrategySpec's defaults)."""
+    return [strategy.loss, *strategy.extra_objectives]
 
 
 def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
@@ -255,8 +261,11 @@ def _check_supervised(config: dict[str, Any]) -> None:
             scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
     for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
         scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
-        stored = {config["strategies"][run["strategy"]].get("loss", "l2"),
-                  *config["strategies"][run["strategy"]].get("extra_objectives", [])}
+        from .config import from_dict
+        from .specs import StrategySpec
+
+        stored = set(_stored_objectives(from_dict(StrategySpec, config["strategies"][run["strategy"]],
+                                                  f"strategies.{run['strategy']}")))
         missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
         if missing:
             raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
