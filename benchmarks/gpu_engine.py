@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig
 from diffusion_classifier.engine.acceleration import Acceleration
+from diffusion_classifier.engine.noising import forward_noise
 from diffusion_classifier.models.base import NoisePrediction, NoisePredictor
 
 # stabilityai/stable-diffusion-2-base unet/config.json (the fields that shape compute).
@@ -147,7 +148,7 @@ def authors_loop(setup: Setup, latent, all_noise, abar, batch_size: int, dtype) 
                 bt = torch.tensor(ts[lo:lo + batch_size])
                 noise = all_noise[noise_idxs[lo:lo + batch_size]]
                 a = abar[bt].view(-1, 1, 1, 1).to(latent.device)
-                x_t = latent * a.sqrt() + noise * (1 - a).sqrt()
+                x_t = forward_noise(latent, noise, a)  # in the authors' dtype, as they do
                 t_in = bt.to(latent.device).to(dtype) if dtype == torch.float16 else bt.to(latent.device)
                 cond = setup.conditioning[prompt_idxs[lo:lo + batch_size]]
                 if setup.name == "sd":

@@ -59,3 +59,13 @@ def prototype_predictor(prototypes, abar) -> PrototypePredictor:
 def mini() -> dict:
     """A fresh copy of the embedded default's config (tests edit it in place)."""
     return yaml.safe_load((REPO / "config/mini.yaml").read_text())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """One torch thread: tiny models on a shared 2-core machine run far faster
+    single-threaded than with threads fighting for cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

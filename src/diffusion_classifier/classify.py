@@ -38,7 +38,8 @@ from .engine import DiffusionClassifier, draw_noise
 from .models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from .models.loading import resolve_checkpoint
 from .models.prompts import PromptSpec, class_prompts
-from .specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+from .config import from_dict
+from .specs import ModelSpec, ScoringSpec, StrategySpec
 from .stages.score import shard_provenance
 
 __all__ = ["ZeroShotClassifier", "ClassifyResult", "parse_strategy", "detect_adapter", "list_images", "model_image",

@@ -1,5 +1,8 @@
 """Typed, validated views of the config sections a stage receives.
 
+(:func:`from_dict`, :func:`resolve_device` and :func:`resolve_dtype` are
+:mod:`.config`'s, imported here for the stages that take them from this module.)
+
 The workflow validates the whole config against ``workflow/schemas`` at start; each
 stage then turns its section into a frozen dataclass here, so a misspelt key fails
 with the list of known keys even when a stage is called by hand.
@@ -7,12 +10,9 @@ with the list of known keys even when a stage is called by hand.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
-import torch
-
+from .config import from_dict, resolve_device, resolve_dtype
 from .data.transforms import ImageTransform
 from .engine import Schedule, ScoringConfig, image_seed
 from .engine.acceleration import Acceleration
@@ -20,40 +20,6 @@ from .engine.sequential import SequentialConfig
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
            "AuditSpec", "ZeroShotSpec", "WinogroundBaselineSpec"]
-
-T = TypeVar("T")
-
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def from_dict(cls: type[T], data: dict[str, Any] | None, where: str) -> T:
-    """Build dataclass ``cls`` from ``data``; unknown keys are an error naming ``where``."""
-    data = dict(data or {})
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """The model dtype; half precision falls back to float32 on the CPU."""
-    try:
-        dtype = _DTYPES[name]
-    except KeyError:
-        raise ValueError(f"unknown dtype {name!r}; choose one of {sorted(_DTYPES)}") from None
-    return torch.float32 if device.type == "cpu" else dtype
-
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -8,15 +8,13 @@ job starts.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
-from .errors import UserError
+from .config import ConfigError
 
-__all__ = ["check_config", "ConfigError"]
-
-
-class ConfigError(UserError, ValueError):
-    """The workflow config is inconsistent."""
+__all__ = ["check_config", "check_references", "ConfigError", "REFERENCES", "Reference"]
 
 
 def _known(kind: str, name: str, known: list[str], where: str) -> None:
@@ -24,42 +22,171 @@ def _known(kind: str, name: str, known: list[str], where: str) -> None:
         raise ConfigError(f"{where}: unknown {kind} {name!r}; defined: {sorted(known)}")
 
 
+def _registry(module: str, names: str) -> Callable[[], list[str]]:
+    """The names of a registry, imported when first checked (the Snakefile imports this module)."""
+    def known() -> list[str]:
+        target = getattr(importlib.import_module(module, __package__), names)
+        return list(target() if callable(target) else target)
+    return known
+
+
+def _table1_rows() -> list[str]:
+    from .reporting.table1 import TABLE1_ROWS
+
+    return [row.key for row in TABLE1_ROWS]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A config value that must name an entry of a section or a registry.
+
+    Attributes:
+        path: Where the names stand. Dotted keys; ``*`` is every entry of a mapping,
+            ``name[]`` every item of a list; the last part is the referring field, or
+            ``<key>`` for the keys of the mapping itself, or ``*`` for its values.
+        target: The section whose keys (or, for a list, items) are the defined names,
+            or a function giving a registry's names.
+        kind: What a name is, for the message ("dataset", "zoo model", ...).
+        when: Check only entries where this sibling key is set (and then the field is required).
+        default: The field's value when absent (else an absent field is not checked).
+        hint: Appended to the location in the message.
+    """
+
+    path: str
+    target: str | Callable[[], list[str]]
+    kind: str
+    when: str | None = None
+    default: str | None = None
+    hint: str = ""
+
+
+#: Every name one part of the config gives to another, or to a registry.
+REFERENCES: tuple[Reference, ...] = (
+    Reference("datasets.*.source", _registry(".data", "list_datasets"), "dataset source"),
+    Reference("models.*.adapter", _registry(".models", "list_adapters"), "model adapter"),
+    Reference("models.*.train_dataset", "datasets", "dataset", when="train"),
+    Reference("experiments[].dataset", "datasets", "dataset"),
+    Reference("experiments[].model", "models", "model"),
+    Reference("experiments[].strategy", "strategies", "strategy"),
+    Reference("noise_pairing.dataset", "datasets", "dataset"),
+    Reference("noise_pairing.model", "models", "model"),
+    # LAION-filter audit (Table 2), CLIP baselines and Table 1
+    Reference("audit.datasets[]", "datasets", "dataset"),
+    Reference("baselines.clip_models.*.backend", _registry(".baselines", "list_clip_backends"), "CLIP backend",
+              default="open_clip"),
+    Reference("baselines.clip_models.*.table1_row", _table1_rows, "Table 1 row"),
+    Reference("baselines.zero_shot.models[]", "baselines.clip_models", "CLIP model"),
+    Reference("baselines.winoground.models[]", "baselines.clip_models", "CLIP model"),
+    Reference("baselines.zero_shot.datasets[]", "datasets", "dataset"),
+    Reference("table1.datasets[]", "datasets", "dataset"),
+    Reference("table1.diffusion_classifier.<key>", "table1.datasets", "dataset"),
+    # Table 1: Synthetic SD Data and SD Features
+    Reference("baselines.synthetic.model", "models", "model"),
+    Reference("baselines.synthetic.datasets[]", "datasets", "dataset"),
+    Reference("baselines.features.model", "models", "model"),
+    Reference("baselines.features.datasets[]", "datasets", "dataset"),
+    Reference("baselines.features.train_from.*", "datasets", "dataset"),
+    # zero-shot and compositional runs
+    Reference("compositional[].dataset", "datasets", "dataset"),
+    Reference("compositional[].model", "models", "model"),
+    Reference("compositional[].strategy", "strategies", "strategy"),
+    # robustness study: zoo, shifts, fits
+    Reference("zoo.members[]", "zoo.models", "zoo model"),
+    Reference("zoo.models.*.train_dataset", "datasets", "dataset", when="train"),
+    Reference("zoo.settings.*.dataset", "datasets", "dataset"),
+    Reference("zoo.settings.*.classes_from", "datasets", "dataset"),
+    Reference("shifts.<key>", "datasets", "dataset", hint=" (a shift must also be listed in 'datasets')"),
+    Reference("shifts.*.base", "datasets", "dataset"),
+    Reference("shifts.*.reference", "zoo.models", "zoo model"),
+    Reference("robustness.fits.*.id_setting", "zoo.settings", "zoo setting"),
+    Reference("robustness.fits.*.ood_setting", "zoo.settings", "zoo setting"),
+    Reference("robustness.fits.*.reference", "zoo.models", "zoo model"),
+)
+
+
+def _containers(node: Any, parts: list[str], where: str) -> Iterator[tuple[str, Any]]:
+    """(location, mapping) of every container ``parts`` leads to."""
+    if not parts:
+        yield where, node
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        for key, value in (node or {}).items():
+            yield from _containers(value, rest, f"{where}.{key}")
+    elif head.endswith("[]"):
+        for i, item in enumerate((node or {}).get(head[:-2]) or []):
+            yield from _containers(item, rest, f"{where}.{head[:-2]}[{i}]".lstrip("."))
+    elif isinstance(node, dict) and node.get(head) is not None:
+        yield from _containers(node[head], rest, f"{where}.{head}".lstrip("."))
+
+
+def _names(reference: Reference, container: dict, where: str) -> Iterator[tuple[str, Any]]:
+    """(location, name) of every name ``reference`` reads from one container."""
+    field_ = reference.path.rsplit(".", 1)[-1]
+    if field_ == "<key>":
+        yield from ((f"{where}.{key}", key) for key in container)
+    elif field_ == "*":
+        yield from ((f"{where}.{key}", value) for key, value in container.items())
+    elif field_.endswith("[]"):
+        yield from ((f"{where}.{field_[:-2]}", value) for value in container.get(field_[:-2]) or [])
+    elif reference.when is not None:
+        if container.get(reference.when) is not None:
+            yield f"{where}.{field_}", container.get(field_)
+    elif container.get(field_, reference.default) is not None:
+        yield f"{where}.{field_}", container.get(field_, reference.default)
+
+
+def _defined(target: str | Callable[[], list[str]], config: dict[str, Any]) -> list[str]:
+    if callable(target):
+        return target()
+    node: Any = config
+    for key in target.split("."):
+        node = (node or {}).get(key)
+    return list(node or [])
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """Every name of :data:`REFERENCES` is defined where it points."""
+    for reference in REFERENCES:
+        defined = None  # looked up once, and only when a name is there to check
+        for where, container in _containers(config, reference.path.split(".")[:-1], ""):
+            if not isinstance(container, dict):
+                continue
+            for location, name in _names(reference, container, where):
+                if defined is None:
+                    defined = _defined(reference.target, config)
+                _known(reference.kind, name, defined, location + reference.hint)
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the key and the fix for any dangling reference."""
-    from .data import list_datasets
+    from .config import from_dict
     from .engine import list_objectives
-    from .models import list_adapters
-    from .specs import StrategySpec, from_dict
+    from .specs import StrategySpec
 
-    datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
-    for name, spec in datasets.items():
-        _known("dataset source", spec["source"], list_datasets(), f"datasets.{name}.source")
-    for name, spec in models.items():
-        _known("model adapter", spec["adapter"], list_adapters(), f"models.{name}.adapter")
+    check_references(config)
+    for name, spec in config["models"].items():
         if spec.get("checkpoint") is None and spec.get("train") is None:
             raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
-        if spec.get("train") is not None:
-            _known("dataset", spec.get("train_dataset"), list(datasets), f"models.{name}.train_dataset")
-    for name, spec in strategies.items():
-        for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
+    for name, spec in config["strategies"].items():
+        strategy = from_dict(StrategySpec, spec, f"strategies.{name}")
+        for objective in _stored_objectives(strategy):
             _known("objective", objective, list_objectives(), f"strategies.{name}")
         try:
-            from_dict(StrategySpec, spec, f"strategies.{name}").scoring_config(1000, 1)
+            strategy.scoring_config(1000, 1)
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
-        where = f"experiments[{i}]"
-        _known("dataset", run["dataset"], list(datasets), where)
-        _known("model", run["model"], list(models), where)
-        _known("strategy", run["strategy"], list(strategies), where)
-        _check_runnable_schedule(run, config, where)
-    if config.get("noise_pairing"):
-        _known("dataset", config["noise_pairing"]["dataset"], list(datasets), "noise_pairing.dataset")
-        _known("model", config["noise_pairing"]["model"], list(models), "noise_pairing.model")
+        _check_runnable_schedule(run, config, f"experiments[{i}]")
     _check_audit_and_baselines(config)
     _check_supervised(config)
     _check_text_conditional(config)
     _check_sd_baselines(config)
+
+
+def _stored_objectives(strategy) -> list[str]:
+    """The objectives a strategy's runs store: its loss and extra objectives (StrategySpec's defaults)."""
+    return [strategy.loss, *strategy.extra_objectives]
 
 
 def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
@@ -80,7 +207,8 @@ def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
 
 def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where: str) -> None:
     """The experiment's schedule on its model's timesteps and, where known, its dataset's classes."""
-    from .specs import StrategySpec, from_dict
+    from .config import from_dict
+    from .specs import StrategySpec
 
     strategy = from_dict(StrategySpec, config["strategies"][run["strategy"]], f"strategies.{run['strategy']}")
     train = config["models"][run["model"]].get("train") or {}
@@ -96,39 +224,21 @@ def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where:
 # ---------------------------------------------------------------------------------------
 # LAION-filter audit (Table 2), CLIP baselines and Table 1.
 def _check_audit_and_baselines(config: dict[str, Any]) -> None:
-    """Names used by ``audit``, ``baselines`` and ``table1`` must be defined elsewhere."""
-    from .baselines import list_clip_backends
-    from .reporting.table1 import TABLE1_ROWS
-    from .specs import ZeroShotSpec, from_dict
+    """Prompt templates of the CLIP zero-shot datasets; Table 1's Diffusion Classifier runs are experiments."""
+    from .config import from_dict
+    from .specs import ZeroShotSpec
 
-    datasets = list(config["datasets"])
-    for name in (config.get("audit") or {}).get("datasets", []):
-        _known("dataset", name, datasets, "audit.datasets")
     baselines = config.get("baselines") or {}
-    clip_models = baselines.get("clip_models", {})
-    for name, spec in clip_models.items():
-        _known("CLIP backend", spec.get("backend", "open_clip"), list_clip_backends(),
-               f"baselines.clip_models.{name}.backend")
-        if spec.get("table1_row") is not None:
-            _known("Table 1 row", spec["table1_row"], [r.key for r in TABLE1_ROWS],
-                   f"baselines.clip_models.{name}.table1_row")
-    for section in ("zero_shot", "winoground"):
-        for name in (baselines.get(section) or {}).get("models", []):
-            _known("CLIP model", name, list(clip_models), f"baselines.{section}.models")
     if baselines.get("zero_shot"):
         zero_shot = from_dict(ZeroShotSpec, baselines["zero_shot"], "baselines.zero_shot")
         for name in zero_shot.datasets:
-            _known("dataset", name, datasets, "baselines.zero_shot.datasets")
             try:
                 zero_shot.template(name)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
     table1 = config.get("table1") or {}
     runs = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
-    for name in table1.get("datasets", []):
-        _known("dataset", name, datasets, "table1.datasets")
     for name, run in table1.get("diffusion_classifier", {}).items():
-        _known("dataset", name, table1.get("datasets", []), "table1.diffusion_classifier")
         if (name, run["model"], run["strategy"]) not in runs:
             raise ConfigError(f"table1.diffusion_classifier.{name}: no experiment {{dataset: {name}, model: "
                               f"{run['model']}, strategy: {run['strategy']}}}; add it to 'experiments'")
@@ -151,8 +261,11 @@ def _check_supervised(config: dict[str, Any]) -> None:
             scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
     for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
         scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
-        stored = {config["strategies"][run["strategy"]].get("loss", "l2"),
-                  *config["strategies"][run["strategy"]].get("extra_objectives", [])}
+        from .config import from_dict
+        from .specs import StrategySpec
+
+        stored = set(_stored_objectives(from_dict(StrategySpec, config["strategies"][run["strategy"]],
+                                                  f"strategies.{run['strategy']}")))
         missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
         if missing:
             raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
@@ -166,7 +279,7 @@ def _check_supervised(config: dict[str, Any]) -> None:
         sequential = (s.get("study") or {}).get("sequential")
         if sequential:
             from .reporting.schedule_study import SequentialStudySpec
-            from .specs import from_dict
+            from .config import from_dict
 
             try:
                 from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
@@ -182,31 +295,12 @@ def _check_supervised(config: dict[str, Any]) -> None:
 
 # --- robustness study: zoo, shifts, fits ---------------------------------------------
 def check_robustness_config(config: dict[str, Any]) -> None:
-    """Dangling names of the sections ``zoo``, ``shifts`` and ``robustness``."""
-    datasets = config["datasets"]
+    """The robustness fits: diffusion rows are experiments, a reference is a zoo member, a line has 2 models."""
     zoo = config.get("zoo", {})
-    zoo_models, settings = zoo.get("models", {}), zoo.get("settings", {})
-    for name in zoo.get("members") or []:
-        _known("zoo model", name, list(zoo_models), "zoo.members")
-    for name, spec in zoo_models.items():
-        if spec.get("train") is not None:
-            _known("dataset", spec.get("train_dataset"), list(datasets), f"zoo.models.{name}.train_dataset")
-    for name, spec in settings.items():
-        _known("dataset", spec["dataset"], list(datasets), f"zoo.settings.{name}.dataset")
-        if spec.get("classes_from"):
-            _known("dataset", spec["classes_from"], list(datasets), f"zoo.settings.{name}.classes_from")
-    for name, spec in config.get("shifts", {}).items():
-        _known("dataset", name, list(datasets), f"shifts.{name} (a shift must also be listed in 'datasets')")
-        _known("dataset", spec["base"], list(datasets), f"shifts.{name}.base")
-        if spec.get("reference"):
-            _known("zoo model", spec["reference"], list(zoo_models), f"shifts.{name}.reference")
+    zoo_models = zoo.get("models", {})
     runs = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
     for name, fit in config.get("robustness", {}).get("fits", {}).items():
         where = f"robustness.fits.{name}"
-        for key in ("id_setting", "ood_setting"):
-            _known("zoo setting", fit[key], list(settings), f"{where}.{key}")
-        if fit.get("reference"):
-            _known("zoo model", fit["reference"], list(zoo_models), f"{where}.reference")
         for i, row in enumerate(fit.get("diffusion", [])):
             for key in ("id_dataset", "ood_dataset"):
                 if (row[key], row["model"], row["strategy"]) not in runs:
@@ -264,9 +358,6 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
             _check_template_prompts(run["dataset"], spec)
     for i, run in enumerate(config.get("compositional", [])):
         where = f"compositional[{i}]"
-        _known("dataset", run["dataset"], list(datasets), where)
-        _known("model", run["model"], list(models), where)
-        _known("strategy", run["strategy"], list(strategies), where)
         if not adapter_uses_prompts(models[run["model"]]["adapter"]):
             raise ConfigError(f"{where}: model {run['model']!r} is not text-conditional; captions need one")
         if len(strategies[run["strategy"]]["evaluations"]) != 1:
@@ -327,11 +418,11 @@ def _check_digit_splits(datasets: dict[str, Any]) -> None:
 
 # --- Table 1: Synthetic SD Data and SD Features ----------------------------------------
 def _check_sd_baselines(config: dict[str, Any]) -> None:
-    """``baselines.synthetic`` / ``baselines.features``: known text-conditional model and datasets."""
+    """``baselines.synthetic`` / ``baselines.features``: valid sections whose model is text-conditional."""
     from .baselines.sd_features import FeatureSpec
     from .baselines.synthetic import SyntheticSpec
     from .models import adapter_uses_prompts
-    from .specs import from_dict
+    from .config import from_dict
 
     baselines = config.get("baselines") or {}
     for section, spec_cls in (("synthetic", SyntheticSpec), ("features", FeatureSpec)):
@@ -342,11 +433,6 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
             spec = from_dict(spec_cls, baselines[section], where)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        _known("model", spec.model, list(config["models"]), f"{where}.model")
         if not adapter_uses_prompts(config["models"][spec.model]["adapter"]):
             raise ConfigError(f"{where}.model: {spec.model!r} is not text-conditional; the baseline needs a "
                               "Stable-Diffusion-style model (adapter stable_diffusion)")
-        for name in spec.datasets:
-            _known("dataset", name, list(config["datasets"]), f"{where}.datasets")
-        for column, name in getattr(spec, "train_from", {}).items():
-            _known("dataset", name, list(config["datasets"]), f"{where}.train_from.{column}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import diffusion_classifier
 from diffusion_classifier.artifacts import atomic_directory, atomic_path, atomic_write_text
-from diffusion_classifier.artifacts.provenance import remove_stale_temporaries
+from diffusion_classifier.artifacts.io import remove_stale_temporaries
 
 SRC = str(Path(diffusion_classifier.__file__).resolve().parents[1])
 

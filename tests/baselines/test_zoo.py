@@ -13,7 +13,7 @@ from diffusion_classifier.baselines.zoo_evaluation import class_mapping, evaluat
 from diffusion_classifier.data import DatasetError, load_dataset
 from diffusion_classifier.stages.zoo import evaluate_zoo_model, train_zoo_model
 
-from .zoo_helpers import IMAGE, constant_checkpoint, make_manifest
+from helpers.zoo_helpers import IMAGE, constant_checkpoint, make_manifest
 
 
 def test_unknown_timm_name_lists_close_names():

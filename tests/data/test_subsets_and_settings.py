@@ -1,4 +1,4 @@
-"""Seeded subsets, the paper-settings table and the proposed config fragment."""
+"""Seeded subsets, the paper-settings table and its agreement with config/paper.yaml."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from diffusion_classifier.data.paper_settings import PAPER_SETTINGS
 from diffusion_classifier.data.subsets import SubsetSpec, balanced_subset, select_subset
 from diffusion_classifier.engine.schedule import Schedule
 
-FRAGMENT = Path(__file__).resolve().parents[2] / "config" / "fragments" / "datasets.yaml"
+PAPER_CONFIG = Path(__file__).resolve().parents[2] / "config" / "paper.yaml"
 
 
 def _records(per_class=(5, 5, 5, 2)):
@@ -42,27 +42,42 @@ def test_subset_applies_to_the_named_splits_only():
     assert none is None and len(unchanged) == len(records)
 
 
-@pytest.mark.parametrize("dataset, num_classes, passes", [
-    # UNet passes per image of the authors' release (the ~5,600 rows: within 1%).
-    ("cifar10", 10, 2750), ("stl10", 10, 3000), ("oxford_pets", 37, 2050), ("objectnet", 113, 14400),
-    ("imagenet_2k", 1000, 124500), ("flowers102", 102, 5600), ("food101", 101, 5600), ("fgvc_aircraft", 100, 5600),
+def _paper_runs() -> tuple[dict, dict[str, dict]]:
+    """config/paper.yaml, and the strategy of each of its (dataset, model) experiments
+    (Table 1's zero-shot strategy where a dataset has several)."""
+    paper = yaml.safe_load(PAPER_CONFIG.read_text())
+    runs = {(r["dataset"], r["model"]): paper["strategies"][r["strategy"]] for r in paper["experiments"]}
+    for dataset, run in paper["table1"]["diffusion_classifier"].items():
+        runs[(dataset, run["model"])] = paper["strategies"][run["strategy"]]
+    return paper, runs
+
+
+@pytest.mark.parametrize("dataset, passes, exact", [
+    # UNet passes per image of the authors' release, as their code counts them; for the
+    # four-stage fine-grained settings the release states about 5,600 (within 1%).
+    ("cifar10", 2750, True), ("stl10", 3000, True), ("oxford_pets", 2050, True), ("objectnet", 14400, True),
+    ("imagenet_2k", 124500, True), ("flowers102", 5600, False), ("food101", 5600, False),
+    ("fgvc_aircraft", 5600, False),
 ])
-def test_zero_shot_schedules_cost_what_the_paper_reports(dataset, num_classes, passes):
-    settings = get_paper_settings(dataset)
-    assert settings.num_classes == num_classes
-    schedule = Schedule(settings.zero_shot.evaluations, settings.zero_shot.keep)
-    assert abs(schedule.passes(num_classes) - passes) <= 0.01 * passes
+def test_zero_shot_schedules_of_the_paper_config_cost_what_the_paper_reports(dataset, passes, exact):
+    _, runs = _paper_runs()
+    strategy = runs[(dataset, "sd2_base")]
+    cost = Schedule(tuple(strategy["evaluations"]), tuple(strategy["keep"])).passes(get_paper_settings(dataset).num_classes)
+    assert cost == passes if exact else abs(cost - passes) <= 0.01 * passes
 
 
-def test_supervised_runs_use_the_dit_grid():
+def test_supervised_runs_of_the_paper_config_use_the_dit_grid():
+    _, runs = _paper_runs()
     for name in ("imagenet_10k", "imagenet_v2", "imagenet_a", "objectnet", "imagenet_val_a200", "imagenet_val_objectnet"):
-        strategy = get_paper_settings(name).supervised
-        assert Schedule(strategy.evaluations, strategy.keep).grid == list(range(2, 1000, 4)) and strategy.loss == "l2"
+        for model in ("dit_xl2_256", "dit_xl2_512"):
+            strategy = runs[(name, model)]
+            assert Schedule(tuple(strategy["evaluations"]), tuple(strategy["keep"])).grid == list(range(2, 1000, 4))
+            assert strategy["loss"] == "l2"
 
 
 def test_prompts_metrics_and_names():
     pets = get_paper_settings("oxford_pets")
-    assert pets.accuracy == "mean_per_class" and pets.zero_shot.loss == "l1"
+    assert pets.accuracy == "mean_per_class" and _paper_runs()[1][("oxford_pets", "sd2_base")]["loss"] == "l1"
     assert get_paper_settings("food101").prompts(["apple pie"] * 101)[0] == "a photo of apple pie, a type of food."
     assert get_paper_settings("cifar10").prompts(list("abcdefghij"))[1] == "a blurry photo of a b."
     with pytest.raises(ValueError, match="must match the label count"):
@@ -76,10 +91,8 @@ def test_prompts_metrics_and_names():
         == {"mean_per_class"}
 
 
-def test_config_fragment_covers_every_paper_dataset():
-    datasets = yaml.safe_load(FRAGMENT.read_text())["datasets"]
-    assert sorted(datasets) == list_paper_settings()
-    for name, entry in datasets.items():
-        assert entry["source"] == get_paper_settings(name).source and entry["source"] in list_datasets()
-        subset = entry["options"].get("subset_size")
-        assert subset == get_paper_settings(name).num_images or subset is None
+def test_paper_config_covers_every_paper_dataset():
+    datasets = yaml.safe_load(PAPER_CONFIG.read_text())["datasets"]
+    assert set(list_paper_settings()) <= set(datasets)
+    for name in list_paper_settings():
+        assert datasets[name]["source"] == get_paper_settings(name).source and datasets[name]["source"] in list_datasets()

@@ -54,3 +54,19 @@ def test_a_learned_variance_model_trains_and_loads_as_a_variance_predictor(tmp_p
     assert predictor.learns_variance
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["loss"].startswith("hybrid") and math.isfinite(provenance["final_loss"])
+
+
+def test_training_configs_share_one_base():
+    # The step-counted trainings state their shared settings once (StepTraining); each
+    # keeps its own defaults, and from_dict still lists every key a section may hold.
+    from diffusion_classifier.baselines.contrastive import ContrastiveConfig
+    from diffusion_classifier.config import ConfigError, from_dict
+    from diffusion_classifier.models.text_training import TextTrainConfig
+    from diffusion_classifier.models.training import DiffusionTraining, StepTraining
+
+    assert issubclass(TrainConfig, DiffusionTraining) and issubclass(TextTrainConfig, DiffusionTraining)
+    assert issubclass(ContrastiveConfig, StepTraining)
+    assert (TrainConfig().steps, TextTrainConfig().steps, ContrastiveConfig().steps) == (1500, 1000, 600)
+    assert TextTrainConfig().architecture == "tiny_text_unet" and ContrastiveConfig().learning_rate == 0.002
+    with pytest.raises(ConfigError, match="known keys: .*'beta_schedule'.*'seed'.*'text_layers'"):
+        from_dict(TextTrainConfig, {"text_layer": 1}, "models.digits_text.train")

@@ -7,9 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE, example_scores, unavailable_summary
-from diffusion_classifier.baselines import winoground_table
-from diffusion_classifier.compositional import summarise_examples
+from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE, unavailable_summary
+from diffusion_classifier.compositional import outcomes, summarise_examples
 from diffusion_classifier.stages.zeroshot import make_table3
 
 
@@ -23,11 +22,11 @@ def test_table3_has_clip_rows_ours_and_the_papers(tmp_path):
     diffusion = tmp_path / "dc.json"
     diffusion.write_text(json.dumps({"subsets": summarise_examples(_outcomes(), ("collapsed_tag",))}))
     sims = [[[0.9, 0.1], [0.2, 0.8]], [[0.5, 0.5], [0.5, 0.5]], [[0.9, 0.1], [0.2, 0.8]], [[0.1, 0.9], [0.8, 0.2]]]
-    per = example_scores(sims).assign(collapsed_tag=["Object", "Object", "Relation", "Both"])
+    per = pd.DataFrame(outcomes(sims)).assign(collapsed_tag=["Object", "Object", "Relation", "Both"])
     vitl = tmp_path / "vitl.json"
-    vitl.write_text(json.dumps({"label": "CLIP ViT-L/14", "scores": winoground_table(per).to_dict(orient="records")}))
+    vitl.write_text(json.dumps({"label": "CLIP ViT-L/14", "subsets": summarise_examples(per, ("collapsed_tag",))}))
     vith = tmp_path / "vith.json"
-    vith.write_text(json.dumps({"label": "OpenCLIP ViT-H/14", "scores": None,
+    vith.write_text(json.dumps({"label": "OpenCLIP ViT-H/14", "subsets": None,
                                 **unavailable_summary(WEIGHTS_UNAVAILABLE, "no file")}))
     csv_path, md_path = make_table3(diffusion, {"clip_vitl14": vitl, "openclip_vith14": vith}, tmp_path / "t3")
 

@@ -65,3 +65,17 @@ def test_scalar_returns_floats() -> None:
 def test_invalid_input_raises(correct, total, alpha) -> None:
     with pytest.raises(ValueError):
         clopper_pearson(correct, total, alpha=alpha)
+
+
+def test_accuracy_counts_are_the_one_summary_of_outcomes():
+    from diffusion_classifier.baselines import accuracy_summary
+    from diffusion_classifier.robustness import accuracy_counts
+
+    # Class 0: 3 of 4 right, class 1: 0 of 1 -> top-1 3/5, mean per class (0.75 + 0) / 2.
+    fields = accuracy_counts([0, 0, 0, 0, 1], [True, True, True, False, False])
+    assert fields["num_images"] == 5 and fields["num_correct"] == 3 and fields["accuracy"] == 0.6
+    assert fields["mean_per_class_accuracy"] == 0.375 and fields["classes_present"] == 2
+    assert (fields["accuracy_ci_low"], fields["accuracy_ci_high"]) == clopper_pearson(3, 5)
+    assert accuracy_summary([0, 0, 0, 0, 1], [0, 0, 0, 1, 0]) == {"status": "ok", "reason": None, **fields}
+    with pytest.raises(ValueError, match="one outcome per label"):
+        accuracy_counts([0, 1], [True])

@@ -1,10 +1,8 @@
-"""Artifacts: the per-pair error store and the provenance recorded with every output."""
+"""Artifacts: atomic writes, the per-pair error store and the provenance recorded with every output."""
 
+from .io import atomic_directory, atomic_path, atomic_write_text, write_frame, write_json
 from .provenance import (
     ChecksumError,
-    atomic_directory,
-    atomic_path,
-    atomic_write_text,
     check_sha256,
     code_version,
     config_hash,
@@ -13,7 +11,6 @@ from .provenance import (
     file_sha256,
     files_sha256,
     verify_sha256,
-    write_json,
 )
 from .timing import read_timing, timing_path, write_timing
 from .store import ERROR_PREFIX, Shard, ShardError, ShardWriter, read_errors, read_images, read_shard, verify_shard
@@ -41,6 +38,7 @@ __all__ = [
     "timing_path",
     "verify_sha256",
     "verify_shard",
+    "write_frame",
     "write_json",
     "write_timing",
 ]

@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from .provenance import atomic_path
+from .io import atomic_path
 
 __all__ = ["PREEMPTION_SIGNALS", "InFlight", "Preempted", "preemptible", "signals_deferred"]
 

@@ -51,7 +51,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .preemption import signals_deferred
-from .provenance import atomic_directory, atomic_path, file_sha256, remove_stale_temporaries, verify_sha256, write_json
+from .io import atomic_directory, atomic_path, remove_stale_temporaries, write_json
+from .provenance import file_sha256, verify_sha256
 from .timing import now, write_timing
 
 if TYPE_CHECKING:  # annotations only: a runtime import would be circular (engine -> models -> artifacts)

@@ -57,7 +57,6 @@ from diffusion_classifier.audit.weights import (
     WeightsSpec,
     get_weights_spec,
     register_weights,
-    sha256_file,
     verify_weights_file,
 )
 
@@ -96,7 +95,6 @@ __all__ = [
     "passes_resolution",
     "register_weights",
     "score_manifest",
-    "sha256_file",
     "summarize_scores",
     "table2",
     "verify_weights_file",

@@ -74,3 +74,19 @@ def check_state_layout(
         + ", ".join(problems)
         + f". Fix: {fix}"
     )
+
+
+def loaded_head(
+    head: ModuleT,
+    state: Mapping[str, torch.Tensor],
+    layout: Mapping[str, tuple[int, ...]],
+    path: str | Path,
+    fix: str,
+    check: WeightsCheck,
+    device: str | torch.device,
+) -> LoadedHead[ModuleT]:
+    """``head`` with ``state`` loaded (after :func:`check_state_layout`), frozen, in eval mode on ``device``."""
+    check_state_layout(state, layout, path, fix=fix)
+    head.load_state_dict(state, strict=True)
+    head.requires_grad_(False)  # a fixed filter: inference only
+    return LoadedHead(head.to(device).eval(), check)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffusion_classifier.audit._heads import LoadedHead, check_state_layout
+from diffusion_classifier.audit._heads import LoadedHead, loaded_head
 from diffusion_classifier.audit.weights import (
     AESTHETIC_L14,
     WeightsSpec,
@@ -100,13 +100,5 @@ def load_aesthetic_head(
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise TypeError(f"{path} holds a {type(state).__name__}, expected a state dict")
-    check_state_layout(
-        state,
-        AESTHETIC_STATE_LAYOUT,
-        path,
-        fix=f"download the original {spec.filename} from {spec.url}",
-    )
-    head = AestheticHead()
-    head.load_state_dict(state, strict=True)
-    head.requires_grad_(False)  # a fixed filter: inference only
-    return LoadedHead(head.to(device).eval(), check)
+    return loaded_head(AestheticHead(), state, AESTHETIC_STATE_LAYOUT, path,
+                       f"download the original {spec.filename} from {spec.url}", check, device)

@@ -25,17 +25,18 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from diffusion_classifier.artifacts.provenance import file_sha256
 from diffusion_classifier.artifacts.tensors import save_tensors
 from diffusion_classifier.audit._heads import (
     LoadedHead,
     WeightsLayoutError,
     check_state_layout,
+    loaded_head,
 )
 from diffusion_classifier.audit.weights import (
     NSFW_L14,
     WeightsSpec,
     get_weights_spec,
-    sha256_file,
     verify_weights_file,
 )
 
@@ -252,7 +253,7 @@ def convert_keras_nsfw(
     logger.info(
         "wrote %s (sha256 %s); record this digest in the weights registry",
         output,
-        sha256_file(output),
+        file_sha256(output),
     )
     return output
 
@@ -279,8 +280,4 @@ def load_nsfw_head(
     spec = spec or get_weights_spec(NSFW_L14)
     check = verify_weights_file(path, spec)
     state = load_file(str(path), device="cpu")
-    check_state_layout(state, NSFW_STATE_LAYOUT, path, fix=_CONVERSION_FIX)
-    head = NSFWHead()
-    head.load_state_dict(state, strict=True)
-    head.requires_grad_(False)  # a fixed filter: inference only
-    return LoadedHead(head.to(device).eval(), check)
+    return loaded_head(NSFWHead(), state, NSFW_STATE_LAYOUT, path, _CONVERSION_FIX, check, device)

@@ -10,19 +10,18 @@ recorded in the registry.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from diffusion_classifier.artifacts.provenance import file_sha256
 from diffusion_classifier.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 WeightsFormat = Literal["torch-state-dict", "safetensors"]
 
-_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -144,22 +143,6 @@ register_weights(
 )
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hash a file in fixed-size chunks, so large files never sit in memory.
-
-    Args:
-        path: File to hash.
-
-    Returns:
-        Lower-case hex digest.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_weights_file(path: str | Path, spec: WeightsSpec) -> WeightsCheck:
     """Hash ``path`` and compare it with ``spec.sha256`` before the file is read.
 
@@ -180,7 +163,7 @@ def verify_weights_file(path: str | Path, spec: WeightsSpec) -> WeightsCheck:
         raise FileNotFoundError(
             f"weights {spec.name!r}: file {path} not found; download it from {spec.url}"
         )
-    actual = sha256_file(path)
+    actual = file_sha256(path)
     expected = spec.sha256.lower() if spec.sha256 else None
     if expected is None:
         logger.warning(

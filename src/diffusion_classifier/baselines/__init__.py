@@ -18,28 +18,24 @@ from .clip_models import (
     register_clip_backend,
 )
 from .summary import OK, UNAVAILABLE, accuracy_summary, unavailable_summary
-from .winoground import TAGS, WINOGROUND_COLUMNS, clip_similarities, example_scores, winoground_table
+from .clip_pairs import clip_pair_scores
 from .zero_shot import class_prompts, cosine_logits, zero_shot_predict
 
 __all__ = [
     "OK",
-    "TAGS",
     "UNAVAILABLE",
     "WEIGHTS_UNAVAILABLE",
-    "WINOGROUND_COLUMNS",
     "ClipModel",
     "ClipModelSpec",
     "ClipUnavailable",
     "accuracy_summary",
     "class_prompts",
-    "clip_similarities",
+    "clip_pair_scores",
     "cosine_logits",
-    "example_scores",
     "get_clip_backend",
     "list_clip_backends",
     "load_clip_model",
     "register_clip_backend",
     "unavailable_summary",
-    "winoground_table",
     "zero_shot_predict",
 ]

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..compositional.scores import example_scores
 from ..data.transforms import ImageTransform
+from ..models.training import StepTraining
 
 __all__ = ["ContrastiveConfig", "ContrastiveModel", "WordVocabulary", "train_contrastive", "pair_similarities"]
 
@@ -28,16 +29,22 @@ PAD, UNK = 0, 1
 
 
 @dataclass(frozen=True)
-class ContrastiveConfig:
-    """Training settings (``compositional_baselines.contrastive.train`` in the config)."""
+class ContrastiveConfig(StepTraining):
+    """Training settings (``compositional_baselines.contrastive.train`` in the config):
+    :class:`~diffusion_classifier.models.training.StepTraining` plus the model's size.
+
+    Attributes:
+        width: Embedding width of both towers.
+        layers: Transformer layers of the text tower.
+        heads: Attention heads of the text tower.
+        image_size: Side the images are resized to.
+    """
 
     steps: int = 600
-    batch_size: int = 128
     learning_rate: float = 0.002
     width: int = 64
     layers: int = 1
     heads: int = 4
-    seed: int = 0
     image_size: int = 16
 
 

@@ -40,7 +40,9 @@ from timm.models import register_model
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..artifacts.provenance import atomic_directory, code_version, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version
+from ..engine.noising import forward_noise
 from ..engine.scoring import image_seed
 
 __all__ = ["FeatureSpec", "FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents",
@@ -128,8 +130,7 @@ def noised_latents(x0: torch.Tensor, seeds: Sequence[int], timestep: int, alphas
         raise ValueError(f"timestep {timestep} outside the model's schedule 0..{len(alphas_cumprod) - 1}")
     noise = torch.stack([torch.randn(x0.shape[1:], generator=torch.Generator("cpu").manual_seed(int(s)))
                          for s in seeds]).to(x0.device, x0.dtype)
-    abar = float(alphas_cumprod[timestep])
-    return abar ** 0.5 * x0 + (1 - abar) ** 0.5 * noise
+    return forward_noise(x0, noise, float(alphas_cumprod[timestep]))
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..robustness import clopper_pearson
+from ..robustness import accuracy_counts
 
 __all__ = ["OK", "UNAVAILABLE", "accuracy_summary", "unavailable_summary"]
 
@@ -21,24 +21,12 @@ UNAVAILABLE = "unavailable"
 
 
 def accuracy_summary(labels: Sequence[int], predictions: Sequence[int]) -> dict:
-    """Top-1 and mean per-class accuracy (fractions) with a 99.5% Clopper-Pearson interval."""
+    """Top-1 and mean per-class accuracy (fractions) with a 99.5% Clopper-Pearson interval
+    (:func:`..robustness.accuracy_counts`), and ``status: ok``."""
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     if labels.shape != predictions.shape or labels.size == 0:
         raise ValueError(f"need equally many labels and predictions, got {labels.shape} and {predictions.shape}")
-    correct = labels == predictions
-    low, high = clopper_pearson(int(correct.sum()), int(correct.size))
-    per_class = [float(correct[labels == c].mean()) for c in np.unique(labels)]
-    return {
-        "status": OK,
-        "reason": None,
-        "num_images": int(correct.size),
-        "num_correct": int(correct.sum()),
-        "accuracy": float(correct.mean()),
-        "accuracy_ci_low": float(low),
-        "accuracy_ci_high": float(high),
-        "mean_per_class_accuracy": float(np.mean(per_class)),
-        "classes_present": len(per_class),
-    }
+    return {"status": OK, "reason": None, **accuracy_counts(labels, labels == predictions)}
 
 
 def unavailable_summary(reason: str, detail: str) -> dict:

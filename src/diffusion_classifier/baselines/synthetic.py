@@ -30,7 +30,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..artifacts.provenance import atomic_directory, code_version, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version
 from ..data.images import opened
 from ..data.manifest import DatasetError, load_dataset, write_dataset
 from ..engine.scoring import image_seed

@@ -23,7 +23,7 @@ from PIL import Image
 from ..data.images import convert_image
 from ..errors import UserError
 from ..data.transforms import _RESAMPLING
-from ..specs import from_dict
+from ..config import from_dict
 
 __all__ = [
     "CHECKPOINT_CONFIG",

@@ -18,10 +18,8 @@ Following the robustness testbed and the paper (Sec. 5.2, 6.3.1):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -29,11 +27,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..config import from_dict
 from ..data.manifest import DatasetError, PreparedDataset
-from .zoo import ZooImage
+from ..data.shifts import ReferenceModel
+from .zoo import ZooImage, ZooModelSpec, load_zoo_model
 
 __all__ = ["EvaluationSetting", "ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
-           "summarise"]
+           "reference_model", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,23 @@ def summarise(predictions: pd.DataFrame, mapping: ClassMapping) -> dict:
             "classes_present": int(predictions["label"].nunique())}
 
 
-def read_summary(path: str | Path) -> dict:
-    """A summary JSON written by the evaluation stage."""
-    return json.loads(Path(path).read_text())
+def reference_model(reference: dict, base: PreparedDataset) -> ReferenceModel:
+    """The zoo model ``{"name", "spec", "checkpoint"}`` as the filter of an adversarial shift of ``base``.
+
+    An image counts as misclassified when the model's prediction among ``base``'s
+    candidate classes is not one of its label's classes.
+    """
+    name = reference.get("name")
+    spec = from_dict(ZooModelSpec, reference["spec"], f"reference model {name}")
+    model = load_zoo_model(spec, reference.get("checkpoint"))
+    mapping = class_mapping(base, None, spec.num_classes)
+
+    def misclassifies(images: Sequence, labels: Sequence[int]) -> np.ndarray:
+        if not len(images):
+            return np.zeros(0, dtype=bool)
+        logits = predict_logits(model, images, spec.transform, desc=f"filter with {name}")
+        candidates = np.asarray(mapping.candidates)
+        predicted = candidates[logits[:, candidates].argmax(dim=1).numpy()]
+        return np.array([int(p) not in mapping.ids[int(label)] for p, label in zip(predicted, labels)], dtype=bool)
+
+    return ReferenceModel(name, reference["spec"], misclassifies)

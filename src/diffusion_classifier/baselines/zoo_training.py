@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version, config_hash, environment
 from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
-from ..specs import from_dict, resolve_device
+from ..config import from_dict, resolve_device
 from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
 
 __all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "split_tensors"]

@@ -1,4 +1,9 @@
-"""Winoground's text, image and group scores from per-pair diffusion errors.
+"""Winoground's text, image and group scores: the one home of paper Eq. 9.
+
+Every scorer of caption-pair examples (the diffusion classifier, the CLIP baselines
+of Table 3, the contrastive baseline) gives a table ``image_id, caption, score`` and
+gets its per-example outcomes from :func:`example_scores` and its summary from
+:func:`summarise_examples`.
 
 For a caption C and an image I the diffusion model's score is minus the mean
 eps-prediction error of I conditioned on C, over the evaluated (t, eps) pairs
@@ -24,7 +29,7 @@ import pandas as pd
 from ..artifacts.store import ERROR_PREFIX
 from ..robustness import clopper_pearson
 
-__all__ = ["CHANCE", "pair_scores", "example_scores", "summarise_examples"]
+__all__ = ["CHANCE", "outcomes", "pair_scores", "example_scores", "summarise_examples"]
 
 CHANCE = {"text": 0.25, "image": 0.25, "group": 1.0 / 6.0}
 
@@ -46,25 +51,46 @@ def pair_scores(errors: pd.DataFrame, loss: str) -> pd.DataFrame:
     return out.drop(columns="mean")
 
 
+def outcomes(s: np.ndarray) -> dict[str, np.ndarray]:
+    """Eq. 9: text, image and group outcome of scores ``s[..., caption, image]``.
+
+    Strict inequalities: a tie fails, so a constant scorer gets 0.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    if s.shape[-2:] != (2, 2):
+        raise ValueError(f"scores must end in [caption, image] = [2, 2], got shape {s.shape}")
+    text = (s[..., 0, 0] > s[..., 1, 0]) & (s[..., 1, 1] > s[..., 0, 1])
+    image = (s[..., 0, 0] > s[..., 0, 1]) & (s[..., 1, 1] > s[..., 1, 0])
+    return {"text": text, "image": image, "group": text & image}
+
+
 def example_scores(examples: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per example: the four scores s(Ci, Ij) and its text / image / group outcome."""
+    """One row per example: the four scores s(Ci, Ij) and its text / image / group outcome.
+
+    Args:
+        examples: Caption-pair examples (:func:`..data.pairs.load_examples`): ``image_0`` /
+            ``image_1`` are manifest image ids.
+        scores: ``image_id, caption, score`` of every example image with both of its
+            captions, from any scorer (the diffusion classifier's :func:`pair_scores`,
+            a CLIP model, the contrastive baseline).
+    """
     lookup = {(str(i), int(c)): float(s) for i, c, s in zip(scores["image_id"], scores["caption"], scores["score"])}
     rows = []
     for example in examples.itertuples(index=False):
-        s = {}
+        s = np.zeros((2, 2))  # [caption, image]
         for image_slot in (0, 1):
             image_id = str(getattr(example, f"image_{image_slot}"))
             for caption in (0, 1):
                 if (image_id, caption) not in lookup:
                     raise ValueError(f"example {example.id!r}: image {image_id!r} was not scored against "
                                      f"caption {caption}; re-run its score_pairs shard")
-                s[f"c{caption}_i{image_slot}"] = lookup[(image_id, caption)]
-        text = s["c0_i0"] > s["c1_i0"] and s["c1_i1"] > s["c0_i1"]
-        image = s["c0_i0"] > s["c0_i1"] and s["c1_i1"] > s["c1_i0"]
+                s[caption, image_slot] = lookup[(image_id, caption)]
+        result = outcomes(s)
         rows.append({"id": str(example.id), "tag": example.tag, "secondary_tag": example.secondary_tag,
                      "collapsed_tag": example.collapsed_tag, "caption_0": example.caption_0,
-                     "caption_1": example.caption_1, **{f"score_{k}": v for k, v in s.items()},
-                     "text": bool(text), "image": bool(image), "group": bool(text and image)})
+                     "caption_1": example.caption_1,
+                     **{f"score_c{c}_i{i}": float(s[c, i]) for i in (0, 1) for c in (0, 1)},
+                     **{k: bool(v) for k, v in result.items()}})
     return pd.DataFrame(rows)
 
 

@@ -4,14 +4,13 @@ from . import digit_captions, digits, imagenet, objectnet, shifts, torchvision_s
 from .class_map import ClassMap
 from .manifest import MANIFEST_COLUMNS, DatasetError, PreparedDataset, load_dataset, write_dataset
 from .registry import DatasetEntry, get_dataset, list_datasets, prepare_dataset, register_dataset
-from .paper_settings import PaperSettings, PaperStrategy, accuracy, get_paper_settings, list_paper_settings
+from .paper_settings import PaperSettings, accuracy, get_paper_settings, list_paper_settings
 from .transforms import ImageTransform
 
 __all__ = [
     "MANIFEST_COLUMNS",
     "ClassMap",
     "PaperSettings",
-    "PaperStrategy",
     "accuracy",
     "get_paper_settings",
     "list_paper_settings",

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from ..artifacts.provenance import atomic_path, code_version, files_sha256, write_json
+from ..artifacts.io import write_frame, write_json
+from ..artifacts.provenance import code_version, files_sha256
 from ..errors import UserError
 from .class_map import ClassMap
 
@@ -63,10 +63,8 @@ def write_dataset(
     table = _class_table(classes, root)
     manifest = manifest.loc[:, list(MANIFEST_COLUMNS)].sort_values(["split", "image_id"], kind="stable")
     _validate(manifest, len(table), root / "manifest.csv")
-    with atomic_path(root / "manifest.csv") as tmp:
-        manifest.to_csv(tmp, index=False)
-    with atomic_path(root / "classes.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_frame(manifest, root / "manifest.csv")
+    write_frame(table, root / "classes.csv")
     counts = manifest["split"].value_counts().sort_index().to_dict()
     write_json(root / "dataset.json", {**metadata, "num_classes": len(table), "counts": counts,
                                        "code_version": code_version()})
@@ -221,10 +219,3 @@ def _crop_border(image: Image.Image, border: int) -> Image.Image:
     if w <= 2 * border or h <= 2 * border:
         raise DatasetError(f"image of size {w}x{h} is too small to crop a {border}-pixel border")
     return image.crop((border, border, w - border, h - border))
-
-
-def image_to_array(image: Image.Image, mode: str) -> np.ndarray:
-    """Convert to ``mode`` ('L' or 'RGB') and return HWC uint8."""
-    from .images import convert_image
-
-    return np.asarray(convert_image(image, mode))

@@ -1,13 +1,12 @@
-"""What the paper does with each dataset: prompts, schedules, losses, metric.
+"""What the library must know of each paper dataset: classes, metric, CLIP prompt.
 
-One frozen :class:`PaperSettings` per dataset name of ``config/fragments/datasets.yaml``
-(paper Sec. 4.2 and 5; the authors' release). Zero-shot runs (Stable Diffusion 2.0, Table 1) use the
-adaptive schedule and loss of sec. 1 and the CLIP prompt templates of sec. 2;
-supervised runs (DiT-XL/2, Tables 4-5, Fig. 6) evaluate every class at the 250
-timesteps 2, 6, ..., 998 with the l2 loss. ObjectNet is in both.
-
-The metric is the benchmark's convention: mean per-class accuracy for Aircraft,
-Pets and Flowers, top-1 elsewhere (:data:`ACCURACY_METRICS`).
+One frozen :class:`PaperSettings` per dataset name of ``config/paper.yaml`` (paper
+Sec. 4.2 and 5; the authors' release), holding only what the library reads and the
+config does not state: the class count (checked against a strategy's keep-list before
+a job starts), the benchmark's accuracy convention (Table 1: mean per-class accuracy
+for Aircraft, Pets and Flowers, top-1 elsewhere; :data:`ACCURACY_METRICS`) and the
+CLIP prompt template of the CLIP baselines. The runs themselves (schedules, losses,
+subsets, models) are ``config/paper.yaml``'s, stated nowhere else.
 """
 
 from __future__ import annotations
@@ -17,21 +16,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["PaperStrategy", "PaperSettings", "PAPER_SETTINGS", "ACCURACY_METRICS", "get_paper_settings",
-           "list_paper_settings", "accuracy"]
-
-
-@dataclass(frozen=True)
-class PaperStrategy:
-    """Algorithm 2's settings: cumulative evaluations per class, classes kept, loss."""
-
-    evaluations: tuple[int, ...]
-    keep: tuple[int, ...]
-    loss: str
-
-    def to_config(self) -> dict:
-        """The ``strategies:`` entry of the workflow config."""
-        return {"evaluations": list(self.evaluations), "keep": list(self.keep), "loss": self.loss}
+__all__ = ["PaperSettings", "PAPER_SETTINGS", "ACCURACY_METRICS", "get_paper_settings", "list_paper_settings",
+           "accuracy"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +26,12 @@ class PaperSettings:
 
     Attributes:
         dataset: Dataset name in the workflow config.
-        source: Its entry in the dataset registry.
+        source: Its entry in the dataset registry (a config dataset of the same name
+            and source is this one).
         num_classes: Label classes a prediction chooses among.
         class_names: Where the class names come from (read at prepare time).
         accuracy: Name in :data:`ACCURACY_METRICS` (``top1`` or ``mean_per_class``).
-        prompt_template: CLIP-style template with one ``{}`` (zero-shot runs).
-        zero_shot: Stable Diffusion schedule and loss, if the paper runs it zero-shot.
-        supervised: DiT schedule and loss, if the paper runs it supervised.
-        num_images: Images evaluated, when the paper subsamples (else the full split).
-        split: Manifest split evaluated.
+        prompt_template: CLIP-style template with one ``{}`` (datasets the paper runs zero-shot).
     """
 
     dataset: str
@@ -57,18 +40,12 @@ class PaperSettings:
     class_names: str
     accuracy: str = "top1"
     prompt_template: str | None = None
-    zero_shot: PaperStrategy | None = None
-    supervised: PaperStrategy | None = None
-    num_images: int | None = None
-    split: str = "test"
 
     def __post_init__(self) -> None:
         if self.accuracy not in ACCURACY_METRICS:
             raise ValueError(f"{self.dataset}: unknown accuracy {self.accuracy!r}; known {sorted(ACCURACY_METRICS)}")
-        if self.zero_shot is not None and (self.prompt_template is None or self.prompt_template.count("{}") != 1):
-            raise ValueError(f"{self.dataset}: a zero-shot setting needs a prompt template with one '{{}}'")
-        if self.zero_shot is None and self.supervised is None:
-            raise ValueError(f"{self.dataset}: neither a zero-shot nor a supervised setting")
+        if self.prompt_template is not None and self.prompt_template.count("{}") != 1:
+            raise ValueError(f"{self.dataset}: a prompt template needs exactly one '{{}}'")
 
     def prompts(self, class_names: Sequence[str]) -> list[str]:
         """One prompt per class, in label order."""
@@ -105,49 +82,30 @@ def accuracy(kind: str, labels: Sequence[int], predictions: Sequence[int]) -> fl
         raise ValueError(f"unknown accuracy {kind!r}; known {sorted(ACCURACY_METRICS)}") from None
 
 
-# Algorithm 2 settings of the paper (Sec. 4.2, Appendix; the authors' release commands).
-_TWO_STAGE_CIFAR = PaperStrategy((50, 500), (5, 1), "l1")
-_TWO_STAGE_STL = PaperStrategy((100, 500), (5, 1), "l1")
-_TWO_STAGE_PETS = PaperStrategy((25, 250), (5, 1), "l1")
-_FOUR_STAGE_L1 = PaperStrategy((20, 50, 100, 500), (20, 10, 5, 1), "l1")
-_FOUR_STAGE_L2 = PaperStrategy((20, 50, 100, 500), (20, 10, 5, 1), "l2")
-_OBJECTNET = PaperStrategy((50, 100, 500, 1000), (25, 10, 5, 1), "l2")
-_IMAGENET = PaperStrategy((50, 100, 500, 1000), (500, 50, 10, 1), "l2")
-# DiT (paper Sec. 5.2): all classes at t = 2, 6, ..., 998, no pruning.
-DIT_STRATEGY = PaperStrategy((250,), (1,), "l2")
-
 _IMAGENET_NAMES = "open_clip.zero_shot_metadata.IMAGENET_CLASSNAMES by sorted-wnid class id (imagenet_classes.py)"
 
 PAPER_SETTINGS: dict[str, PaperSettings] = {s.dataset: s for s in (
     PaperSettings("food101", "food101", 101, "torchvision Food101 meta/classes, '_' -> ' '",
-                  prompt_template="a photo of {}, a type of food.", zero_shot=_FOUR_STAGE_L2),
+                  prompt_template="a photo of {}, a type of food."),
     PaperSettings("cifar10", "cifar10", 10, "torchvision CIFAR10 batches.meta label_names",
-                  prompt_template="a blurry photo of a {}.", zero_shot=_TWO_STAGE_CIFAR),
+                  prompt_template="a blurry photo of a {}."),
     PaperSettings("fgvc_aircraft", "fgvc_aircraft", 100, "torchvision FGVCAircraft variants.txt",
-                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of aircraft.",
-                  zero_shot=_FOUR_STAGE_L2),
+                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of aircraft."),
     PaperSettings("oxford_pets", "oxford_pets", 37, "torchvision OxfordIIITPet (breed from file names)",
-                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of pet.",
-                  zero_shot=_TWO_STAGE_PETS),
+                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of pet."),
     PaperSettings("flowers102", "flowers102", 102, "torchvision Flowers102.classes with CLIP's two differing names (torchvision_sets.py)",
-                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of flower.",
-                  zero_shot=_FOUR_STAGE_L1),
+                  accuracy="mean_per_class", prompt_template="a photo of a {}, a type of flower."),
     PaperSettings("stl10", "stl10", 10, "torchvision STL10 class_names.txt",
-                  prompt_template="a photo of a {}.", zero_shot=_TWO_STAGE_STL),
+                  prompt_template="a photo of a {}."),
     PaperSettings("imagenet_2k", "imagenet_val", 1000, _IMAGENET_NAMES,
-                  prompt_template="a photo of a {}.", zero_shot=_IMAGENET, num_images=2000),
+                  prompt_template="a photo of a {}."),
     PaperSettings("objectnet", "objectnet", 113, "ObjectNet release mappings/objectnet_to_imagenet_1k.json keys, in folder order",
-                  prompt_template="a photo of a {}.", zero_shot=_OBJECTNET, supervised=DIT_STRATEGY),
-    PaperSettings("imagenet_10k", "imagenet_val", 1000, _IMAGENET_NAMES, supervised=DIT_STRATEGY,
-                  num_images=10000),
-    PaperSettings("imagenet_v2", "imagenet_v2", 1000, _IMAGENET_NAMES, supervised=DIT_STRATEGY,
-                  num_images=10000),
-    PaperSettings("imagenet_a", "imagenet_a", 200, "ImageNet-A wnid folders + " + _IMAGENET_NAMES,
-                  supervised=DIT_STRATEGY),
-    PaperSettings("imagenet_val_a200", "imagenet_val", 200, "ImageNet-A's classes (restrict_to)",
-                  supervised=DIT_STRATEGY, num_images=10000),
-    PaperSettings("imagenet_val_objectnet", "imagenet_val", 113, "ObjectNet's classes (restrict_to)",
-                  supervised=DIT_STRATEGY),
+                  prompt_template="a photo of a {}."),
+    PaperSettings("imagenet_10k", "imagenet_val", 1000, _IMAGENET_NAMES),
+    PaperSettings("imagenet_v2", "imagenet_v2", 1000, _IMAGENET_NAMES),
+    PaperSettings("imagenet_a", "imagenet_a", 200, "ImageNet-A wnid folders + " + _IMAGENET_NAMES),
+    PaperSettings("imagenet_val_a200", "imagenet_val", 200, "ImageNet-A's classes (restrict_to)"),
+    PaperSettings("imagenet_val_objectnet", "imagenet_val", 113, "ObjectNet's classes (restrict_to)"),
 )}
 
 

@@ -67,7 +67,7 @@ def known_class_names(source: str, options: dict) -> Sequence[str] | None:
 
 def prepare_dataset(source: str, out_dir: str | Path, **options: Any) -> Path:
     """Prepare dataset ``source`` into ``out_dir`` (atomically: all or nothing)."""
-    from ..artifacts.provenance import atomic_directory
+    from ..artifacts.io import atomic_directory
 
     entry = get_dataset(source)
     with atomic_directory(out_dir) as tmp:

@@ -14,12 +14,16 @@ Two registry entries, both writing the ordinary manifest format:
     pivot of the piecewise trend (paper Sec. 6.3.1, Fig. 6).
 
 Both are derived datasets: rule ``build_shift`` passes ``base_dir`` (the prepared
-base dataset) and, for the adversarial set, the reference model.
+base dataset) and, for the adversarial set, the reference model as a
+:class:`ReferenceModel` (built by :func:`diffusion_classifier.baselines.zoo_evaluation.reference_model`):
+this package only reads data and never imports the classifiers.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,23 @@ from .images import convert_image
 from .manifest import DatasetError, load_dataset, write_dataset
 from .registry import register_dataset
 
-__all__ = ["corrupt", "adversarial_variant", "prepare_corrupted", "prepare_adversarial"]
+__all__ = ["ReferenceModel", "corrupt", "adversarial_variant", "prepare_corrupted", "prepare_adversarial"]
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """The fixed model an adversarial set is filtered against (ImageNet-A's construction).
+
+    Attributes:
+        name: Its name (in ``zoo.models``), recorded in ``dataset.json``.
+        spec: Its config entry, recorded in ``dataset.json``.
+        misclassifies: ``(images, labels) -> bool per image``: whether its prediction is
+            not among the classes of the image's label.
+    """
+
+    name: str
+    spec: dict
+    misclassifies: Callable[[Sequence[Image.Image], Sequence[int]], np.ndarray]
 
 
 def _rng(seed: int, image_id: str) -> np.random.Generator:
@@ -94,7 +114,7 @@ def _write(out_dir: Path, base, rows: list[dict], metadata: dict) -> Path:
 @register_dataset("digits_corrupted", "Digits under seeded contrast + blur + noise (derived; rule build_shift)")
 def prepare_corrupted(out_dir: Path, *, base_dir: str | Path | None = None, split: str = "test",
                       contrast: float = 0.5, blur: float = 0.6, noise: float = 40.0, seed: int = 0,
-                      reference: dict | None = None) -> Path:
+                      reference: ReferenceModel | None = None) -> Path:
     """Every image of ``split`` of the base dataset, corrupted once (seeded per image)."""
     if base_dir is None:
         raise DatasetError("digits_corrupted is derived from a prepared dataset: it is built by rule "
@@ -117,7 +137,7 @@ def prepare_corrupted(out_dir: Path, *, base_dir: str | Path | None = None, spli
 @register_dataset("digits_adversarial",
                   "Shifted digits a fixed reference model misclassifies, like ImageNet-A (derived; rule build_shift)")
 def prepare_adversarial(out_dir: Path, *, base_dir: str | Path | None = None, split: str = "test",
-                        reference: dict | None = None, variants: int = 4, max_images: int | None = None,
+                        reference: ReferenceModel | None = None, variants: int = 4, max_images: int | None = None,
                         max_rotation: float = 25.0, max_shift: float = 2.0,
                         contrast: tuple[float, float] = (0.3, 0.9), blur: tuple[float, float] = (0.0, 1.0),
                         noise: tuple[float, float] = (10.0, 60.0), seed: int = 0) -> Path:
@@ -127,8 +147,7 @@ def prepare_adversarial(out_dir: Path, *, base_dir: str | Path | None = None, sp
         out_dir: Where the manifest form is written.
         base_dir: Prepared base dataset (given by rule ``build_shift``).
         split: Split of the base the variants are made from.
-        reference: ``{"name", "spec", "checkpoint"}`` of the zoo model the set is
-            filtered against (given by rule ``build_shift``).
+        reference: The zoo model the set is filtered against (given by rule ``build_shift``).
         variants: Shifted variants drawn per base image (the candidate pool).
         max_images: Keep at most this many of the misclassified variants (a seeded
             random subset), to bound the cost of scoring them.
@@ -146,14 +165,7 @@ def prepare_adversarial(out_dir: Path, *, base_dir: str | Path | None = None, sp
     if base_dir is None or reference is None:
         raise DatasetError("digits_adversarial is filtered against a reference model of the zoo: it is built "
                            "by rule build_shift (config section 'shifts', key 'reference'), not downloaded")
-    from ..baselines.zoo import ZooModelSpec, load_zoo_model
-    from ..baselines.zoo_evaluation import class_mapping, predict_logits
-    from ..specs import from_dict
-
     base = load_dataset(base_dir)
-    spec = from_dict(ZooModelSpec, reference["spec"], f"reference model {reference.get('name')}")
-    model = load_zoo_model(spec, reference.get("checkpoint"))
-    mapping = class_mapping(base, None, spec.num_classes)
     pool, pool_rows = [], []
     for row, image in base.iter_images(base.split(split)):
         for k in range(variants):
@@ -162,21 +174,18 @@ def prepare_adversarial(out_dir: Path, *, base_dir: str | Path | None = None, sp
                                             max_shift=max_shift, contrast=tuple(contrast), blur=tuple(blur),
                                             noise=tuple(noise)))
             pool_rows.append((image_id, row))
-    logits = predict_logits(model, pool, spec.transform, desc=f"filter with {reference.get('name')}")
-    candidates = np.asarray(mapping.candidates)
-    predicted = candidates[logits[:, candidates].argmax(dim=1).numpy()] if len(pool) else np.array([])
-    wrong = [i for i, (_, row) in enumerate(pool_rows) if int(predicted[i]) not in mapping.ids[int(row["label"])]]
+    wrong = np.flatnonzero(reference.misclassifies(pool, [int(row["label"]) for _, row in pool_rows])).tolist()
     misclassified = len(wrong)
     if max_images is not None and len(wrong) > max_images:
         wrong = sorted(np.random.default_rng(seed).choice(wrong, size=max_images, replace=False).tolist())
     rows = [_save(Path(out_dir), pool[i], pool_rows[i][0], pool_rows[i][1], split) for i in wrong]
     metadata = {"name": "digits_adversarial", "source": "digits_adversarial", "base": base.metadata,
-                "base_split": split, "reference": {"name": reference.get("name"), "spec": reference["spec"]},
+                "base_split": split, "reference": {"name": reference.name, "spec": reference.spec},
                 "pool_size": len(pool), "misclassified_in_pool": misclassified,
                 "reference_pool_accuracy": 1 - misclassified / max(len(pool), 1),
                 "variants": variants, "max_images": max_images, "max_rotation": max_rotation,
                 "max_shift": max_shift, "contrast": list(contrast), "blur": list(blur), "noise": list(noise),
                 "seed": seed,
-                "empty_reason": f"the reference model {reference.get('name')!r} misclassifies none of the "
+                "empty_reason": f"the reference model {reference.name!r} misclassifies none of the "
                                 f"{len(pool)} shifted candidates; raise 'variants' or the severities"}
     return _write(Path(out_dir), base, rows, metadata)

@@ -1,5 +1,6 @@
 """The classification engine: timestep grids and stages, objectives, batched scoring."""
 
+from .noising import forward_noise
 from .objectives import PairBatch, get_objective, list_objectives, register_objective
 from .schedule import Schedule, Stage, strided_subgrid, timestep_grid
 from .scoring import (
@@ -23,6 +24,7 @@ __all__ = [
     "Stage",
     "check_finite",
     "draw_noise",
+    "forward_noise",
     "get_objective",
     "image_seed",
     "list_objectives",

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from .base import NoisePrediction, NoisePredictor
+from .base import NoisePrediction
+from .diffusers_adapter import DiffusersPredictor
 from .loading import (CheckpointError, load_component, load_scheduler, place_frozen, resolve_checkpoint,
                       weights_sha256)
 
@@ -69,7 +70,7 @@ def check_dit_vae(vae: torch.nn.Module, config_path: Path, expected: LatentSpace
         )
 
 
-class ClassConditionalPredictor(NoisePredictor):
+class ClassConditionalPredictor(DiffusersPredictor):
     """eps_theta(x_t, t, y) of a class-conditional diffusers network.
 
     Args:
@@ -90,16 +91,11 @@ class ClassConditionalPredictor(NoisePredictor):
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        self.device = torch.device(device)
-        self.dtype = dtype
+        device = torch.device(device)
         # Training-mode DiT drops 10% of labels to its null class: always score in eval.
-        self.network = place_frozen(network, self.device, dtype)
-        self.vae = None if vae is None else place_frozen(vae, self.device, dtype)
-        self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float64)
-        self.model_id = model_id
-        self._weights_hash = weights_hash
+        self.network = place_frozen(network, device, dtype)
+        super().__init__(self.network, alphas_cumprod, vae, model_id, weights_hash, device, dtype)
         config = self.network.config
-        self.in_channels = int(config.in_channels)
         out_channels = int(getattr(config, "out_channels", None) or self.in_channels)
         if out_channels not in (self.in_channels, 2 * self.in_channels):
             raise ValueError(
@@ -141,25 +137,9 @@ class ClassConditionalPredictor(NoisePredictor):
             )
         return ids.to(self.device)
 
-    @torch.no_grad()
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Pixels in [-1, 1] -> the VAE posterior mean times the scaling factor."""
-        if images.shape[1] != self.in_channels and self.vae is None:
-            raise ValueError(
-                f"model {self.model_id!r} takes {self.in_channels}-channel images, got "
-                f"{images.shape[1]} channels: set the model's image channels in the config"
-            )
-        if self.vae is None:
-            return images
-        latent = self.vae.encode(images.to(self.device, self.dtype)).latent_dist.mean
-        return latent * self.vae.config.scaling_factor
-
     def predict(self, x_t, timesteps, conditions) -> NoisePrediction:
         out = self.network(x_t, timesteps, class_labels=conditions).sample
         if self.learns_variance:
             eps, variance = out.split(self.in_channels, dim=1)
             return NoisePrediction(eps, variance)
         return NoisePrediction(out)
-
-    def weights_hash(self) -> str:
-        return self._weights_hash

@@ -30,7 +30,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 import torch
 
-from ..artifacts.provenance import atomic_directory, code_version, file_sha256, verify_sha256, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version, file_sha256, verify_sha256
 from ..errors import UserError
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",

@@ -16,7 +16,7 @@ Prompts are tokenized with padding to ``tokenizer.model_max_length`` (77 for SD)
 and encoded once into a conditioning table of ``[num_prompts, length, width]``
 hidden states, exactly as diffusers' pipeline encodes a prompt (last hidden state,
 the attention mask only where the text encoder's config asks for it). Images are
-encoded to the VAE posterior *mean* times the scaling factor (as the authors' release encodes images).
+encoded as every diffusers adapter encodes them (:class:`.diffusers_adapter.DiffusersPredictor`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from typing import Callable, Sequence
 
 import torch
 
-from .base import NoisePrediction, NoisePredictor
+from .base import NoisePrediction
+from .diffusers_adapter import DiffusersPredictor
 from .loading import (CheckpointError, load_component, load_scheduler, place_frozen, read_weights,
                       resolve_checkpoint, weights_sha256)
 from .tokenizer import load_tokenizer
@@ -77,7 +78,7 @@ def _load_text_encoder(root: Path, dtype: torch.dtype) -> torch.nn.Module:
         root, subfolder="text_encoder", dtype=dtype, use_safetensors=safetensors))
 
 
-class TextConditionalPredictor(NoisePredictor):
+class TextConditionalPredictor(DiffusersPredictor):
     """eps_theta(x_t, t, prompt) of a Stable-Diffusion-style model.
 
     Args:
@@ -107,17 +108,12 @@ class TextConditionalPredictor(NoisePredictor):
     ) -> None:
         if prediction_type not in _TO_EPS:
             raise ValueError(f"{model_id}: unknown prediction_type {prediction_type!r}; known: {sorted(_TO_EPS)}")
-        self.device = torch.device(device)
-        self.dtype = dtype
-        self.unet = place_frozen(unet, self.device, dtype)
-        self.text_encoder = place_frozen(text_encoder, self.device, dtype)
-        self.vae = None if vae is None else place_frozen(vae, self.device, dtype)
+        device = torch.device(device)
+        self.unet = place_frozen(unet, device, dtype)
+        self.text_encoder = place_frozen(text_encoder, device, dtype)
+        super().__init__(self.unet, alphas_cumprod, vae, model_id, weights_hash, device, dtype)
         self.tokenizer = tokenizer
-        self.alphas_cumprod = alphas_cumprod.detach().to("cpu", torch.float64)
         self.prediction_type = prediction_type
-        self.model_id = model_id
-        self._weights_hash = weights_hash
-        self.in_channels = int(self.unet.config.in_channels)
         abar = self.alphas_cumprod.to(torch.float32)
         self._signal, self._noise_scale = abar.sqrt(), (1 - abar).sqrt()
         width = int(self.text_encoder.config.hidden_size)
@@ -180,23 +176,6 @@ class TextConditionalPredictor(NoisePredictor):
             rows.append(self.text_encoder(batch.input_ids.to(self.device), attention_mask=mask)[0])
         return torch.cat(rows).to(self.dtype)
 
-    def conditioning(self, prompts: Sequence[str]) -> torch.Tensor:
-        """Alias of :meth:`encode_prompts` (the adapter registry's conditioning hook)."""
-        return self.encode_prompts(prompts)
-
-    @torch.no_grad()
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Pixels in [-1, 1] -> VAE posterior mean x scaling factor (pixels for pixel models)."""
-        if self.vae is None:
-            if images.shape[1] != self.in_channels:
-                raise ValueError(
-                    f"model {self.model_id!r} takes {self.in_channels}-channel images, got "
-                    f"{images.shape[1]} channels: set the model's image channels in the config"
-                )
-            return images
-        latent = self.vae.encode(images.to(self.device, self.dtype)).latent_dist.mean
-        return latent * self.vae.config.scaling_factor
-
     def predict(self, x_t, timesteps, conditions) -> NoisePrediction:
         out = self.unet(x_t, timesteps, encoder_hidden_states=conditions).sample
         if self.prediction_type == "epsilon":
@@ -205,6 +184,3 @@ class TextConditionalPredictor(NoisePredictor):
         a = self._signal[t].to(out.device, out.dtype).view(-1, 1, 1, 1)
         s = self._noise_scale[t].to(out.device, out.dtype).view(-1, 1, 1, 1)
         return NoisePrediction(_TO_EPS[self.prediction_type](out, x_t, a, s))
-
-    def weights_hash(self) -> str:
-        return self._weights_hash

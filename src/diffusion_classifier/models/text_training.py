@@ -12,18 +12,19 @@ loads through the same ``stable_diffusion`` adapter as the real checkpoint.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version, config_hash, environment
 from ..data.manifest import PreparedDataset
 from ..data.pairs import load_captions
 from ..data.transforms import ImageTransform
 from .architectures import build_architecture
-from .training import noised_batch, optimize, write_train_log
+from .training import DiffusionTraining, noised_batch, optimize, write_train_log
 from .tokenizer import caption_words, load_tokenizer, write_word_tokenizer
 
 __all__ = ["TextTrainConfig", "train_text_conditional"]
@@ -32,46 +33,26 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TextTrainConfig:
-    """How to train one small text-conditional diffusion model.
+class TextTrainConfig(DiffusionTraining):
+    """How to train one small text-conditional diffusion model (UNet and text encoder).
 
     Attributes:
         architecture: UNet in the architecture registry (``tiny_text_unet``).
-        architecture_kwargs: Overrides of the UNet's defaults.
         text_hidden_size: Width of the text encoder (= the UNet's cross-attention width).
         text_layers: Transformer layers of the text encoder.
         text_heads: Attention heads of the text encoder.
         text_intermediate_size: MLP width of the text encoder.
         model_max_length: Tokens every caption is padded to (SD: 77; small here).
-        steps: Optimiser steps.
-        batch_size: Images per step.
-        learning_rate: AdamW learning rate (UNet and text encoder).
-        weight_decay: AdamW weight decay.
-        beta_start: First beta of the training schedule.
-        beta_end: Last beta of the training schedule.
         beta_schedule: diffusers beta schedule (``linear``, ``scaled_linear``, ...).
-        num_train_timesteps: Length of the training schedule.
-        seed: Seed of the weights, batches, captions, timesteps and noise.
-        log_every: Write a line of the training log this often.
     """
 
     architecture: str = "tiny_text_unet"
-    architecture_kwargs: dict = field(default_factory=dict)
     text_hidden_size: int = 32
     text_layers: int = 2
     text_heads: int = 4
     text_intermediate_size: int = 64
     model_max_length: int = 16
-    steps: int = 1000
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
     beta_schedule: str = "linear"
-    num_train_timesteps: int = 1000
-    seed: int = 0
-    log_every: int = 50
 
 
 def _corpus(dataset: PreparedDataset, transform: ImageTransform) -> tuple[torch.Tensor, list[int], list[str]]:

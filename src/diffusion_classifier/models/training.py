@@ -29,49 +29,72 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..artifacts.provenance import atomic_directory, code_version, config_hash, environment, write_json
+from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.provenance import code_version, config_hash, environment
 from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
 from ..data.transforms import ImageTransform
+from ..engine.noising import forward_noise
 from ..engine.vlb import vlb_terms
 from .architectures import build_architecture
 
-__all__ = ["TrainConfig", "hybrid_loss", "load_split_tensors", "noised_batch", "optimize", "train_class_conditional",
+__all__ = ["DiffusionTraining", "StepTraining", "TrainConfig", "hybrid_loss", "load_split_tensors", "noised_batch", "optimize", "train_class_conditional",
            "write_train_log"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """How to train one small diffusion model.
+class StepTraining:
+    """What every step-counted training run of the package shares (diffusion models,
+    the contrastive baseline): AdamW steps on seeded random batches.
+
+    Attributes:
+        steps: Optimiser steps (steps, not seconds, so that a rerun is identical).
+        batch_size: Images per step.
+        learning_rate: AdamW learning rate.
+        seed: Seed of the weights, batches and everything else drawn.
+    """
+
+    steps: int = 1000
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DiffusionTraining(StepTraining):
+    """A small diffusion model's training: :class:`StepTraining` plus the network and
+    the training noise schedule (also the seed of timesteps and noise).
 
     Attributes:
         architecture: Name in the architecture registry.
         architecture_kwargs: Overrides of the architecture's defaults.
-        steps: Optimiser steps (steps, not seconds, so that a rerun is identical).
-        batch_size: Images per step.
-        learning_rate: AdamW learning rate.
         weight_decay: AdamW weight decay.
-        beta_start: First beta of the linear training schedule.
-        beta_end: Last beta of the linear training schedule.
+        beta_start: First beta of the training schedule.
+        beta_end: Last beta of the training schedule.
         num_train_timesteps: Length of the training schedule.
-        seed: Seed of the weights, batches, timesteps and noise.
         log_every: Write a line of the training log this often.
-        vlb_weight: lambda of the hybrid loss (models with a learned variance only).
     """
 
     architecture: str = "tiny_unet"
     architecture_kwargs: dict = field(default_factory=dict)
-    steps: int = 1500
-    batch_size: int = 128
-    learning_rate: float = 1e-3
     weight_decay: float = 0.0
     beta_start: float = 1e-4
     beta_end: float = 0.02
     num_train_timesteps: int = 1000
-    seed: int = 0
     log_every: int = 50
+
+
+@dataclass(frozen=True)
+class TrainConfig(DiffusionTraining):
+    """How to train one small class-conditional diffusion model (linear beta schedule).
+
+    Attributes:
+        vlb_weight: lambda of the hybrid loss (models with a learned variance only).
+    """
+
+    steps: int = 1500
     vlb_weight: float = 0.001
 
 
@@ -104,8 +127,7 @@ def noised_batch(x0: torch.Tensor, alphas_cumprod: torch.Tensor, num_train_times
     """Uniform timesteps, Gaussian noise and ``x_t = sqrt(abar) x0 + sqrt(1 - abar) eps``."""
     t = torch.randint(num_train_timesteps, (len(x0),), generator=generator)
     noise = torch.randn(x0.shape, generator=generator)
-    a = alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
-    return t, noise, a.sqrt() * x0 + (1 - a).sqrt() * noise
+    return t, noise, forward_noise(x0, noise, alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1))))
 
 
 def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, *, steps: int,

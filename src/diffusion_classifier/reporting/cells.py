@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path, atomic_write_text
-from .tables import to_markdown
+from .tables import write_table
 
 __all__ = ["write_cells_and_display", "side_by_side", "NOT_IN_PAPER"]
 
@@ -24,12 +23,7 @@ NOT_IN_PAPER = "—"
 def write_cells_and_display(cells: pd.DataFrame, display: pd.DataFrame, caption: str,
                             out_stem: str | Path) -> tuple[Path, Path]:
     """Write ``<stem>.csv`` from ``cells`` and ``<stem>.md`` from ``display`` with ``caption``."""
-    out_stem = Path(out_stem)
-    csv_path, md_path = out_stem.with_suffix(".csv"), out_stem.with_suffix(".md")
-    with atomic_path(csv_path) as tmp:
-        cells.to_csv(tmp, index=False, float_format="%.6g")
-    atomic_write_text(md_path, to_markdown(display, caption))
-    return csv_path, md_path
+    return write_table(cells, out_stem, caption, display)
 
 
 def _number(value) -> str | None:

@@ -18,7 +18,7 @@ from ..engine.replay import ErrorCube, error_cube
 from ..engine.schedule import Schedule
 from ..robustness import clopper_pearson
 
-__all__ = ["iter_cubes", "concat_cubes", "accuracy_fields", "stored_schedule"]
+__all__ = ["iter_cubes", "accuracy_fields", "stored_schedule"]
 
 
 def iter_cubes(shard_dirs: Iterable[str | Path], objectives: list[str]) -> Iterator[tuple[dict[str, ErrorCube], Shard]]:
@@ -32,23 +32,6 @@ def iter_cubes(shard_dirs: Iterable[str | Path], objectives: list[str]) -> Itera
         cubes = {name: error_cube(shard.errors, shard.images, name, num_classes,
                                  candidate_labels=labels_of) for name in objectives}
         yield cubes, Shard(shard.errors.iloc[:0], shard.images, shard.provenance)
-
-
-def concat_cubes(cubes: list[ErrorCube]) -> ErrorCube:
-    """Stack the cubes of several shards of one run (same classes and grid)."""
-    if not cubes:
-        raise ValueError("no scored images: every shard of the run is empty")
-    first = cubes[0]
-    for other in cubes[1:]:
-        if other.errors.shape[1:] != first.errors.shape[1:] or not np.array_equal(other.timesteps, first.timesteps):
-            raise ValueError("the shards of one run disagree on classes or grid: they come from different runs")
-    return ErrorCube(
-        np.concatenate([c.image_ids for c in cubes]),
-        np.concatenate([c.labels for c in cubes]),
-        np.concatenate([c.errors for c in cubes]),
-        first.timesteps,
-        first.candidate_labels,
-    )
 
 
 def accuracy_fields(correct: np.ndarray) -> dict[str, float]:

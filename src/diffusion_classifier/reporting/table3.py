@@ -27,12 +27,13 @@ TABLE3_COLUMNS = {"Object": "Object", "Relation": "Relation", "Both": "Both", "A
 TABLE3_CAPTION = (
     "Winoground text score (%) by swap type (paper Table 3): an example counts when each of its two "
     "images prefers its own caption. Average = over all examples. Ours beside the paper's; the Diffusion "
-    "Classifier's 99.5% Clopper-Pearson interval in the CSV."
+    "Classifier's and the CLIP rows' 99.5% Clopper-Pearson intervals in the CSV."
 )
 
 
-def _diffusion_scores(summary: dict) -> dict[str, dict]:
-    """Subset -> text score (%), interval and count from an ``aggregate_pairs`` summary."""
+def _subset_scores(summary: dict) -> dict[str, dict]:
+    """Tag -> text score (%), interval and count from a summary's ``subsets``
+    (:func:`..compositional.summarise_examples`, grouped by ``collapsed_tag``)."""
     out = {}
     for subset in summary["subsets"]:
         name = subset["subset"]
@@ -44,10 +45,10 @@ def _diffusion_scores(summary: dict) -> dict[str, dict]:
 
 
 def _clip_scores(summary: dict) -> tuple[dict[str, dict], str | None]:
-    """Tag -> text score (%) from a ``clip_winoground`` summary, or the reason it has none."""
-    if summary.get("scores") is None:
+    """Tag -> text score from a ``clip_winoground`` summary, or the reason it has none."""
+    if summary.get("subsets") is None:
         return {}, summary.get("reason") or summary.get("status") or "not scored"
-    return {row["tag"]: {"ours": row["text"], "examples": row["n"]} for row in summary["scores"]}, None
+    return _subset_scores(summary), None
 
 
 def table3_cells(diffusion_summary: str | Path, clip_summaries: dict[str, str | Path]) -> pd.DataFrame:
@@ -63,7 +64,7 @@ def table3_cells(diffusion_summary: str | Path, clip_summaries: dict[str, str | 
         ValueError: the diffusion run was not grouped by ``collapsed_tag``.
     """
     diffusion = json.loads(Path(diffusion_summary).read_text())
-    scores = _diffusion_scores(diffusion)
+    scores = _subset_scores(diffusion)
     missing = [c for c, tag in TABLE3_COLUMNS.items() if tag not in scores]
     if missing:
         raise ValueError(f"{diffusion_summary} has no text score for {missing}: the compositional run must be "

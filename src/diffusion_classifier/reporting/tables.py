@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path
+from ..artifacts import atomic_write_text, write_frame
 
 __all__ = ["write_table", "to_markdown"]
 
@@ -30,12 +30,19 @@ def _cell(value) -> str:
     return "n/a" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "") -> tuple[Path, Path]:
-    """Write ``stem.csv`` (full precision) and ``stem.md`` (rounded, with caption)."""
+def write_table(frame: pd.DataFrame, stem: str | Path, caption: str = "",
+                display: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write ``stem.csv`` (full precision) and ``stem.md`` (rounded, with caption).
+
+    Args:
+        frame: The table of ``stem.csv``.
+        stem: Output path without suffix.
+        caption: Text above the Markdown table.
+        display: The table of ``stem.md`` when it differs from ``frame`` (a paper
+            layout of the cells), else ``frame``.
+    """
     stem = Path(stem)
     csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
-    with atomic_path(csv_path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(md_path) as tmp:
-        tmp.write_text(to_markdown(frame, caption))
+    write_frame(frame, csv_path, float_format="%.6g")
+    atomic_write_text(md_path, to_markdown(frame if display is None else display, caption))
     return csv_path, md_path

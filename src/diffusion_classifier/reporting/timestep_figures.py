@@ -29,7 +29,6 @@ import pandas as pd
 from ..engine.replay import ErrorCube, subset_predictions
 from ..engine.schedule import strided_subgrid
 from .figures import pyplot, save_figure
-from .stored_runs import accuracy_fields
 
 __all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "plot_single_timestep",
            "plot_strategy_curves"]
@@ -66,11 +65,6 @@ def set_strategy_subsets(timesteps: np.ndarray, chosen: list[int]) -> dict[int, 
 def strategy_correct(cube: ErrorCube, subsets: dict[int, list[int]]) -> dict[int, np.ndarray]:
     """Per trials count, whether each image is classified right using only those pairs."""
     return {n: cube.label_of(subset_predictions(cube, idx)) == cube.labels for n, idx in subsets.items()}
-
-
-def curve_rows(name: str, correct: dict[int, list[np.ndarray]], source: str) -> list[dict]:
-    return [{"strategy": name, "trials": n, "source": source, **accuracy_fields(np.concatenate(parts))}
-            for n, parts in sorted(correct.items())]
 
 
 def plot_single_timestep(frame: pd.DataFrame, chance: float, target: str | Path, title: str) -> None:

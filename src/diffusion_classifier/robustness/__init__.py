@@ -13,7 +13,7 @@ policy for accuracies of 0 or 1), :mod:`.fit` (OLS lines), :mod:`.effective`
 
 from .effective import effective_robustness
 from .fit import MIN_POINTS, LinearFit, PiecewiseFit, TrendFit, fit_linear, fit_piecewise
-from .intervals import DEFAULT_ALPHA, clopper_pearson
+from .intervals import DEFAULT_ALPHA, accuracy_counts, clopper_pearson
 from .logit import POLICIES, BoundaryPolicy, inverse_logit, logit
 from .table import FAMILIES, fit_discriminative, fit_parameters, robustness_table, validate_table
 
@@ -26,6 +26,7 @@ __all__ = [
     "LinearFit",
     "PiecewiseFit",
     "TrendFit",
+    "accuracy_counts",
     "clopper_pearson",
     "effective_robustness",
     "fit_discriminative",

@@ -77,3 +77,32 @@ def clopper_pearson(correct, total, alpha=DEFAULT_ALPHA):
     if np.ndim(correct) == 0 and np.ndim(total) == 0:
         return float(low), float(high)
     return low, high
+
+
+def accuracy_counts(labels: ArrayLike, correct: ArrayLike) -> dict:
+    """The accuracy fields every classification summary carries (fractions, not %).
+
+    ``num_images``, ``num_correct``, ``accuracy`` with its 99.5% interval
+    (``accuracy_ci_low`` / ``_high``), ``mean_per_class_accuracy`` (over the classes
+    present) and ``classes_present``: the Diffusion Classifier's aggregate summaries
+    and every Table 1 baseline's, so Table 1 reads one format whatever made a cell.
+
+    Args:
+        labels: True label of each image.
+        correct: Whether each image was classified right.
+    """
+    labels, correct = np.asarray(labels), np.asarray(correct, dtype=bool)
+    if labels.shape != correct.shape or labels.size == 0:
+        raise ValueError(f"need one outcome per label, got {labels.shape} labels and {correct.shape} outcomes")
+    n, k = int(correct.size), int(correct.sum())
+    low, high = clopper_pearson(k, n)
+    per_class = [float(correct[labels == c].mean()) for c in np.unique(labels)]
+    return {
+        "num_images": n,
+        "num_correct": k,
+        "accuracy": k / n,
+        "accuracy_ci_low": float(low),
+        "accuracy_ci_high": float(high),
+        "mean_per_class_accuracy": float(np.mean(per_class)),
+        "classes_present": len(per_class),
+    }

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, read_images, verify_shard, write_json
+from ..artifacts import ERROR_PREFIX, ShardError, read_errors, read_images, verify_shard, write_frame, write_json
 from ..data import load_dataset
 from ..engine import Schedule
 from ..engine.replay import error_cube, replay_schedule
-from ..robustness import clopper_pearson
+from ..robustness import accuracy_counts
 from .score import shard_rows
 
 __all__ = ["aggregate_scores", "check_one_run", "summarise_predictions", "verified_images"]
@@ -124,17 +124,8 @@ def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:
     """Accuracy figures of a table of per-image outcomes."""
     if images.empty:
         raise ValueError("no scored images to aggregate: every shard is empty")
-    n, correct = len(images), int(images["correct"].sum())
-    low, high = clopper_pearson(correct, n)
-    per_class = images.groupby("label")["correct"].mean()
     return {
-        "num_images": n,
-        "num_correct": correct,
-        "accuracy": correct / n,
-        "accuracy_ci_low": float(low),
-        "accuracy_ci_high": float(high),
-        "mean_per_class_accuracy": float(per_class.mean()),
-        "classes_present": int(len(per_class)),
+        **accuracy_counts(images["label"], images["correct"]),
         "num_classes": num_classes,
         "passes_per_image": float(images["passes"].mean()),
     }
@@ -163,8 +154,7 @@ def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, pred
     table = images.assign(kept=images["kept"].map(lambda k: json.dumps([list(map(int, s)) for s in k])),
                           label_name=[dataset.classes[i] for i in images["label"]],
                           prediction_name=[dataset.classes[i] for i in images["prediction"]])
-    with atomic_path(predictions_path) as tmp:
-        table.to_parquet(tmp, index=False)
+    write_frame(table, predictions_path)
     write_json(summary_path, summary)
     return summary
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path, code_version, write_json
+from ..artifacts import code_version, write_frame, write_json
 from ..audit import (
     EMBEDDING_FILTERS,
     decode_failures,
@@ -92,8 +92,7 @@ def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path,
         log.warning("filter %s reported as n/a: %s", n, detail)
 
     scores = score_manifest(rows, dataset.root, embed, heads, config)
-    with atomic_path(scores_path) as tmp:
-        scores.to_parquet(tmp, index=False)
+    write_frame(scores, scores_path)
     failures = decode_failures(scores)
     summary = {
         "dataset": name,

@@ -13,19 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path, code_version, write_json
+from ..artifacts import code_version, write_frame, write_json
 from ..baselines import (
     ClipModelSpec,
     ClipUnavailable,
     accuracy_summary,
     class_prompts,
-    clip_similarities,
-    example_scores,
+    clip_pair_scores,
     load_clip_model,
     unavailable_summary,
-    winoground_table,
     zero_shot_predict,
 )
+from ..compositional import example_scores, summarise_examples
 from ..data import load_dataset
 from ..data.images import convert_image
 from ..data.pairs import load_examples
@@ -47,11 +46,6 @@ def _load_or_none(spec: ClipModelSpec, device):
             raise RuntimeError(f"{spec.model_id} is required but cannot be loaded: {exc}") from exc
         log.warning("%s reported as n/a: %s", spec.model_id, exc)
         return None, unavailable_summary(exc.reason, exc.detail)
-
-
-def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
 
 
 def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, predictions_path: str | Path,
@@ -79,7 +73,7 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
 
     clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
     if clip is None:
-        _write_parquet(pd.DataFrame({"image_id": pd.Series(dtype=str), "label": pd.Series(dtype=int),
+        write_frame(pd.DataFrame({"image_id": pd.Series(dtype=str), "label": pd.Series(dtype=int),
                                      "prediction": pd.Series(dtype=int), "correct": pd.Series(dtype=bool)}),
                        predictions_path)
         summary = {**record, **unavailable}
@@ -96,7 +90,7 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
         "prediction_name": [dataset.classes[i] for i in predictions],
         "logits": list(logits.astype("float32")),
     })
-    _write_parquet(table, predictions_path)
+    write_frame(table, predictions_path)
     summary = {**record, **accuracy_summary(labels, predictions), "weights": clip.weights,
                "device": str(clip.device)}
     write_json(summary_path, summary)
@@ -122,24 +116,18 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
 
     clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
     if clip is None:
-        _write_parquet(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
-        summary = {**record, **unavailable, "scores": None}
+        write_frame(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
+        summary = {**record, **unavailable, "subsets": None}
         write_json(summary_path, summary)
         return summary
 
     def load_image(image_id):
         return convert_image(dataset.load_image(manifest.loc[str(image_id)]), "RGB", name=str(image_id))
 
-    similarity = clip_similarities(clip, examples, load_image, settings.batch_size)
-    per_example = pd.concat([examples[["id", "collapsed_tag"]].reset_index(drop=True),
-                             example_scores(similarity)], axis=1)
-    for c in range(2):
-        for i in range(2):
-            per_example[f"score_c{c}_i{i}"] = similarity[:, c, i]
-    _write_parquet(per_example, per_example_path)
-    scores = winoground_table(per_example)
+    per_example = example_scores(examples, clip_pair_scores(clip, examples, load_image, settings.batch_size))
+    write_frame(per_example, per_example_path)
     summary = {**record, "status": "ok", "reason": None, "weights": clip.weights,
-               "scores": scores.to_dict(orient="records")}
+               "subsets": summarise_examples(per_example, ("collapsed_tag",))}
     write_json(summary_path, summary)
     return summary
 

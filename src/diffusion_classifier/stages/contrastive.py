@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import atomic_path, code_version, write_json
+from ..artifacts import code_version, write_frame, write_json
 from ..baselines.contrastive import ContrastiveConfig, outcomes, train_contrastive
 from ..compositional.scores import CHANCE, summarise_examples
 from ..data import load_dataset
@@ -44,7 +44,6 @@ def evaluate_contrastive(dataset_dir: str | Path, train: dict, examples_path: st
         "scoring_config": {"loss": "cosine", "schedule": {"evaluations": [1], "keep": [1]}},
         "shards": [{"code_version": code_version(), "config_hash": weights[:16], "device": "cpu"}],
     }
-    with atomic_path(examples_path) as tmp:
-        pd.DataFrame(frame).to_parquet(tmp, index=False)
+    write_frame(pd.DataFrame(frame), examples_path)
     write_json(summary_path, summary)
     return summary

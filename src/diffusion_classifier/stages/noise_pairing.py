@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..artifacts import atomic_path, code_version, environment, write_json, write_timing
+from ..artifacts import code_version, environment, write_frame, write_json, write_timing
 from ..data import load_dataset
 from ..engine import DiffusionClassifier, draw_noise, image_seed
 from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
@@ -134,8 +134,7 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
              stats["error_std_across_noises"], stats["difference_std_across_noises"], stats["reduction"])
 
     out_stem = Path(out_stem)
-    with atomic_path(out_stem.with_suffix(".csv")) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
+    write_frame(frame, out_stem.with_suffix(".csv"), float_format="%.6g")
     plot_noise_pairing(frame, out_stem.with_suffix(".png"),
                        f"{spec.dataset} / {spec.model}: image {image_id} (class {spec.classes[0]})")
     summary = {**stats, "image_id": image_id, "label": dataset.classes[int(image["label"])],

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, write_json
+from ..artifacts import ERROR_PREFIX, ShardError, read_errors, write_frame, write_json
 from ..artifacts.preemption import preemptible
 from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
 from ..data import load_dataset
@@ -154,7 +154,6 @@ def aggregate_pairs(
                     "device": v["device"], "num_images": v.get("num_images")}
                    for p, v in zip(shard_dirs, provenances)],
     }
-    with atomic_path(examples_path) as tmp:
-        pd.DataFrame(outcomes).to_parquet(tmp, index=False)
+    write_frame(pd.DataFrame(outcomes), examples_path)
     write_json(summary_path, summary)
     return summary

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import atomic_path, code_version, write_json
-from ..data import prepare_dataset
+from ..artifacts import code_version, write_frame, write_json
+from ..data import load_dataset, prepare_dataset
 from ..reporting import write_table
 from ..reporting.robustness import figure6_data, plot_figure6, table4_frame
 from ..robustness import effective_robustness, fit_discriminative, fit_parameters, logit, robustness_table
@@ -38,7 +38,9 @@ def build_shift(name: str, source: str, options: dict, shift: dict, base_dir: st
     spec = from_dict(ShiftSpec, shift, f"shifts.{name}")
     if spec.reference is not None and reference is None:
         raise ValueError(f"shifts.{name} is filtered against {spec.reference!r}: pass the reference model")
-    extra = {"reference": reference} if reference is not None else {}
+    from ..baselines.zoo_evaluation import reference_model  # the zoo's models, only for a filtered shift
+
+    extra = {"reference": reference_model(reference, load_dataset(base_dir))} if reference is not None else {}
     return prepare_dataset(source, out_dir, base_dir=str(base_dir), split=spec.split, **extra, **options)
 
 
@@ -116,10 +118,8 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
     models["residual_logit"] = residual  # logit(OOD) minus the trend; NaN where no prediction
     models.insert(2, "paper_name", table["paper_name"].to_numpy())
     out_dir = Path(out_dir)
-    with atomic_path(out_dir / "models.csv") as tmp:
-        models.to_csv(tmp, index=False, float_format="%.8g")
-    with atomic_path(out_dir / "parameters.csv") as tmp:
-        fit_parameters(trend).to_csv(tmp, index=False, float_format="%.8g")
+    write_frame(models, out_dir / "models.csv", float_format="%.8g")
+    write_frame(fit_parameters(trend), out_dir / "parameters.csv", float_format="%.8g")
     er = {m: (None if math.isnan(v) else float(v)) for m, v in zip(models["model"], models["effective_robustness"])}
     info = {
         "name": fit_name,
@@ -206,8 +206,6 @@ def plot_effective_robustness(fit_dirs: list[str | Path], png_path: str | Path, 
     """Figure 6 (PNG) and the data behind it (CSV)."""
     fits = _load_fits(fit_dirs)
     data = figure6_data(fits)
-    with atomic_path(csv_path) as tmp:
-        data.to_csv(tmp, index=False, float_format="%.8g")
-    with atomic_path(png_path) as tmp:
-        plot_figure6(data, fits, tmp)
+    write_frame(data, csv_path, float_format="%.8g")
+    plot_figure6(data, fits, png_path)
     return Path(png_path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import read_errors, read_images
+from ..artifacts import read_errors, read_images, write_frame
 from ..engine.replay import replay_schedule
 from ..engine.schedule import Schedule
 from ..reporting import write_table
@@ -112,7 +112,7 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
     plot_single_timestep(fig3, chance, written[0], f"Accuracy from a single timestep ({what})")
     plot_strategy_curves(fig4, written[1], f"Timestep strategies ({what})")
     for frame, png in ((fig3, written[0]), (fig4, written[1])):
-        frame.to_csv(png.with_suffix(".csv"), index=False, float_format="%.6g")
+        write_frame(frame, png.with_suffix(".csv"), float_format="%.6g")
         written.append(png.with_suffix(".csv"))
     return written
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..artifacts import atomic_path, code_version, environment, write_json, write_timing
+from ..artifacts import code_version, environment, write_frame, write_json, write_timing
 from ..baselines.sd_features import FeatureSpec, extract_split, read_features, write_features
 from ..baselines.summary import accuracy_summary
 from ..baselines.synthetic import SyntheticSpec, generate_shard, merge_shards, plan_images
@@ -77,8 +77,7 @@ def merge_synthetic(shard_dirs: list[str], real_dataset_dir: str | Path, out_dir
 
 def _write_result(predictions: pd.DataFrame, summary: dict, predictions_path: str | Path,
                   summary_path: str | Path) -> dict:
-    with atomic_path(predictions_path) as tmp:
-        predictions.to_parquet(tmp, index=False)
+    write_frame(predictions, predictions_path)
     write_json(summary_path, summary)
     log.info("accuracy %.4f on %d images", summary["accuracy"], summary["num_images"])
     return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..artifacts import atomic_path, code_version, write_json
+from ..artifacts import code_version, write_frame, write_json
 from ..baselines.zoo import ZooModelSpec, load_zoo_model
 from ..baselines.zoo_evaluation import EvaluationSetting, class_mapping, evaluate_classifier, summarise
 from ..baselines.zoo_training import train_zoo_classifier
@@ -53,8 +53,7 @@ def evaluate_zoo_model(model: dict, name: str, settings: dict, data_root: str | 
             "checkpoint": str(checkpoint) if checkpoint else None,
             "code_version": code_version(),
         }
-        with atomic_path(out_dir / setting_name / f"{name}.parquet") as tmp:
-            predictions.to_parquet(tmp, index=False)
+        write_frame(predictions, out_dir / setting_name / f"{name}.parquet")
         write_json(out_dir / setting_name / f"{name}.summary.json", summary)
         summaries.append(summary)
     return summaries

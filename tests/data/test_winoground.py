@@ -1,4 +1,4 @@
-"""Winoground: the gated reader on fake local copies, the scores, and pair scoring end to end."""
+"""Winoground: the gated reader on fake local copies, and pair scoring end to end."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import pandas as pd
 import pytest
 
 from diffusion_classifier.artifacts import read_errors
-from diffusion_classifier.compositional import example_scores, pair_scores, summarise_examples
 from diffusion_classifier.data import load_dataset, prepare_dataset
 from diffusion_classifier.data.pairs import load_examples
 from diffusion_classifier.data.winoground import WinogroundAccessError
 from diffusion_classifier.stages.pairs import aggregate_pairs, score_pairs
 from diffusion_classifier.stages.prompts import prepare_prompts
 
-from helpers.native_formats import CAPTIONS, TAGS, winoground_fields, png_bytes, fake_jsonl_copy, fake_parquet_copy
+from helpers.native_formats import CAPTIONS, TAGS, png_bytes, fake_jsonl_copy, fake_parquet_copy
 from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint
 
 
@@ -50,25 +49,6 @@ def test_missing_or_rejected_token_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(WinogroundAccessError, match="rejected the token in HF_TOKEN"):
         prepare_dataset("winoground", tmp_path / "wino")
     assert not (tmp_path / "wino").exists() and not list(tmp_path.glob(".wino*"))
-
-
-def test_scores_follow_the_winoground_definitions():
-    examples = pd.DataFrame([{**winoground_fields(i), "id": str(i), "image_0": f"{i}-0", "image_1": f"{i}-1"} for i in range(3)])
-    # (image, caption) -> mean error; lower error = higher score.
-    errors = {
-        "0-0": (1.0, 2.0), "0-1": (2.0, 1.0),  # both images prefer their caption; captions prefer their image
-        "1-0": (1.0, 2.0), "1-1": (1.0, 2.0),  # caption 0 wins on both images: text fails
-        "2-0": (1.0, 2.0), "2-1": (0.5, 0.4),  # text holds, but caption 0 prefers image 1: image fails
-    }
-    rows = [{"image_id": image, "condition": c, "error_l2": e} for image, pair in errors.items()
-            for c, e in enumerate(pair)]
-    outcomes = example_scores(examples, pair_scores(pd.DataFrame(rows), "l2"))
-    assert outcomes["text"].tolist() == [True, False, True]
-    assert outcomes["image"].tolist() == [True, False, False]
-    assert outcomes["group"].tolist() == [True, False, False]
-    summary = {row["subset"]: row for row in summarise_examples(outcomes)}
-    assert summary["all"]["text"] == pytest.approx(2 / 3) and summary["collapsed_tag=Relation"]["text"] == 0.0
-    assert summary["collapsed_tag=Object"]["examples"] == 1
 
 
 def test_pairs_are_scored_with_shared_noise_and_summarised(tmp_path):

@@ -1,4 +1,4 @@
-"""Winoground text / image / group scores: hand-worked matrices, ties, the CLIP similarities."""
+"""CLIP on caption-pair examples: its similarities, scored and summarised as every scorer is."""
 
 from __future__ import annotations
 
@@ -9,35 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from diffusion_classifier.baselines import ClipModelSpec, clip_similarities, example_scores, load_clip_model
-from diffusion_classifier.baselines import winoground_table
+from diffusion_classifier.baselines import ClipModelSpec, clip_pair_scores, load_clip_model
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.stages.baselines import clip_winoground
 
 from helpers import clip_standin
-
-
-def test_scores_of_hand_worked_examples():
-    # [caption, image]; caption i belongs to image i.
-    sims = np.array([
-        [[0.9, 0.1], [0.2, 0.8]],   # both images prefer their caption, both captions their image
-        [[0.9, 0.8], [0.2, 0.1]],   # text: 0.9 > 0.2 but 0.1 < 0.8 -> 0; image: 0.9 > 0.8, 0.1 < 0.2 -> 0
-        [[0.5, 0.4], [0.3, 0.6]],   # text: .5 > .3 and .6 > .4 -> 1; image: .5 > .4 and .6 > .3 -> 1
-        [[0.6, 0.2], [0.7, 0.9]],   # text: .6 < .7 -> 0; image: .6 > .2 and .9 > .7 -> 1
-        [[0.5, 0.5], [0.5, 0.5]],   # ties fail everything
-    ])
-    scores = example_scores(sims)
-    assert scores["text"].tolist() == [True, False, True, False, False]
-    assert scores["image"].tolist() == [True, False, True, True, False]
-    assert scores["group"].tolist() == [True, False, True, False, False]
-
-    scores["collapsed_tag"] = ["Object", "Object", "Relation", "Relation", "Both"]
-    table = winoground_table(scores).set_index("tag")
-    assert table.loc["Object", "text"] == 50.0 and table.loc["Relation", "image"] == 100.0
-    assert table.loc["Both", "group"] == 0.0 and table.loc["All", "n"] == 5
-    assert table.loc["All", "text"] == pytest.approx(40.0)
-    with pytest.raises(ValueError, match="shape"):
-        example_scores(np.zeros((2, 3, 2)))
 
 
 def _png(rgb) -> bytes:
@@ -74,11 +50,14 @@ def test_a_bag_of_words_model_ties_on_swapped_captions(tmp_path):
     # Example 0: captions tie. Example 1: "red" and "blue" captions match their images.
     assert per["text"].tolist() == [False, True] and per["group"].tolist() == [False, True]
     assert per.loc[0, "score_c0_i0"] == pytest.approx(per.loc[0, "score_c1_i0"])
-    scores = {row["tag"]: row for row in summary["scores"]}
-    assert scores["All"]["text"] == 50.0 and scores["Relation"]["text"] == 100.0
+    subsets = {row["subset"]: row for row in summary["subsets"]}
+    assert subsets["all"]["text"] == 0.5 and subsets["collapsed_tag=Relation"]["text"] == 1.0
+    # The same per-example table as the diffusion classifier's (compositional.example_scores).
+    assert list(per.columns) == ["id", "tag", "secondary_tag", "collapsed_tag", "caption_0", "caption_1",
+                                 "score_c0_i0", "score_c1_i0", "score_c0_i1", "score_c1_i1", "text", "image", "group"]
 
 
-def test_clip_similarities_match_numpy(tmp_path):
+def test_clip_pair_scores_match_numpy(tmp_path):
     rng = np.random.default_rng(0)
     images = {f"i{k}": Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)) for k in range(6)}
     examples = pd.DataFrame({"id": range(3), "caption_0": ["a dog on a cat", "x y", "one two three"],
@@ -86,10 +65,12 @@ def test_clip_similarities_match_numpy(tmp_path):
                              "image_0": ["i0", "i2", "i4"], "image_1": ["i1", "i3", "i5"],
                              "collapsed_tag": ["Object", "Both", "Relation"]})
     clip = load_clip_model(ClipModelSpec(**clip_standin.spec("random", "2")))
-    sims = clip_similarities(clip, examples, images.__getitem__, batch_size=2)
-    for k, row in examples.iterrows():
+    scores = clip_pair_scores(clip, examples, images.__getitem__, batch_size=2)
+    assert len(scores) == 12 and list(scores.columns) == ["image_id", "caption", "score"]
+    lookup = {(r.image_id, r.caption): r.score for r in scores.itertuples()}
+    for _, row in examples.iterrows():
         for c in range(2):
             for i in range(2):
                 t = clip.embed_texts([row[f"caption_{c}"]])[0].numpy()
                 v = clip.embed_images([images[row[f"image_{i}"]]])[0].numpy()
-                assert sims[k, c, i] == pytest.approx(float(t @ v), abs=1e-5)
+                assert lookup[(row[f"image_{i}"], c)] == pytest.approx(float(t @ v), abs=1e-5)
