@@ -1,6 +1,3 @@
-ALL_OUTPUTS.extend([f"{RESULTS}/tables/classification.md", f"{RESULTS}/tables/runtime.md"])
-
-
 rule make_tables:
     """Accuracy and runtime tables of every experiment (Markdown + CSV)."""
     conda:
@@ -20,9 +17,11 @@ rule make_tables:
             category="Tables",
         ),
         f"{RESULTS}/tables/runtime.csv",
+    params:
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     log:
         f"{RESULTS}/logs/make_tables/make_tables.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_tables/make_tables.tsv"
     shell:
-        "diffusion-classifier make-tables --summaries {input:q} --out-dir {RESULTS:q}/tables > {log:q} 2>&1"
+        "diffusion-classifier make-tables --summaries {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
