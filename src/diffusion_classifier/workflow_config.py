@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import UserError
 
-__all__ = ["check_config", "ConfigError"]
+__all__ = ["check_config", "check_names", "ConfigError", "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES"]
 
 
 class ConfigError(UserError, ValueError):
@@ -25,7 +25,39 @@ def _known(kind: str, name: str, known: list[str], where: str) -> None:
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the key and the fix for any dangling reference."""
+    """Raise :class:`ConfigError` naming the key and the fix for any dangling reference.
+
+    :func:`check_names` first, then every name looked up in the package's registries and
+    every section parsed by its spec (which imports the package, torch included).
+    """
+    check_names(config)
+    _check_registries(config)
+
+
+def check_names(config: dict[str, Any]) -> None:
+    """The references between the config's own sections (torch-free: the Snakefile runs it when parsing)."""
+    datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
+    for name, spec in models.items():
+        if spec.get("checkpoint") is None and spec.get("train") is None:
+            raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
+        if spec.get("train") is not None:
+            _known("dataset", spec.get("train_dataset"), list(datasets), f"models.{name}.train_dataset")
+    for i, run in enumerate(config["experiments"]):
+        where = f"experiments[{i}]"
+        _known("dataset", run["dataset"], list(datasets), where)
+        _known("model", run["model"], list(models), where)
+        _known("strategy", run["strategy"], list(strategies), where)
+    if config.get("noise_pairing"):
+        _known("dataset", config["noise_pairing"]["dataset"], list(datasets), "noise_pairing.dataset")
+        _known("model", config["noise_pairing"]["model"], list(models), "noise_pairing.model")
+    _check_audit_and_baselines(config)
+    _check_supervised(config)
+    check_robustness_config(config)
+    _check_compositional(config)
+
+
+def _check_registries(config: dict[str, Any]) -> None:
+    """Registry names (sources, adapters, objectives, ...) and the sections their specs parse."""
     from .data import list_datasets
     from .engine import list_objectives
     from .models import list_adapters
@@ -36,10 +68,6 @@ def check_config(config: dict[str, Any]) -> None:
         _known("dataset source", spec["source"], list_datasets(), f"datasets.{name}.source")
     for name, spec in models.items():
         _known("model adapter", spec["adapter"], list_adapters(), f"models.{name}.adapter")
-        if spec.get("checkpoint") is None and spec.get("train") is None:
-            raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
-        if spec.get("train") is not None:
-            _known("dataset", spec.get("train_dataset"), list(datasets), f"models.{name}.train_dataset")
     for name, spec in strategies.items():
         for objective in [spec.get("loss", "l2"), *spec.get("extra_objectives", [])]:
             _known("objective", objective, list_objectives(), f"strategies.{name}")
@@ -48,16 +76,11 @@ def check_config(config: dict[str, Any]) -> None:
         except ValueError as exc:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
-        where = f"experiments[{i}]"
-        _known("dataset", run["dataset"], list(datasets), where)
-        _known("model", run["model"], list(models), where)
-        _known("strategy", run["strategy"], list(strategies), where)
-        _check_runnable_schedule(run, config, where)
-    if config.get("noise_pairing"):
-        _known("dataset", config["noise_pairing"]["dataset"], list(datasets), "noise_pairing.dataset")
-        _known("model", config["noise_pairing"]["model"], list(models), "noise_pairing.model")
-    _check_audit_and_baselines(config)
-    _check_supervised(config)
+        _check_runnable_schedule(run, config, f"experiments[{i}]")
+    _check_baseline_specs(config)
+    _check_stored_objectives(config)
+    _check_sequential_study(config)
+    _check_testbed_trend(config.get("robustness", {}))
     _check_text_conditional(config)
     _check_sd_baselines(config)
 
@@ -97,32 +120,24 @@ def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where:
 # LAION-filter audit (Table 2), CLIP baselines and Table 1.
 def _check_audit_and_baselines(config: dict[str, Any]) -> None:
     """Names used by ``audit``, ``baselines`` and ``table1`` must be defined elsewhere."""
-    from .baselines import list_clip_backends
-    from .reporting.table1 import TABLE1_ROWS
-    from .specs import ZeroShotSpec, from_dict
-
     datasets = list(config["datasets"])
     for name in (config.get("audit") or {}).get("datasets", []):
         _known("dataset", name, datasets, "audit.datasets")
     baselines = config.get("baselines") or {}
     clip_models = baselines.get("clip_models", {})
-    for name, spec in clip_models.items():
-        _known("CLIP backend", spec.get("backend", "open_clip"), list_clip_backends(),
-               f"baselines.clip_models.{name}.backend")
-        if spec.get("table1_row") is not None:
-            _known("Table 1 row", spec["table1_row"], [r.key for r in TABLE1_ROWS],
-                   f"baselines.clip_models.{name}.table1_row")
     for section in ("zero_shot", "winoground"):
         for name in (baselines.get(section) or {}).get("models", []):
             _known("CLIP model", name, list(clip_models), f"baselines.{section}.models")
-    if baselines.get("zero_shot"):
-        zero_shot = from_dict(ZeroShotSpec, baselines["zero_shot"], "baselines.zero_shot")
-        for name in zero_shot.datasets:
-            _known("dataset", name, datasets, "baselines.zero_shot.datasets")
-            try:
-                zero_shot.template(name)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+    for name in (baselines.get("zero_shot") or {}).get("datasets", []):
+        _known("dataset", name, datasets, "baselines.zero_shot.datasets")
+    for section in ("synthetic", "features"):
+        spec = baselines.get(section) or {}
+        if spec.get("model") is not None:
+            _known("model", spec["model"], list(config["models"]), f"baselines.{section}.model")
+        for name in spec.get("datasets", []):
+            _known("dataset", name, datasets, f"baselines.{section}.datasets")
+        for column, name in spec.get("train_from", {}).items():
+            _known("dataset", name, datasets, f"baselines.{section}.train_from.{column}")
     table1 = config.get("table1") or {}
     runs = {(r["dataset"], r["model"], r["strategy"]) for r in config["experiments"]}
     for name in table1.get("datasets", []):
@@ -133,6 +148,28 @@ def _check_audit_and_baselines(config: dict[str, Any]) -> None:
             raise ConfigError(f"table1.diffusion_classifier.{name}: no experiment {{dataset: {name}, model: "
                               f"{run['model']}, strategy: {run['strategy']}}}; add it to 'experiments'")
 
+
+
+def _check_baseline_specs(config: dict[str, Any]) -> None:
+    """CLIP backends, Table 1 rows and the zero-shot templates of ``baselines``."""
+    from .baselines import list_clip_backends
+    from .reporting.table1 import TABLE1_ROWS
+    from .specs import ZeroShotSpec, from_dict
+
+    baselines = config.get("baselines") or {}
+    for name, spec in baselines.get("clip_models", {}).items():
+        _known("CLIP backend", spec.get("backend", "open_clip"), list_clip_backends(),
+               f"baselines.clip_models.{name}.backend")
+        if spec.get("table1_row") is not None:
+            _known("Table 1 row", spec["table1_row"], [r.key for r in TABLE1_ROWS],
+                   f"baselines.clip_models.{name}.table1_row")
+    if baselines.get("zero_shot"):
+        zero_shot = from_dict(ZeroShotSpec, baselines["zero_shot"], "baselines.zero_shot")
+        for name in zero_shot.datasets:
+            try:
+                zero_shot.template(name)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def _check_supervised(config: dict[str, Any]) -> None:
@@ -151,33 +188,40 @@ def _check_supervised(config: dict[str, Any]) -> None:
             scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
     for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
         scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
-        stored = {config["strategies"][run["strategy"]].get("loss", "l2"),
-                  *config["strategies"][run["strategy"]].get("extra_objectives", [])}
-        missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
-        if missing:
-            raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
-                              f"{missing}; add them to its extra_objectives")
     if "schedules" in section:
         s = section["schedules"]
         for strategy in [s["strategy"], *s.get("direct", [])]:
             scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
         for i, run in enumerate(s.get("sequential_runs", [])):
             scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
-        sequential = (s.get("study") or {}).get("sequential")
-        if sequential:
-            from .reporting.schedule_study import SequentialStudySpec
-            from .specs import from_dict
-
-            try:
-                from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-        elif s.get("sequential_runs"):
+        if s.get("sequential_runs") and not (s.get("study") or {}).get("sequential"):
             raise ConfigError("supervised.schedules.sequential_runs needs supervised.schedules.study.sequential "
                               "(the k curve to replay on them)")
 
 
-    check_robustness_config(config)
+def _check_stored_objectives(config: dict[str, Any]) -> None:
+    """Table 5's runs store every objective it compares (after the objective names are known)."""
+    section = (config.get("supervised") or {}).get("objectives") or {}
+    for i, run in enumerate(section.get("runs", [])):
+        stored = {config["strategies"][run["strategy"]].get("loss", "l2"),
+                  *config["strategies"][run["strategy"]].get("extra_objectives", [])}
+        missing = sorted(set(section.get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
+        if missing:
+            raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
+                              f"{missing}; add them to its extra_objectives")
+
+
+def _check_sequential_study(config: dict[str, Any]) -> None:
+    """``supervised.schedules.study.sequential``: the k curve the sequential strategy replays."""
+    from .reporting.schedule_study import SequentialStudySpec
+    from .specs import from_dict
+
+    sequential = (((config.get("supervised") or {}).get("schedules") or {}).get("study") or {}).get("sequential")
+    if sequential:
+        try:
+            from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 # --- robustness study: zoo, shifts, fits ---------------------------------------------
@@ -219,7 +263,6 @@ def check_robustness_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")
         if len(members) < 2:
             raise ConfigError(f"{where}: the zoo has {len(members)} model(s); a line needs at least 2")
-    _check_testbed_trend(config.get("robustness", {}))
 
 
 def _check_testbed_trend(robustness: dict[str, Any]) -> None:
@@ -245,7 +288,7 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
     from .models import adapter_uses_prompts
     from .models.prompts import PromptSpec, PromptTableError
 
-    datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
+    datasets, models = config["datasets"], config["models"]
     for name, spec in datasets.items():
         try:
             PromptSpec(spec.get("prompt_template", "{}"), spec.get("prompt_class_names"))
@@ -263,17 +306,24 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
         if not spec.get("prompt_table"):
             _check_template_prompts(run["dataset"], spec)
     for i, run in enumerate(config.get("compositional", [])):
+        if not adapter_uses_prompts(models[run["model"]]["adapter"]):
+            raise ConfigError(f"compositional[{i}]: model {run['model']!r} is not text-conditional; "
+                              "captions need one")
+    _check_digit_splits(datasets)
+
+
+def _check_compositional(config: dict[str, Any]) -> None:
+    """Compositional runs name defined datasets, models and one-stage strategies; table3 one of them."""
+    datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
+    for i, run in enumerate(config.get("compositional", [])):
         where = f"compositional[{i}]"
         _known("dataset", run["dataset"], list(datasets), where)
         _known("model", run["model"], list(models), where)
         _known("strategy", run["strategy"], list(strategies), where)
-        if not adapter_uses_prompts(models[run["model"]]["adapter"]):
-            raise ConfigError(f"{where}: model {run['model']!r} is not text-conditional; captions need one")
         if len(strategies[run["strategy"]]["evaluations"]) != 1:
             raise ConfigError(f"{where}: strategy {run['strategy']!r} has several stages; compositional runs "
                               "score both captions at the same timesteps: use a one-stage strategy")
     _check_table3(config)
-    _check_digit_splits(datasets)
 
 
 def _check_template_prompts(name: str, spec: dict[str, Any]) -> None:
@@ -342,11 +392,19 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
             spec = from_dict(spec_cls, baselines[section], where)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        _known("model", spec.model, list(config["models"]), f"{where}.model")
         if not adapter_uses_prompts(config["models"][spec.model]["adapter"]):
             raise ConfigError(f"{where}.model: {spec.model!r} is not text-conditional; the baseline needs a "
                               "Stable-Diffusion-style model (adapter stable_diffusion)")
-        for name in spec.datasets:
-            _known("dataset", name, list(config["datasets"]), f"{where}.datasets")
-        for column, name in getattr(spec, "train_from", {}).items():
-            _known("dataset", name, list(config["datasets"]), f"{where}.train_from.{column}")
+
+
+# --- registry facts the Snakefile reads without importing torch ------------------------
+# Parsing the workflow (and `snakemake -n`) imports this module only; the packages these
+# facts live in import torch. tests/workflow/test_lint.py checks each against its home.
+
+#: Adapters conditioned on one prompt per class (models.adapter_uses_prompts).
+PROMPT_ADAPTERS = frozenset({"stable_diffusion"})
+#: The authors' prompt tables (models.released_prompts.AUTHORS_PROMPTS_URL).
+AUTHORS_PROMPTS_URL = ("https://raw.githubusercontent.com/diffusion-classifier/diffusion-classifier/"
+                       "e9f772d78b75976112d88a1002c496f6ef0cb27e/prompts")
+#: The weight files of the audit's embedding filters (audit.EMBEDDING_FILTERS), as named in weights_dir.
+AUDIT_WEIGHT_FILES = ("sac+logos+ava1-l14-linearMSE.pth", "clip_autokeras_binary_nsfw.safetensors")

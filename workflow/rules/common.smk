@@ -9,11 +9,25 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from diffusion_classifier.workflow_config import check_config
+# Torch-free, so that parsing (and `snakemake -n`) takes a second, not the package's import.
+from diffusion_classifier.workflow_config import (
+    AUDIT_WEIGHT_FILES,
+    AUTHORS_PROMPTS_URL,
+    PROMPT_ADAPTERS,
+    check_config,
+    check_names,
+)
 
-# Validate first: a misspelt key or dangling name fails here, before any job runs.
+# Validate first: a misspelt key or a dangling name between sections fails here, before
+# the DAG is built; registry names and section specs (adapters, objectives, schedules,
+# prompt templates, ...) before the first job of a run.
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
+check_names(config)
+
+
+onstart:
+    check_config(config)
+
 
 
 # ------------------------------------------------------------------ settings and sections
@@ -189,9 +203,7 @@ METRICS = f"{RESULTS}/metrics.json"
 # ------------------------------------------------------------------ runs and prompts
 def uses_prompts(model):
     """Whether a model is conditioned on prompts (text) rather than class ids."""
-    from diffusion_classifier.models import adapter_uses_prompts
-
-    return adapter_uses_prompts(config["models"][model]["adapter"])
+    return config["models"][model]["adapter"] in PROMPT_ADAPTERS
 
 
 def reported_runs():
@@ -248,8 +260,6 @@ def prompts_flag(dataset, model):
 
 def released_table_source(dataset):
     """(URL, download cache path) of a dataset's released table; see the schema's prompt_tables."""
-    from diffusion_classifier.models.released_prompts import AUTHORS_PROMPTS_URL
-
     name = config["datasets"][dataset]["prompt_table"]["file"]
     base_url = PROMPT_TABLES.get("base_url", AUTHORS_PROMPTS_URL).rstrip("/")
     return f"{base_url}/{name}", f"{PROMPT_TABLES.get('dir', 'data/raw/prompts')}/{name}"
@@ -274,10 +284,7 @@ def prompt_settings(dataset):
 # ------------------------------------------------------------------ baselines and audit
 def audit_weight_files():
     """Filter-weight files present in weights_dir: adding one later reruns the audit."""
-    from diffusion_classifier.audit import EMBEDDING_FILTERS, get_weights_spec
-
-    names = [get_weights_spec(f.weights).filename for f in EMBEDDING_FILTERS.values()]
-    paths = [os.path.join(AUDIT["weights_dir"], name) for name in names]
+    paths = [os.path.join(AUDIT["weights_dir"], name) for name in AUDIT_WEIGHT_FILES]
     return [p for p in paths if os.path.isfile(p)]
 
 
