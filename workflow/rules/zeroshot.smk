@@ -159,7 +159,6 @@ rule make_compositional_table:
         "> {log:q} 2>&1"
 
 
-# Paper Table 3: the Winoground run's text scores beside the CLIP rows and the paper's values.
 rule make_table3:
     """Table 3: Winoground text score by swap type, CLIP rows and ours, the paper's beside."""
     conda:
@@ -181,8 +180,6 @@ rule make_table3:
         "diffusion-classifier make-table3 --diffusion {input.diffusion:q} --clip {params.clip:q} "
         "--out {params.out:q} > {log:q} 2>&1"
 
-
-# Paper Figure 5: examples of every caption-pair dataset of the compositional runs.
 
 rule figure_pair_examples:
     """Figure 5: the first examples of each swap type (collapsed tag), images and captions."""
