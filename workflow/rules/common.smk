@@ -29,7 +29,6 @@ onstart:
     check_config(config)
 
 
-
 # ------------------------------------------------------------------ settings and sections
 RESULTS = config.get("results", "results")
 THREADS = config.get("threads", 2)
@@ -193,9 +192,7 @@ STUDY_FIGURE = f"{RESULTS}/figures/passes_vs_accuracy.png"
 # The sequential strategy's curve over k (beyond the paper), on the study's run and further ones.
 SEQ_TABLE = f"{RESULTS}/tables/sequential_study"
 SEQ_FIGURE = f"{RESULTS}/figures/sequential_vs_passes.png"
-SEQ_OUTPUTS = (
-    [f"{SEQ_TABLE}.md", f"{SEQ_TABLE}.csv", SEQ_FIGURE] if STUDY.get("study", {}).get("sequential") else []
-)
+SEQ_OUTPUTS = [f"{SEQ_TABLE}.md", f"{SEQ_TABLE}.csv", SEQ_FIGURE] if STUDY.get("study", {}).get("sequential") else []
 PROVENANCE = f"{RESULTS}/tables/provenance"
 METRICS = f"{RESULTS}/metrics.json"
 

@@ -15,9 +15,7 @@ rule evaluate_contrastive:
         train=as_json(CONTRASTIVE.get("train", {})),
         group_by=CONTRASTIVE.get("group_by", ["collapsed_tag"]),
         split=CONTRASTIVE.get("split", "test"),
-        names=lambda wildcards: as_json(
-            {"dataset": wildcards.dataset, "model": "contrastive", "strategy": "cosine"}
-        ),
+        names=lambda wildcards: as_json({"dataset": wildcards.dataset, "model": "contrastive", "strategy": "cosine"}),
     threads: THREADS
     log:
         f"{RESULTS}/logs/evaluate_contrastive/{{dataset}}.log",

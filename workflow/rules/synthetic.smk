@@ -30,6 +30,7 @@ rule generate_synthetic:
         "--checkpoint {params.checkpoint:q} --model {params.model:q} --synthetic {params.synthetic:q} "
         "--shard {wildcards.shard:q} --out {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
+
 rule merge_synthetic:
     """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
     conda:
@@ -46,6 +47,7 @@ rule merge_synthetic:
     shell:
         "diffusion-classifier merge-synthetic --shards {input.shards:q} --real-dataset {input.real:q} "
         "--name {wildcards.dataset:q}_synthetic --out {output:q} > {log:q} 2>&1"
+
 
 rule train_synthetic_classifier:
     """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
@@ -73,7 +75,6 @@ rule train_synthetic_classifier:
         "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint:q} "
         "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
         "--threads {threads:q} > {log:q} 2>&1"
-
 
 
 rule extract_sd_features:
@@ -131,6 +132,7 @@ rule train_feature_classifier:
         "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
         "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
         "{params.train:q} --threads {threads:q} > {log:q} 2>&1"
+
 
 rule evaluate_feature_classifier:
     """A column without a train split scored by another column's classifier (ObjectNet: ImageNet's)."""

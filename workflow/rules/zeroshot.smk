@@ -155,8 +155,7 @@ rule make_compositional_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "diffusion-classifier make-compositional-table --summaries {input:q} --out {params.out:q} "
-        "> {log:q} 2>&1"
+        "diffusion-classifier make-compositional-table --summaries {input:q} --out {params.out:q} " "> {log:q} 2>&1"
 
 
 rule make_table3:
@@ -188,8 +187,11 @@ rule figure_pair_examples:
     input:
         lambda w: dataset_dir(w.dataset),
     output:
-        report(f"{RESULTS}/figures/fig5_examples_{{dataset}}.png", caption="../report/pair_examples.rst",
-               category="Figures"),
+        report(
+            f"{RESULTS}/figures/fig5_examples_{{dataset}}.png",
+            caption="../report/pair_examples.rst",
+            category="Figures",
+        ),
     params:
         per_tag=PAIR_EXAMPLES_PER_TAG,
     log:
