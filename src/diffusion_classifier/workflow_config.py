@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterator
 
 from .config import ConfigError
 
-__all__ = ["check_config", "check_references", "ConfigError", "REFERENCES", "Reference"]
+__all__ = ["check_config", "check_names", "check_references", "ConfigError", "REFERENCES", "Reference",
+           "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES"]
 
 
 def _known(kind: str, name: str, known: list[str], where: str) -> None:
@@ -145,9 +146,15 @@ def _defined(target: str | Callable[[], list[str]], config: dict[str, Any]) -> l
     return list(node or [])
 
 
-def check_references(config: dict[str, Any]) -> None:
-    """Every name of :data:`REFERENCES` is defined where it points."""
+def check_references(config: dict[str, Any], registries: bool | None = None) -> None:
+    """Every name of :data:`REFERENCES` is defined where it points.
+
+    ``registries``: ``False`` checks only the references between the config's own sections
+    (torch-free), ``True`` only those into the package's registries, ``None`` both.
+    """
     for reference in REFERENCES:
+        if registries is not None and callable(reference.target) != registries:
+            continue
         defined = None  # looked up once, and only when a name is there to check
         for where, container in _containers(config, reference.path.split(".")[:-1], ""):
             if not isinstance(container, dict):
@@ -158,16 +165,27 @@ def check_references(config: dict[str, Any]) -> None:
                 _known(reference.kind, name, defined, location + reference.hint)
 
 
+def check_names(config: dict[str, Any]) -> None:
+    """The references between the config's own sections, torch-free: the Snakefile runs it
+    when parsing, so that ``snakemake -n`` refuses a dangling name at once."""
+    check_references(config, registries=False)
+    for name, spec in config["models"].items():
+        if spec.get("checkpoint") is None and spec.get("train") is None:
+            raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
+
+
 def check_config(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the key and the fix for any dangling reference."""
+    """Raise :class:`ConfigError` naming the key and the fix for any dangling reference.
+
+    :func:`check_names` first, then the names looked up in the package's registries and
+    every section parsed by its spec (which imports the package, torch included).
+    """
     from .config import from_dict
     from .engine import list_objectives
     from .specs import StrategySpec
 
-    check_references(config)
-    for name, spec in config["models"].items():
-        if spec.get("checkpoint") is None and spec.get("train") is None:
-            raise ConfigError(f"models.{name}: give either a 'checkpoint' to load or a 'train' section")
+    check_names(config)
+    check_references(config, registries=True)
     for name, spec in config["strategies"].items():
         strategy = from_dict(StrategySpec, spec, f"strategies.{name}")
         for objective in _stored_objectives(strategy):
@@ -436,3 +454,16 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
         if not adapter_uses_prompts(config["models"][spec.model]["adapter"]):
             raise ConfigError(f"{where}.model: {spec.model!r} is not text-conditional; the baseline needs a "
                               "Stable-Diffusion-style model (adapter stable_diffusion)")
+
+
+# --- registry facts the Snakefile reads without importing torch ------------------------
+# Parsing the workflow (and `snakemake -n`) imports this module only; the packages these
+# facts live in import torch. tests/workflow/test_lint.py checks each against its home.
+
+#: Adapters conditioned on one prompt per class (models.adapter_uses_prompts).
+PROMPT_ADAPTERS = frozenset({"stable_diffusion"})
+#: The authors' prompt tables (models.released_prompts.AUTHORS_PROMPTS_URL).
+AUTHORS_PROMPTS_URL = ("https://raw.githubusercontent.com/diffusion-classifier/diffusion-classifier/"
+                       "e9f772d78b75976112d88a1002c496f6ef0cb27e/prompts")
+#: The weight files of the audit's embedding filters (audit.EMBEDDING_FILTERS), as named in weights_dir.
+AUDIT_WEIGHT_FILES = ("sac+logos+ava1-l14-linearMSE.pth", "clip_autokeras_binary_nsfw.safetensors")

@@ -1,24 +1,47 @@
+# All Python of the workflow, as snakemake-workflows keep it: config validation, the
+# config's sections, every artifact's path by name, input functions and the final
+# targets. The other rules files hold rules only and are defined unconditionally: the
+# config decides which of their outputs `rule all` requests (get_final_output below).
 import json
 import os
+import re
 import shlex
+from pathlib import Path
 
 from snakemake.utils import validate
 
+# Torch-free, so that parsing (and `snakemake -n`) takes a second, not the package's import.
 from diffusion_classifier.artifacts.timing import RESULTS_ENV
-from diffusion_classifier.workflow_config import check_config
+from diffusion_classifier.workflow_config import (
+    AUDIT_WEIGHT_FILES,
+    AUTHORS_PROMPTS_URL,
+    PROMPT_ADAPTERS,
+    check_config,
+    check_names,
+)
 
-# Validate first: a misspelt key or dangling name fails here, before any job runs.
+# Validate first: a misspelt key or a dangling name between sections fails here, before
+# the DAG is built; registry names and section specs (adapters, objectives, schedules,
+# prompt templates, ...) before the first job of a run.
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
+check_names(config)
 
+
+onstart:
+    check_config(config)
+
+
+# ------------------------------------------------------------------ settings and sections
 RESULTS = config.get("results", "results")
 # Measured times go to {RESULTS}/timing, apart from the versioned artifacts: every job's
 # stage finds the results directory here (the Snakefile is read again in every job).
 os.environ[RESULTS_ENV] = os.path.abspath(RESULTS)
 
+
 # Shard numbers go into shell arithmetic ($((10#{wildcards.shard}))): digits only.
 wildcard_constraints:
     shard=r"\d+",
+
 
 THREADS = config.get("threads", 2)
 SCORING = config.get("scoring", {})
@@ -27,10 +50,63 @@ NUM_SHARDS = SCORING.get("shards", 1)
 # (relative to workflow/rules/, where the rules live).
 CONDA_ENV = "../../envs/diffusion-classifier.yaml"
 
+# Optional sections read as empty when absent, so every rule parses under every config.
+AUDIT = config.get("audit") or {}
+BASELINES = config.get("baselines", {})
+CLIP_MODELS = BASELINES.get("clip_models", {})
+ZERO_SHOT = BASELINES.get("zero_shot") or {}
+WINOGROUND = BASELINES.get("winoground") or {}
+SYNTHETIC = BASELINES.get("synthetic") or {}
+FEATURES = BASELINES.get("features") or {}
+TABLE1 = config.get("table1") or {}
+TABLE3 = config.get("table3") or {}
+CONTRASTIVE = config.get("contrastive") or {}
+NOISE_PAIRING = config.get("noise_pairing") or {}
+COMPOSITIONAL = config.get("compositional", [])
+PROMPT_TABLES = config.get("prompt_tables", {})
+SUPERVISED = config.get("supervised", {})
+TIMESTEPS = SUPERVISED.get("timesteps", {})
+STUDY = SUPERVISED.get("schedules", {})
+# The discriminative zoo (paper Sec. 6.3.1); the models that enter the fits are
+# `zoo.members` when given (a test config picks a few), else every model defined.
+ZOO = config.get("zoo", {"models": {}, "settings": {}})
+ZOO_MEMBERS = ZOO.get("members") or list(ZOO.get("models", {}))
+SHIFTS = config.get("shifts", {})
+ROBUSTNESS = config.get("robustness", {"fits": {}})
+FITS = list(ROBUSTNESS.get("fits", {}))
+# SD-features columns scored by another column's classifier (ObjectNet: ImageNet's).
+FEATURES_BORROWED = FEATURES.get("classifier_from", {})
+FEATURES_TRAINED = [d for d in FEATURES.get("datasets", []) if d not in FEATURES_BORROWED]
+# The SD model of each of these baselines: a fixed component of its rules' output paths.
+SYNTHETIC_MODEL = SYNTHETIC.get("model", "none")
+FEATURES_MODEL = FEATURES.get("model", "none")
+# Figure 5 shows this many examples per swap type.
+PAIR_EXAMPLES_PER_TAG = 3
 
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names`` (nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) if names else "(?!)"
+
+
+# Shard numbers go into shell arithmetic ($((10#{wildcards.shard}))): digits only.
+wildcard_constraints:
+    shard=r"\d+",
+
+
+# ------------------------------------------------------------------ paths, by name
 def as_json(obj):
     """A config section as one JSON argument for the CLI."""
     return json.dumps(obj, sort_keys=True)
+
+
+def stem(path):
+    """``path`` without its suffix: the ``--out-stem`` of a rule writing ``stem.md`` + ``stem.csv``."""
+    return str(Path(path).with_suffix(""))
+
+
+def table(name, suffix="md"):
+    return f"{RESULTS}/tables/{name}.{suffix}"
 
 
 def dataset_dir(name):
@@ -41,52 +117,355 @@ def model_dir(name):
     return f"{RESULTS}/models/{name}"
 
 
-def model_checkpoint(wildcards):
+def checkpoint_of(model):
     """The checkpoint to load: a trained model's directory, or the configured hub id."""
-    spec = config["models"][wildcards.model]
-    return spec["checkpoint"] if spec.get("checkpoint") else model_dir(wildcards.model)
+    return config["models"][model].get("checkpoint") or model_dir(model)
 
 
-def trained_model_input(wildcards):
+def trained_model_of(model):
     """Trained models are a rule's output; hub checkpoints are not files of the DAG."""
-    spec = config["models"][wildcards.model]
-    return [] if spec.get("checkpoint") else [model_dir(wildcards.model)]
+    return [] if config["models"][model].get("checkpoint") else [model_dir(model)]
 
 
-def shard_dirs(wildcards):
-    return expand(
-        "{results}/scores/{dataset}/{model}/{strategy}/shard-{shard:03d}",
-        results=RESULTS,
-        dataset=wildcards.dataset,
-        model=wildcards.model,
-        strategy=wildcards.strategy,
-        shard=range(NUM_SHARDS),
-    )
+def shards_of(dataset, model, strategy, kind="scores"):
+    """Shard directories of one run: ``scores`` (score_shard) or ``pairs`` (score_pairs)."""
+    return [f"{RESULTS}/{kind}/{dataset}/{model}/{strategy}/shard-{shard:03d}" for shard in range(NUM_SHARDS)]
 
 
-def experiment_split(wildcards):
-    for run in config["experiments"]:
-        if (run["dataset"], run["model"], run["strategy"]) == (
-            wildcards.dataset,
-            wildcards.model,
-            wildcards.strategy,
-        ):
-            return run.get("split", "test")
-    raise ValueError(f"no experiment {wildcards.dataset}/{wildcards.model}/{wildcards.strategy}")
+def summary_of(dataset, model, strategy):
+    """The summary of one classification run (aggregate_scores)."""
+    return f"{RESULTS}/predictions/{dataset}/{model}/{strategy}.summary.json"
+
+
+def pair_summary_of(dataset, model, strategy):
+    """The summary of one compositional run (aggregate_pairs)."""
+    return f"{RESULTS}/compositional/{dataset}/{model}/{strategy}.summary.json"
+
+
+def contrastive_summary_of(dataset):
+    return f"{RESULTS}/compositional/contrastive/{dataset}.summary.json"
+
+
+def clip_summary(model, dataset):
+    return f"{RESULTS}/baselines/clip_zero_shot/{model}/{dataset}.summary.json"
+
+
+def clip_winoground_summary(model):
+    return f"{RESULTS}/baselines/clip_winoground/{model}.summary.json"
+
+
+def synthetic_file(dataset, name):
+    """A file of the "Synthetic SD Data" baseline of one dataset (its shards, dataset, classifier)."""
+    return f"{RESULTS}/baselines/synthetic_sd_data/{SYNTHETIC_MODEL}/{dataset}/{name}"
+
+
+def synthetic_shards(dataset):
+    """Generation shards of one dataset (rule generate_synthetic)."""
+    return [synthetic_file(dataset, f"shard-{shard:03d}") for shard in range(SYNTHETIC.get("shards", 1))]
+
+
+def features_file(dataset, name):
+    """A file of the "SD Features" baseline of one dataset (its classifier, predictions, summary)."""
+    return f"{RESULTS}/baselines/sd_features/{FEATURES_MODEL}/{dataset}/{name}"
+
+
+def features_dir(dataset):
+    """The UNet feature maps of one dataset (rule extract_sd_features)."""
+    return f"{RESULTS}/features/{FEATURES_MODEL}/{dataset}"
+
+
+def zoo_model_dir(name):
+    return f"{RESULTS}/zoo/models/{name}"
+
+
+def zoo_summary(setting, model):
+    return f"{RESULTS}/zoo/predictions/{setting}/{model}.summary.json"
+
+
+def fit_dir(fit):
+    return f"{RESULTS}/robustness/{fit}"
+
+
+def prompts_dir(dataset, model):
+    return f"{RESULTS}/conditioning/{dataset}/{model}"
+
+
+def released_table(dataset):
+    """The verified copy of a dataset's released prompt table (rule fetch_prompt_table)."""
+    return f"{RESULTS}/prompt_tables/{dataset}.csv"
+
+
+FIG2 = f"{RESULTS}/figures/fig2_noise_pairing"
+FIG3 = f"{RESULTS}/figures/fig3_single_timestep"
+FIG4 = f"{RESULTS}/figures/fig4_timestep_strategies"
+TABLE5 = f"{RESULTS}/tables/table5_objectives"
+STUDY_TABLE = f"{RESULTS}/tables/schedule_study"
+STUDY_FIGURE = f"{RESULTS}/figures/passes_vs_accuracy.png"
+# The sequential strategy's curve over k (beyond the paper), on the study's run and further ones.
+SEQ_TABLE = f"{RESULTS}/tables/sequential_study"
+SEQ_FIGURE = f"{RESULTS}/figures/sequential_vs_passes.png"
+SEQ_OUTPUTS = [f"{SEQ_TABLE}.md", f"{SEQ_TABLE}.csv", SEQ_FIGURE] if STUDY.get("study", {}).get("sequential") else []
+PROVENANCE = f"{RESULTS}/tables/provenance"
+METRICS = f"{RESULTS}/metrics.json"
+
+
+# ------------------------------------------------------------------ runs and prompts
+def uses_prompts(model):
+    """Whether a model is conditioned on prompts (text) rather than class ids."""
+    return config["models"][model]["adapter"] in PROMPT_ADAPTERS
+
+
+def reported_runs():
+    """The experiments of the tables (opt_in runs are built only when asked for)."""
+    return [run for run in config["experiments"] if not run.get("opt_in", False)]
 
 
 def summaries():
-    """Summaries of the reported experiments (opt_in runs are built only when asked for)."""
+    """Summaries of the reported experiments."""
+    return [summary_of(run["dataset"], run["model"], run["strategy"]) for run in reported_runs()]
+
+
+def zeroshot_runs():
+    """Reported experiments of the text-conditional models (the zero-shot table)."""
+    return [run for run in reported_runs() if uses_prompts(run["model"])]
+
+
+def compositional_summaries():
+    return [pair_summary_of(run["dataset"], run["model"], run["strategy"]) for run in COMPOSITIONAL]
+
+
+def contrastive_summaries():
+    return [contrastive_summary_of(CONTRASTIVE["dataset"])] if CONTRASTIVE else []
+
+
+def experiment_split(dataset, model, strategy):
+    for run in config["experiments"]:
+        if (run["dataset"], run["model"], run["strategy"]) == (dataset, model, strategy):
+            return run.get("split", "test")
+    raise ValueError(f"no experiment {dataset}/{model}/{strategy}")
+
+
+def compositional_run(dataset, model, strategy):
+    for run in COMPOSITIONAL:
+        if (run["dataset"], run["model"], run["strategy"]) == (dataset, model, strategy):
+            return run
+    raise ValueError(f"no compositional run {dataset}/{model}/{strategy}")
+
+
+def run_names(wildcards):
+    """``--names`` of a job scoring one dataset x model x strategy."""
+    return as_json({"dataset": wildcards.dataset, "model": wildcards.model, "strategy": wildcards.strategy})
+
+
+def prompts_of(dataset, model):
+    """The prompt table a scoring job reads (text-conditional models only)."""
+    return [prompts_dir(dataset, model)] if uses_prompts(model) else []
+
+
+def prompts_flag(dataset, model):
+    """``--prompts DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
+    return [word for path in prompts_of(dataset, model) for word in ("--prompts", path)]
+
+
+def released_table_source(dataset):
+    """(URL, download cache path) of a dataset's released table; see the schema's prompt_tables."""
+    name = config["datasets"][dataset]["prompt_table"]["file"]
+    base_url = PROMPT_TABLES.get("base_url", AUTHORS_PROMPTS_URL).rstrip("/")
+    return f"{base_url}/{name}", f"{PROMPT_TABLES.get('dir', 'data/raw/prompts')}/{name}"
+
+
+def released_table_of(dataset):
+    return [released_table(dataset)] if config["datasets"][dataset].get("prompt_table") else []
+
+
+def prompt_settings(dataset):
+    """The dataset's prompt source as prepare-prompts takes it: a released table, or template (+ names)."""
+    spec = config["datasets"][dataset]
+    if spec.get("prompt_table"):
+        table = spec["prompt_table"]
+        return {"table": released_table(dataset), "identical_prompts": table.get("identical_prompts", [])}
+    settings = {"template": spec.get("prompt_template", "{}")}
+    if spec.get("prompt_class_names"):
+        settings["class_names"] = spec["prompt_class_names"]
+    return settings
+
+
+# ------------------------------------------------------------------ baselines and audit
+def audit_weight_files():
+    """Filter-weight files present in weights_dir: adding one later reruns the audit."""
+    paths = [os.path.join(AUDIT["weights_dir"], name) for name in AUDIT_WEIGHT_FILES]
+    return [p for p in paths if os.path.isfile(p)]
+
+
+def table1_sources():
+    """Table 1 cells: row key (reporting.table1.TABLE1_ROWS) -> dataset -> summary JSON."""
+    if not TABLE1:
+        return {}
+    sources = {}
+    for dataset, run in TABLE1.get("diffusion_classifier", {}).items():
+        sources.setdefault("diffusion_classifier", {})[dataset] = summary_of(dataset, run["model"], run["strategy"])
+    for model in ZERO_SHOT.get("models", []):
+        row = CLIP_MODELS[model].get("table1_row")
+        for dataset in ZERO_SHOT["datasets"]:
+            if row and dataset in TABLE1["datasets"]:
+                sources.setdefault(row, {})[dataset] = clip_summary(model, dataset)
+    for row, section, file in (
+        ("synthetic_sd_data", SYNTHETIC, synthetic_file),
+        ("sd_features", FEATURES, features_file),
+    ):
+        for dataset in section.get("datasets", []):
+            if dataset in TABLE1["datasets"]:
+                sources.setdefault(row, {})[dataset] = file(dataset, "summary.json")
+    return sources
+
+
+def table1_inputs():
+    """Every Table 1 summary."""
+    return sorted({path for cells in table1_sources().values() for path in cells.values()})
+
+
+def table3_clip():
+    """Table 3's CLIP rows: model -> Winoground summary."""
+    return {model: clip_winoground_summary(model) for model in WINOGROUND.get("models", [])}
+
+
+def objective_runs():
+    """Table 5's runs with their shard directories, as the CLI takes them."""
     return [
-        f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
-        for run in config["experiments"]
-        if not run.get("opt_in", False)
+        {**run, "shards": shards_of(run["dataset"], run["model"], run["strategy"])}
+        for run in SUPERVISED["objectives"]["runs"]
     ]
 
 
-# Final targets of `rule all`; each rules file appends what it contributes.
-ALL_OUTPUTS = []
+def study_direct():
+    return [{"strategy": s, "shards": shards_of(STUDY["dataset"], STUDY["model"], s)} for s in STUDY.get("direct", [])]
 
-# Table 1 cells: row key (reporting.table1.TABLE1_ROWS) -> dataset -> summary JSON.
-# Each producer's rules file adds its files; make_table1 reads whatever is registered.
-TABLE1_SOURCES = {}
+
+def study_sequential_runs():
+    return [
+        {"name": f"{r['dataset']}/{r['model']}", "shards": shards_of(r["dataset"], r["model"], r["strategy"])}
+        for r in STUDY.get("sequential_runs", [])
+    ]
+
+
+def feature_training_inputs(wildcards):
+    """A column's own maps, plus the train maps and dataset it borrows (features.train_from)."""
+    dataset = wildcards.dataset
+    inputs = {"features": features_dir(dataset), "dataset": dataset_dir(dataset)}
+    source = FEATURES.get("train_from", {}).get(dataset)
+    if source:
+        inputs.update(train_features=features_dir(source), train_dataset=dataset_dir(source))
+    return inputs
+
+
+def feature_training_args(wildcards, input):
+    """Extra words for ``{params.train:q}`` (empty without a separate training dataset)."""
+    if "train_features" not in input.keys():
+        return []
+    return ["--train-features-dir", input.train_features, "--train-dataset", input.train_dataset]
+
+
+# ------------------------------------------------------------------ zoo and robustness
+def zoo_trained_of(name):
+    """Trained zoo models are a rule's output; published weights are not files of the DAG."""
+    return [zoo_model_dir(name)] if ZOO["models"][name].get("train") else []
+
+
+def zoo_evaluation_inputs(wildcards):
+    """Every dataset the zoo is evaluated on (and the class restrictions), plus the checkpoint."""
+    datasets = set()
+    for setting in ZOO["settings"].values():
+        datasets.add(setting["dataset"])
+        if setting.get("classes_from"):
+            datasets.add(setting["classes_from"])
+    return {"datasets": [dataset_dir(d) for d in sorted(datasets)], "model": zoo_trained_of(wildcards.zoo_model)}
+
+
+def zoo_evaluation_flags(wildcards, input):
+    return ["--checkpoint", input.model[0]] if input.model else []
+
+
+def shift_inputs(wildcards):
+    shift = SHIFTS[wildcards.shift]
+    inputs = {"base": dataset_dir(shift["base"])}
+    if shift.get("reference"):
+        inputs["reference"] = zoo_trained_of(shift["reference"])
+    return inputs
+
+
+def shift_reference(wildcards, input):
+    """``--reference JSON`` as a list of words for ``{params.reference:q}`` (empty for a plain corruption)."""
+    name = SHIFTS[wildcards.shift].get("reference")
+    if not name:
+        return []
+    weights_dir = input.reference[0] if input.reference else None
+    reference = {"name": name, "spec": ZOO["models"][name], "checkpoint": weights_dir}
+    return ["--reference", as_json(reference)]
+
+
+def fit_zoo_summaries(fit):
+    spec = ROBUSTNESS["fits"][fit]
+    return [
+        zoo_summary(setting, model) for setting in (spec["id_setting"], spec["ood_setting"]) for model in ZOO_MEMBERS
+    ]
+
+
+def fit_diffusion_summaries(fit):
+    return [
+        summary_of(dataset, row["model"], row["strategy"])
+        for row in ROBUSTNESS["fits"][fit].get("diffusion", [])
+        for dataset in (row["id_dataset"], row["ood_dataset"])
+    ]
+
+
+def fit_dirs():
+    return [fit_dir(fit) for fit in FITS]
+
+
+# ------------------------------------------------------------------ final targets
+def analysis_outputs():
+    """Every table, figure and baseline summary the config asks for (all but the metrics)."""
+    outputs = [table("classification"), f"{RESULTS}/timing/runtime.md"]
+    if AUDIT:
+        outputs += [table("table2"), table("table2", "csv")]
+    outputs += [clip_summary(m, d) for m in ZERO_SHOT.get("models", []) for d in ZERO_SHOT["datasets"]]
+    outputs += [clip_winoground_summary(m) for m in WINOGROUND.get("models", [])]
+    if TABLE1:
+        outputs += [table("table1"), table("table1", "csv")]
+    if TIMESTEPS:
+        outputs += [f"{FIG3}.png", f"{FIG3}.csv", f"{FIG4}.png", f"{FIG4}.csv"]
+    if "objectives" in SUPERVISED:
+        outputs += [f"{TABLE5}.md", f"{TABLE5}.csv"]
+    if STUDY:
+        outputs += [f"{STUDY_TABLE}.md", f"{STUDY_TABLE}.csv", STUDY_FIGURE, *SEQ_OUTPUTS]
+    if FITS:
+        outputs += [table("table4"), f"{RESULTS}/figures/figure6.png"]
+    if zeroshot_runs():
+        outputs += [table("zeroshot"), table("zeroshot", "csv")]
+    if COMPOSITIONAL:
+        outputs += [table("compositional"), table("compositional", "csv")]
+    if TABLE3:
+        outputs += [table("table3"), table("table3", "csv")]
+    outputs += [f"{RESULTS}/figures/fig5_examples_{d}.png" for d in sorted({run["dataset"] for run in COMPOSITIONAL})]
+    outputs += [synthetic_file(d, "summary.json") for d in SYNTHETIC.get("datasets", [])]
+    outputs += [features_file(d, "summary.json") for d in FEATURES.get("datasets", [])]
+    if NOISE_PAIRING:
+        outputs += [f"{FIG2}.png", f"{FIG2}.csv", f"{FIG2}.json"]
+    return outputs + [f"{PROVENANCE}.md", f"{PROVENANCE}.csv"]
+
+
+def metric_tables():
+    """The CSV of every requested table whose numbers are metrics (not the provenance table)."""
+    tables = Path(RESULTS, "tables")
+    return sorted(
+        {
+            str(Path(path).with_suffix(".csv"))
+            for path in analysis_outputs()
+            if Path(path).parent == tables and Path(path).stem != "provenance"
+        }
+    )
+
+
+def get_final_output():
+    """The targets of `rule all`, the analysis outputs and the metrics file that reads their tables."""
+    return analysis_outputs() + [METRICS]

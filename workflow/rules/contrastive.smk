@@ -1,34 +1,27 @@
 # The contrastive (CLIP-analogue) baseline of the compositional table (section `contrastive`):
-# a row beside the diffusion classifier's. Included before zeroshot.smk, whose table reads it.
-CONTRASTIVE = config.get("contrastive")
-CONTRASTIVE_SUMMARIES = (
-    [f"{RESULTS}/compositional/contrastive/{CONTRASTIVE['dataset']}.summary.json"] if CONTRASTIVE else []
-)
+# a row beside the diffusion classifier's.
 
-if CONTRASTIVE:
 
-    rule evaluate_contrastive:
-        """Train the contrastive baseline on the corpus and score the caption-pair examples."""
-        conda:
-            CONDA_ENV
-        input:
-            lambda wildcards: dataset_dir(wildcards.dataset),
-        output:
-            summary=f"{RESULTS}/compositional/contrastive/{{dataset}}.summary.json",
-            examples=f"{RESULTS}/compositional/contrastive/{{dataset}}.examples.parquet",
-        params:
-            train=as_json(CONTRASTIVE.get("train", {})),
-            group_by=CONTRASTIVE.get("group_by", ["collapsed_tag"]),
-            split=CONTRASTIVE.get("split", "test"),
-            names=lambda wildcards: as_json(
-                {"dataset": wildcards.dataset, "model": "contrastive", "strategy": "cosine"}
-            ),
-        threads: THREADS
-        log:
-            f"{RESULTS}/logs/evaluate_contrastive/{{dataset}}.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/evaluate_contrastive/{{dataset}}.tsv"
-        shell:
-            "diffusion-classifier evaluate-contrastive --dataset {input:q} --train {params.train:q} "
-            "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
-            "--examples {output.examples:q} --summary {output.summary:q} --threads {threads:q} > {log:q} 2>&1"
+rule evaluate_contrastive:
+    """Train the contrastive baseline on the corpus and score the caption-pair examples."""
+    conda:
+        CONDA_ENV
+    input:
+        lambda wildcards: dataset_dir(wildcards.dataset),
+    output:
+        summary=contrastive_summary_of("{dataset}"),
+        examples=f"{RESULTS}/compositional/contrastive/{{dataset}}.examples.parquet",
+    params:
+        train=as_json(CONTRASTIVE.get("train", {})),
+        group_by=CONTRASTIVE.get("group_by", ["collapsed_tag"]),
+        split=CONTRASTIVE.get("split", "test"),
+        names=lambda wildcards: as_json({"dataset": wildcards.dataset, "model": "contrastive", "strategy": "cosine"}),
+    threads: THREADS
+    log:
+        f"{RESULTS}/logs/evaluate_contrastive/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate_contrastive/{{dataset}}.tsv"
+    shell:
+        "diffusion-classifier evaluate-contrastive --dataset {input:q} --train {params.train:q} "
+        "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
+        "--examples {output.examples:q} --summary {output.summary:q} --threads {threads:q} > {log:q} 2>&1"

@@ -1,40 +1,34 @@
-from types import SimpleNamespace
-
 # Paper Figure 2 (Sec. 3.3): why every class is scored with the same (t, eps) pairs.
 # Scores one image against two classes at every t for a few fixed noises (a GPU job at
 # paper scale: 1000 timesteps x 4 noises x 2 prompts).
-NOISE_PAIRING = config.get("noise_pairing")
 
-if NOISE_PAIRING:
-    FIG2 = f"{RESULTS}/figures/fig2_noise_pairing"
-    NOISE_PAIRING_RUN = SimpleNamespace(dataset=NOISE_PAIRING["dataset"], model=NOISE_PAIRING["model"])
-    ALL_OUTPUTS.extend([f"{FIG2}.png", f"{FIG2}.csv", f"{FIG2}.json"])
 
-    rule figure_noise_pairing:
-        """Figure 2: one image's error at every t for fixed noises and two classes."""
-        conda:
-            CONDA_ENV
-        input:
-            dataset=dataset_dir(NOISE_PAIRING_RUN.dataset),
-            model=trained_model_input(NOISE_PAIRING_RUN),
-            prompts=prompts_input(NOISE_PAIRING_RUN),
-        output:
-            report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
-            f"{FIG2}.csv",
-            f"{FIG2}.json",
-        params:
-            checkpoint=model_checkpoint(NOISE_PAIRING_RUN),
-            model=as_json(config["models"][NOISE_PAIRING_RUN.model]),
-            spec=as_json(NOISE_PAIRING),
-            prompts=prompts_arg(NOISE_PAIRING_RUN),
-        threads: THREADS
-        resources:
-            gpu=1,
-        log:
-            f"{RESULTS}/logs/figure_noise_pairing/figure_noise_pairing.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/figure_noise_pairing/figure_noise_pairing.tsv"
-        shell:
-            "diffusion-classifier figure-noise-pairing --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
-            "--model {params.model:q} --spec {params.spec:q} {params.prompts:q} --threads {threads:q} "
-            "--out-stem {FIG2:q} > {log:q} 2>&1"
+rule figure_noise_pairing:
+    """Figure 2: one image's error at every t for fixed noises and two classes."""
+    conda:
+        CONDA_ENV
+    input:
+        dataset=lambda w: dataset_dir(NOISE_PAIRING["dataset"]),
+        model=lambda w: trained_model_of(NOISE_PAIRING["model"]),
+        prompts=lambda w: prompts_of(NOISE_PAIRING["dataset"], NOISE_PAIRING["model"]),
+    output:
+        report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
+        f"{FIG2}.csv",
+        f"{FIG2}.json",
+    params:
+        checkpoint=lambda w: checkpoint_of(NOISE_PAIRING["model"]),
+        model=lambda w: as_json(config["models"][NOISE_PAIRING["model"]]),
+        spec=as_json(NOISE_PAIRING),
+        prompts=lambda w: prompts_flag(NOISE_PAIRING["dataset"], NOISE_PAIRING["model"]),
+        out_stem=lambda w, output: stem(output[0]),
+    threads: THREADS
+    resources:
+        gpu=1,
+    log:
+        f"{RESULTS}/logs/figure_noise_pairing/figure_noise_pairing.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figure_noise_pairing/figure_noise_pairing.tsv"
+    shell:
+        "diffusion-classifier figure-noise-pairing --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "--model {params.model:q} --spec {params.spec:q} {params.prompts:q} --threads {threads:q} "
+        "--out-stem {params.out_stem:q} > {log:q} 2>&1"

@@ -1,6 +1,3 @@
-ALL_OUTPUTS.extend([f"{RESULTS}/tables/classification.md", f"{RESULTS}/timing/runtime.md"])
-
-
 rule make_tables:
     """Accuracy table of every experiment (Markdown + CSV)."""
     conda:
@@ -14,12 +11,14 @@ rule make_tables:
             category="Tables",
         ),
         f"{RESULTS}/tables/classification.csv",
+    params:
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     log:
         f"{RESULTS}/logs/make_tables/make_tables.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_tables/make_tables.tsv"
     shell:
-        "diffusion-classifier make-tables --summaries {input:q} --out-dir {RESULTS:q}/tables > {log:q} 2>&1"
+        "diffusion-classifier make-tables --summaries {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule make_runtime_table:
@@ -35,9 +34,11 @@ rule make_runtime_table:
             category="Timing",
         ),
         f"{RESULTS}/timing/runtime.csv",
+    params:
+        out_dir=lambda w, output: os.path.dirname(output[0]),
     log:
         f"{RESULTS}/logs/make_runtime_table/make_runtime_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_runtime_table/make_runtime_table.tsv"
     shell:
-        "diffusion-classifier make-runtime-table --summaries {input:q} --out-dir {RESULTS:q}/timing > {log:q} 2>&1"
+        "diffusion-classifier make-runtime-table --summaries {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -1,12 +1,7 @@
-from pathlib import Path
-
 # What review tools read: the provenance of every scored run (a table in the HTML report)
 # and every table's headline numbers in one file, declared as DVC metrics in dvc.yaml
-# (`dvc metrics diff` compares them between commits). Included after every rules file
-# that registers a table in ALL_OUTPUTS; the runtime table (measured times) is left out.
-PROVENANCE = f"{RESULTS}/tables/provenance"
-PROVENANCE_SUMMARIES = summaries() + COMPOSITIONAL_SUMMARIES + CONTRASTIVE_SUMMARIES
-ALL_OUTPUTS.extend([f"{PROVENANCE}.md", f"{PROVENANCE}.csv"])
+# (`dvc metrics diff` compares them between commits); the runtime table (measured times)
+# is left out (common.smk: metric_tables).
 
 
 rule make_provenance_table:
@@ -14,27 +9,18 @@ rule make_provenance_table:
     conda:
         CONDA_ENV
     input:
-        PROVENANCE_SUMMARIES,
+        summaries() + compositional_summaries() + contrastive_summaries(),
     output:
         report(f"{PROVENANCE}.md", caption="../report/provenance.rst", category="Provenance"),
         f"{PROVENANCE}.csv",
+    params:
+        out_stem=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_provenance_table/make_provenance_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_provenance_table/make_provenance_table.tsv"
     shell:
-        "diffusion-classifier make-provenance-table --summaries {input:q} --out-stem {PROVENANCE:q} > {log:q} 2>&1"
-
-
-METRIC_TABLE_CSVS = sorted(
-    {
-        str(Path(path).with_suffix(".csv"))
-        for path in ALL_OUTPUTS
-        if Path(path).parent == Path(RESULTS, "tables") and Path(path).stem not in ("runtime", "provenance")
-    }
-)
-METRICS = f"{RESULTS}/metrics.json"
-ALL_OUTPUTS.append(METRICS)
+        "diffusion-classifier make-provenance-table --summaries {input:q} --out-stem {params.out_stem:q} > {log:q} 2>&1"
 
 
 rule make_metrics:
@@ -42,7 +28,7 @@ rule make_metrics:
     conda:
         CONDA_ENV
     input:
-        METRIC_TABLE_CSVS,
+        metric_tables(),
     output:
         METRICS,
     log:

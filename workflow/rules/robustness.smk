@@ -1,59 +1,7 @@
 # Distribution shifts, effective-robustness fits, Table 4 and Figure 6 (paper Sec. 6.3.1).
-SHIFTS = config.get("shifts", {})
-ROBUSTNESS = config.get("robustness", {"fits": {}})
-FITS = list(ROBUSTNESS.get("fits", {}))
 
 
 ruleorder: build_shift > download_dataset
-
-
-def shift_inputs(wildcards):
-    shift = SHIFTS[wildcards.shift]
-    inputs = {"base": dataset_dir(shift["base"])}
-    if shift.get("reference"):
-        inputs["reference"] = zoo_trained_input(shift["reference"])
-    return inputs
-
-
-def shift_reference(wildcards, input):
-    """``--reference JSON`` as a list of words for ``{params.reference:q}`` (empty for a plain corruption)."""
-    name = SHIFTS[wildcards.shift].get("reference")
-    if not name:
-        return []
-    weights_dir = input.reference[0] if input.reference else None
-    reference = {"name": name, "spec": ZOO["models"][name], "checkpoint": weights_dir}
-    return ["--reference", as_json(reference)]
-
-
-def fit_zoo_summaries(wildcards):
-    fit = ROBUSTNESS["fits"][wildcards.fit]
-    return [
-        zoo_summary(setting, model)
-        for setting in (fit["id_setting"], fit["ood_setting"])
-        for model in ZOO_MEMBERS
-    ]
-
-
-def fit_diffusion_summaries(wildcards):
-    fit = ROBUSTNESS["fits"][wildcards.fit]
-    return [
-        f"{RESULTS}/predictions/{dataset}/{row['model']}/{row['strategy']}.summary.json"
-        for row in fit.get("diffusion", [])
-        for dataset in (row["id_dataset"], row["ood_dataset"])
-    ]
-
-
-def fit_dirs():
-    return expand("{results}/robustness/{fit}", results=RESULTS, fit=FITS)
-
-
-if FITS:
-    ALL_OUTPUTS.extend(
-        [
-            f"{RESULTS}/tables/table4.md",
-            f"{RESULTS}/figures/figure6.png",
-        ]
-    )
 
 
 rule build_shift:
@@ -65,7 +13,7 @@ rule build_shift:
     output:
         directory(f"{RESULTS}/data/{{shift}}"),
     wildcard_constraints:
-        shift="|".join(SHIFTS) if SHIFTS else "^$",
+        shift=one_of(SHIFTS),
     params:
         source=lambda w: config["datasets"][w.shift]["source"],
         options=lambda w: as_json(config["datasets"][w.shift].get("options", {})),
@@ -87,15 +35,15 @@ rule fit_effective_robustness:
     conda:
         CONDA_ENV
     input:
-        zoo=fit_zoo_summaries,
-        diffusion=fit_diffusion_summaries,
+        zoo=lambda w: fit_zoo_summaries(w.fit),
+        diffusion=lambda w: fit_diffusion_summaries(w.fit),
     output:
         models=f"{RESULTS}/robustness/{{fit}}/models.csv",
         parameters=f"{RESULTS}/robustness/{{fit}}/parameters.csv",
         fit=f"{RESULTS}/robustness/{{fit}}/fit.json",
     params:
         robustness=as_json(ROBUSTNESS),
-        out_dir=lambda w: f"{RESULTS}/robustness/{w.fit}",
+        out_dir=lambda w: fit_dir(w.fit),
     log:
         f"{RESULTS}/logs/fit_effective_robustness/{{fit}}.log",
     benchmark:
@@ -121,12 +69,13 @@ rule make_robustness_table:
         f"{RESULTS}/tables/table4.csv",
     params:
         fits=fit_dirs(),
+        out_stem=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_robustness_table/table4.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "diffusion-classifier make-robustness-table --fits {params.fits:q} --out-stem {RESULTS:q}/tables/table4 > {log:q} 2>&1"
+        "diffusion-classifier make-robustness-table --fits {params.fits:q} --out-stem {params.out_stem:q} > {log:q} 2>&1"
 
 
 rule plot_effective_robustness:

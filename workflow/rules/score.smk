@@ -4,21 +4,19 @@ rule score_shard:
         CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
-        model=trained_model_input,
-        prompts=lambda w: prompts_input(w),
+        model=lambda w: trained_model_of(w.model),
+        prompts=lambda w: prompts_of(w.dataset, w.model),
     output:
         directory(f"{RESULTS}/scores/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}"),
     params:
-        checkpoint=model_checkpoint,
+        checkpoint=lambda w: checkpoint_of(w.model),
         model=lambda w: as_json(config["models"][w.model]),
         strategy=lambda w: as_json(config["strategies"][w.strategy]),
         scoring=as_json(SCORING),
-        split=experiment_split,
-        names=lambda w: as_json(
-            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
-        ),
+        split=lambda w: experiment_split(w.dataset, w.model, w.strategy),
+        names=run_names,
         num_shards=NUM_SHARDS,
-        prompts=lambda w: prompts_arg(w),
+        prompts=lambda w: prompts_flag(w.dataset, w.model),
     threads: THREADS
     priority: 1  # after training, the critical path (see train_model)
     resources:
@@ -39,15 +37,13 @@ rule aggregate_scores:
     conda:
         CONDA_ENV
     input:
-        shards=shard_dirs,
+        shards=lambda w: shards_of(w.dataset, w.model, w.strategy),
         dataset=lambda w: dataset_dir(w.dataset),
     output:
         predictions=f"{RESULTS}/predictions/{{dataset}}/{{model}}/{{strategy}}.parquet",
-        summary=f"{RESULTS}/predictions/{{dataset}}/{{model}}/{{strategy}}.summary.json",
+        summary=summary_of("{dataset}", "{model}", "{strategy}"),
     params:
-        names=lambda w: as_json(
-            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
-        ),
+        names=run_names,
     log:
         f"{RESULTS}/logs/aggregate_scores/{{dataset}}/{{model}}/{{strategy}}.log",
     benchmark:

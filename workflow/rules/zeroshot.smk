@@ -2,106 +2,6 @@
 # text-conditional models: prompts are encoded once per dataset x model
 # (prepare_prompts), classification runs go through score_shard with that table,
 # Winoground-format datasets through score_pairs.
-from diffusion_classifier.models import adapter_uses_prompts
-from diffusion_classifier.models.released_prompts import AUTHORS_PROMPTS_URL
-
-COMPOSITIONAL = config.get("compositional", [])
-PROMPT_TABLES = config.get("prompt_tables", {})
-
-
-def uses_prompts(model):
-    return adapter_uses_prompts(config["models"][model]["adapter"])
-
-
-def prompts_dir(dataset, model):
-    return f"{RESULTS}/conditioning/{dataset}/{model}"
-
-
-def prompts_input(wildcards):
-    """The prompt table a scoring job reads (text-conditional models only)."""
-    if uses_prompts(wildcards.model):
-        return [prompts_dir(wildcards.dataset, wildcards.model)]
-    return []
-
-
-def prompts_arg(wildcards):
-    """``--prompts DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
-    return [word for path in prompts_input(wildcards) for word in ("--prompts", path)]
-
-
-def released_table(dataset):
-    """The verified copy of a dataset's released prompt table (rule fetch_prompt_table)."""
-    return f"{RESULTS}/prompt_tables/{dataset}.csv"
-
-
-def released_table_source(dataset):
-    """(URL, download cache path) of a dataset's released table; see the schema's prompt_tables."""
-    name = config["datasets"][dataset]["prompt_table"]["file"]
-    base_url = PROMPT_TABLES.get("base_url", AUTHORS_PROMPTS_URL).rstrip("/")
-    return f"{base_url}/{name}", f"{PROMPT_TABLES.get('dir', 'data/raw/prompts')}/{name}"
-
-
-def released_table_input(wildcards):
-    return [released_table(wildcards.dataset)] if config["datasets"][wildcards.dataset].get("prompt_table") else []
-
-
-def prompt_settings(dataset):
-    """The dataset's prompt source as prepare-prompts takes it: a released table, or template (+ names)."""
-    spec = config["datasets"][dataset]
-    if spec.get("prompt_table"):
-        table = spec["prompt_table"]
-        return {"table": released_table(dataset), "identical_prompts": table.get("identical_prompts", [])}
-    settings = {"template": spec.get("prompt_template", "{}")}
-    if spec.get("prompt_class_names"):
-        settings["class_names"] = spec["prompt_class_names"]
-    return settings
-
-
-def compositional_run(wildcards):
-    for run in COMPOSITIONAL:
-        if (run["dataset"], run["model"], run["strategy"]) == (
-            wildcards.dataset,
-            wildcards.model,
-            wildcards.strategy,
-        ):
-            return run
-    raise ValueError(
-        f"no compositional run {wildcards.dataset}/{wildcards.model}/{wildcards.strategy}"
-    )
-
-
-def pair_shard_dirs(wildcards):
-    return expand(
-        "{results}/pairs/{dataset}/{model}/{strategy}/shard-{shard:03d}",
-        results=RESULTS,
-        dataset=wildcards.dataset,
-        model=wildcards.model,
-        strategy=wildcards.strategy,
-        shard=range(NUM_SHARDS),
-    )
-
-
-ZEROSHOT_RUNS = [
-    run
-    for run in config["experiments"]
-    if uses_prompts(run["model"]) and not run.get("opt_in", False)
-]
-ZEROSHOT_SUMMARIES = [
-    f"{RESULTS}/predictions/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
-    for run in ZEROSHOT_RUNS
-]
-ZEROSHOT_PROMPTS = [prompts_dir(run["dataset"], run["model"]) for run in ZEROSHOT_RUNS]
-COMPOSITIONAL_SUMMARIES = [
-    f"{RESULTS}/compositional/{run['dataset']}/{run['model']}/{run['strategy']}.summary.json"
-    for run in COMPOSITIONAL
-]
-
-if ZEROSHOT_RUNS:
-    ALL_OUTPUTS.extend([f"{RESULTS}/tables/zeroshot.md", f"{RESULTS}/tables/zeroshot.csv"])
-if COMPOSITIONAL:
-    ALL_OUTPUTS.extend(
-        [f"{RESULTS}/tables/compositional.md", f"{RESULTS}/tables/compositional.csv"]
-    )
 
 
 rule fetch_prompt_table:
@@ -130,12 +30,12 @@ rule prepare_prompts:
         CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
-        model=trained_model_input,
-        table=released_table_input,
+        model=lambda w: trained_model_of(w.model),
+        table=lambda w: released_table_of(w.dataset),
     output:
         directory(f"{RESULTS}/conditioning/{{dataset}}/{{model}}"),
     params:
-        checkpoint=model_checkpoint,
+        checkpoint=lambda w: checkpoint_of(w.model),
         model=lambda w: as_json(config["models"][w.model]),
         prompt=lambda w: as_json(prompt_settings(w.dataset)),
         scoring=as_json(SCORING),
@@ -159,19 +59,17 @@ rule score_pairs:
         CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
-        model=trained_model_input,
+        model=lambda w: trained_model_of(w.model),
         prompts=lambda w: prompts_dir(w.dataset, w.model),
     output:
         directory(f"{RESULTS}/pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}"),
     params:
-        checkpoint=model_checkpoint,
+        checkpoint=lambda w: checkpoint_of(w.model),
         model=lambda w: as_json(config["models"][w.model]),
         strategy=lambda w: as_json(config["strategies"][w.strategy]),
         scoring=as_json(SCORING),
-        split=lambda w: compositional_run(w).get("split", "test"),
-        names=lambda w: as_json(
-            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
-        ),
+        split=lambda w: compositional_run(w.dataset, w.model, w.strategy).get("split", "test"),
+        names=run_names,
         num_shards=NUM_SHARDS,
     threads: THREADS
     resources:
@@ -193,17 +91,15 @@ rule aggregate_pairs:
     conda:
         CONDA_ENV
     input:
-        shards=pair_shard_dirs,
+        shards=lambda w: shards_of(w.dataset, w.model, w.strategy, kind="pairs"),
         dataset=lambda w: dataset_dir(w.dataset),
     output:
         examples=f"{RESULTS}/compositional/{{dataset}}/{{model}}/{{strategy}}.parquet",
-        summary=f"{RESULTS}/compositional/{{dataset}}/{{model}}/{{strategy}}.summary.json",
+        summary=pair_summary_of("{dataset}", "{model}", "{strategy}"),
     params:
-        split=lambda w: compositional_run(w).get("split", "test"),
-        group_by=lambda w: compositional_run(w).get("group_by", ["collapsed_tag"]),
-        names=lambda w: as_json(
-            {"dataset": w.dataset, "model": w.model, "strategy": w.strategy}
-        ),
+        split=lambda w: compositional_run(w.dataset, w.model, w.strategy).get("split", "test"),
+        group_by=lambda w: compositional_run(w.dataset, w.model, w.strategy).get("group_by", ["collapsed_tag"]),
+        names=run_names,
     log:
         f"{RESULTS}/logs/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.log",
     benchmark:
@@ -219,8 +115,8 @@ rule make_zeroshot_table:
     conda:
         CONDA_ENV
     input:
-        summaries=ZEROSHOT_SUMMARIES,
-        prompts=ZEROSHOT_PROMPTS,
+        summaries=lambda w: [summary_of(r["dataset"], r["model"], r["strategy"]) for r in zeroshot_runs()],
+        prompts=lambda w: [prompts_dir(r["dataset"], r["model"]) for r in zeroshot_runs()],
     output:
         report(
             f"{RESULTS}/tables/zeroshot.md",
@@ -228,13 +124,15 @@ rule make_zeroshot_table:
             category="Tables",
         ),
         f"{RESULTS}/tables/zeroshot.csv",
+    params:
+        out=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_zeroshot_table/make_zeroshot_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
     shell:
         "diffusion-classifier make-zeroshot-table --summaries {input.summaries:q} --prompts {input.prompts:q} "
-        "--out {RESULTS:q}/tables/zeroshot > {log:q} 2>&1"
+        "--out {params.out:q} > {log:q} 2>&1"
 
 
 rule make_compositional_table:
@@ -242,7 +140,7 @@ rule make_compositional_table:
     conda:
         CONDA_ENV
     input:
-        COMPOSITIONAL_SUMMARIES + CONTRASTIVE_SUMMARIES,
+        compositional_summaries() + contrastive_summaries(),
     output:
         report(
             f"{RESULTS}/tables/compositional.md",
@@ -250,50 +148,36 @@ rule make_compositional_table:
             category="Tables",
         ),
         f"{RESULTS}/tables/compositional.csv",
+    params:
+        out=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_compositional_table/make_compositional_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "diffusion-classifier make-compositional-table --summaries {input:q} --out {RESULTS:q}/tables/compositional "
-        "> {log:q} 2>&1"
+        "diffusion-classifier make-compositional-table --summaries {input:q} --out {params.out:q} " "> {log:q} 2>&1"
 
 
-# Paper Table 3: the Winoground run's text scores beside the CLIP rows and the paper's values.
-TABLE3 = config.get("table3")
-if TABLE3:
-    TABLE3_CLIP = {
-        model: f"{RESULTS}/baselines/clip_winoground/{model}.summary.json"
-        for model in config.get("baselines", {}).get("winoground", {}).get("models", [])
-    }
-    ALL_OUTPUTS.extend([f"{RESULTS}/tables/table3.md", f"{RESULTS}/tables/table3.csv"])
-
-    rule make_table3:
-        """Table 3: Winoground text score by swap type, CLIP rows and ours, the paper's beside."""
-        conda:
-            CONDA_ENV
-        input:
-            diffusion=f"{RESULTS}/compositional/{TABLE3['dataset']}/{TABLE3['model']}/{TABLE3['strategy']}.summary.json",
-            clip=list(TABLE3_CLIP.values()),
-        output:
-            report(f"{RESULTS}/tables/table3.md", caption="../report/table3.rst", category="Tables"),
-            f"{RESULTS}/tables/table3.csv",
-        params:
-            clip=as_json(TABLE3_CLIP),
-        log:
-            f"{RESULTS}/logs/make_table3/make_table3.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
-        shell:
-            "diffusion-classifier make-table3 --diffusion {input.diffusion:q} --clip {params.clip:q} "
-            "--out {RESULTS:q}/tables/table3 > {log:q} 2>&1"
-
-
-# Paper Figure 5: examples of every caption-pair dataset of the compositional runs.
-PAIR_EXAMPLES_PER_TAG = 3
-ALL_OUTPUTS.extend(
-    f"{RESULTS}/figures/fig5_examples_{dataset}.png" for dataset in sorted({run["dataset"] for run in COMPOSITIONAL})
-)
+rule make_table3:
+    """Table 3: Winoground text score by swap type, CLIP rows and ours, the paper's beside."""
+    conda:
+        CONDA_ENV
+    input:
+        diffusion=lambda w: pair_summary_of(TABLE3["dataset"], TABLE3["model"], TABLE3["strategy"]),
+        clip=lambda w: list(table3_clip().values()),
+    output:
+        report(table("table3"), caption="../report/table3.rst", category="Tables"),
+        table("table3", "csv"),
+    params:
+        clip=lambda w: as_json(table3_clip()),
+        out=lambda w, output: stem(output[0]),
+    log:
+        f"{RESULTS}/logs/make_table3/make_table3.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
+    shell:
+        "diffusion-classifier make-table3 --diffusion {input.diffusion:q} --clip {params.clip:q} "
+        "--out {params.out:q} > {log:q} 2>&1"
 
 
 rule figure_pair_examples:
@@ -303,8 +187,11 @@ rule figure_pair_examples:
     input:
         lambda w: dataset_dir(w.dataset),
     output:
-        report(f"{RESULTS}/figures/fig5_examples_{{dataset}}.png", caption="../report/pair_examples.rst",
-               category="Figures"),
+        report(
+            f"{RESULTS}/figures/fig5_examples_{{dataset}}.png",
+            caption="../report/pair_examples.rst",
+            category="Figures",
+        ),
     params:
         per_tag=PAIR_EXAMPLES_PER_TAG,
     log:

@@ -1,37 +1,6 @@
 # The discriminative zoo (paper Sec. 6.3.1): classifiers whose ID/OOD accuracies define
 # the effective-robustness trend. Trained here (embedded default) or loaded with published
 # weights (paper scale); evaluated in every setting of `zoo.settings`.
-ZOO = config.get("zoo", {"models": {}, "settings": {}})
-# The models that enter the fits: `zoo.members` when given (a list, so a test config can
-# pick a few of the defined models), else every model defined.
-ZOO_MEMBERS = ZOO.get("members") or list(ZOO.get("models", {}))
-
-
-def zoo_model_dir(name):
-    return f"{RESULTS}/zoo/models/{name}"
-
-
-def zoo_trained_input(name):
-    """Trained zoo models are a rule's output; published weights are not files of the DAG."""
-    return [zoo_model_dir(name)] if ZOO["models"][name].get("train") else []
-
-
-def zoo_summary(setting, model):
-    return f"{RESULTS}/zoo/predictions/{setting}/{model}.summary.json"
-
-
-def zoo_evaluation_inputs(wildcards):
-    """Every dataset the zoo is evaluated on (and the class restrictions), plus the checkpoint."""
-    datasets = set()
-    for setting in ZOO["settings"].values():
-        datasets.add(setting["dataset"])
-        if setting.get("classes_from"):
-            datasets.add(setting["classes_from"])
-    return {"datasets": [dataset_dir(d) for d in sorted(datasets)], "model": zoo_trained_input(wildcards.zoo_model)}
-
-
-def zoo_evaluation_flags(wildcards, input):
-    return ["--checkpoint", input.model[0]] if input.model else []
 
 
 rule train_zoo_model:
@@ -41,7 +10,7 @@ rule train_zoo_model:
     input:
         lambda w: dataset_dir(ZOO["models"][w.zoo_model]["train_dataset"]),
     output:
-        directory(f"{RESULTS}/zoo/models/{{zoo_model}}"),
+        directory(zoo_model_dir("{zoo_model}")),
     params:
         model=lambda w: as_json(ZOO["models"][w.zoo_model]),
     threads: THREADS
@@ -74,8 +43,9 @@ rule evaluate_zoo_model:
     params:
         model=lambda w: as_json(ZOO["models"][w.zoo_model]),
         settings=as_json(ZOO["settings"]),
-        data=f"{RESULTS}/data",
-        out_dir=f"{RESULTS}/zoo/predictions",
+        # The folders holding every dataset and every setting's predictions.
+        data=lambda w, input: os.path.dirname(input.datasets[0]),
+        out_dir=lambda w, output: os.path.dirname(os.path.dirname(output.summaries[0])),
         flags=zoo_evaluation_flags,
     threads: THREADS
     resources:
