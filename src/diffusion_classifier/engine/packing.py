@@ -70,6 +70,8 @@ def classify_packed(classifier: "DiffusionClassifier", inputs: Sequence[tuple[to
         One :class:`ImageScores` per input, in order; ``seconds`` is the time from the
         start of the call to the image's last decision.
     """
+    from .scoring import NonFiniteErrorsError
+
     start = time.perf_counter()
     if logs is not None and len(logs) != len(inputs):
         raise ValueError(f"got {len(logs)} logs for {len(inputs)} inputs")
@@ -102,7 +104,11 @@ def classify_packed(classifier: "DiffusionClassifier", inputs: Sequence[tuple[to
             image.filled.append(part_errors)
             image.offset = hi
             if image.remaining == 0:
-                results[i] = image.answer()
+                try:
+                    results[i] = image.answer()
+                except NonFiniteErrorsError as exc:
+                    exc.input = i  # which input: the caller names the image
+                    raise
 
 
 def _evaluate_parts(classifier: "DiffusionClassifier", images: list[_Image],
