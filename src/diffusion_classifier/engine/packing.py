@@ -96,8 +96,8 @@ def classify_packed(classifier: "DiffusionClassifier", inputs: Sequence[tuple[to
                 break
         try:
             errors = _evaluate_parts(classifier, images, parts)
-        except torch.OutOfMemoryError:
-            classifier._halve_batch_size()
+        except torch.OutOfMemoryError as exc:
+            classifier._halve_batch_size(exc)
             continue
         for (i, _, hi), part_errors in zip(parts, errors):
             image = images[i]
