@@ -173,3 +173,22 @@ def test_packed_images_are_preempted_and_resumed_to_the_unpacked_shard(tmp_path,
     ignore = ["seconds"]
     pd.testing.assert_frame_equal(shard.images.drop(columns=ignore), reference.images.drop(columns=ignore))
     pd.testing.assert_frame_equal(shard.errors, reference.errors, check_exact=True)
+
+
+def test_a_signal_after_the_shard_is_finished_leaves_no_partial_behind(tmp_path, monkeypatch):
+    from diffusion_classifier.artifacts import ShardWriter
+    from diffusion_classifier.artifacts.preemption import Preempted
+
+    data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=4)
+    checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
+    original = ShardWriter.finalize
+
+    def finalize(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # lands before the scoring stage has returned
+        return out
+
+    monkeypatch.setattr(ShardWriter, "finalize", finalize)
+    with pytest.raises(Preempted):
+        score_shard(data, checkpoint, MODEL, STRATEGY, SCORING, tmp_path / "shard-000")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("shard", ".shard"))) == ["shard-000"]

@@ -208,6 +208,7 @@ def score_shard(
             for (row, _), seed, scores in zip(group, seeds, classify_images(classifier, ids, inputs, in_flight)):
                 writer.add(row["image_id"], int(row["label"]), seed, scores,
                            predicted_label=labels_of[scores.prediction])
+        in_flight.track({})  # every image is added: a signal during finalize must not recreate the partial
         return writer.finalize({"scoring_seconds_this_attempt": time.perf_counter() - start},
                                expected_ids=rows["image_id"])
 
