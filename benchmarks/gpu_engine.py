@@ -24,6 +24,8 @@ sequential strategy against the authors' schedule.
 
     # GPU machine (H100/H200 class: --peak-tflops 989 for dense bf16), ~6 minutes:
     python benchmarks/gpu_engine.py --device cuda --models sd dit --peak-tflops 989
+    # ... with the batch size from free memory and batches packed across 4 images:
+    python benchmarks/gpu_engine.py --device cuda --models sd dit --peak-tflops 989 --batch-size auto --images 4 --pack 4
     # CPU smoke test (tiny shapes, seconds; what tests/test_benchmarks.py runs):
     python benchmarks/gpu_engine.py --device cpu --tiny --images 1
 """
@@ -223,6 +225,17 @@ def run_model(name: str, args, device: torch.device) -> dict:
 
     e_sec, e_peak, e_out = measure(engine, args.images, device)
 
+    if args.pack > 1:
+        # The same images with batches packed across groups of --pack images (engine/packing.py).
+        groups = [list(range(lo, min(lo + args.pack, args.images))) for lo in range(0, args.images, args.pack)]
+
+        def packed(i):
+            group = groups[i] if i < len(groups) else groups[0]
+            return classifier.classify_packed([(latents[j].to(device), noises[j].to(device)) for j in group])
+
+        p_sec, p_peak, p_out = measure(packed, len(groups), device)
+        p_scores = [s for out in p_out for s in out]
+
     # Per-pair agreement: the authors' errors keyed by (prompt, t) against the engine's.
     diffs, agree = [], 0
     grid = setup.schedule.grid
@@ -240,7 +253,8 @@ def run_model(name: str, args, device: torch.device) -> dict:
               "classes": args.classes, "schedule": {"evaluations": list(evaluations), "keep": list(keep)},
               "passes_per_image": passes}
     for who, sec, peak, dtype, bs in (("authors", a_sec, a_peak, str(authors_dtype), 32),
-                                      ("engine", e_sec, e_peak, f"float32 + {accel.autocast} autocast", args.batch_size)):
+                                      ("engine", e_sec, e_peak, f"float32 + {accel.autocast} autocast",
+                                       classifier.batch_size)):
         rate = passes * args.images / sec
         result[who] = {"dtype": dtype, "batch_size": bs, "seconds": sec, "passes_per_s": rate,
                        "images_per_s": args.images / sec, "peak_memory_gib": peak,
@@ -250,6 +264,17 @@ def run_model(name: str, args, device: torch.device) -> dict:
     result["median_relative_error_difference"] = sorted(diffs)[len(diffs) // 2] if diffs else None
     result["prediction_agreement"] = agree / args.images
     result["engine_acceleration"] = accel.to_dict()
+    result["engine_batch_size"] = classifier.batch_size  # what `auto` chose
+    if args.pack > 1:
+        rate = passes * args.images / p_sec
+        result["engine_packed"] = {
+            "pack_images": args.pack, "seconds": p_sec, "passes_per_s": rate, "images_per_s": args.images / p_sec,
+            "peak_memory_gib": p_peak, "mfu": rate * flops / (args.peak_tflops * 1e12) if args.peak_tflops else None,
+            "max_relative_error_difference_to_unpacked": max(
+                float(abs(a.errors["l2"] - b.errors["l2"]).max() / max(abs(b.errors["l2"]).max(), 1e-12))
+                for a, b in zip(p_scores, e_out)),
+            "prediction_agreement_with_unpacked": sum(a.prediction == b.prediction
+                                                      for a, b in zip(p_scores, e_out)) / args.images}
     if args.sequential_passes:
         # GPU time per image: the sequential strategy's passes (from the embedded study) at the
         # engine's rate against the authors' schedule at theirs.
@@ -273,7 +298,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--classes", type=int, default=37, help="candidate classes (Pets: 37)")
     parser.add_argument("--evaluations", nargs="+", type=int, default=[25, 250], help="TrialList (Pets: 25 250)")
     parser.add_argument("--keep", nargs="+", type=int, default=[5, 1], help="KeepList (Pets: 5 1)")
-    parser.add_argument("--batch-size", type=int, default=128, help="the engine's batch size")
+    parser.add_argument("--batch-size", type=lambda v: v if v == "auto" else int(v), default=128,
+                        help="the engine's batch size, or auto (from free device memory)")
+    parser.add_argument("--pack", type=int, default=1,
+                        help="also score the images in groups of this many, batches packed across them")
     parser.add_argument("--compile", action="store_true", help="torch.compile the engine's forward")
     parser.add_argument("--peak-tflops", type=float, default=0.0, help="device peak for MFU (H100/H200 bf16: 989)")
     parser.add_argument("--sequential-passes", type=float, default=0.0,
@@ -296,6 +324,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"  speedup {r['speedup']:.2f}x; per-pair error difference max {r['max_relative_error_difference']:.2e} "
               f"(median {r['median_relative_error_difference']:.2e}) relative; predictions agree on "
               f"{100 * r['prediction_agreement']:.0f}% of images")
+        if "engine_packed" in r:
+            m = r["engine_packed"]
+            print(f"  packed   {m['pack_images']} images per group: {m['passes_per_s']:9.1f} passes/s, "
+                  f"{m['images_per_s']:.3f} images/s, peak {m['peak_memory_gib']:.2f} GiB; errors vs unpacked max "
+                  f"{m['max_relative_error_difference_to_unpacked']:.2e} relative, predictions agree on "
+                  f"{100 * m['prediction_agreement_with_unpacked']:.0f}%")
         if "sequential" in r:
             s = r["sequential"]
             print(f"  sequential: {s['passes_per_image']:.0f} passes/image -> {s['seconds_per_image']:.2f} s/image vs "

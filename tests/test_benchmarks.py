@@ -15,8 +15,8 @@ def test_gpu_engine_benchmark_smoke(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "gpu_engine", module)  # dataclasses look their module up
     spec.loader.exec_module(module)
-    results = module.main(["--device", "cpu", "--tiny", "--images", "1", "--classes", "3",
-                           "--sequential-passes", "6", "--json", str(tmp_path / "out.json")])
+    results = module.main(["--device", "cpu", "--tiny", "--images", "2", "--classes", "3", "--batch-size", "auto",
+                           "--pack", "2", "--sequential-passes", "6", "--json", str(tmp_path / "out.json")])
     assert [r["model"] for r in results] == ["sd", "dit"]
     for r in results:
         # Both loops score the same pairs of Algorithm 2 (3 classes x 2 points, then 2 x 2 more).
@@ -24,4 +24,8 @@ def test_gpu_engine_benchmark_smoke(tmp_path, monkeypatch):
         assert r["max_relative_error_difference"] < 1e-4 and r["prediction_agreement"] == 1.0
         assert r["authors"]["passes_per_s"] > 0 and r["engine"]["passes_per_s"] > 0
         assert r["sequential"]["gain"] > 0
+        assert r["engine_batch_size"] == 256  # auto on the CPU: the fixed default
+        packed = r["engine_packed"]  # batches packed across the 2 images: the same errors
+        assert packed["max_relative_error_difference_to_unpacked"] < 1e-5
+        assert packed["prediction_agreement_with_unpacked"] == 1.0 and packed["passes_per_s"] > 0
     assert (tmp_path / "out.json").stat().st_size > 0

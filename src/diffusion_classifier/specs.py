@@ -107,6 +107,8 @@ class ScoringSpec:
         checkpoint_seconds: Seconds between checkpoints of a running shard, whichever
             of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
+        pack_images: Images scored together, network batches packed across them
+            (:mod:`diffusion_classifier.engine.packing`); 1: one image at a time.
         acceleration: GPU speed switches (:class:`~diffusion_classifier.engine.acceleration.Acceleration`);
             all off by default.
     """
@@ -118,7 +120,12 @@ class ScoringSpec:
     checkpoint_every: int = 50
     checkpoint_seconds: float = 300.0
     shards: int = 1
+    pack_images: int = 1
     acceleration: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pack_images, bool) or not isinstance(self.pack_images, int) or self.pack_images < 1:
+            raise ValueError(f"scoring.pack_images must be a positive number of images, got {self.pack_images!r}")
 
     @property
     def accelerations(self) -> Acceleration:

@@ -98,3 +98,16 @@ def test_a_fixed_batch_size_that_does_not_fit_is_an_error(limited, prototypes):
 def test_bad_batch_sizes_are_refused(bad):
     with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto'"):
         ScoringConfig(SCHEDULE, batch_size=bad)
+
+
+def test_packed_images_halve_on_out_of_memory_too(limited, prototypes, monkeypatch):
+    monkeypatch.setitem(batching.MEMORY_PROBES, "cpu", FakeMemory(free=10**12, per_input=1))
+    limited.capacity.capacity = 20
+    inputs = [(prototypes[i], draw_noise(i, SCHEDULE.num_noise, tuple(prototypes[i].shape))) for i in range(3)]
+    config = ScoringConfig(SCHEDULE, batch_size="auto", extra_objectives=("l1",))
+    classifier = DiffusionClassifier(limited, torch.arange(6), config)
+    packed = classifier.classify_packed(inputs)
+    assert classifier.batch_size == 16 and max(calls) <= 20
+    fixed = DiffusionClassifier(limited, torch.arange(6), ScoringConfig(SCHEDULE, batch_size=16, extra_objectives=("l1",)))
+    for (x0, noise), scores in zip(inputs, packed):
+        same(scores, fixed.classify(x0, noise))

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pytest
 import pyarrow.parquet as pq
 import torch
 
@@ -67,11 +67,9 @@ def recoverable(partial: Path) -> int:
               for p in partial.glob("chunk-*.images.parquet")]
     done = {i for chunk in chunks for i in chunk["image_id"]}
     total = sum(sum(chunk["passes"]) for chunk in chunks)
-    in_flight = partial / InFlight.FILE
-    if in_flight.exists():
-        with np.load(in_flight) as saved:
-            if str(saved["image_id"]) not in done:
-                total += len(saved["condition"])
+    for image_id, state in InFlight.read(partial / InFlight.FILE).items():
+        if image_id not in done:
+            total += len(state["condition"])
     return total
 
 
@@ -137,3 +135,59 @@ def test_killed_runs_resume_to_the_uninterrupted_shard(tmp_path):
     assert (out / "errors.parquet").read_bytes() == (tmp_path / "reference" / "errors.parquet").read_bytes()
     assert shard.provenance["run_key"] == reference.provenance["run_key"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["shard-000"]  # no partial, lock or hidden copy
+
+
+def test_packed_images_are_preempted_and_resumed_to_the_unpacked_shard(tmp_path, monkeypatch):
+    """Batches packed across 3 images: a SIGTERM in the middle of a group loses at most one batch."""
+    from diffusion_classifier.artifacts.preemption import Preempted
+    from diffusion_classifier.engine import DiffusionClassifier
+
+    data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=9)
+    checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
+    reference = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, SCORING, tmp_path / "reference"))
+    packed = {**SCORING, "pack_images": 3}
+    sizes, original = [], DiffusionClassifier._forward
+
+    def forward(self, x_t, t, conditions):
+        out = original(self, x_t, t, conditions)
+        sizes.append(len(x_t))
+        if len(sizes) == forward.kill_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(DiffusionClassifier, "_forward", forward)
+    out = tmp_path / "packed" / "shard-000"
+    for kill_after in (9, 4):
+        forward.kill_at = len(sizes) + kill_after
+        before, done = recoverable(out.with_name("shard-000.partial")), sum(sizes)
+        with pytest.raises(Preempted):
+            score_shard(data, checkpoint, MODEL, STRATEGY, packed, out)
+        lost = before + sum(sizes) - done - recoverable(out.with_name("shard-000.partial"))
+        assert 0 <= lost <= BATCH
+        assert len(InFlight.read(out.with_name("shard-000.partial") / InFlight.FILE)) >= 2  # images in flight
+    forward.kill_at = -1
+    shard = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, packed, out))
+    assert sum(sizes) - int(reference.images["passes"].sum()) <= 2 * BATCH
+    assert sum(s < BATCH for s in sizes) < len(reference.images)  # packed: few short batches
+    ignore = ["seconds"]
+    pd.testing.assert_frame_equal(shard.images.drop(columns=ignore), reference.images.drop(columns=ignore))
+    pd.testing.assert_frame_equal(shard.errors, reference.errors, check_exact=True)
+
+
+def test_a_signal_after_the_shard_is_finished_leaves_no_partial_behind(tmp_path, monkeypatch):
+    from diffusion_classifier.artifacts import ShardWriter
+    from diffusion_classifier.artifacts.preemption import Preempted
+
+    data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=4)
+    checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
+    original = ShardWriter.finalize
+
+    def finalize(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # lands before the scoring stage has returned
+        return out
+
+    monkeypatch.setattr(ShardWriter, "finalize", finalize)
+    with pytest.raises(Preempted):
+        score_shard(data, checkpoint, MODEL, STRATEGY, SCORING, tmp_path / "shard-000")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("shard", ".shard"))) == ["shard-000"]

@@ -76,20 +76,22 @@ class _ShardCheckpoint(Protocol):
 
 
 class InFlight:
-    """The image being scored, saved beside the shard's checkpoint chunks.
+    """The images being scored, saved beside the shard's checkpoint chunks.
 
     The engine records an image's pairs batch by batch
-    (:class:`~diffusion_classifier.engine.progress.PairLog`); this object saves that
-    record, with the image's id, as ``in-flight.npz`` in the shard's partial directory,
-    on a preemption signal and every ``checkpoint_seconds`` (checked after each batch;
-    each save also flushes the writer's finished images). A rerun of the same run (the
-    writer has checked its run key) gets the record back from :meth:`resume` when it
-    reaches that image. The file is overwritten by the next image's first save and goes
-    with the partial directory when the shard is finished.
+    (:class:`~diffusion_classifier.engine.progress.PairLog`); this object saves those
+    records, with the images' ids, as ``in-flight.npz`` in the shard's partial
+    directory, on a preemption signal and every ``checkpoint_seconds`` (checked after
+    each batch; each save also flushes the writer's finished images). A rerun of the
+    same run (the writer has checked its run key) reads the file once, when it starts,
+    and gets an image's record back from :meth:`resume` when it reaches that image.
+    The file is overwritten by the next save and goes with the partial directory when
+    the shard is finished. Several images are in flight when batches are packed
+    across images (``scoring.pack_images``).
 
     Args:
         writer: The shard's writer (a :class:`~diffusion_classifier.artifacts.ShardWriter`).
-        checkpoint_seconds: Seconds between saves while an image is being scored.
+        checkpoint_seconds: Seconds between saves while images are being scored.
     """
 
     FILE = "in-flight.npz"
@@ -98,29 +100,40 @@ class InFlight:
         self.writer = writer
         self.checkpoint_seconds = checkpoint_seconds
         self._last = time.monotonic()
-        self._image: str | None = None
-        self._state: Callable[[], dict[str, np.ndarray]] | None = None
+        self._tracked: dict[str, Callable[[], dict[str, np.ndarray]]] = {}
+        path = writer.partial / self.FILE
+        try:
+            self._saved = self.read(path)
+        except Exception as exc:  # noqa: BLE001 - a damaged file is dropped, never trusted
+            log.warning("dropping damaged in-flight checkpoint %s (%s); its images start afresh", path, exc)
+            path.unlink(missing_ok=True)
+            self._saved = {}
+
+    @classmethod
+    def read(cls, path: Path) -> dict[str, dict[str, np.ndarray]]:
+        """Image id -> saved pairs, from an in-flight file (empty if there is none)."""
+        if not path.exists():
+            return {}
+        with np.load(path, allow_pickle=False) as saved:
+            ids = [str(i) for i in saved["image_ids"]]
+            states: dict[str, dict[str, np.ndarray]] = {i: {} for i in ids}
+            for key in saved.files:
+                if key != "image_ids":
+                    n, name = key.split(".", 1)
+                    states[ids[int(n)]][name] = saved[key]
+        return states
 
     def resume(self, image_id: str) -> dict[str, np.ndarray] | None:
-        """The saved pairs of ``image_id`` if the in-flight file holds that image, else ``None``."""
-        path = self.writer.partial / self.FILE
-        if not path.exists():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as saved:
-                state = {key: saved[key] for key in saved.files}
-        except Exception as exc:  # noqa: BLE001 - a damaged file is dropped, never trusted
-            log.warning("dropping damaged in-flight checkpoint %s (%s); that image starts afresh", path, exc)
-            path.unlink(missing_ok=True)
-            return None
-        if str(state.pop("image_id")) != image_id:
-            return None
-        log.info("continuing image %s from its %d checkpointed pairs", image_id, len(state.get("condition", ())))
+        """The saved pairs of ``image_id`` if the rerun started with them, else ``None``."""
+        state = self._saved.pop(image_id, None)
+        if state is not None:
+            log.info("continuing image %s from its %d checkpointed pairs", image_id, len(state.get("condition", ())))
         return state
 
-    def track(self, image_id: str, state: Callable[[], dict[str, np.ndarray]]) -> None:
-        """Make ``state()`` (the pairs evaluated so far) what the next save writes for ``image_id``."""
-        self._image, self._state = image_id, state
+    def track(self, states: dict[str, Callable[[], dict[str, np.ndarray]]]) -> None:
+        """Image id -> ``state()`` (its pairs evaluated so far) of the images now in flight:
+        what the next save writes."""
+        self._tracked = dict(states)
 
     def tick(self, *_) -> None:
         """After each batch: save if ``checkpoint_seconds`` have passed since the last save."""
@@ -128,15 +141,17 @@ class InFlight:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Flush the writer's finished images, then save the image in flight."""
+        """Flush the writer's finished images, then save the images in flight."""
         with signals_deferred():
             self._last = time.monotonic()
             self.writer.checkpoint()
-            state = self._state() if self._state is not None else {}
-            if not state:
+            states = {image_id: state() for image_id, state in self._tracked.items()}
+            states = {image_id: state for image_id, state in states.items() if state}
+            if not states:
                 return
+            arrays = {f"{n}.{name}": values for n, state in enumerate(states.values()) for name, values in state.items()}
             with atomic_path(self.writer.partial_file(self.FILE)) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, image_id=np.array(self._image), **state)
+                np.savez(handle, image_ids=np.array(list(states)), **arrays)
 
 
 @contextlib.contextmanager

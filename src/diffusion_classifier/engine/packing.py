@@ -70,6 +70,8 @@ def classify_packed(classifier: "DiffusionClassifier", inputs: Sequence[tuple[to
         One :class:`ImageScores` per input, in order; ``seconds`` is the time from the
         start of the call to the image's last decision.
     """
+    from .scoring import NonFiniteErrorsError
+
     start = time.perf_counter()
     if logs is not None and len(logs) != len(inputs):
         raise ValueError(f"got {len(logs)} logs for {len(inputs)} inputs")
@@ -94,15 +96,19 @@ def classify_packed(classifier: "DiffusionClassifier", inputs: Sequence[tuple[to
                 break
         try:
             errors = _evaluate_parts(classifier, images, parts)
-        except torch.OutOfMemoryError:
-            classifier._halve_batch_size()
+        except torch.OutOfMemoryError as exc:
+            classifier._halve_batch_size(exc)
             continue
         for (i, _, hi), part_errors in zip(parts, errors):
             image = images[i]
             image.filled.append(part_errors)
             image.offset = hi
             if image.remaining == 0:
-                results[i] = image.answer()
+                try:
+                    results[i] = image.answer()
+                except NonFiniteErrorsError as exc:
+                    exc.input = i  # which input: the caller names the image
+                    raise
 
 
 def _evaluate_parts(classifier: "DiffusionClassifier", images: list[_Image],

@@ -340,8 +340,8 @@ class DiffusionClassifier:
             c, g = cond_idx[lo : lo + self.batch_size], grid_idx[lo : lo + self.batch_size]
             try:
                 errors = log.evaluate(c, g, lambda k: self._pair_errors(x0, noise, c[k:], g[k:]), device)
-            except torch.OutOfMemoryError:
-                self._halve_batch_size()
+            except torch.OutOfMemoryError as exc:
+                self._halve_batch_size(exc)
                 continue
             for name, values in errors.items():
                 out[name].append(values)
@@ -357,10 +357,10 @@ class DiffusionClassifier:
                 self.predictor.device, lambda n: self._pair_errors(x0, noise, cond_idx[:n], grid_idx[:n]),
                 len(cond_idx))
 
-    def _halve_batch_size(self) -> None:
-        """After an out-of-memory error: halve an ``auto`` batch size (and say so), else re-raise."""
+    def _halve_batch_size(self, exc: BaseException) -> None:
+        """After an out-of-memory error: halve an ``auto`` batch size (and say so), else re-raise it."""
         if self._auto is None or self.batch_size == 1:
-            raise
+            raise exc
         self.batch_size //= 2
         logger.warning("out of memory with batch_size auto: retrying with %d inputs per batch", self.batch_size)
         if self.predictor.device.type == "cuda":

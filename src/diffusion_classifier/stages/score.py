@@ -16,7 +16,7 @@ from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
 from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
 from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
-__all__ = ["candidate_labels", "classify_image", "run_conditioning", "score_shard", "shard_provenance",
+__all__ = ["candidate_labels", "classify_image", "classify_images", "run_conditioning", "score_shard", "shard_provenance",
            "shard_rows", "shard_writer"]
 
 log = logging.getLogger(__name__)
@@ -193,15 +193,19 @@ def score_shard(
 
     in_flight = InFlight(writer, scoring_spec.checkpoint_seconds)
     with writer, preemptible(in_flight):
-        for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
-                               mininterval=5):
-            pixels = transform(image).unsqueeze(0)
-            latent = predictor.encode(pixels.to(device, dtype))[0]
-            seed = scoring_spec.noise_seed(row["image_id"], strategy_spec)
-            noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
-            scores = classify_image(classifier, row["image_id"], latent, noise, in_flight)
-            writer.add(row["image_id"], int(row["label"]), seed, scores,
-                       predicted_label=labels_of[scores.prediction])
+        images = tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}", mininterval=5)
+        for group in batched(images, scoring_spec.pack_images):
+            inputs, seeds = [], []
+            for row, image in group:
+                pixels = transform(image).unsqueeze(0)
+                latent = predictor.encode(pixels.to(device, dtype))[0]
+                seeds.append(scoring_spec.noise_seed(row["image_id"], strategy_spec))
+                inputs.append((latent, draw_noise(seeds[-1], config.schedule.num_noise, tuple(latent.shape))))
+            ids = [row["image_id"] for row, _ in group]
+            for (row, _), seed, scores in zip(group, seeds, classify_images(classifier, ids, inputs, in_flight)):
+                writer.add(row["image_id"], int(row["label"]), seed, scores,
+                           predicted_label=labels_of[scores.prediction])
+        in_flight.track({})  # every image is added: a signal during finalize must not recreate the partial
         return writer.finalize(expected_ids=rows["image_id"])  # the writer records the time apart
 
 
@@ -212,16 +216,38 @@ def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpe
 
 
 def classify_image(classifier: DiffusionClassifier, image_id: str, latent, noise, in_flight: InFlight | None = None):
-    """``classifier.classify``, with the image's id added to a non-finite-error refusal.
+    """``classifier.classify``, with the image's id added to a non-finite-error refusal
+    (:func:`classify_images` of one image)."""
+    return classify_images(classifier, [image_id], [(latent, noise)], in_flight)[0]
 
-    With ``in_flight``, the image continues from its checkpointed pairs (if a previous
+
+def classify_images(classifier: DiffusionClassifier, image_ids: list[str], inputs: list[tuple],
+                    in_flight: InFlight | None = None) -> list:
+    """Classify ``(latent, noise)`` inputs, batches packed across them when there are several.
+
+    With ``in_flight``, each image continues from its checkpointed pairs (if a previous
     attempt was interrupted in it) and its pairs are checkpointed as they are evaluated.
+    A non-finite-error refusal names the image.
     """
-    log = None
+    logs = None
     if in_flight is not None:
-        log = PairLog(in_flight.resume(image_id), on_batch=in_flight.tick)
-        in_flight.track(image_id, log.state)
+        logs = [PairLog(in_flight.resume(image_id), on_batch=in_flight.tick) for image_id in image_ids]
+        in_flight.track({image_id: log.state for image_id, log in zip(image_ids, logs)})
     try:
-        return classifier.classify(latent, noise, log)
+        if len(inputs) == 1:
+            return [classifier.classify(*inputs[0], logs[0] if logs else None)]
+        return classifier.classify_packed(inputs, logs)
     except NonFiniteErrorsError as exc:
-        raise NonFiniteErrorsError(f"image {image_id!r}: {exc}") from None
+        raise NonFiniteErrorsError(f"image {image_ids[getattr(exc, 'input', 0)]!r}: {exc}") from None
+
+
+def batched(items, size: int):
+    """Lists of ``size`` consecutive items (the last may be shorter)."""
+    group = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
