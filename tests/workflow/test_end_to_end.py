@@ -326,10 +326,10 @@ def test_the_html_report_renders_every_table_and_figure(micro_run, tmp_path):
     import html
 
     check = json.loads(html.unescape(found.group(1)))
-    for category in ("Tables", "Figures", "Provenance"):
+    for category in ("Tables", "Figures", "Provenance", "Timing"):
         assert category in check["menu"]
     expected = {p.name for p in (micro_run / "tables").glob("*.md")} | {
-        p.name for p in (micro_run / "figures").glob("*.png")}
+        p.name for p in (micro_run / "figures").glob("*.png")} | {p.name for p in (micro_run / "timing").glob("*.md")}
     assert set(check["items"]) == expected
     bad = {name: item for name, item in check["items"].items() if not item["ok"] or not item["caption"]}
     assert not bad, f"items that do not render or lack a caption: {bad}"
