@@ -23,7 +23,7 @@ from ..data.manifest import PreparedDataset
 from ..data.pairs import load_captions
 from ..data.transforms import ImageTransform
 from .architectures import build_architecture
-from .training import noised_batch, optimize, write_train_log
+from .training import make_optimizer, noised_batch, optimize, write_train_log
 from .tokenizer import caption_words, load_tokenizer, write_word_tokenizer
 
 __all__ = ["TextTrainConfig", "train_text_conditional"]
@@ -53,6 +53,8 @@ class TextTrainConfig:
         num_train_timesteps: Length of the training schedule.
         seed: Seed of the weights, batches, captions, timesteps and noise.
         log_every: Write a line of the training log this often.
+        lr_schedule: diffusers learning-rate schedule (as :class:`..training.TrainConfig`'s).
+        warmup_steps: Linear warm-up steps of the schedule.
     """
 
     architecture: str = "tiny_text_unet"
@@ -72,6 +74,8 @@ class TextTrainConfig:
     num_train_timesteps: int = 1000
     seed: int = 0
     log_every: int = 50
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
 
 
 def _corpus(dataset: PreparedDataset, transform: ImageTransform) -> tuple[torch.Tensor, list[int], list[str]]:
@@ -133,7 +137,7 @@ def train_text_conditional(
         abar = scheduler.alphas_cumprod.to(torch.float32)
         caption_image_t = torch.tensor(caption_image, dtype=torch.long)
         parameters = [*unet.parameters(), *text_encoder.parameters()]
-        optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+        optimizer, lr_schedule = make_optimizer(parameters, config)
 
         def step_loss() -> torch.Tensor:
             pick = torch.randint(len(captions), (config.batch_size,), generator=generator)
@@ -145,7 +149,7 @@ def train_text_conditional(
         unet.train()
         text_encoder.train()
         rows, seconds = optimize(step_loss, optimizer, steps=config.steps, log_every=config.log_every,
-                                 desc=f"train {model_id}")
+                                 desc=f"train {model_id}", lr_schedule=lr_schedule)
 
         unet.eval().save_pretrained(tmp / "unet", safe_serialization=True)
         text_encoder.eval().save_pretrained(tmp / "text_encoder", safe_serialization=True)
