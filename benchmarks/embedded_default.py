@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def dry_run_jobs(text: str) -> list[dict]:
     """Jobs of a ``snakemake -n`` listing: rule, input and output paths, benchmark file."""
     jobs = []
-    for block in re.split(r"^(?:localrule|rule) ", text, flags=re.M)[1:]:
+    for block in re.split(r"^(?:localrule|rule) ", text, flags=re.MULTILINE)[1:]:
         job = {"rule": block.split(":", 1)[0], "input": [], "output": [], "benchmark": None}
         for key in ("input", "output", "benchmark"):
-            match = re.search(rf"^\s+{key}: (.*)$", block, flags=re.M)
+            match = re.search(rf"^\s+{key}: (.*)$", block, flags=re.MULTILINE)
             if match:
                 paths = [p.strip() for p in match.group(1).split(",") if p.strip()]
                 job[key] = paths[0] if key == "benchmark" else paths
