@@ -7,7 +7,12 @@ import torch
 
 from diffusion_classifier.data import ImageTransform, load_dataset, prepare_dataset
 from diffusion_classifier.models.text_training import TextTrainConfig
-from diffusion_classifier.models.training import TrainConfig, make_optimizer, optimize, train_class_conditional
+from diffusion_classifier.models.training import (
+    TrainConfig,
+    make_optimizer,
+    optimize,
+    train_class_conditional,
+)
 
 
 def _rates(config, steps):
