@@ -24,7 +24,7 @@ from ..data.manifest import PreparedDataset
 from ..data.pairs import load_captions
 from ..data.transforms import ImageTransform
 from .architectures import build_architecture
-from .training import DiffusionTraining, noised_batch, optimize, write_train_log
+from .training import DiffusionTraining, make_optimizer, noised_batch, optimize, write_train_log
 from .tokenizer import caption_words, load_tokenizer, write_word_tokenizer
 
 __all__ = ["TextTrainConfig", "train_text_conditional"]
@@ -114,7 +114,7 @@ def train_text_conditional(
         abar = scheduler.alphas_cumprod.to(torch.float32)
         caption_image_t = torch.tensor(caption_image, dtype=torch.long)
         parameters = [*unet.parameters(), *text_encoder.parameters()]
-        optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+        optimizer, lr_schedule = make_optimizer(parameters, config)
 
         def step_loss() -> torch.Tensor:
             pick = torch.randint(len(captions), (config.batch_size,), generator=generator)
@@ -126,7 +126,7 @@ def train_text_conditional(
         unet.train()
         text_encoder.train()
         rows, seconds = optimize(step_loss, optimizer, steps=config.steps, log_every=config.log_every,
-                                 desc=f"train {model_id}")
+                                 desc=f"train {model_id}", lr_schedule=lr_schedule)
 
         unet.eval().save_pretrained(tmp / "unet", safe_serialization=True)
         text_encoder.eval().save_pretrained(tmp / "text_encoder", safe_serialization=True)

@@ -38,7 +38,8 @@ from ..engine.noising import forward_noise
 from ..engine.vlb import vlb_terms
 from .architectures import build_architecture
 
-__all__ = ["DiffusionTraining", "StepTraining", "TrainConfig", "hybrid_loss", "load_split_tensors", "noised_batch", "optimize", "train_class_conditional",
+__all__ = ["DiffusionTraining", "StepTraining", "TrainConfig", "hybrid_loss", "load_split_tensors", "make_optimizer",
+           "noised_batch", "optimize", "train_class_conditional",
            "write_train_log"]
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,10 @@ class DiffusionTraining(StepTraining):
         beta_end: Last beta of the training schedule.
         num_train_timesteps: Length of the training schedule.
         log_every: Write a line of the training log this often.
+        lr_schedule: diffusers learning-rate schedule (``constant``, ``cosine``, ``linear``, ...;
+            :func:`diffusers.optimization.get_scheduler`). A decay to zero reaches a given loss
+            in fewer steps than a constant rate (measured on the digits models: config/mini.yaml).
+        warmup_steps: Linear warm-up steps of the schedule.
     """
 
     architecture: str = "tiny_unet"
@@ -84,6 +89,8 @@ class DiffusionTraining(StepTraining):
     beta_end: float = 0.02
     num_train_timesteps: int = 1000
     log_every: int = 50
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,9 +137,27 @@ def noised_batch(x0: torch.Tensor, alphas_cumprod: torch.Tensor, num_train_times
     return t, noise, forward_noise(x0, noise, alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1))))
 
 
+def make_optimizer(parameters, config) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW and its learning-rate schedule from a training config.
+
+    ``config`` is a :class:`TrainConfig` or any config with its ``learning_rate``,
+    ``weight_decay``, ``lr_schedule``, ``warmup_steps`` and ``steps`` (the text model's).
+    """
+    from diffusers.optimization import SchedulerType, get_scheduler
+
+    valid = [kind.value for kind in SchedulerType]
+    if config.lr_schedule not in valid:
+        raise ValueError(f"lr_schedule {config.lr_schedule!r} is not a diffusers schedule: use one of {valid}")
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = get_scheduler(config.lr_schedule, optimizer, num_warmup_steps=config.warmup_steps,
+                             num_training_steps=config.steps)
+    return optimizer, schedule
+
+
 def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, *, steps: int,
-             log_every: int, desc: str) -> tuple[list[tuple[int, float, float]], float]:
-    """``steps`` optimiser steps on ``step_loss()``.
+             log_every: int, desc: str,
+             lr_schedule: torch.optim.lr_scheduler.LRScheduler | None = None) -> tuple[list[tuple[int, float, float]], float]:
+    """``steps`` optimiser steps on ``step_loss()`` (and of ``lr_schedule``, when given).
 
     Returns the training log, one ``(step, mean loss since the last row, seconds)``
     row every ``log_every`` steps and at the last, and the seconds taken.
@@ -144,6 +169,8 @@ def optimize(step_loss: Callable[[], torch.Tensor], optimizer: torch.optim.Optim
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if lr_schedule is not None:
+            lr_schedule.step()
         running.append(loss.item())
         if step % log_every == 0 or step == steps:
             rows.append((step, float(np.mean(running)), time.perf_counter() - start))
@@ -206,7 +233,7 @@ def train_class_conditional(
     )
     abar64 = scheduler.alphas_cumprod.to(torch.float64)
     abar = abar64.to(torch.float32)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer, lr_schedule = make_optimizer(network.parameters(), config)
 
     def step_loss() -> torch.Tensor:
         idx = torch.randint(len(images), (config.batch_size,), generator=generator)
@@ -217,7 +244,7 @@ def train_class_conditional(
 
     network.train()
     rows, seconds = optimize(step_loss, optimizer, steps=config.steps, log_every=config.log_every,
-                             desc=f"train {model_id}")
+                             desc=f"train {model_id}", lr_schedule=lr_schedule)
 
     subfolder = "transformer" if "Transformer" in type(network).__name__ else "unet"
     with atomic_directory(out_dir) as tmp:
