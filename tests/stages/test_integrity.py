@@ -16,7 +16,7 @@ import torch
 
 from diffusion_classifier.artifacts import ShardError, read_images
 from diffusion_classifier.data import prepare_dataset
-from diffusion_classifier.engine import NonFiniteErrorsError
+from diffusion_classifier.engine import DiffusionClassifier, NonFiniteErrorsError
 from diffusion_classifier.stages.aggregate import aggregate_scores
 from diffusion_classifier.stages.score import score_shard
 
@@ -143,7 +143,7 @@ def interrupted(copy, monkeypatch, after):
     import diffusion_classifier.stages.score as stage
 
     calls = {"n": 0}
-    original = stage.DiffusionClassifier.classify
+    original = DiffusionClassifier.classify
 
     def preempted(self, x0, noise):
         calls["n"] += 1
@@ -151,12 +151,12 @@ def interrupted(copy, monkeypatch, after):
             raise KeyboardInterrupt("preempted")
         return original(self, x0, noise)
 
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify", preempted)
+    monkeypatch.setattr(DiffusionClassifier, "classify", preempted)
     with pytest.raises(KeyboardInterrupt):
         score_shard(copy["data"], copy["checkpoint"], MODEL, STRATEGY, SCORING, copy["tmp"] / "new" / "shard-000",
                     shard=0, num_shards=2)
     counted = []
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify",
+    monkeypatch.setattr(DiffusionClassifier, "classify",
                         lambda self, x0, noise: counted.append(1) or original(self, x0, noise))
     return counted
 

@@ -56,8 +56,8 @@ def checkpointed(partial: Path) -> int:
 
 
 def start(tmp_path, data, checkpoint, out, counter):
-    argv = ["score-shard", "--dataset", str(data), "--checkpoint", str(checkpoint), "--model", json.dumps(MODEL),
-            "--strategy", json.dumps(STRATEGY), "--scoring", json.dumps(SCORING), "--out", str(out),
+    argv = ["score-shard", "--dataset-dir", str(data), "--checkpoint", str(checkpoint), "--model", json.dumps(MODEL),
+            "--strategy", json.dumps(STRATEGY), "--scoring", json.dumps(SCORING), "--output-dir", str(out),
             "--threads", "1"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     log = open(tmp_path / "attempts.log", "a")

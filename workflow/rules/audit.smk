@@ -37,8 +37,8 @@ if AUDIT:
         benchmark:
             f"{RESULTS}/benchmarks/audit_filters/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier audit-filters --dataset {input.dataset:q} --name {wildcards.dataset:q} "
-            "--audit {params.audit:q} --scores {output.scores:q} --summary {output.summary:q} "
+            "diffusion-classifier audit-filters --dataset-dir {input.dataset:q} --dataset-name {wildcards.dataset:q} "
+            "--audit {params.audit:q} --output-scores {output.scores:q} --output-summary {output.summary:q} "
             "--threads {threads:q} > {log:q} 2>&1"
 
     rule make_table2:
@@ -56,5 +56,5 @@ if AUDIT:
         benchmark:
             f"{RESULTS}/benchmarks/make_table2/make_table2.tsv"
         shell:
-            "diffusion-classifier make-table2 --scores {input.scores:q} --summaries {input.summaries:q} "
-            "--out-stem {RESULTS:q}/tables/table2 > {log:q} 2>&1"
+            "diffusion-classifier make-table2 --scores-paths {input.scores:q} --summary-paths {input.summaries:q} "
+            "--output-stem {RESULTS:q}/tables/table2 > {log:q} 2>&1"

@@ -55,9 +55,9 @@ if ZERO_SHOT:
         benchmark:
             f"{RESULTS}/benchmarks/clip_zero_shot/{{clip_model}}/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier clip-zero-shot --dataset {input.dataset:q} --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-zero-shot --dataset-dir {input.dataset:q} --clip-model {params.clip_model:q} "
             "--zero-shot {params.zero_shot:q} --names {params.names:q} "
-            "--predictions {output.predictions:q} --summary {output.summary:q} "
+            "--output-predictions {output.predictions:q} --output-summary {output.summary:q} "
             "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -88,9 +88,9 @@ if WINOGROUND:
         benchmark:
             f"{RESULTS}/benchmarks/clip_winoground/{{clip_model}}.tsv"
         shell:
-            "diffusion-classifier clip-winoground --dataset {input.dataset:q} --clip-model {params.clip_model:q} "
+            "diffusion-classifier clip-winoground --dataset-dir {input.dataset:q} --clip-model {params.clip_model:q} "
             "--winoground {params.winoground:q} --names {params.names:q} "
-            "--per-example {output.per_example:q} --summary {output.summary:q} "
+            "--output-examples {output.per_example:q} --output-summary {output.summary:q} "
             "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -116,4 +116,4 @@ if TABLE1:
             f"{RESULTS}/benchmarks/make_table1/make_table1.tsv"
         shell:
             "diffusion-classifier make-table1 --sources {params.sources:q} --datasets {params.datasets:q} "
-            "--out-stem {RESULTS:q}/tables/table1 > {log:q} 2>&1"
+            "--output-stem {RESULTS:q}/tables/table1 > {log:q} 2>&1"

@@ -35,6 +35,6 @@ if NOISE_PAIRING:
         benchmark:
             f"{RESULTS}/benchmarks/figure_noise_pairing/figure_noise_pairing.tsv"
         shell:
-            "diffusion-classifier figure-noise-pairing --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+            "diffusion-classifier figure-noise-pairing --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
             "--model {params.model:q} --spec {params.spec:q} {params.prompts:q} --threads {threads:q} "
-            "--out-stem {FIG2:q} > {log:q} 2>&1"
+            "--output-stem {FIG2:q} > {log:q} 2>&1"

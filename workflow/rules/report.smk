@@ -25,4 +25,4 @@ rule make_tables:
     benchmark:
         f"{RESULTS}/benchmarks/make_tables/make_tables.tsv"
     shell:
-        "diffusion-classifier make-tables --summaries {input:q} --out-dir {RESULTS:q}/tables > {log:q} 2>&1"
+        "diffusion-classifier make-tables --summary-paths {input:q} --output-dir {RESULTS:q}/tables > {log:q} 2>&1"

@@ -23,7 +23,7 @@ rule make_provenance_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_provenance_table/make_provenance_table.tsv"
     shell:
-        "diffusion-classifier make-provenance-table --summaries {input:q} --out-stem {PROVENANCE:q} > {log:q} 2>&1"
+        "diffusion-classifier make-provenance-table --summary-paths {input:q} --output-stem {PROVENANCE:q} > {log:q} 2>&1"
 
 
 METRIC_TABLE_CSVS = sorted(
@@ -50,4 +50,4 @@ rule make_metrics:
     benchmark:
         f"{RESULTS}/benchmarks/make_metrics/make_metrics.tsv"
     shell:
-        "diffusion-classifier make-metrics --tables {input:q} --out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier make-metrics --table-csvs {input:q} --output {output:q} > {log:q} 2>&1"

@@ -77,9 +77,9 @@ rule build_shift:
     benchmark:
         f"{RESULTS}/benchmarks/build_shift/{{shift}}.tsv"
     shell:
-        "diffusion-classifier build-shift --name {wildcards.shift:q} --source {params.source:q} --options {params.options:q} "
-        "--shift {params.shift:q} --base {input.base:q} {params.reference:q} --threads {threads:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier build-shift --dataset-name {wildcards.shift:q} --source {params.source:q} --options {params.options:q} "
+        "--shift {params.shift:q} --base-dir {input.base:q} {params.reference:q} --threads {threads:q} "
+        "--output-dir {output:q} > {log:q} 2>&1"
 
 
 rule fit_effective_robustness:
@@ -101,9 +101,9 @@ rule fit_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
     shell:
-        "diffusion-classifier fit-effective-robustness --fit {wildcards.fit:q} --robustness {params.robustness:q} "
+        "diffusion-classifier fit-effective-robustness --fit-name {wildcards.fit:q} --robustness {params.robustness:q} "
         "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule make_robustness_table:
@@ -126,7 +126,7 @@ rule make_robustness_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "diffusion-classifier make-robustness-table --fits {params.fits:q} --out-stem {RESULTS:q}/tables/table4 > {log:q} 2>&1"
+        "diffusion-classifier make-robustness-table --fit-dirs {params.fits:q} --output-stem {RESULTS:q}/tables/table4 > {log:q} 2>&1"
 
 
 rule plot_effective_robustness:
@@ -149,5 +149,5 @@ rule plot_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
     shell:
-        "diffusion-classifier plot-effective-robustness --fits {params.fits:q} --png {output.png:q} --csv {output.csv:q} "
+        "diffusion-classifier plot-effective-robustness --fit-dirs {params.fits:q} --output-png {output.png:q} --output-csv {output.csv:q} "
         "> {log:q} 2>&1"

@@ -52,7 +52,7 @@ if "timesteps" in SUPERVISED:
         shell:
             "diffusion-classifier figures-timesteps --even-shards {input.even:q} --repeats-shards {input.repeats:q} "
             "--loss {params.loss:q} --sets {params.sets:q} --names {params.names:q} "
-            "--out-dir {RESULTS:q}/figures > {log:q} 2>&1"
+            "--output-dir {RESULTS:q}/figures > {log:q} 2>&1"
 
 
 if "objectives" in SUPERVISED:
@@ -77,7 +77,7 @@ if "objectives" in SUPERVISED:
             f"{RESULTS}/benchmarks/table_objectives/table_objectives.tsv"
         shell:
             "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives:q} "
-            "--out-stem {TABLE5:q} > {log:q} 2>&1"
+            "--output-stem {TABLE5:q} > {log:q} 2>&1"
 
 
 if "schedules" in SUPERVISED:
@@ -122,14 +122,14 @@ if "schedules" in SUPERVISED:
             study=as_json(STUDY.get("study", {})),
             direct=as_json(STUDY_DIRECT),
             sequential_runs=as_json(SEQ_RUNS),
-            sequential_out=["--sequential-out", SEQ_TABLE, SEQ_FIGURE] if SEQ_OUTPUTS else [],
+            sequential_out=["--output-sequential", SEQ_TABLE, SEQ_FIGURE] if SEQ_OUTPUTS else [],
             names=as_json({"dataset": STUDY["dataset"], "model": STUDY["model"]}),
         log:
             f"{RESULTS}/logs/schedule_study/schedule_study.log",
         benchmark:
             f"{RESULTS}/benchmarks/schedule_study/schedule_study.tsv"
         shell:
-            "diffusion-classifier schedule-study --shards {input.shards:q} --study {params.study:q} "
-            "--direct {params.direct:q} --names {params.names:q} --out-stem {STUDY_TABLE:q} "
-            "--figure {STUDY_FIGURE:q} --sequential-runs {params.sequential_runs:q} "
+            "diffusion-classifier schedule-study --shard-dirs {input.shards:q} --study {params.study:q} "
+            "--direct {params.direct:q} --names {params.names:q} --output-stem {STUDY_TABLE:q} "
+            "--output-figure {STUDY_FIGURE:q} --sequential-runs {params.sequential_runs:q} "
             "{params.sequential_out:q} > {log:q} 2>&1"

@@ -30,7 +30,7 @@ def feature_training_args(wildcards, input):
     """Extra words for ``{params.train:q}`` (empty without a separate training dataset)."""
     if "train_features" not in input.keys():
         return []
-    return ["--train-features-dir", input.train_features, "--train-dataset", input.train_dataset]
+    return ["--train-features-dir", input.train_features, "--train-dataset-dir", input.train_dataset]
 
 
 def baseline_checkpoint(model):
@@ -75,9 +75,9 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
         shell:
-            "diffusion-classifier generate-synthetic --dataset {input.dataset:q} --prompts {input.prompts:q} "
+            "diffusion-classifier generate-synthetic --dataset-dir {input.dataset:q} --prompts-dir {input.prompts:q} "
             "--checkpoint {params.checkpoint:q} --model {params.model:q} --synthetic {params.synthetic:q} "
-            "--shard {wildcards.shard:q} --out {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
+            "--shard {wildcards.shard:q} --output-dir {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     rule merge_synthetic:
         """The generation shards as one prepared dataset (manifest + generation.csv of prompts and seeds)."""
@@ -93,8 +93,8 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier merge-synthetic --shards {input.shards:q} --real-dataset {input.real:q} "
-            "--name {wildcards.dataset:q}_synthetic --out {output:q} > {log:q} 2>&1"
+            "diffusion-classifier merge-synthetic --shard-dirs {input.shards:q} --real-dataset-dir {input.real:q} "
+            "--dataset-name {wildcards.dataset:q}_synthetic --output-dir {output:q} > {log:q} 2>&1"
 
     rule train_synthetic_classifier:
         """Classifier trained on the synthetic images only, tested on the real split (Table 1 cell)."""
@@ -118,9 +118,9 @@ if SYNTHETIC:
         benchmark:
             f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic:q} --real-dataset {input.real:q} "
-            "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint:q} "
-            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "diffusion-classifier train-synthetic-classifier --synthetic-dir {input.synthetic:q} --real-dataset-dir {input.real:q} "
+            "--synthetic {params.synthetic:q} --output-checkpoint {output.checkpoint:q} "
+            "--output-predictions {output.predictions:q} --output-summary {output.summary:q} --names {params.names:q} "
             "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -152,8 +152,8 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier extract-sd-features --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
-            "--model {params.model:q} --features {params.features:q} --out {output:q} "
+            "diffusion-classifier extract-sd-features --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
+            "--model {params.model:q} --features {params.features:q} --output-dir {output:q} "
             "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
     FEATURES_BORROWED = FEATURES.get("classifier_from", {})
@@ -183,9 +183,9 @@ if FEATURES:
         benchmark:
             f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
         shell:
-            "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset {input.dataset:q} "
-            "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
-            "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+            "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset-dir {input.dataset:q} "
+            "--features {params.features:q} --output-checkpoint {output.checkpoint:q} "
+            "--output-predictions {output.predictions:q} --output-summary {output.summary:q} --names {params.names:q} "
             "{params.train:q} --threads {threads:q} > {log:q} 2>&1"
 
     if FEATURES_BORROWED:
@@ -216,6 +216,6 @@ if FEATURES:
                 f"{RESULTS}/benchmarks/evaluate_feature_classifier/{{dataset}}.tsv"
             shell:
                 "diffusion-classifier evaluate-feature-classifier --features-dir {input.features:q} "
-                "--dataset {input.dataset:q} --features {params.features:q} --checkpoint {input.checkpoint:q} "
-                "--trained-summary {input.trained:q} --predictions {output.predictions:q} --summary {output.summary:q} "
+                "--dataset-dir {input.dataset:q} --features {params.features:q} --checkpoint {input.checkpoint:q} "
+                "--trained-summary {input.trained:q} --output-predictions {output.predictions:q} --output-summary {output.summary:q} "
                 "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"

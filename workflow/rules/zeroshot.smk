@@ -25,8 +25,8 @@ def prompts_input(wildcards):
 
 
 def prompts_arg(wildcards):
-    """``--prompts DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
-    return [word for path in prompts_input(wildcards) for word in ("--prompts", path)]
+    """``--prompts-dir DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
+    return [word for path in prompts_input(wildcards) for word in ("--prompts-dir", path)]
 
 
 def released_table(dataset):
@@ -121,7 +121,7 @@ rule fetch_prompt_table:
         f"{RESULTS}/benchmarks/fetch_prompt_table/{{dataset}}.tsv"
     shell:
         "diffusion-classifier fetch-prompt-table --url {params.url:q} --sha256 {params.sha256:q} "
-        "--cache {params.cache:q} --identical-prompts {params.identical:q} --out {output:q} > {log:q} 2>&1"
+        "--cache {params.cache:q} --identical-prompts {params.identical:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule prepare_prompts:
@@ -148,9 +148,9 @@ rule prepare_prompts:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_prompts/{{dataset}}/{{model}}.tsv"
     shell:
-        "diffusion-classifier prepare-prompts --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier prepare-prompts --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --prompt {params.prompt:q} --scoring {params.scoring:q} "
-        "--names {params.names:q} --threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "--names {params.names:q} --threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule score_pairs:
@@ -181,11 +181,11 @@ rule score_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/score_pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
     shell:
-        "diffusion-classifier score-pairs --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier score-pairs --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
-        "--prompts {input.prompts:q} --shard $((10#{wildcards.shard})) "
+        "--prompts-dir {input.prompts:q} --shard $((10#{wildcards.shard})) "
         "--num-shards {params.num_shards:q} --split {params.split:q} --names {params.names:q} "
-        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "--threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule aggregate_pairs:
@@ -209,9 +209,9 @@ rule aggregate_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "diffusion-classifier aggregate-pairs --shards {input.shards:q} --dataset {input.dataset:q} "
+        "diffusion-classifier aggregate-pairs --shard-dirs {input.shards:q} --dataset-dir {input.dataset:q} "
         "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
-        "--examples {output.examples:q} --summary {output.summary:q} > {log:q} 2>&1"
+        "--output-examples {output.examples:q} --output-summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule make_zeroshot_table:
@@ -233,8 +233,8 @@ rule make_zeroshot_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
     shell:
-        "diffusion-classifier make-zeroshot-table --summaries {input.summaries:q} --prompts {input.prompts:q} "
-        "--out {RESULTS:q}/tables/zeroshot > {log:q} 2>&1"
+        "diffusion-classifier make-zeroshot-table --summary-paths {input.summaries:q} --prompt-dirs {input.prompts:q} "
+        "--output-stem {RESULTS:q}/tables/zeroshot > {log:q} 2>&1"
 
 
 rule make_compositional_table:
@@ -255,7 +255,7 @@ rule make_compositional_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "diffusion-classifier make-compositional-table --summaries {input:q} --out {RESULTS:q}/tables/compositional "
+        "diffusion-classifier make-compositional-table --summary-paths {input:q} --output-stem {RESULTS:q}/tables/compositional "
         "> {log:q} 2>&1"
 
 
@@ -285,8 +285,8 @@ if TABLE3:
         benchmark:
             f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
         shell:
-            "diffusion-classifier make-table3 --diffusion {input.diffusion:q} --clip {params.clip:q} "
-            "--out {RESULTS:q}/tables/table3 > {log:q} 2>&1"
+            "diffusion-classifier make-table3 --diffusion-summary {input.diffusion:q} --clip-summaries {params.clip:q} "
+            "--output-stem {RESULTS:q}/tables/table3 > {log:q} 2>&1"
 
 
 # Paper Figure 5: examples of every caption-pair dataset of the compositional runs.
@@ -312,5 +312,5 @@ rule figure_pair_examples:
     benchmark:
         f"{RESULTS}/benchmarks/figure_pair_examples/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier figure-pair-examples --dataset {input:q} --per-tag {params.per_tag:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier figure-pair-examples --dataset-dir {input:q} --per-tag {params.per_tag:q} "
+        "--output {output:q} > {log:q} 2>&1"

@@ -22,10 +22,9 @@ import pandas as pd
 
 from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, read_images, verify_shard, write_json
 from ..data import load_dataset
-from ..engine import Schedule
-from ..engine.replay import error_cube, replay_schedule
 from ..robustness import clopper_pearson
 from .score import shard_rows
+from ._registry import stage
 
 __all__ = ["aggregate_scores", "check_one_run", "summarise_predictions", "verified_images"]
 
@@ -82,6 +81,9 @@ def verified_images(shard_dirs: list[Path], dataset) -> tuple[pd.DataFrame, list
 
 def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFrame:
     """``images`` after checking every stored outcome against a replay of its errors."""
+    from ..engine import Schedule
+    from ..engine.replay import error_cube, replay_schedule
+
     if images.empty:
         return images
     config = provenance["settings"]["scoring_config"]
@@ -140,8 +142,9 @@ def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:
     }
 
 
-def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, predictions_path: str | Path,
-                     summary_path: str | Path, names: dict | None = None) -> dict:
+@stage("aggregate-scores")
+def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, output_predictions: str | Path,
+                     output_summary: str | Path, names: dict | None = None) -> dict:
     """Verify the shards of one run (:func:`verified_images`) and summarise their outcomes."""
     shard_dirs = [Path(p) for p in shard_dirs]
     dataset = load_dataset(dataset_dir)
@@ -163,9 +166,9 @@ def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, pred
     table = images.assign(kept=images["kept"].map(lambda k: json.dumps([list(map(int, s)) for s in k])),
                           label_name=[dataset.classes[i] for i in images["label"]],
                           prediction_name=[dataset.classes[i] for i in images["prediction"]])
-    with atomic_path(predictions_path) as tmp:
+    with atomic_path(output_predictions) as tmp:
         table.to_parquet(tmp, index=False)
-    write_json(summary_path, summary)
+    write_json(output_summary, summary)
     return summary
 
 

@@ -14,19 +14,22 @@ from pathlib import Path
 import pandas as pd
 
 from ..artifacts import atomic_path, code_version, write_json
-from ..baselines.contrastive import ContrastiveConfig, outcomes, train_contrastive
 from ..compositional.scores import CHANCE, summarise_examples
 from ..data import load_dataset
 from ..data.pairs import load_captions, load_examples
-from ..specs import from_dict
+from ._registry import stage
 
 __all__ = ["evaluate_contrastive"]
 
 
-def evaluate_contrastive(dataset_dir: str | Path, train: dict, examples_path: str | Path, summary_path: str | Path,
+@stage("evaluate-contrastive", threads=True)
+def evaluate_contrastive(dataset_dir: str | Path, train: dict, output_examples: str | Path, output_summary: str | Path,
                          *, split: str = "test", group_by: tuple[str, ...] = ("collapsed_tag",),
                          names: dict | None = None) -> dict:
     """Train on the corpus of ``dataset_dir``, score its ``split`` examples, write outcomes and summary."""
+    from ..baselines.contrastive import ContrastiveConfig, outcomes, train_contrastive
+    from ..specs import from_dict
+
     config = from_dict(ContrastiveConfig, train, "contrastive train settings")
     dataset = load_dataset(dataset_dir)
     model, vocabulary, losses = train_contrastive(dataset, load_captions(dataset), config)
@@ -44,7 +47,7 @@ def evaluate_contrastive(dataset_dir: str | Path, train: dict, examples_path: st
         "scoring_config": {"loss": "cosine", "schedule": {"evaluations": [1], "keep": [1]}},
         "shards": [{"code_version": code_version(), "config_hash": weights[:16], "device": "cpu"}],
     }
-    with atomic_path(examples_path) as tmp:
+    with atomic_path(output_examples) as tmp:
         pd.DataFrame(frame).to_parquet(tmp, index=False)
-    write_json(summary_path, summary)
+    write_json(output_summary, summary)
     return summary

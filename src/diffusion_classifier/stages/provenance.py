@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..reporting import write_table
+from ._registry import stage
 
 __all__ = ["provenance_frame", "make_provenance_table"]
 
@@ -45,8 +46,9 @@ def provenance_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def make_provenance_table(summary_paths: list[str | Path], out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_stem>.{csv,md}``."""
-    return write_table(provenance_frame(summary_paths), out_stem,
+@stage("make-provenance-table")
+def make_provenance_table(summary_paths: list[str | Path], output_stem: str | Path) -> tuple[Path, Path]:
+    """Write ``<output_stem>.{csv,md}``."""
+    return write_table(provenance_frame(summary_paths), output_stem,
                        "Provenance of every scored run the tables and figures are computed from: weights and their "
                        "sha256, code version and config hash of its shards, schedule, loss and device.")

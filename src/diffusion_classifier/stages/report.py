@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..reporting import write_table
+from ._registry import stage
 
 __all__ = ["make_tables", "classification_frames", "summary_row"]
 
@@ -47,15 +48,16 @@ def classification_frames(summary_paths: list[str | Path]) -> tuple[pd.DataFrame
             pd.DataFrame(timing).sort_values(order, kind="stable").reset_index(drop=True))
 
 
-def make_tables(summary_paths: list[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write ``classification.{csv,md}`` and ``runtime.{csv,md}`` into ``out_dir``."""
-    out_dir = Path(out_dir)
+@stage("make-tables")
+def make_tables(summary_paths: list[str | Path], output_dir: str | Path) -> list[Path]:
+    """Write ``classification.{csv,md}`` and ``runtime.{csv,md}`` into ``output_dir``."""
+    output_dir = Path(output_dir)
     accuracy, timing = classification_frames(summary_paths)
     written = [
-        *write_table(accuracy, out_dir / "classification",
+        *write_table(accuracy, output_dir / "classification",
                      "Diffusion Classifier accuracy (%) with 99.5% Clopper-Pearson intervals; "
                      "passes = noise-predictor evaluations per image."),
-        *write_table(timing, out_dir / "runtime",
+        *write_table(timing, output_dir / "runtime",
                      "Measured scoring time (varies from run to run; not part of the exact tables)."),
     ]
     return written

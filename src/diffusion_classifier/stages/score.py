@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from ..artifacts import ShardWriter, code_version, config_hash, engine_code_sha256, environment
 from ..artifacts.preemption import preemptible
 from ..data import load_dataset
-from ..engine import DiffusionClassifier, NonFiniteErrorsError, draw_noise
-from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
-from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
-from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+from ._registry import stage
+
+if TYPE_CHECKING:
+    from ..engine import DiffusionClassifier
+    from ..models import ConditionSpec
+    from ..models.prompts import PromptSpec
+    from ..specs import ModelSpec, ScoringSpec, StrategySpec
 
 __all__ = ["candidate_labels", "classify_image", "run_conditioning", "score_shard", "shard_provenance",
            "shard_rows", "shard_writer"]
@@ -41,6 +45,8 @@ def candidate_labels(dataset, adapter: str) -> tuple[int, ...]:
     ObjectNet's 125 ImageNet ids for its 113 classes); text-conditional models score
     one prompt per label class and ignore the ids.
     """
+    from ..models import adapter_uses_prompts
+
     if adapter_uses_prompts(adapter):
         return tuple(range(len(dataset.classes)))
     return dataset.class_map.candidate_labels
@@ -48,6 +54,9 @@ def candidate_labels(dataset, adapter: str) -> tuple[int, ...]:
 
 def condition_spec(dataset, model: ModelSpec, prompt: PromptSpec | None = None) -> ConditionSpec:
     """Candidate classes of a dataset as the model's adapter needs them."""
+    from ..models import ConditionSpec, adapter_uses_prompts
+    from ..models.prompts import class_prompts
+
     if adapter_uses_prompts(model.adapter):
         names = tuple(dataset.classes)
         prompts = tuple(class_prompts(dataset.class_table, prompt)["prompt"]) if prompt is not None else ()
@@ -63,6 +72,10 @@ def run_conditioning(adapter: str, predictor, dataset, model_spec: ModelSpec, pr
     A text-conditional model reads the precomputed prompt table when one is given
     (the workflow always gives it) and otherwise encodes the template's prompts.
     """
+    from ..models import adapter_uses_prompts, build_conditioning
+    from ..models.prompts import PromptSpec, read_prompt_table
+    from ..specs import from_dict
+
     if prompts is not None:
         if not adapter_uses_prompts(adapter):
             raise ValueError(f"a prompt table was given but adapter {adapter!r} is not text-conditional")
@@ -144,28 +157,32 @@ def shard_provenance(
     }
 
 
+@stage("score-shard", threads=True)
 def score_shard(
     dataset_dir: str | Path,
     checkpoint: str | Path,
     model: dict,
     strategy: dict,
     scoring: dict,
-    out_dir: str | Path,
+    output_dir: str | Path,
     *,
     shard: int = 0,
     num_shards: int = 1,
     split: str = "test",
     names: dict | None = None,
-    prompts: str | Path | None = None,
+    prompts_dir: str | Path | None = None,
     prompt: dict | None = None,
 ) -> Path:
     """Score every image of one shard and write the shard's error store.
 
-    Resumes from ``<out_dir>.partial`` when a previous attempt of the same
+    Resumes from ``<output_dir>.partial`` when a previous attempt of the same
     configuration was interrupted. Text-conditional models take their
-    conditioning from ``prompts`` (a prompt table folder) or, without one, encode
+    conditioning from ``prompts_dir`` (a prompt table folder) or, without one, encode
     ``prompt`` (``{"template": ..., "class_names": ...}``) here.
     """
+    from ..engine import DiffusionClassifier, draw_noise
+    from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+
     model_spec = from_dict(ModelSpec, model, "model")
     strategy_spec = from_dict(StrategySpec, strategy, "strategy")
     scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
@@ -177,7 +194,8 @@ def score_shard(
     device, dtype = predictor.device, predictor.dtype
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
                                           scoring_spec.accelerations)
-    conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
+    conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir,
+                                                   prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
     labels_of = candidate_labels(dataset, model_spec.adapter)
 
@@ -187,14 +205,14 @@ def score_shard(
         num_classes=classifier.num_classes, names=names, prompts=prompt_source,
         candidate_labels=list(labels_of),
     )
-    writer = shard_writer(out_dir, provenance, scoring_spec)
+    writer = shard_writer(output_dir, provenance, scoring_spec)
     todo = rows[~rows["image_id"].isin(writer.done)]
     log.info("scoring %d images (%d already done) with %s, %d passes per image",
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
 
     start = time.perf_counter()
     with writer, preemptible(writer):
-        for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}",
+        for row, image in tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(output_dir).name}",
                                mininterval=5):
             pixels = transform(image).unsqueeze(0)
             latent = predictor.encode(pixels.to(device, dtype))[0]
@@ -215,6 +233,8 @@ def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpe
 
 def classify_image(classifier: DiffusionClassifier, image_id: str, latent, noise):
     """``classifier.classify``, with the image's id added to a non-finite-error refusal."""
+    from ..engine import NonFiniteErrorsError
+
     try:
         return classifier.classify(latent, noise)
     except NonFiniteErrorsError as exc:

@@ -15,6 +15,7 @@ from ..reporting.cells import write_cells_and_display
 from ..reporting.table3 import TABLE3_CAPTION, table3_cells, table3_display
 from ..reporting.pair_examples import choose_examples, plot_pair_examples
 from .report import summary_row
+from ._registry import stage
 
 __all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame",
            "figure_pair_examples", "make_table3"]
@@ -52,35 +53,39 @@ def compositional_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@stage("make-zeroshot-table")
 def make_zeroshot_table(summary_paths: list[str | Path], prompt_dirs: list[str | Path],
-                        out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_stem>.{csv,md}``: zero-shot accuracy of text-conditional models."""
-    return write_table(zeroshot_frame(summary_paths, prompt_dirs), out_stem,
+                        output_stem: str | Path) -> tuple[Path, Path]:
+    """Write ``<output_stem>.{csv,md}``: zero-shot accuracy of text-conditional models."""
+    return write_table(zeroshot_frame(summary_paths, prompt_dirs), output_stem,
                        "Zero-shot Diffusion Classifier accuracy (%) of text-conditional models, one prompt per "
                        "class from the template shown; 99.5% Clopper-Pearson intervals.")
 
 
-def make_compositional_table(summary_paths: list[str | Path], out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_stem>.{csv,md}``: Winoground-style text / image / group scores."""
-    return write_table(compositional_frame(summary_paths), out_stem,
+@stage("make-compositional-table")
+def make_compositional_table(summary_paths: list[str | Path], output_stem: str | Path) -> tuple[Path, Path]:
+    """Write ``<output_stem>.{csv,md}``: Winoground-style text / image / group scores."""
+    return write_table(compositional_frame(summary_paths), output_stem,
                        "Compositional scores (%) as in Winoground (paper Table 3 reports the text score): text = "
                        "each image prefers its own caption; image = each caption prefers its own image; group = "
                        "both. Chance: 25 / 25 / 16.7. 99.5% Clopper-Pearson intervals.")
 
 
-def figure_pair_examples(dataset_dir: str | Path, out_png: str | Path, *, per_tag: int = 3,
+@stage("figure-pair-examples")
+def figure_pair_examples(dataset_dir: str | Path, output: str | Path, *, per_tag: int = 3,
                          split: str = "test") -> Path:
     """Paper Figure 5: the first ``per_tag`` examples of each collapsed tag of a caption-pair dataset."""
     dataset = load_dataset(dataset_dir)
     chosen = choose_examples(load_examples(dataset, split), per_tag)
     manifest = dataset.manifest.set_index("image_id", drop=False)
-    plot_pair_examples(chosen, lambda image_id: dataset.load_image(manifest.loc[image_id]), out_png,
+    plot_pair_examples(chosen, lambda image_id: dataset.load_image(manifest.loc[image_id]), output,
                        f"{dataset.name}: caption pairs by swap type (each image's own caption below it)")
-    return Path(out_png)
+    return Path(output)
 
 
+@stage("make-table3")
 def make_table3(diffusion_summary: str | Path, clip_summaries: dict[str, str | Path],
-                out_stem: str | Path) -> tuple[Path, Path]:
+                output_stem: str | Path) -> tuple[Path, Path]:
     """Paper Table 3: Winoground text scores of CLIP and the Diffusion Classifier, the paper's beside ours."""
     cells = table3_cells(diffusion_summary, clip_summaries)
-    return write_cells_and_display(cells, table3_display(cells), TABLE3_CAPTION, out_stem)
+    return write_cells_and_display(cells, table3_display(cells), TABLE3_CAPTION, output_stem)
