@@ -82,7 +82,7 @@ def test_a_flag_the_stage_lacks_fails_to_parse():
     with pytest.raises(click.MissingParameter):
         _parse(good[:1] + good[4:])
     with pytest.raises(click.BadParameter, match="JSON"):
-        _parse(["make-table1", "--sources", "{", "--datasets", "a", "--output-stem", "t"])
+        _parse(["make-table1", "--sources", "{", "--datasets", "a", "--output-md", "t.md", "--output-csv", "t.csv"])
 
 
 def test_lists_are_the_words_after_their_flag():
@@ -92,8 +92,8 @@ def test_lists_are_the_words_after_their_flag():
     ctx = _parse(["fit-effective-robustness", "--fit-name", "v2", "--robustness", "{}", "--zoo-summaries",
                   "z1", "z2", "--diffusion-summaries", "--output-dir", "out"])
     assert ctx.params["zoo_summaries"] == ("z1", "z2") and ctx.params["diffusion_summaries"] == []
-    ctx = _parse(["schedule-study", "--shard-dirs", "s", "--study", "{}", "--output-stem", "t", "--output-figure",
-                  "f.png", "--output-sequential", "seq", "seq.png"])
+    ctx = _parse(["schedule-study", "--shard-dirs", "s", "--study", "{}", "--output-md", "t.md", "--output-csv",
+                  "t.csv", "--output-figure", "f.png", "--output-sequential", "seq", "seq.png"])
     assert ctx.params["output_sequential"] == ("seq", "seq.png")
     ctx = _parse(["classify", "--checkpoint", "m", "--images", "i", "--classes", "a", "b", "--output", "o.csv"])
     assert ctx.params["classes"] == ("a", "b") and ctx.params["prompts"] is None  # not given: the stage's default
@@ -154,3 +154,13 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.delenv("DIFFUSION_CLASSIFIER_DEBUG", raising=False)
     with pytest.raises(ValueError, match="no_such_dataset"):
         main(["--debug", "download-dataset", "--source", "no_such_dataset", "--output-dir", str(tmp_path / "d")])
+
+
+def test_a_table_is_written_to_the_paths_the_rule_declares(tmp_path):
+    from diffusion_classifier.errors import UserError
+    from diffusion_classifier.stages._outputs import table_stem
+
+    assert table_stem(tmp_path / "t4.md", tmp_path / "t4.csv") == tmp_path / "t4"
+    for md, csv in ((tmp_path / "t4.md", tmp_path / "other.csv"), (tmp_path / "t4.txt", tmp_path / "t4.csv")):
+        with pytest.raises(UserError, match="--output-md"):
+            table_stem(md, csv)

@@ -10,8 +10,8 @@ parameter names:
   directory or hub id, ``--model-name`` / ``--dataset-name`` names from the config;
 - outputs: ``--output`` the one output file, ``--output-dir`` the one output directory,
   ``--output-<what>`` each of several outputs (``--output-predictions``,
-  ``--output-summary``, ...); ``--output-stem`` where a table's ``.md`` and ``.csv``
-  are written;
+  ``--output-summary``, a table's ``--output-md`` and ``--output-csv``, ...): the rule
+  passes each as ``{output.name}``, so file names are decided once, in the rule;
 - config sections (``--model``, ``--strategy``, ``--names``, ...) are JSON, so a rule
   passes exactly the part of the config its job depends on;
 - a list is the words after its flag (``--shard-dirs a b c``), as a rule's

@@ -98,7 +98,9 @@ def test_table2_puts_the_papers_values_beside_ours(prepared, tmp_path):
         audit_filters(prepared, _audit(tmp_path / "none"), tmp_path / f"{name}.parquet", tmp_path / f"{name}.json",
                       dataset_name=name)
         paths.append((tmp_path / f"{name}.parquet", tmp_path / f"{name}.json"))
-    csv_path, md_path = make_table2([p for p, _ in paths], [s for _, s in paths], tmp_path / "table2")
+    csv_path, md_path = make_table2(
+        [p for p, _ in paths], [s for _, s in paths], tmp_path / "table2.md", tmp_path / "table2.csv"
+    )
     cells = pd.read_csv(csv_path).set_index(["dataset", "column"])
     assert cells.loc[("cifar10", "Resolution"), "ours"] == pytest.approx(300 / 7)
     assert cells.loc[("cifar10", "Aesthetic"), "paper"] == 3.4
@@ -111,8 +113,22 @@ def test_table2_puts_the_papers_values_beside_ours(prepared, tmp_path):
 
 
 def _cli_audit(prepared: Path, tmp_path: Path, audit: dict, *flags: str) -> int:
-    return main([*flags, "audit-filters", "--dataset-dir", str(prepared), "--dataset-name", "tiny", "--audit", json.dumps(audit),
-                 "--output-scores", str(tmp_path / "c.parquet"), "--output-summary", str(tmp_path / "c.json")])
+    return main(
+        [
+            *flags,
+            "audit-filters",
+            "--dataset-dir",
+            str(prepared),
+            "--dataset-name",
+            "tiny",
+            "--audit",
+            json.dumps(audit),
+            "--output-scores",
+            str(tmp_path / "c.parquet"),
+            "--output-summary",
+            str(tmp_path / "c.json"),
+        ]
+    )
 
 
 @pytest.fixture

@@ -140,7 +140,6 @@ def test_shards_of_other_dataset_contents_are_refused(copy):
 
 def interrupted(copy, monkeypatch, after):
     """Score shard 0 until the ``after``-th image, as a preempted job would."""
-    import diffusion_classifier.stages.score as stage
 
     calls = {"n": 0}
     original = DiffusionClassifier.classify
@@ -163,13 +162,13 @@ def interrupted(copy, monkeypatch, after):
 
 @pytest.mark.parametrize("change", ["dataset", "engine"])
 def test_a_checkpoint_of_other_inputs_is_not_resumed(copy, monkeypatch, caplog, change):
-    import diffusion_classifier.stages.score as stage
+    import diffusion_classifier.artifacts as artifacts
 
     counted = interrupted(copy, monkeypatch, after=4)
     if change == "dataset":
         change_one_image(copy["data"])
     else:
-        monkeypatch.setattr(stage, "engine_code_sha256", lambda: "0" * 64)
+        monkeypatch.setattr(artifacts, "engine_code_sha256", lambda: "0" * 64)
     with caplog.at_level(logging.WARNING):
         shard = score_shard(copy["data"], copy["checkpoint"], MODEL, STRATEGY, SCORING,
                             copy["tmp"] / "new" / "shard-000", shard=0, num_shards=2)

@@ -44,7 +44,6 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path, monkeypatch):
     data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=10)
     checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
     scoring = {"device": "cpu", "checkpoint_every": 2}
-    import diffusion_classifier.stages.score as stage
 
     calls = {"n": 0}
     original = DiffusionClassifier.classify

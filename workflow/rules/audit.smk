@@ -49,12 +49,12 @@ if AUDIT:
             scores=expand(f"{RESULTS}/audit/{{dataset}}.parquet", dataset=AUDIT["datasets"]),
             summaries=expand(f"{RESULTS}/audit/{{dataset}}.json", dataset=AUDIT["datasets"]),
         output:
-            report(f"{RESULTS}/tables/table2.md", caption="../report/table2.rst", category="Tables"),
-            f"{RESULTS}/tables/table2.csv",
+            md=report(f"{RESULTS}/tables/table2.md", caption="../report/table2.rst", category="Tables"),
+            csv=f"{RESULTS}/tables/table2.csv",
         log:
             f"{RESULTS}/logs/make_table2/make_table2.log",
         benchmark:
             f"{RESULTS}/benchmarks/make_table2/make_table2.tsv"
         shell:
             "diffusion-classifier make-table2 --scores-paths {input.scores:q} --summary-paths {input.summaries:q} "
-            "--output-stem {RESULTS:q}/tables/table2 > {log:q} 2>&1"
+            "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"

@@ -105,8 +105,8 @@ if TABLE1:
         input:
             table1_inputs,
         output:
-            report(f"{RESULTS}/tables/table1.md", caption="../report/table1.rst", category="Tables"),
-            f"{RESULTS}/tables/table1.csv",
+            md=report(f"{RESULTS}/tables/table1.md", caption="../report/table1.rst", category="Tables"),
+            csv=f"{RESULTS}/tables/table1.csv",
         params:
             sources=lambda w: as_json(TABLE1_SOURCES),
             datasets=TABLE1["datasets"],
@@ -116,4 +116,4 @@ if TABLE1:
             f"{RESULTS}/benchmarks/make_table1/make_table1.tsv"
         shell:
             "diffusion-classifier make-table1 --sources {params.sources:q} --datasets {params.datasets:q} "
-            "--output-stem {RESULTS:q}/tables/table1 > {log:q} 2>&1"
+            "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"

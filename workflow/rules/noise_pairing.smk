@@ -19,9 +19,9 @@ if NOISE_PAIRING:
             model=trained_model_input(NOISE_PAIRING_RUN),
             prompts=prompts_input(NOISE_PAIRING_RUN),
         output:
-            report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
-            f"{FIG2}.csv",
-            f"{FIG2}.json",
+            png=report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
+            csv=f"{FIG2}.csv",
+            json=f"{FIG2}.json",
         params:
             checkpoint=model_checkpoint(NOISE_PAIRING_RUN),
             model=as_json(config["models"][NOISE_PAIRING_RUN.model]),
@@ -37,4 +37,4 @@ if NOISE_PAIRING:
         shell:
             "diffusion-classifier figure-noise-pairing --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
             "--model {params.model:q} --spec {params.spec:q} {params.prompts:q} --threads {threads:q} "
-            "--output-stem {FIG2:q} > {log:q} 2>&1"
+            "--output-png {output.png:q} --output-csv {output.csv:q} --output-json {output.json:q} > {log:q} 2>&1"

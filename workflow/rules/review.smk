@@ -16,14 +16,14 @@ rule make_provenance_table:
     input:
         PROVENANCE_SUMMARIES,
     output:
-        report(f"{PROVENANCE}.md", caption="../report/provenance.rst", category="Provenance"),
-        f"{PROVENANCE}.csv",
+        md=report(f"{PROVENANCE}.md", caption="../report/provenance.rst", category="Provenance"),
+        csv=f"{PROVENANCE}.csv",
     log:
         f"{RESULTS}/logs/make_provenance_table/make_provenance_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_provenance_table/make_provenance_table.tsv"
     shell:
-        "diffusion-classifier make-provenance-table --summary-paths {input:q} --output-stem {PROVENANCE:q} > {log:q} 2>&1"
+        "diffusion-classifier make-provenance-table --summary-paths {input:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 METRIC_TABLE_CSVS = sorted(

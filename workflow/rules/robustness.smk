@@ -113,12 +113,12 @@ rule make_robustness_table:
     input:
         expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
     output:
-        report(
+        md=report(
             f"{RESULTS}/tables/table4.md",
             caption="../report/table4.rst",
             category="Tables",
         ),
-        f"{RESULTS}/tables/table4.csv",
+        csv=f"{RESULTS}/tables/table4.csv",
     params:
         fits=fit_dirs(),
     log:
@@ -126,7 +126,7 @@ rule make_robustness_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "diffusion-classifier make-robustness-table --fit-dirs {params.fits:q} --output-stem {RESULTS:q}/tables/table4 > {log:q} 2>&1"
+        "diffusion-classifier make-robustness-table --fit-dirs {params.fits:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule plot_effective_robustness:

@@ -66,8 +66,8 @@ if "objectives" in SUPERVISED:
         input:
             [shard for run in objective_runs() for shard in run["shards"]],
         output:
-            report(f"{TABLE5}.md", caption="../report/objectives.rst", category="Tables"),
-            f"{TABLE5}.csv",
+            md=report(f"{TABLE5}.md", caption="../report/objectives.rst", category="Tables"),
+            csv=f"{TABLE5}.csv",
         params:
             runs=as_json(objective_runs()),
             objectives=SUPERVISED["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"]),
@@ -77,7 +77,7 @@ if "objectives" in SUPERVISED:
             f"{RESULTS}/benchmarks/table_objectives/table_objectives.tsv"
         shell:
             "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives:q} "
-            "--output-stem {TABLE5:q} > {log:q} 2>&1"
+            "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 if "schedules" in SUPERVISED:
@@ -108,10 +108,10 @@ if "schedules" in SUPERVISED:
             direct=[shard for run in STUDY_DIRECT for shard in run["shards"]],
             sequential=[shard for run in SEQ_RUNS for shard in run["shards"]],
         output:
-            report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
-            f"{STUDY_TABLE}.csv",
-            report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
-            [
+            md=report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
+            csv=f"{STUDY_TABLE}.csv",
+            figure=report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
+            sequential=[
                 report(f"{SEQ_TABLE}.md", caption="../report/sequential.rst", category="Tables"),
                 f"{SEQ_TABLE}.csv",
                 report(SEQ_FIGURE, caption="../report/sequential.rst", category="Figures"),
@@ -130,6 +130,6 @@ if "schedules" in SUPERVISED:
             f"{RESULTS}/benchmarks/schedule_study/schedule_study.tsv"
         shell:
             "diffusion-classifier schedule-study --shard-dirs {input.shards:q} --study {params.study:q} "
-            "--direct {params.direct:q} --names {params.names:q} --output-stem {STUDY_TABLE:q} "
-            "--output-figure {STUDY_FIGURE:q} --sequential-runs {params.sequential_runs:q} "
+            "--direct {params.direct:q} --names {params.names:q} --output-md {output.md:q} --output-csv {output.csv:q} "
+            "--output-figure {output.figure:q} --sequential-runs {params.sequential_runs:q} "
             "{params.sequential_out:q} > {log:q} 2>&1"

@@ -222,19 +222,19 @@ rule make_zeroshot_table:
         summaries=ZEROSHOT_SUMMARIES,
         prompts=ZEROSHOT_PROMPTS,
     output:
-        report(
+        md=report(
             f"{RESULTS}/tables/zeroshot.md",
             caption="../report/zeroshot.rst",
             category="Tables",
         ),
-        f"{RESULTS}/tables/zeroshot.csv",
+        csv=f"{RESULTS}/tables/zeroshot.csv",
     log:
         f"{RESULTS}/logs/make_zeroshot_table/make_zeroshot_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
     shell:
         "diffusion-classifier make-zeroshot-table --summary-paths {input.summaries:q} --prompt-dirs {input.prompts:q} "
-        "--output-stem {RESULTS:q}/tables/zeroshot > {log:q} 2>&1"
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule make_compositional_table:
@@ -244,18 +244,18 @@ rule make_compositional_table:
     input:
         COMPOSITIONAL_SUMMARIES + CONTRASTIVE_SUMMARIES,
     output:
-        report(
+        md=report(
             f"{RESULTS}/tables/compositional.md",
             caption="../report/compositional.rst",
             category="Tables",
         ),
-        f"{RESULTS}/tables/compositional.csv",
+        csv=f"{RESULTS}/tables/compositional.csv",
     log:
         f"{RESULTS}/logs/make_compositional_table/make_compositional_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "diffusion-classifier make-compositional-table --summary-paths {input:q} --output-stem {RESULTS:q}/tables/compositional "
+        "diffusion-classifier make-compositional-table --summary-paths {input:q} --output-md {output.md:q} --output-csv {output.csv:q} "
         "> {log:q} 2>&1"
 
 
@@ -276,8 +276,8 @@ if TABLE3:
             diffusion=f"{RESULTS}/compositional/{TABLE3['dataset']}/{TABLE3['model']}/{TABLE3['strategy']}.summary.json",
             clip=list(TABLE3_CLIP.values()),
         output:
-            report(f"{RESULTS}/tables/table3.md", caption="../report/table3.rst", category="Tables"),
-            f"{RESULTS}/tables/table3.csv",
+            md=report(f"{RESULTS}/tables/table3.md", caption="../report/table3.rst", category="Tables"),
+            csv=f"{RESULTS}/tables/table3.csv",
         params:
             clip=as_json(TABLE3_CLIP),
         log:
@@ -286,7 +286,7 @@ if TABLE3:
             f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
         shell:
             "diffusion-classifier make-table3 --diffusion-summary {input.diffusion:q} --clip-summaries {params.clip:q} "
-            "--output-stem {RESULTS:q}/tables/table3 > {log:q} 2>&1"
+            "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 # Paper Figure 5: examples of every caption-pair dataset of the compositional runs.

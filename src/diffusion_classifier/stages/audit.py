@@ -15,12 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..artifacts import atomic_path, code_version, write_json
-from ..data import load_dataset
-from ..errors import UserError
-from ..reporting.cells import write_cells_and_display
+from ._outputs import table_stem
 from ._registry import stage
 
 if TYPE_CHECKING:
@@ -62,10 +57,15 @@ def audit_filters(dataset_dir: str | Path, audit: dict, output_scores: str | Pat
         ChecksumMismatchError: A weight file differs from its recorded digest.
         UserError: ``required`` is set and a filter cannot be computed.
     """
+    import pandas as pd
+
+    from ..artifacts import atomic_path, code_version, write_json
     from ..audit import (
         EMBEDDING_FILTERS, decode_failures, load_clip_l14_embedder, load_filter_heads, score_manifest,
         summarize_scores,
     )
+    from ..data import load_dataset
+    from ..errors import UserError
     from ..specs import AuditSpec, from_dict, resolve_device
 
     spec = from_dict(AuditSpec, audit, "audit")
@@ -89,8 +89,10 @@ def audit_filters(dataset_dir: str | Path, audit: dict, output_scores: str | Pat
     filters.update({n: {"available": True, "weights": asdict(head.check)} for n, head in heads.items()})
     unavailable = {n: f["detail"] for n, f in filters.items() if not f["available"]}
     if unavailable and spec.required:
-        raise UserError(f"audit.required is set but filter(s) cannot be computed: {unavailable}; put the weight "
-                        "files in audit.weights_dir (and CLIP ViT-L/14 where open_clip finds it), or unset audit.required")
+        raise UserError(
+            f"audit.required is set but filter(s) cannot be computed: {unavailable}; put the weight "
+            "files in audit.weights_dir (and CLIP ViT-L/14 where open_clip finds it), or unset audit.required"
+        )
     for n, detail in unavailable.items():
         log.warning("filter %s reported as n/a: %s", n, detail)
 
@@ -115,14 +117,20 @@ def audit_filters(dataset_dir: str | Path, audit: dict, output_scores: str | Pat
 
 
 @stage("make-table2")
-def make_table2(scores_paths: list[str | Path], summary_paths: list[str | Path], output_stem: str | Path) -> tuple:
-    """Write ``<output_stem>.md`` (paper layout) and ``<output_stem>.csv`` (one row per cell).
+def make_table2(
+    scores_paths: list[str | Path], summary_paths: list[str | Path], output_md: str | Path, output_csv: str | Path
+) -> tuple:
+    """Write ``output_md`` (paper layout) and ``output_csv`` (one row per cell).
 
     Args:
         scores_paths: Per-image audit scores, one per dataset.
         summary_paths: The matching audit summaries, same order.
-        output_stem: Output path without suffix.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
     """
+    import pandas as pd
+
+    from ..reporting.cells import write_cells_and_display
     from ..reporting.table2 import table2_caption, table2_cells, table2_display
 
     if len(scores_paths) != len(summary_paths):
@@ -134,4 +142,6 @@ def make_table2(scores_paths: list[str | Path], summary_paths: list[str | Path],
         audits[audit["dataset"]] = audit
         scores[audit["dataset"]] = pd.read_parquet(scores_path)
     cells = table2_cells(scores, audits)
-    return write_cells_and_display(cells, table2_display(cells), table2_caption(audits), output_stem)
+    return write_cells_and_display(
+        cells, table2_display(cells), table2_caption(audits), table_stem(output_md, output_csv)
+    )

@@ -12,17 +12,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..artifacts import atomic_path, code_version, write_json
-from ..data import load_dataset
-from ..data.images import convert_image
-from ..data.pairs import load_examples
-from ..reporting.cells import write_cells_and_display
-from ..reporting.table1 import table1_caption, table1_cells, table1_display
+from ._outputs import table_stem
 from ._registry import stage
 
 if TYPE_CHECKING:
+    import pandas as pd
     from ..baselines import ClipModelSpec
 
 __all__ = ["clip_zero_shot", "clip_winoground", "make_table1"]
@@ -44,6 +38,8 @@ def _load_or_none(spec: ClipModelSpec, device):
 
 
 def _write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    from ..artifacts import atomic_path
+
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
 
@@ -62,7 +58,11 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, o
         names: ``{"model": ..., "dataset": ...}``: config names, recorded and used to pick
             the prompt template.
     """
+    import pandas as pd
+
+    from ..artifacts import code_version, write_json
     from ..baselines import ClipModelSpec, accuracy_summary, class_prompts, zero_shot_predict
+    from ..data import load_dataset
     from ..specs import ZeroShotSpec, from_dict, resolve_device
 
     spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
@@ -111,7 +111,13 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
             ``examples.csv`` names images by manifest image id, opened through the manifest.
         split: Manifest split whose examples are scored.
     """
+    import pandas as pd
+
+    from ..artifacts import code_version, write_json
     from ..baselines import ClipModelSpec, clip_similarities, example_scores, winoground_table
+    from ..data import load_dataset
+    from ..data.images import convert_image
+    from ..data.pairs import load_examples
     from ..specs import WinogroundBaselineSpec, from_dict, resolve_device
 
     spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
@@ -147,13 +153,21 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
 
 
 @stage("make-table1")
-def make_table1(sources: dict[str, dict[str, str]], datasets: list[str], output_stem: str | Path) -> tuple:
-    """Write ``<output_stem>.md`` (paper layout) and ``<output_stem>.csv`` (one row per cell).
+def make_table1(
+    sources: dict[str, dict[str, str]], datasets: list[str], output_md: str | Path, output_csv: str | Path
+) -> tuple:
+    """Write ``output_md`` (paper layout) and ``output_csv`` (one row per cell).
 
     Args:
         sources: Row key -> dataset -> summary JSON; cells without one are "n/a (not run)".
         datasets: Table columns, in order.
-        output_stem: Output path without suffix.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
     """
+    from ..reporting.cells import write_cells_and_display
+    from ..reporting.table1 import table1_caption, table1_cells, table1_display
+
     cells = table1_cells(sources, datasets)
-    return write_cells_and_display(cells, table1_display(cells), table1_caption(cells), output_stem)
+    return write_cells_and_display(
+        cells, table1_display(cells), table1_caption(cells), table_stem(output_md, output_csv)
+    )

@@ -11,12 +11,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pandas as pd
-
-from ..artifacts import atomic_path, code_version, write_json
-from ..compositional.scores import CHANCE, summarise_examples
-from ..data import load_dataset
-from ..data.pairs import load_captions, load_examples
 from ._registry import stage
 
 __all__ = ["evaluate_contrastive"]
@@ -27,7 +21,13 @@ def evaluate_contrastive(dataset_dir: str | Path, train: dict, output_examples: 
                          *, split: str = "test", group_by: tuple[str, ...] = ("collapsed_tag",),
                          names: dict | None = None) -> dict:
     """Train on the corpus of ``dataset_dir``, score its ``split`` examples, write outcomes and summary."""
+    import pandas as pd
+
+    from ..artifacts import atomic_path, code_version, write_json
     from ..baselines.contrastive import ContrastiveConfig, outcomes, train_contrastive
+    from ..compositional.scores import CHANCE, summarise_examples
+    from ..data import load_dataset
+    from ..data.pairs import load_captions, load_examples
     from ..specs import from_dict
 
     config = from_dict(ContrastiveConfig, train, "contrastive train settings")

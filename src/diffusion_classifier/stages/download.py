@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data import prepare_dataset
 from ._registry import stage
 
 __all__ = ["download_dataset"]
@@ -19,4 +18,6 @@ def download_dataset(source: str, output_dir: str, options: dict | None = None) 
         output_dir: The prepared dataset directory.
         options: JSON options of the dataset (``datasets.<name>.options``).
     """
+    from ..data import prepare_dataset
+
     return prepare_dataset(source, output_dir, **(options or {}))

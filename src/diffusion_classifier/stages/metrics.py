@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifacts import write_json
-from ..reporting.metrics import collect_metrics
 from ._registry import stage
 
 __all__ = ["make_metrics"]
@@ -14,5 +12,8 @@ __all__ = ["make_metrics"]
 @stage("make-metrics")
 def make_metrics(table_csvs: list[str | Path], output: str | Path) -> Path:
     """Write ``output``: table -> row -> headline column -> value (``dvc metrics diff`` reads it)."""
+    from ..artifacts import write_json
+    from ..reporting.metrics import collect_metrics
+
     write_json(output, collect_metrics(table_csvs))
     return Path(output)

@@ -13,15 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..artifacts import atomic_path, code_version, environment, write_json
-from ..data import load_dataset
-from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
-from .score import candidate_labels, run_conditioning
 from ._registry import stage
+from .score import candidate_labels, run_conditioning
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
 __all__ = ["NoisePairingSpec", "error_curves", "figure_noise_pairing"]
@@ -78,6 +74,7 @@ def error_curves(predictor, x0: torch.Tensor, conditioning: torch.Tensor, names:
     Returns:
         One row per (noise, timestep, condition): ``noise, timestep, condition, error``.
     """
+    import pandas as pd
     import torch
 
     from ..engine import DiffusionClassifier
@@ -112,10 +109,19 @@ def _pick_image(dataset, spec: NoisePairingSpec) -> pd.Series:
 
 @stage("figure-noise-pairing", threads=True)
 def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model: dict, spec: dict,
-                         output_stem: str | Path, *, prompts_dir: str | Path | None = None) -> dict:
-    """Write ``<output_stem>.png`` (the figure), ``.csv`` (every error) and ``.json`` (statistics, provenance)."""
+                         output_png: str | Path, output_csv: str | Path, output_json: str | Path, *,
+                         prompts_dir: str | Path | None = None) -> dict:
+    """Figure 2: one image's error at every t for fixed noises and two classes.
+
+    Writes ``output_png`` (the figure), ``output_csv`` (every error) and ``output_json``
+    (statistics, provenance).
+    """
     import torch
+
+    from ..artifacts import atomic_path, code_version, environment, write_json
+    from ..data import load_dataset
     from ..engine import draw_noise, image_seed
+    from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
     from ..specs import ModelSpec, from_dict
 
     spec = from_dict(NoisePairingSpec, spec, "noise_pairing")
@@ -145,14 +151,13 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
     log.info("%s: error std across noises %s, difference std %.4g (%.1fx smaller)", image_id,
              stats["error_std_across_noises"], stats["difference_std_across_noises"], stats["reduction"])
 
-    output_stem = Path(output_stem)
-    with atomic_path(output_stem.with_suffix(".csv")) as tmp:
+    with atomic_path(output_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
-    plot_noise_pairing(frame, output_stem.with_suffix(".png"),
+    plot_noise_pairing(frame, output_png,
                        f"{spec.dataset} / {spec.model}: image {image_id} (class {spec.classes[0]})")
     summary = {**stats, "image_id": image_id, "label": dataset.classes[int(image["label"])],
                "dataset": spec.dataset, "model": spec.model, "model_id": predictor.model_id,
                "weights_sha256": predictor.weights_hash(), "spec": vars(spec), "seconds": seconds,
                "passes": len(frame), "code_version": code_version(), "environment": environment()}
-    write_json(output_stem.with_suffix(".json"), summary)
+    write_json(output_json, summary)
     return summary

@@ -16,18 +16,9 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
-
-from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, write_json
-from ..artifacts.preemption import preemptible
-from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
-from ..data import load_dataset
-from ..data.pairs import load_examples
+from ._registry import stage
 from .aggregate import check_one_run
 from .score import classify_image, shard_provenance, shard_writer
-from ._registry import stage
 
 __all__ = ["score_pairs", "aggregate_pairs"]
 
@@ -50,6 +41,11 @@ def score_pairs(
     names: dict | None = None,
 ) -> Path:
     """Score both images of every example of one shard against the example's two captions."""
+    from tqdm.auto import tqdm
+
+    from ..artifacts.preemption import preemptible
+    from ..data import load_dataset
+    from ..data.pairs import load_examples
     from ..engine import DiffusionClassifier, draw_noise
     from ..models import adapter_uses_prompts
     from ..models.prompts import read_prompt_table
@@ -129,6 +125,14 @@ def aggregate_pairs(
     names: dict | None = None,
 ) -> dict:
     """Per-example outcomes (Parquet) and text / image / group scores (JSON) of one run."""
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import ERROR_PREFIX, ShardError, atomic_path, read_errors, write_json
+    from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
+    from ..data import load_dataset
+    from ..data.pairs import load_examples
+
     shard_dirs = [Path(p) for p in shard_dirs]
     dataset = load_dataset(dataset_dir)
     provenances = check_one_run(shard_dirs, dataset)

@@ -13,9 +13,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifacts import environment
-from ..data import load_dataset
-from ..data.pairs import is_caption_pairs, load_examples
 from ._registry import stage
 
 if TYPE_CHECKING:
@@ -65,6 +62,9 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         scoring: The ``scoring`` section (device).
         names: Names recorded in provenance (dataset, model).
     """
+    from ..artifacts import environment
+    from ..data import load_dataset
+    from ..data.pairs import is_caption_pairs, load_examples
     from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
     from ..models.prompts import PromptSpec, caption_prompts, class_prompts, write_prompt_table
     from ..specs import ModelSpec, ScoringSpec, from_dict

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..reporting import write_table
 from ._registry import stage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["make_tables", "classification_frames", "summary_row"]
 
@@ -34,6 +35,8 @@ def summary_row(summary: dict) -> dict:
 
 def classification_frames(summary_paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per dataset x model x strategy: accuracies, and separately timings."""
+    import pandas as pd
+
     rows, timing = [], []
     for path in summary_paths:
         s = json.loads(Path(path).read_text())
@@ -51,6 +54,8 @@ def classification_frames(summary_paths: list[str | Path]) -> tuple[pd.DataFrame
 @stage("make-tables")
 def make_tables(summary_paths: list[str | Path], output_dir: str | Path) -> list[Path]:
     """Write ``classification.{csv,md}`` and ``runtime.{csv,md}`` into ``output_dir``."""
+    from ..reporting import write_table
+
     output_dir = Path(output_dir)
     accuracy, timing = classification_frames(summary_paths)
     written = [

@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from ..artifacts import atomic_path, code_version, write_json
-from ..data import prepare_dataset
-from ..reporting import write_table
-from ..reporting.robustness import figure6_data, plot_figure6, table4_frame
-from ..robustness import effective_robustness, fit_discriminative, fit_parameters, logit, robustness_table
-from ..robustness.testbed import fit_testbed, load_testbed, published_check, published_points
+from ._outputs import table_stem
 from ._registry import stage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["build_shift", "fit_effective_robustness", "make_robustness_table", "plot_effective_robustness",
            "accuracy_frame"]
@@ -36,6 +32,7 @@ def build_shift(dataset_name: str, source: str, options: dict, shift: dict, base
         output_dir: Output directory (manifest form).
         reference: ``{"name", "spec", "checkpoint"}`` of the reference zoo model.
     """
+    from ..data import prepare_dataset
     from ..specs import ShiftSpec, from_dict
 
     spec = from_dict(ShiftSpec, shift, f"shifts.{dataset_name}")
@@ -56,6 +53,8 @@ def accuracy_frame(fit_name: str, robustness: dict, zoo_summaries: list[str | Pa
     Zoo summaries are matched by their ``setting``; Diffusion Classifier summaries by
     (dataset, model, strategy). Every zoo model must have both settings.
     """
+    import pandas as pd
+
     from ..specs import RobustnessSpec, from_dict
 
     spec = from_dict(RobustnessSpec, robustness, "robustness")
@@ -104,6 +103,11 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
         ValueError: Missing summaries, or a fit with fewer models than a line needs
             (the message names the piece, its models and the excluded ones).
     """
+    import numpy as np
+
+    from ..artifacts import atomic_path, code_version, write_json
+    from ..robustness import fit_discriminative, fit_parameters, logit, robustness_table
+
     table, parts = accuracy_frame(fit_name, robustness, zoo_summaries, diffusion_summaries)
     fit_spec, spec = parts["fit"], parts["spec"]
     testbed = None
@@ -149,6 +153,10 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
 
 def _testbed_trend(fit_name: str, fit_spec, spec) -> tuple:
     """The trend fitted on the testbed's published models, and what the fit.json records of it."""
+    import numpy as np
+
+    from ..robustness import effective_robustness
+    from ..robustness.testbed import fit_testbed, load_testbed, published_points
     from ..specs import TestbedColumnsSpec, from_dict
 
     trend_spec = spec.trend_spec
@@ -178,6 +186,10 @@ def _testbed_trend(fit_name: str, fit_spec, spec) -> tuple:
 
 def _check_against_testbed(models: pd.DataFrame, table: pd.DataFrame, testbed: dict, fit_spec, spec) -> pd.DataFrame:
     """Mark our zoo as measured beside the trend, each checked against its published accuracy."""
+    import numpy as np
+
+    from ..robustness.testbed import published_check
+
     zoo = (models["family"] == "discriminative").to_numpy()
     check = published_check(table[zoo], testbed["frame"], testbed["id_column"], testbed["ood_column"],
                             spec.trend_spec.names, alpha=spec.alpha)
@@ -193,6 +205,8 @@ def _check_against_testbed(models: pd.DataFrame, table: pd.DataFrame, testbed: d
 
 
 def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
+    import pandas as pd
+
     fits = {}
     for d in map(Path, fit_dirs):
         info = json.loads((d / "fit.json").read_text())
@@ -202,10 +216,15 @@ def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame
 
 
 @stage("make-robustness-table")
-def make_robustness_table(fit_dirs: list[str | Path], output_stem: str | Path) -> tuple[Path, Path]:
+def make_robustness_table(
+    fit_dirs: list[str | Path], output_md: str | Path, output_csv: str | Path
+) -> tuple[Path, Path]:
     """Table 4: ID and OOD accuracy (%) per model and shift, the paper's values beside."""
+    from ..reporting import write_table
+    from ..reporting.robustness import table4_frame
+
     frame = table4_frame(_load_fits(fit_dirs))
-    return write_table(frame, output_stem,
+    return write_table(frame, table_stem(output_md, output_csv),
                        "Table 4: ID and OOD top-1 accuracy (%) with 99.5% Clopper-Pearson intervals, effective "
                        "robustness (accuracy points above the discriminative trend) and the paper's reported "
                        "values (paper Table 4; n/a where the paper has none, e.g. every embedded row).")
@@ -214,6 +233,9 @@ def make_robustness_table(fit_dirs: list[str | Path], output_stem: str | Path) -
 @stage("plot-effective-robustness")
 def plot_effective_robustness(fit_dirs: list[str | Path], output_png: str | Path, output_csv: str | Path) -> Path:
     """Figure 6 (PNG) and the data behind it (CSV)."""
+    from ..artifacts import atomic_path
+    from ..reporting.robustness import figure6_data, plot_figure6
+
     fits = _load_fits(fit_dirs)
     data = figure6_data(fits)
     with atomic_path(output_csv) as tmp:

@@ -7,14 +7,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
-
-from ..artifacts import ShardWriter, code_version, config_hash, engine_code_sha256, environment
-from ..artifacts.preemption import preemptible
-from ..data import load_dataset
 from ._registry import stage
 
 if TYPE_CHECKING:
+    from ..artifacts import ShardWriter
     from ..engine import DiffusionClassifier
     from ..models import ConditionSpec
     from ..models.prompts import PromptSpec
@@ -123,6 +119,8 @@ def shard_provenance(
     ``config_hash`` hashes all of them. ``extra`` adds stage-specific fields (the task,
     the candidate labels).
     """
+    from ..artifacts import code_version, config_hash, engine_code_sha256, environment
+
     settings = {
         "dataset": dataset.metadata,
         "dataset_sha256": dataset.content_sha256,
@@ -180,6 +178,10 @@ def score_shard(
     conditioning from ``prompts_dir`` (a prompt table folder) or, without one, encode
     ``prompt`` (``{"template": ..., "class_names": ...}``) here.
     """
+    from tqdm.auto import tqdm
+
+    from ..artifacts.preemption import preemptible
+    from ..data import load_dataset
     from ..engine import DiffusionClassifier, draw_noise
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
@@ -227,6 +229,8 @@ def score_shard(
 
 def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpec) -> ShardWriter:
     """The shard's writer, checkpointing as the ``scoring:`` section asks."""
+    from ..artifacts import ShardWriter
+
     return ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every,
                        checkpoint_seconds=scoring_spec.checkpoint_seconds)
 

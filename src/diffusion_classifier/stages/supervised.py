@@ -14,15 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from ..artifacts import read_errors, read_images
-from ..reporting import write_table
-from ..reporting.objectives_table import OBJECTIVE_LABELS, paper_value
+from ._outputs import table_stem
 from ._registry import stage
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
     from ..engine.schedule import Schedule
     from ..reporting.schedule_study import SequentialStudySpec
 
@@ -53,6 +50,8 @@ class ScheduleStudySpec:
 
 def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
     """Replay the run's own schedule and insist it reproduces the stored predictions."""
+    import numpy as np
+
     from ..engine.replay import replay_schedule
 
     predictions = cube.label_of(replay_schedule(cube, schedule).predictions)
@@ -76,6 +75,9 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
         output_dir: Where ``fig3_single_timestep.*`` and ``fig4_timestep_strategies.*`` go.
         names: ``dataset`` and ``model`` names for the titles.
     """
+    import numpy as np
+    import pandas as pd
+
     from ..reporting.stored_runs import iter_cubes
     from ..reporting.timestep_figures import (
         even_subsets, plot_single_timestep, plot_strategy_curves, set_strategy_subsets,
@@ -124,6 +126,8 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
 
 
 def _curve(name: str, by_trials: dict[int, list[np.ndarray]]) -> list[dict]:
+    import numpy as np
+
     from ..reporting.stored_runs import accuracy_fields
 
     return [{"strategy": name, "trials": n, **accuracy_fields(np.concatenate(parts))}
@@ -131,15 +135,23 @@ def _curve(name: str, by_trials: dict[int, list[np.ndarray]]) -> list[dict]:
 
 
 @stage("table-objectives")
-def table_objectives(runs: list[dict], objectives: list[str], output_stem: str | Path) -> list[Path]:
+def table_objectives(
+    runs: list[dict], objectives: list[str], output_md: str | Path, output_csv: str | Path
+) -> list[Path]:
     """Table 5: accuracy of each objective, from one stored pass per run.
 
     Args:
         runs: ``{dataset, model, strategy, shards, paper}`` per run; ``paper`` is an
             optional ``{resolution, dataset}`` key into the paper's Table 5.
         objectives: Objective columns to compare (stored by the runs).
-        output_stem: ``<stem>.md`` and ``<stem>.csv`` are written.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
     """
+    import numpy as np
+    import pandas as pd
+
+    from ..reporting import write_table
+    from ..reporting.objectives_table import OBJECTIVE_LABELS, paper_value
     from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
 
     rows = []
@@ -158,11 +170,11 @@ def table_objectives(runs: list[dict], objectives: list[str], output_stem: str |
     frame = pd.DataFrame(rows)
     caption = ("Table 5: accuracy (%) by classification objective, all from one stored scoring pass per run "
                "(99.5% Clopper-Pearson interval); paper = the paper's Table 5 value for the named setting.")
-    return list(write_table(frame, output_stem, caption))
+    return list(write_table(frame, table_stem(output_md, output_csv), caption))
 
 
 @stage("schedule-study")
-def run_schedule_study(shard_dirs: list[str], study: dict, output_stem: str, output_figure: str, *,
+def run_schedule_study(shard_dirs: list[str], study: dict, output_md: str, output_csv: str, output_figure: str, *,
                        direct: list[dict] = (), names: dict | None = None, sequential_runs: list[dict] = (),
                        output_sequential: tuple[str, str] | None = None) -> list[Path]:
     """Passes vs accuracy of adaptive schedules replayed from stored errors.
@@ -170,7 +182,8 @@ def run_schedule_study(shard_dirs: list[str], study: dict, output_stem: str, out
     Args:
         shard_dirs: Shards of a one-stage run.
         study: The ``supervised.schedules`` study section (:class:`ScheduleStudySpec` fields).
-        output_stem: ``<stem>.md`` / ``<stem>.csv`` of the table.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
         output_figure: PNG of accuracy against passes.
         direct: JSON list of ``{strategy, shards}`` of adaptive runs scored directly.
         names: ``dataset`` and ``model`` names for the title.
@@ -182,8 +195,17 @@ def run_schedule_study(shard_dirs: list[str], study: dict, output_stem: str, out
     from ..specs import from_dict
 
     fields = asdict(from_dict(ScheduleStudySpec, study, "supervised.schedules"))
-    return schedule_study(shard_dirs, fields.pop("loss"), output_stem, output_figure, direct=direct, names=names,
-                          sequential_runs=sequential_runs, output_sequential=output_sequential, **fields)
+    return schedule_study(
+        shard_dirs,
+        fields.pop("loss"),
+        table_stem(output_md, output_csv),
+        output_figure,
+        direct=direct,
+        names=names,
+        sequential_runs=sequential_runs,
+        output_sequential=output_sequential,
+        **fields,
+    )
 
 
 def schedule_study(shards: list[str | Path], loss: str, output_stem: str | Path, output_figure: str | Path, *,
@@ -208,8 +230,13 @@ def schedule_study(shards: list[str | Path], loss: str, output_stem: str | Path,
             on ``sequential_runs`` (``{name, shards}`` of further one-stage runs), written
             to ``output_sequential`` (table stem, figure).
     """
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import read_images
     from ..engine.replay import replay_schedule
     from ..engine.schedule import Schedule
+    from ..reporting import write_table
     from ..reporting.schedule_study import (
         SequentialStudySpec, candidate_schedules, plot_passes_vs_accuracy, schedule_label,
     )
@@ -314,6 +341,8 @@ def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> 
     Returns:
         The table (:func:`sequential_rows` per run) and the raw tallies by run and rule.
     """
+    import pandas as pd
+
     from ..engine.replay import replay_schedule
     from ..engine.sequential import replay_sequential
     from ..reporting.schedule_study import schedule_label, sequential_rows
@@ -352,6 +381,9 @@ def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> 
 def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: str | Path,
                       figure: str | Path) -> list[Path]:
     """The sequential study's table (with the goal's verdict per run in the caption) and figure."""
+    import pandas as pd
+
+    from ..reporting import write_table
     from ..reporting.schedule_study import plot_sequential
 
     verdicts = []
@@ -362,7 +394,9 @@ def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: 
             verdicts.append(f"{run}: goal not met by any k")
         else:
             best = met.iloc[0]
-            ref = f", {best['reference_fraction']:.2f} of the reference's" if pd.notna(best["reference_fraction"]) else ""
+            ref = (
+                f", {best['reference_fraction']:.2f} of the reference's" if pd.notna(best["reference_fraction"]) else ""
+            )
             verdicts.append(f"{run}: met by k={best['k']:g} ({best['accuracy']:.2f}%, "
                             f"{best['agreement_with_one_stage']:.1f}% agreement, {best['passes_per_image']:.0f} "
                             f"passes = {best['one_stage_fraction']:.2f} of one stage's{ref})")
@@ -378,6 +412,11 @@ def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: 
 
 def _compare_direct(entry: dict, info: dict, cube, predictions: np.ndarray) -> None:
     """Accumulate how a directly scored adaptive run compares with its replay on this shard."""
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import read_errors
+
     images = info["images"].set_index(info["images"]["image_id"].astype(str))
     present = np.isin(cube.image_ids, images.index)
     if not present.any():

@@ -17,13 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..artifacts import atomic_path, code_version, environment, write_json
-from ..data import load_dataset
 from ._registry import stage
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
     from ..baselines.sd_features import FeatureSpec
     from ..baselines.zoo import ZooModelSpec
@@ -58,7 +55,9 @@ def _classifier_spec(section: dict, where: str, num_classes: int, train_dataset:
 def generate_synthetic(dataset_dir: str | Path, prompts_dir: str | Path, checkpoint: str | Path, model: dict,
                        synthetic: dict, shard: int, output_dir: str | Path, names: dict | None = None) -> Path:
     """Generate shard ``shard`` of ``synthetic.shards`` from a dataset's prompt table."""
+    from ..artifacts import environment
     from ..baselines.synthetic import SyntheticSpec, generate_shard, plan_images
+    from ..data import load_dataset
     from ..models.prompts import read_prompt_table
     from ..specs import from_dict
 
@@ -89,6 +88,8 @@ def merge_synthetic(shard_dirs: list[str], real_dataset_dir: str | Path, output_
 
 def _write_result(predictions: pd.DataFrame, summary: dict, predictions_path: str | Path,
                   summary_path: str | Path) -> dict:
+    from ..artifacts import atomic_path, write_json
+
     with atomic_path(predictions_path) as tmp:
         predictions.to_parquet(tmp, index=False)
     write_json(summary_path, summary)
@@ -101,11 +102,13 @@ def train_synthetic_classifier(synthetic_dir: str | Path, real_dataset_dir: str 
                                output_checkpoint: str | Path, output_predictions: str | Path,
                                output_summary: str | Path, names: dict | None = None) -> dict:
     """Train ``synthetic.classifier`` on generated images only; test it on the real split."""
+    from ..artifacts import code_version
     from ..baselines.summary import accuracy_summary
     from ..baselines.synthetic import SyntheticSpec
     from ..baselines.zoo import load_trained
     from ..baselines.zoo_evaluation import ClassMapping, evaluate_classifier
     from ..baselines.zoo_training import train_zoo_classifier
+    from ..data import load_dataset
     from ..specs import from_dict
 
     spec = from_dict(SyntheticSpec, synthetic, "baselines.synthetic")
@@ -132,7 +135,9 @@ def train_synthetic_classifier(synthetic_dir: str | Path, real_dataset_dir: str 
 def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: dict, features: dict,
                         output_dir: str | Path, names: dict | None = None) -> Path:
     """Mid-block maps at ``features.timestep`` of every configured split (fp16 safetensors + index)."""
+    from ..artifacts import environment
     from ..baselines.sd_features import FeatureSpec, extract_split, write_features
+    from ..data import load_dataset
     from ..specs import from_dict
 
     spec = from_dict(FeatureSpec, features, "baselines.features")
@@ -179,10 +184,14 @@ def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, 
     maps and classes come from that other dataset (ImageNet train for the 2,000 ImageNet
     validation images), and the test images are scored through their class map.
     """
+    import pandas as pd
+
+    from ..artifacts import code_version
     from ..baselines.sd_features import FeatureSpec, read_features
     from ..baselines.summary import accuracy_summary
     from ..baselines.zoo import load_trained
     from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors
+    from ..data import load_dataset
     from ..specs import from_dict, resolve_device
 
     spec = from_dict(FeatureSpec, features, "baselines.features")
@@ -229,6 +238,9 @@ def _logits(net: torch.nn.Module, features: torch.Tensor, batch_size: int = 256)
 def _evaluate_features(checkpoint_dir, features_dir, dataset, num_model_classes: int, spec: FeatureSpec, config,
                        predictions_path, summary_path, names: dict | None, record: dict) -> dict:
     """Score a dataset's evaluation maps with a classifier trained on another dataset's classes."""
+    import pandas as pd
+
+    from ..artifacts import code_version
     from ..baselines.sd_features import read_features
     from ..baselines.summary import accuracy_summary
     from ..baselines.zoo import load_trained
@@ -260,6 +272,7 @@ def evaluate_feature_classifier(features_dir: str | Path, dataset_dir: str | Pat
     from ..baselines.sd_features import FeatureSpec
     from ..baselines.zoo import CHECKPOINT_CONFIG
     from ..baselines.zoo_training import ZooTrainConfig
+    from ..data import load_dataset
     from ..specs import from_dict
 
     spec = from_dict(FeatureSpec, features, "baselines.features")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..data import load_dataset
 from ._registry import stage
 
 __all__ = ["train_model"]
@@ -23,6 +22,7 @@ def _trainers() -> dict[str, tuple[type, Callable[..., Path]]]:
 @stage("train-model", threads=True)
 def train_model(dataset_dir: str | Path, model: dict, model_name: str, output_dir: str | Path) -> Path:
     """Train model ``model_name`` as its config section says and save it to ``output_dir``."""
+    from ..data import load_dataset
     from ..specs import ModelSpec, from_dict
 
     spec = from_dict(ModelSpec, model, f"models.{model_name}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..artifacts import atomic_path, code_version, write_json
-from ..data import load_dataset
 from ._registry import stage
 
 __all__ = ["train_zoo_model", "evaluate_zoo_model"]
@@ -17,6 +15,7 @@ def train_zoo_model(dataset_dir: str | Path, model: dict, model_name: str, outpu
     """Train zoo member ``model_name`` on the train split of a prepared dataset."""
     from ..baselines.zoo import ZooModelSpec
     from ..baselines.zoo_training import train_zoo_classifier
+    from ..data import load_dataset
     from ..specs import from_dict
 
     spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
@@ -31,8 +30,10 @@ def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: 
     The model is loaded once; each setting reads ``<data_root>/<dataset>`` (and
     ``<data_root>/<classes_from>`` for a class restriction).
     """
+    from ..artifacts import atomic_path, code_version, write_json
     from ..baselines.zoo import ZooModelSpec, load_zoo_model
     from ..baselines.zoo_evaluation import EvaluationSetting, class_mapping, evaluate_classifier, summarise
+    from ..data import load_dataset
     from ..specs import from_dict
 
     spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
