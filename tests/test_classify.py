@@ -97,9 +97,9 @@ def test_explicit_prompts_equal_the_template(sd, rgb):
 def test_cli_classifies_a_folder_of_a_text_conditional_model(sd, rgb, tmp_path, capsys):
     folder = _folder_by_class(rgb, tmp_path / "mine")
     out = tmp_path / "predictions.csv"
-    assert main(["classify", "--model", str(sd), "--images", str(folder), "--classes", *CLASSES,
+    assert main(["classify", "--checkpoint", str(sd), "--images", str(folder), "--classes", *CLASSES,
                  "--template", "a photo of a {}.", "--strategy", "4,8:2,1", "--device", "cpu",
-                 "--pairs", str(tmp_path / "pairs"), "--out", str(out)]) == 0
+                 "--output-pairs", str(tmp_path / "pairs"), "--output", str(out)]) == 0
     frame = pd.read_csv(out, keep_default_na=False)
     assert list(frame.columns[:7]) == ["image_id", "prediction", "predicted_index", "label", "correct", "passes",
                                        "seconds"]
@@ -122,19 +122,19 @@ def test_cli_classifies_with_a_class_conditional_model(digits_unet, tmp_path):
 
         Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(folder / f"{i}.png")
     out = tmp_path / "p.csv"
-    assert main(["classify", "--model", str(digits_unet), "--images", str(folder), "--classes", "two", "four",
-                 "--class-ids", "2", "4", "--strategy", "5", "--device", "cpu", "--out", str(out)]) == 0
+    assert main(["classify", "--checkpoint", str(digits_unet), "--images", str(folder), "--classes", "two", "four",
+                 "--class-ids", "2", "4", "--strategy", "5", "--device", "cpu", "--output", str(out)]) == 0
     frame = pd.read_csv(out)
     assert len(frame) == 3 and set(frame["prediction"]) <= {"two", "four"} and (frame["passes"] == 10).all()
     assert frame[["mean_error_two", "mean_error_four"]].notna().all().all()
 
 
 def test_bad_input_is_one_clear_line(digits_unet, sd, tmp_path, capsys):
-    assert main(["classify", "--model", str(digits_unet), "--images", str(tmp_path), "--classes", "a", "b",
-                 "--template", "a {}", "--device", "cpu", "--out", str(tmp_path / "x.csv")]) == 2
+    assert main(["classify", "--checkpoint", str(digits_unet), "--images", str(tmp_path), "--classes", "a", "b",
+                 "--template", "a {}", "--device", "cpu", "--output", str(tmp_path / "x.csv")]) == 2
     assert "class-conditional: it takes class ids, not prompts" in capsys.readouterr().err
-    assert main(["classify", "--model", str(sd), "--images", str(tmp_path / "none"), "--classes", "cat", "dog",
-                 "--device", "cpu", "--out", str(tmp_path / "x.csv")]) == 2
+    assert main(["classify", "--checkpoint", str(sd), "--images", str(tmp_path / "none"), "--classes", "cat", "dog",
+                 "--device", "cpu", "--output", str(tmp_path / "x.csv")]) == 2
     assert "image folder" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
     with pytest.raises(ValueError, match="EVALS"):
         parse_strategy("many")

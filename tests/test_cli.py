@@ -1,54 +1,140 @@
-"""The console script: every rule's subcommand exists, takes the arguments the rule gives it,
-and user errors end in one line and exit status 2."""
+"""The console script, generated from the ``@stage`` registrations.
+
+Every rule's shell command, taken from a dry run of the embedded default and of the
+paper-scale config, must parse with the generated CLI (click's ``make_context``, the
+stage is not run): a rule passing a flag its stage lacks, missing a required one, or
+giving a config section that is not JSON fails here. ``--help`` and the CLI itself
+import no torch; user errors end in one line and exit status 2.
+"""
 
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
 
-from diffusion_classifier.cli import build_parser, main
+from diffusion_classifier.cli import _EMPTY, _greedy, cli, main
+from diffusion_classifier.stages import load_stages
+from diffusion_classifier.stages._registry import docstring_args
 
 ROOT = Path(__file__).resolve().parents[1]
-RULE_FILES = sorted((ROOT / "workflow" / "rules").glob("*.smk"))
 
 
-def _subcommands() -> dict[str, bool]:
-    """Registered subcommand -> whether it takes --threads."""
-    parser = build_parser()
-    (sub,) = [a for a in parser._actions if a.dest == "command"]
-    return {name: any("--threads" in a.option_strings for a in p._actions) for name, p in sub.choices.items()}
+def _shell_commands(configfile: str) -> list[tuple[str, str]]:
+    """(rule, shell command) of every job of a dry run of ``configfile``."""
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1", "--configfile", configfile,
+         "--config", "results=/tmp/dc-cli-dry-run"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", run.stdout):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        command = re.search(r"^Shell command: (.*)$", block, re.M)
+        if rule and command and command.group(1) != "None":
+            jobs.append((rule.group(1), command.group(1)))
+    return jobs
 
 
-def _rule_calls() -> list[tuple[str, str, bool]]:
-    """(rule file, subcommand, passes --threads) for every shell command of the workflow."""
-    calls = []
-    for path in RULE_FILES:
-        text = path.read_text()
-        for block in re.split(r"\n(?=rule |    rule )", text):
-            for name in re.findall(r'"diffusion-classifier ([a-z0-9-]+)', block):
-                calls.append((path.name, name, re.search(r"--threads {threads(:q)?}", block) is not None))
-    return calls
+def _stage_words(command: str) -> list[str]:
+    """The words ``diffusion-classifier`` receives: up to the log redirection, shard arithmetic done."""
+    words = shlex.split(command)
+    words = words[:words.index(">")] if ">" in words else words
+    return [str(int(w[6:-2])) if w.startswith("$((10#") else w for w in words]
 
 
-def test_every_rule_calls_a_registered_subcommand_with_its_thread_flag():
-    commands = _subcommands()
-    calls = _rule_calls()
-    assert len(calls) >= 25, "the rule files were not parsed"
-    for rule_file, name, passes_threads in calls:
-        assert name in commands, f"{rule_file} calls unknown subcommand {name!r}"
-        assert passes_threads == commands[name], (
-            f"{rule_file}: {name} {'passes' if passes_threads else 'does not pass'} --threads "
-            f"but the subcommand {'does not take' if passes_threads else 'takes'} it")
+def _parse(words: list[str]) -> click.Context:
+    """Parse a subcommand's words as the console script would, without running the stage."""
+    root = click.Context(cli, info_name="diffusion-classifier")
+    command = cli.get_command(root, words[0])
+    assert command is not None, f"unknown subcommand {words[0]!r}"
+    return command.make_context(words[0], words[1:], parent=root)
+
+
+@pytest.mark.parametrize("configfile", ["config/mini.yaml", "config/paper.yaml"])
+def test_every_rule_command_parses_with_the_generated_cli(configfile):
+    jobs = _shell_commands(configfile)
+    assert len({rule for rule, _ in jobs}) >= 25, "the dry run printed too few rules"
+    stages = load_stages()
+    for rule, command in dict.fromkeys(jobs):
+        words = _stage_words(command)
+        assert words[0] == "diffusion-classifier", f"{rule}: {command}"
+        try:
+            _parse(words[1:])
+        except click.ClickException as exc:
+            pytest.fail(f"rule {rule}: {exc.format_message()}\n{command}")
+        spec = stages.get(words[1])
+        assert ("--threads" in words) == spec.threads, (
+            f"rule {rule}: {words[1]} {'takes' if spec.threads else 'does not take'} --threads")
+
+
+def test_a_flag_the_stage_lacks_fails_to_parse():
+    good = ["make-metrics", "--table-csvs", "a.csv", "b.csv", "--output", "m.json"]
+    assert _parse(good).params == {"table_csvs": ("a.csv", "b.csv"), "output": "m.json"}
+    with pytest.raises(click.NoSuchOption):
+        _parse([*good, "--out", "x"])
+    with pytest.raises(click.MissingParameter):
+        _parse(good[:1] + good[4:])
+    with pytest.raises(click.BadParameter, match="JSON"):
+        _parse(["make-table1", "--sources", "{", "--datasets", "a", "--output-md", "t.md", "--output-csv", "t.csv"])
+
+
+def test_lists_are_the_words_after_their_flag():
+    flags, options = {"--a"}, {"--a", "--b"}
+    assert _greedy(["--a", "x", "y", "--b", "z"], flags, options) == ["--a", "x", "--a", "y", "--b", "z"]
+    assert _greedy(["--a", "--b", "z"], flags, options) == ["--a", _EMPTY, "--b", "z"]
+    ctx = _parse(["fit-effective-robustness", "--fit-name", "v2", "--robustness", "{}", "--zoo-summaries",
+                  "z1", "z2", "--diffusion-summaries", "--output-dir", "out"])
+    assert ctx.params["zoo_summaries"] == ("z1", "z2") and ctx.params["diffusion_summaries"] == []
+    ctx = _parse(["schedule-study", "--shard-dirs", "s", "--study", "{}", "--output-md", "t.md", "--output-csv",
+                  "t.csv", "--output-figure", "f.png", "--output-sequential", "seq", "seq.png"])
+    assert ctx.params["output_sequential"] == ("seq", "seq.png")
+    ctx = _parse(["classify", "--checkpoint", "m", "--images", "i", "--classes", "a", "b", "--output", "o.csv"])
+    assert ctx.params["classes"] == ("a", "b") and ctx.params["prompts"] is None  # not given: the stage's default
+
+
+def test_help_comes_from_the_docstring():
+    assert docstring_args("""Do.
+
+    Args:
+        a, b: Two
+            lines.
+        c (int): Three.
+
+    Returns:
+        d: not an argument.
+    """) == {"a": "Two lines.", "b": "Two lines.", "c": "Three."}
+    help_text = _parse_help(["classify"])
+    assert "Classify a folder of your own images" in help_text and "Candidate class names" in help_text
+
+
+def _parse_help(words: list[str]) -> str:
+    root = click.Context(cli, info_name="diffusion-classifier")
+    command = cli.get_command(root, words[0])
+    return command.get_help(command.make_context(words[0], ["--help"], parent=root, resilient_parsing=True))
+
+
+def test_the_cli_and_help_import_no_torch():
+    """``--help`` of every subcommand, and loading every stage, costs no ``import torch``."""
+    code = ("import sys; from diffusion_classifier.cli import main; from diffusion_classifier.stages import "
+            "load_stages; load_stages(); [main([name, '--help']) for name in load_stages().names()]; "
+            "print('torch' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_threads_only_where_registered(capsys):
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["aggregate-scores", "--shards", "a", "--dataset", "d",
-                                   "--predictions", "p", "--summary", "s", "--threads", "2"])
-    args = build_parser().parse_args(["download-dataset", "--source", "digits", "--out", "x"])
-    assert not args.command_spec.threads
+    assert main(["aggregate-scores", "--shard-dirs", "a", "--dataset-dir", "d", "--output-predictions", "p",
+                 "--output-summary", "s", "--threads", "2"]) == 2
+    assert "--threads" in capsys.readouterr().err
+    assert "--threads" in _parse_help(["score-shard"])
 
 
 def test_list_names_the_registries(capsys):
@@ -58,7 +144,23 @@ def test_list_names_the_registries(capsys):
 
 
 def test_user_error_is_one_line_and_status_2(tmp_path, capsys):
-    assert main(["download-dataset", "--source", "no_such_dataset", "--out", str(tmp_path / "d")]) == 2
+    assert main(["download-dataset", "--source", "no_such_dataset", "--output-dir", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "no_such_dataset" in err[0]
     assert not (tmp_path / "d").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.delenv("DIFFUSION_CLASSIFIER_DEBUG", raising=False)
+    with pytest.raises(ValueError, match="no_such_dataset"):
+        main(["--debug", "download-dataset", "--source", "no_such_dataset", "--output-dir", str(tmp_path / "d")])
+
+
+def test_a_table_is_written_to_the_paths_the_rule_declares(tmp_path):
+    from diffusion_classifier.errors import UserError
+    from diffusion_classifier.stages._outputs import table_stem
+
+    assert table_stem(tmp_path / "t4.md", tmp_path / "t4.csv") == tmp_path / "t4"
+    for md, csv in ((tmp_path / "t4.md", tmp_path / "other.csv"), (tmp_path / "t4.txt", tmp_path / "t4.csv")):
+        with pytest.raises(UserError, match="--output-md"):
+            table_stem(md, csv)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+import diffusion_classifier.audit as audit_package
 from diffusion_classifier.audit import ChecksumMismatchError, get_weights_spec
 from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE
 from diffusion_classifier.cli import DEBUG_ENV, main
@@ -57,7 +58,7 @@ def test_present_heads_are_used_with_the_injected_embedder(prepared, tmp_path, m
         return lambda images: torch.stack([torch.from_numpy(
             np.resize(np.asarray(im, dtype=np.float32).ravel(), 768)) for im in images])
 
-    monkeypatch.setattr(audit_stage, "load_clip_l14_embedder", fake_embedder)
+    monkeypatch.setattr(audit_package, "load_clip_l14_embedder", fake_embedder)
     summary = audit_filters(prepared, _audit(weights), tmp_path / "s.parquet", tmp_path / "s.json")
     scores = pd.read_parquet(tmp_path / "s.parquet")
     decoded = scores["decode_error"] == ""
@@ -74,7 +75,7 @@ def test_without_clip_the_heads_are_n_a_and_required_fails(prepared, tmp_path, m
     def no_clip(device, pretrained, cache_dir):
         raise ImportError("the CLIP ViT-L/14 embedder needs open_clip")
 
-    monkeypatch.setattr(audit_stage, "load_clip_l14_embedder", no_clip)
+    monkeypatch.setattr(audit_package, "load_clip_l14_embedder", no_clip)
     summary = audit_filters(prepared, _audit(weights), tmp_path / "s.parquet", tmp_path / "s.json")
     assert summary["filters"]["aesthetic"]["reason"] == audit_stage.CLIP_UNAVAILABLE
     with pytest.raises(UserError, match="audit.required"):
@@ -97,7 +98,9 @@ def test_table2_puts_the_papers_values_beside_ours(prepared, tmp_path):
         audit_filters(prepared, _audit(tmp_path / "none"), tmp_path / f"{name}.parquet", tmp_path / f"{name}.json",
                       dataset_name=name)
         paths.append((tmp_path / f"{name}.parquet", tmp_path / f"{name}.json"))
-    csv_path, md_path = make_table2([p for p, _ in paths], [s for _, s in paths], tmp_path / "table2")
+    csv_path, md_path = make_table2(
+        [p for p, _ in paths], [s for _, s in paths], tmp_path / "table2.md", tmp_path / "table2.csv"
+    )
     cells = pd.read_csv(csv_path).set_index(["dataset", "column"])
     assert cells.loc[("cifar10", "Resolution"), "ours"] == pytest.approx(300 / 7)
     assert cells.loc[("cifar10", "Aesthetic"), "paper"] == 3.4
@@ -110,8 +113,22 @@ def test_table2_puts_the_papers_values_beside_ours(prepared, tmp_path):
 
 
 def _cli_audit(prepared: Path, tmp_path: Path, audit: dict, *flags: str) -> int:
-    return main([*flags, "audit-filters", "--dataset", str(prepared), "--name", "tiny", "--audit", json.dumps(audit),
-                 "--scores", str(tmp_path / "c.parquet"), "--summary", str(tmp_path / "c.json")])
+    return main(
+        [
+            *flags,
+            "audit-filters",
+            "--dataset-dir",
+            str(prepared),
+            "--dataset-name",
+            "tiny",
+            "--audit",
+            json.dumps(audit),
+            "--output-scores",
+            str(tmp_path / "c.parquet"),
+            "--output-summary",
+            str(tmp_path / "c.json"),
+        ]
+    )
 
 
 @pytest.fixture

@@ -45,10 +45,10 @@ def test_the_stage_writes_a_row_of_the_compositional_table(tmp_path):
                            pairs_per_order=1, unseen_combinations=5, test_examples_per_combination=1,
                            max_singles=40)
     summary = tmp_path / "contrastive.summary.json"
-    assert main(["evaluate-contrastive", "--dataset", str(root), "--train", '{"steps": 5, "batch_size": 16}',
+    assert main(["evaluate-contrastive", "--dataset-dir", str(root), "--train", '{"steps": 5, "batch_size": 16}',
                  "--group-by", "collapsed_tag", "tag", "--names",
                  '{"dataset": "digit_captions", "model": "contrastive", "strategy": "cosine"}',
-                 "--examples", str(tmp_path / "ex.parquet"), "--summary", str(summary)]) == 0
+                 "--output-examples", str(tmp_path / "ex.parquet"), "--output-summary", str(summary)]) == 0
     frame = compositional_frame([summary])
     assert frame["model"].tolist()[0] == "contrastive" and "all" in frame["subset"].tolist()
     assert len(pd.read_parquet(tmp_path / "ex.parquet")) == frame.set_index("subset").loc["all", "examples"]

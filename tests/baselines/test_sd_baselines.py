@@ -217,6 +217,6 @@ def test_features_borrow_a_classifier_for_columns_without_a_train_split(sd, labe
     assert scored["accuracy"] == pytest.approx(predictions["correct"].mean())
 
     _, md = make_table1({"sd_features": {"imagenet_2k": tmp_path / "v.json", "objectnet": tmp_path / "o.json"}},
-                        ["imagenet_2k", "objectnet"], tmp_path / "t1")
+                        ["imagenet_2k", "objectnet"], tmp_path / "t1.md", tmp_path / "t1.csv")
     text = md.read_text()
     assert "SD Features objectnet: classifier trained on 9 tiny images (the val column's classifier)" in text

@@ -167,7 +167,7 @@ def test_a_decompression_bomb_in_a_download_is_one_command_line_error(tmp_path, 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 24 x 18 images now exceed twice the limit
     options = {"image_folder": str(tree), "class_index": str(mapping)}
     assert main(["download-dataset", "--source", "imagenet_val", "--options", json.dumps(options),
-                 "--out", str(tmp_path / "out")]) == 2
+                 "--output-dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]  # after the progress bar

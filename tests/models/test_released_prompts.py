@@ -67,7 +67,7 @@ def test_the_fetch_command_refuses_identical_prompts_unless_listed(tmp_path):
     twice = "prompt,classname,classidx\na photo of a missile.,missile,0\na photo of a missile.,missile,1\n"
     mirror = write(tmp_path / "mirror" / "imagenet_prompts.csv", twice)
     args = [sys.executable, "-m", "diffusion_classifier.cli", "fetch-prompt-table", "--url", mirror.as_uri(),
-            "--sha256", sha(twice), "--cache", str(tmp_path / "cache.csv"), "--out", str(tmp_path / "out.csv")]
+            "--sha256", sha(twice), "--cache", str(tmp_path / "cache.csv"), "--output", str(tmp_path / "out.csv")]
     refused = subprocess.run(args, capture_output=True, text=True)
     assert refused.returncode != 0 and "classes 0 (missile), 1 (missile) get the identical prompt" in refused.stderr
     assert "list [0, 1] under the dataset's prompt_table.identical_prompts" in refused.stderr

@@ -96,7 +96,7 @@ def test_prompt_table_feeds_score_shard_like_encoding_in_place(sd, rgb, tmp_path
     table = read_prompt_table(table_dir)
     assert table.embeddings.shape == (3, 77, 32) and table.provenance["weights_sha256"]
 
-    from_table = score_shard(rgb, root, MODEL, STRATEGY, SCORING, tmp_path / "a", prompts=table_dir)
+    from_table = score_shard(rgb, root, MODEL, STRATEGY, SCORING, tmp_path / "a", prompts_dir=table_dir)
     in_place = score_shard(rgb, root, MODEL, STRATEGY, SCORING, tmp_path / "b",
                            prompt={"template": "a photo of a {}."})
     a, b = read_shard(from_table), read_shard(in_place)
@@ -118,7 +118,7 @@ def test_bad_prompt_input_is_a_clear_error_and_writes_nothing(sd, rgb, tmp_path)
     with pytest.raises(ValueError, match="give the prompt table"):
         score_shard(rgb, root, MODEL, STRATEGY, SCORING, tmp_path / "s")
     with pytest.raises(PromptTableError, match="run the prepare_prompts rule"):
-        score_shard(rgb, root, MODEL, STRATEGY, SCORING, tmp_path / "s", prompts=tmp_path / "none")
+        score_shard(rgb, root, MODEL, STRATEGY, SCORING, tmp_path / "s", prompts_dir=tmp_path / "none")
     assert not (tmp_path / "s").exists()
 
 

@@ -36,7 +36,7 @@ def test_table1_reads_each_cell_from_its_summary(tmp_path):
     clip = _write(tmp_path / "clip.json", unavailable_summary(WEIGHTS_UNAVAILABLE, "no file"))
     sources = {"diffusion_classifier": {"oxford_pets": dc_pets, "digits": dc_digits},
                "clip_rn50": {"oxford_pets": clip}}
-    csv_path, md_path = make_table1(sources, ["oxford_pets", "digits"], tmp_path / "table1")
+    csv_path, md_path = make_table1(sources, ["oxford_pets", "digits"], tmp_path / "table1.md", tmp_path / "table1.csv")
 
     cells = pd.read_csv(csv_path).set_index(["method_key", "dataset"])
     # Pets is a mean-per-class benchmark; digits (not in the paper) is top-1.
@@ -59,17 +59,21 @@ def test_table1_reads_each_cell_from_its_summary(tmp_path):
 def test_table1_rejects_an_unknown_row_and_a_summary_without_the_metric(tmp_path):
     ok = _write(tmp_path / "a.json", accuracy_summary([0], [0]))
     with pytest.raises(ValueError, match="unknown row"):
-        make_table1({"clip_rn51": {"digits": ok}}, ["digits"], tmp_path / "t")
+        make_table1({"clip_rn51": {"digits": ok}}, ["digits"], tmp_path / "t.md", tmp_path / "t.csv")
     bad = _write(tmp_path / "b.json", {"status": "ok", "accuracy": None})
     with pytest.raises(ValueError, match="no 'accuracy'"):
-        make_table1({"clip_rn50": {"digits": bad}}, ["digits"], tmp_path / "t")
+        make_table1({"clip_rn50": {"digits": bad}}, ["digits"], tmp_path / "t.md", tmp_path / "t.csv")
 
 
 def test_table1_caption_states_the_imagenet_image_count(tmp_path):
     # Paper Sec. 5.1: 2,000 ImageNet images; the authors' commands note 4 per class (4,000).
     cell = _write(tmp_path / "dc.json", accuracy_summary([0, 1], [0, 1]))
-    _, md_path = make_table1({"diffusion_classifier": {"imagenet_2k": cell}}, ["imagenet_2k"], tmp_path / "t")
+    _, md_path = make_table1(
+        {"diffusion_classifier": {"imagenet_2k": cell}}, ["imagenet_2k"], tmp_path / "t.md", tmp_path / "t.csv"
+    )
     md = md_path.read_text()
     assert "2,000 validation images" in md and "4,000" in md
-    _, md_path = make_table1({"diffusion_classifier": {"digits": cell}}, ["digits"], tmp_path / "d")
+    _, md_path = make_table1(
+        {"diffusion_classifier": {"digits": cell}}, ["digits"], tmp_path / "d.md", tmp_path / "d.csv"
+    )
     assert "4,000" not in md_path.read_text()

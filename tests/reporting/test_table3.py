@@ -28,7 +28,9 @@ def test_table3_has_clip_rows_ours_and_the_papers(tmp_path):
     vith = tmp_path / "vith.json"
     vith.write_text(json.dumps({"label": "OpenCLIP ViT-H/14", "subsets": None,
                                 **unavailable_summary(WEIGHTS_UNAVAILABLE, "no file")}))
-    csv_path, md_path = make_table3(diffusion, {"clip_vitl14": vitl, "openclip_vith14": vith}, tmp_path / "t3")
+    csv_path, md_path = make_table3(
+        diffusion, {"clip_vitl14": vitl, "openclip_vith14": vith}, tmp_path / "t3.md", tmp_path / "t3.csv"
+    )
 
     cells = pd.read_csv(csv_path).set_index(["method_key", "column"])
     assert cells.loc[("diffusion_classifier", "Object"), "ours"] == 50.0
@@ -36,7 +38,9 @@ def test_table3_has_clip_rows_ours_and_the_papers(tmp_path):
     assert cells.loc[("diffusion_classifier", "Both"), "examples"] == 1
     assert cells.loc[("diffusion_classifier", "Relation"), "paper"] == 29.2
     assert cells.loc[("clip_vitl14", "Relation"), "ours"] == 100.0 and cells.loc[("clip_vitl14", "Both"), "ours"] == 0.0
-    assert cells.loc[("clip_vitl14", "Average"), "ours"] == 50.0 and cells.loc[("clip_vitl14", "Average"), "paper"] == 28.2
+    assert (
+        cells.loc[("clip_vitl14", "Average"), "ours"] == 50.0 and cells.loc[("clip_vitl14", "Average"), "paper"] == 28.2
+    )
     assert pd.isna(cells.loc[("openclip_vith14", "Object"), "ours"])
     assert cells.loc[("openclip_vith14", "Object"), "paper"] == 39.0
     assert cells.loc[("random_chance", "Both"), "ours"] == 25.0
@@ -49,7 +53,7 @@ def test_table3_needs_the_run_grouped_by_swap_type(tmp_path):
     diffusion = tmp_path / "dc.json"
     diffusion.write_text(json.dumps({"subsets": summarise_examples(_outcomes(), ())}))
     with pytest.raises(ValueError, match="group_by"):
-        make_table3(diffusion, {}, tmp_path / "t3")
+        make_table3(diffusion, {}, tmp_path / "t3.md", tmp_path / "t3.csv")
 
 
 def test_paper_table3_names_a_compositional_run_grouped_by_swap_type():

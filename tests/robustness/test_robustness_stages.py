@@ -55,7 +55,7 @@ def test_linear_fit_recovers_the_trend_and_the_offset(tmp_path):
     assert (models.loc[models["family"] == "discriminative", "residual_logit"].abs() < 1e-3).all()
     assert (models["ood_ci_low"] < models["ood_accuracy"]).all()
     stem = tmp_path / "tables" / "table4"
-    make_robustness_table([tmp_path / "fit"], stem)
+    make_robustness_table([tmp_path / "fit"], stem.with_suffix(".md"), stem.with_suffix(".csv"))
     table = pd.read_csv(stem.with_suffix(".csv"))
     dc = table[table["model"] == "Diffusion Classifier"].iloc[0]
     assert dc["paper_id"] == 77.5 and dc["paper_ood"] == 64.6  # paper Table 4, DiT-XL/2 256

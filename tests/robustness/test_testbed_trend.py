@@ -101,7 +101,7 @@ def test_fit_stage_with_the_testbed_trend(tmp_path):
     assert not models["in_fit"].any()
     assert models.loc["resnet18", "published_check"].startswith("ID 80.00% outside")
     assert models.loc["resnet50", "published_check"] == "agrees"
-    make_robustness_table([tmp_path / "fit"], tmp_path / "table4")
+    make_robustness_table([tmp_path / "fit"], tmp_path / "table4.md", tmp_path / "table4.csv")
     table = pd.read_csv(tmp_path / "table4.csv", keep_default_na=False).set_index("model")
     assert float(table.loc["resnet18", "published_id"]) == pytest.approx(87.39)
     assert "outside" in table.loc["resnet18", "published_check"] and table.loc["DC", "published_check"] == ""

@@ -16,7 +16,7 @@ import torch
 
 from diffusion_classifier.artifacts import ShardError, read_images
 from diffusion_classifier.data import prepare_dataset
-from diffusion_classifier.engine import NonFiniteErrorsError
+from diffusion_classifier.engine import DiffusionClassifier, NonFiniteErrorsError
 from diffusion_classifier.stages.aggregate import aggregate_scores
 from diffusion_classifier.stages.score import score_shard
 
@@ -140,10 +140,9 @@ def test_shards_of_other_dataset_contents_are_refused(copy):
 
 def interrupted(copy, monkeypatch, after):
     """Score shard 0 until the ``after``-th image, as a preempted job would."""
-    import diffusion_classifier.stages.score as stage
 
     calls = {"n": 0}
-    original = stage.DiffusionClassifier.classify
+    original = DiffusionClassifier.classify
 
     def preempted(self, x0, noise, *log):
         calls["n"] += 1
@@ -151,25 +150,25 @@ def interrupted(copy, monkeypatch, after):
             raise KeyboardInterrupt("preempted")
         return original(self, x0, noise, *log)
 
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify", preempted)
+    monkeypatch.setattr(DiffusionClassifier, "classify", preempted)
     with pytest.raises(KeyboardInterrupt):
         score_shard(copy["data"], copy["checkpoint"], MODEL, STRATEGY, SCORING, copy["tmp"] / "new" / "shard-000",
                     shard=0, num_shards=2)
     counted = []
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify",
+    monkeypatch.setattr(DiffusionClassifier, "classify",
                         lambda self, x0, noise, *log: counted.append(1) or original(self, x0, noise, *log))
     return counted
 
 
 @pytest.mark.parametrize("change", ["dataset", "engine"])
 def test_a_checkpoint_of_other_inputs_is_not_resumed(copy, monkeypatch, caplog, change):
-    import diffusion_classifier.stages.score as stage
+    import diffusion_classifier.artifacts as artifacts
 
     counted = interrupted(copy, monkeypatch, after=4)
     if change == "dataset":
         change_one_image(copy["data"])
     else:
-        monkeypatch.setattr(stage, "engine_code_sha256", lambda: "0" * 64)
+        monkeypatch.setattr(artifacts, "engine_code_sha256", lambda: "0" * 64)
     with caplog.at_level(logging.WARNING):
         shard = score_shard(copy["data"], copy["checkpoint"], MODEL, STRATEGY, SCORING,
                             copy["tmp"] / "new" / "shard-000", shard=0, num_shards=2)

@@ -52,15 +52,25 @@ def test_stage_writes_the_figure_its_errors_and_statistics(tmp_path):
     checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
     spec = {"dataset": "digits", "model": "tiny", "classes": ["3", "8"], "noises": 2, "evaluations": 10,
             "device": "cpu"}
-    summary = figure_noise_pairing(data, checkpoint, MODEL, spec, tmp_path / "fig2")
+    summary = figure_noise_pairing(
+        data, checkpoint, MODEL, spec, *[tmp_path / f"fig2.{x}" for x in ("png", "csv", "json")]
+    )
     frame = pd.read_csv(tmp_path / "fig2.csv")
     assert len(frame) == 2 * 10 * 2 and summary["passes"] == 40
     assert (tmp_path / "fig2.png").stat().st_size > 0
     stored = json.loads((tmp_path / "fig2.json").read_text())
     assert stored["label"] == "3" and stored["conditions"] == ["3", "8"] and stored["image_id"] == summary["image_id"]
     # Each noise is the same across timesteps: rerunning gives the same errors.
-    again = figure_noise_pairing(data, checkpoint, MODEL, spec, tmp_path / "again")
+    again = figure_noise_pairing(
+        data, checkpoint, MODEL, spec, *[tmp_path / f"again.{x}" for x in ("png", "csv", "json")]
+    )
     assert again["difference_std_across_noises"] == summary["difference_std_across_noises"]
     with pytest.raises(ValueError, match="not classes of"):
-        figure_noise_pairing(data, checkpoint, MODEL, {**spec, "classes": ["3", "eight"]}, tmp_path / "bad")
+        figure_noise_pairing(
+            data,
+            checkpoint,
+            MODEL,
+            {**spec, "classes": ["3", "eight"]},
+            *[tmp_path / f"bad.{x}" for x in ("png", "csv", "json")],
+        )
     assert not (tmp_path / "bad.csv").exists()

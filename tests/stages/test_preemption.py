@@ -74,8 +74,8 @@ def recoverable(partial: Path) -> int:
 
 
 def start(tmp_path, data, checkpoint, out, counter, scoring):
-    argv = ["score-shard", "--dataset", str(data), "--checkpoint", str(checkpoint), "--model", json.dumps(MODEL),
-            "--strategy", json.dumps(STRATEGY), "--scoring", json.dumps(scoring), "--out", str(out),
+    argv = ["score-shard", "--dataset-dir", str(data), "--checkpoint", str(checkpoint), "--model", json.dumps(MODEL),
+            "--strategy", json.dumps(STRATEGY), "--scoring", json.dumps(scoring), "--output-dir", str(out),
             "--threads", "1"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     log = open(tmp_path / "attempts.log", "a")

@@ -6,6 +6,7 @@ from diffusers import DDPMScheduler
 
 from diffusion_classifier.artifacts import read_shard
 from diffusion_classifier.data import prepare_dataset
+from diffusion_classifier.engine import DiffusionClassifier
 from diffusion_classifier.models.architectures import build_architecture
 from diffusion_classifier.stages.score import score_shard
 
@@ -43,10 +44,9 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path, monkeypatch):
     data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=10)
     checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
     scoring = {"device": "cpu", "checkpoint_every": 2}
-    import diffusion_classifier.stages.score as stage
 
     calls = {"n": 0}
-    original = stage.DiffusionClassifier.classify
+    original = DiffusionClassifier.classify
 
     def preempted(self, x0, noise, *log):
         calls["n"] += 1
@@ -54,16 +54,16 @@ def test_rerun_resumes_from_the_checkpoint(tmp_path, monkeypatch):
             raise KeyboardInterrupt("preempted")
         return original(self, x0, noise, *log)
 
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify", preempted)
+    monkeypatch.setattr(DiffusionClassifier, "classify", preempted)
     try:
         score_shard(data, checkpoint, MODEL, STRATEGY, scoring, tmp_path / "shard-000")
     except KeyboardInterrupt:
         pass
     assert not (tmp_path / "shard-000").exists()
     assert len(list((tmp_path / "shard-000.partial").glob("chunk-*.images.parquet"))) == 2
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify", original)
+    monkeypatch.setattr(DiffusionClassifier, "classify", original)
     counted = []
-    monkeypatch.setattr(stage.DiffusionClassifier, "classify",
+    monkeypatch.setattr(DiffusionClassifier, "classify",
                         lambda self, x0, noise, *log: counted.append(1) or original(self, x0, noise, *log))
     shard = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, scoring, tmp_path / "shard-000"))
     assert len(counted) == 6  # 10 images, 4 were checkpointed before the interruption

@@ -49,7 +49,7 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
                          sequential={"k": [0.5, 1.0], "block": 2, "min_points": 2,
                                      "reference": {"evaluations": [2, 8], "keep": [3, 1]}},
                          sequential_runs=[{"name": "again", "shards": [str(one)]}],
-                         sequential_out=(tmp_path / "seq_study", tmp_path / "seq_study.png"))
+                         output_sequential=(tmp_path / "seq_study", tmp_path / "seq_study.png"))
     assert {p.name for p in out} >= {"seq_study.csv", "seq_study.png", "study.csv"}
     study = pd.read_csv(tmp_path / "study.csv")
     row = study[study["schedule"] == "sequential k=1, block 2, min 2"].iloc[0]

@@ -21,8 +21,8 @@ rule audit_filters:
     benchmark:
         f"{RESULTS}/benchmarks/audit_filters/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier audit-filters --dataset {input.dataset:q} --name {wildcards.dataset:q} "
-        "--audit {params.audit:q} --scores {output.scores:q} --summary {output.summary:q} "
+        "diffusion-classifier audit-filters --dataset-dir {input.dataset:q} --dataset-name {wildcards.dataset:q} "
+        "--audit {params.audit:q} --output-scores {output.scores:q} --output-summary {output.summary:q} "
         "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -34,14 +34,12 @@ rule make_table2:
         scores=expand(f"{RESULTS}/audit/{{dataset}}.parquet", dataset=AUDIT.get("datasets", [])),
         summaries=expand(f"{RESULTS}/audit/{{dataset}}.json", dataset=AUDIT.get("datasets", [])),
     output:
-        report(table("table2"), caption="../report/table2.rst", category="Tables"),
-        table("table2", "csv"),
-    params:
-        out_stem=lambda w, output: stem(output[0]),
+        md=report(table("table2"), caption="../report/table2.rst", category="Tables"),
+        csv=table("table2", "csv"),
     log:
         f"{RESULTS}/logs/make_table2/make_table2.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_table2/make_table2.tsv"
     shell:
-        "diffusion-classifier make-table2 --scores {input.scores:q} --summaries {input.summaries:q} "
-        "--out-stem {params.out_stem:q} > {log:q} 2>&1"
+        "diffusion-classifier make-table2 --scores-paths {input.scores:q} --summary-paths {input.summaries:q} "
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"

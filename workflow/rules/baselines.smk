@@ -22,9 +22,9 @@ rule clip_zero_shot:
     benchmark:
         f"{RESULTS}/benchmarks/clip_zero_shot/{{clip_model}}/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier clip-zero-shot --dataset {input.dataset:q} --clip-model {params.clip_model:q} "
+        "diffusion-classifier clip-zero-shot --dataset-dir {input.dataset:q} --clip-model {params.clip_model:q} "
         "--zero-shot {params.zero_shot:q} --names {params.names:q} "
-        "--predictions {output.predictions:q} --summary {output.summary:q} "
+        "--output-predictions {output.predictions:q} --output-summary {output.summary:q} "
         "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -49,9 +49,9 @@ rule clip_winoground:
     benchmark:
         f"{RESULTS}/benchmarks/clip_winoground/{{clip_model}}.tsv"
     shell:
-        "diffusion-classifier clip-winoground --dataset {input.dataset:q} --clip-model {params.clip_model:q} "
+        "diffusion-classifier clip-winoground --dataset-dir {input.dataset:q} --clip-model {params.clip_model:q} "
         "--winoground {params.winoground:q} --names {params.names:q} "
-        "--per-example {output.per_example:q} --summary {output.summary:q} "
+        "--output-examples {output.per_example:q} --output-summary {output.summary:q} "
         "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -62,16 +62,15 @@ rule make_table1:
     input:
         lambda w: table1_inputs(),
     output:
-        report(table("table1"), caption="../report/table1.rst", category="Tables"),
-        table("table1", "csv"),
+        md=report(table("table1"), caption="../report/table1.rst", category="Tables"),
+        csv=table("table1", "csv"),
     params:
         sources=lambda w: as_json(table1_sources()),
         datasets=lambda w: TABLE1["datasets"],
-        out_stem=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_table1/make_table1.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_table1/make_table1.tsv"
     shell:
         "diffusion-classifier make-table1 --sources {params.sources:q} --datasets {params.datasets:q} "
-        "--out-stem {params.out_stem:q} > {log:q} 2>&1"
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"

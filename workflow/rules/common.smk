@@ -263,8 +263,8 @@ def prompts_of(dataset, model):
 
 
 def prompts_flag(dataset, model):
-    """``--prompts DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
-    return [word for path in prompts_of(dataset, model) for word in ("--prompts", path)]
+    """``--prompts-dir DIR`` as a list of words, for ``{params.prompts:q}`` (empty without prompts)."""
+    return [word for path in prompts_of(dataset, model) for word in ("--prompts-dir", path)]
 
 
 def released_table_source(dataset):
@@ -362,7 +362,7 @@ def feature_training_args(wildcards, input):
     """Extra words for ``{params.train:q}`` (empty without a separate training dataset)."""
     if "train_features" not in input.keys():
         return []
-    return ["--train-features-dir", input.train_features, "--train-dataset", input.train_dataset]
+    return ["--train-features-dir", input.train_features, "--train-dataset-dir", input.train_dataset]
 
 
 # ------------------------------------------------------------------ zoo and robustness

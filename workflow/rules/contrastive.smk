@@ -22,6 +22,6 @@ rule evaluate_contrastive:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_contrastive/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier evaluate-contrastive --dataset {input:q} --train {params.train:q} "
+        "diffusion-classifier evaluate-contrastive --dataset-dir {input:q} --train {params.train:q} "
         "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
-        "--examples {output.examples:q} --summary {output.summary:q} --threads {threads:q} > {log:q} 2>&1"
+        "--output-examples {output.examples:q} --output-summary {output.summary:q} --threads {threads:q} > {log:q} 2>&1"

@@ -13,4 +13,4 @@ rule download_dataset:
         f"{RESULTS}/benchmarks/download_dataset/{{dataset}}.tsv"
     shell:
         "diffusion-classifier download-dataset --source {params.source:q} --options {params.options:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--output-dir {output:q} > {log:q} 2>&1"

@@ -12,15 +12,14 @@ rule figure_noise_pairing:
         model=lambda w: trained_model_of(NOISE_PAIRING["model"]),
         prompts=lambda w: prompts_of(NOISE_PAIRING["dataset"], NOISE_PAIRING["model"]),
     output:
-        report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
-        f"{FIG2}.csv",
-        f"{FIG2}.json",
+        png=report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
+        csv=f"{FIG2}.csv",
+        json=f"{FIG2}.json",
     params:
         checkpoint=lambda w: checkpoint_of(NOISE_PAIRING["model"]),
         model=lambda w: as_json(config["models"][NOISE_PAIRING["model"]]),
         spec=as_json(NOISE_PAIRING),
         prompts=lambda w: prompts_flag(NOISE_PAIRING["dataset"], NOISE_PAIRING["model"]),
-        out_stem=lambda w, output: stem(output[0]),
     threads: THREADS
     resources:
         gpu=1,
@@ -29,6 +28,6 @@ rule figure_noise_pairing:
     benchmark:
         f"{RESULTS}/benchmarks/figure_noise_pairing/figure_noise_pairing.tsv"
     shell:
-        "diffusion-classifier figure-noise-pairing --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier figure-noise-pairing --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --spec {params.spec:q} {params.prompts:q} --threads {threads:q} "
-        "--out-stem {params.out_stem:q} > {log:q} 2>&1"
+        "--output-png {output.png:q} --output-csv {output.csv:q} --output-json {output.json:q} > {log:q} 2>&1"

@@ -18,7 +18,7 @@ rule make_tables:
     benchmark:
         f"{RESULTS}/benchmarks/make_tables/make_tables.tsv"
     shell:
-        "diffusion-classifier make-tables --summaries {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "diffusion-classifier make-tables --summary-paths {input:q} --output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule make_runtime_table:
@@ -41,4 +41,4 @@ rule make_runtime_table:
     benchmark:
         f"{RESULTS}/benchmarks/make_runtime_table/make_runtime_table.tsv"
     shell:
-        "diffusion-classifier make-runtime-table --summaries {input:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "diffusion-classifier make-runtime-table --summary-paths {input:q} --output-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -11,16 +11,14 @@ rule make_provenance_table:
     input:
         summaries() + compositional_summaries() + contrastive_summaries(),
     output:
-        report(f"{PROVENANCE}.md", caption="../report/provenance.rst", category="Provenance"),
-        f"{PROVENANCE}.csv",
-    params:
-        out_stem=lambda w, output: stem(output[0]),
+        md=report(f"{PROVENANCE}.md", caption="../report/provenance.rst", category="Provenance"),
+        csv=f"{PROVENANCE}.csv",
     log:
         f"{RESULTS}/logs/make_provenance_table/make_provenance_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_provenance_table/make_provenance_table.tsv"
     shell:
-        "diffusion-classifier make-provenance-table --summaries {input:q} --out-stem {params.out_stem:q} > {log:q} 2>&1"
+        "diffusion-classifier make-provenance-table --summary-paths {input:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule make_metrics:
@@ -36,4 +34,4 @@ rule make_metrics:
     benchmark:
         f"{RESULTS}/benchmarks/make_metrics/make_metrics.tsv"
     shell:
-        "diffusion-classifier make-metrics --tables {input:q} --out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier make-metrics --table-csvs {input:q} --output {output:q} > {log:q} 2>&1"

@@ -25,9 +25,9 @@ rule build_shift:
     benchmark:
         f"{RESULTS}/benchmarks/build_shift/{{shift}}.tsv"
     shell:
-        "diffusion-classifier build-shift --name {wildcards.shift:q} --source {params.source:q} --options {params.options:q} "
-        "--shift {params.shift:q} --base {input.base:q} {params.reference:q} --threads {threads:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier build-shift --dataset-name {wildcards.shift:q} --source {params.source:q} --options {params.options:q} "
+        "--shift {params.shift:q} --base-dir {input.base:q} {params.reference:q} --threads {threads:q} "
+        "--output-dir {output:q} > {log:q} 2>&1"
 
 
 rule fit_effective_robustness:
@@ -49,9 +49,9 @@ rule fit_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
     shell:
-        "diffusion-classifier fit-effective-robustness --fit {wildcards.fit:q} --robustness {params.robustness:q} "
+        "diffusion-classifier fit-effective-robustness --fit-name {wildcards.fit:q} --robustness {params.robustness:q} "
         "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule make_robustness_table:
@@ -61,21 +61,20 @@ rule make_robustness_table:
     input:
         expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
     output:
-        report(
+        md=report(
             f"{RESULTS}/tables/table4.md",
             caption="../report/table4.rst",
             category="Tables",
         ),
-        f"{RESULTS}/tables/table4.csv",
+        csv=f"{RESULTS}/tables/table4.csv",
     params:
         fits=fit_dirs(),
-        out_stem=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_robustness_table/table4.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "diffusion-classifier make-robustness-table --fits {params.fits:q} --out-stem {params.out_stem:q} > {log:q} 2>&1"
+        "diffusion-classifier make-robustness-table --fit-dirs {params.fits:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule plot_effective_robustness:
@@ -98,5 +97,5 @@ rule plot_effective_robustness:
     benchmark:
         f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
     shell:
-        "diffusion-classifier plot-effective-robustness --fits {params.fits:q} --png {output.png:q} --csv {output.csv:q} "
+        "diffusion-classifier plot-effective-robustness --fit-dirs {params.fits:q} --output-png {output.png:q} --output-csv {output.csv:q} "
         "> {log:q} 2>&1"

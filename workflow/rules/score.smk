@@ -26,10 +26,10 @@ rule score_shard:
     benchmark:
         f"{RESULTS}/benchmarks/score_shard/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
     shell:
-        "diffusion-classifier score-shard --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier score-shard --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
         "--shard $((10#{wildcards.shard})) --num-shards {params.num_shards:q} --split {params.split:q} "
-        "--names {params.names:q} {params.prompts:q} --threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "--names {params.names:q} {params.prompts:q} --threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule aggregate_scores:
@@ -49,6 +49,6 @@ rule aggregate_scores:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_scores/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "diffusion-classifier aggregate-scores --shards {input.shards:q} --dataset {input.dataset:q} "
-        "--names {params.names:q} --predictions {output.predictions:q} "
-        "--summary {output.summary:q} > {log:q} 2>&1"
+        "diffusion-classifier aggregate-scores --shard-dirs {input.shards:q} --dataset-dir {input.dataset:q} "
+        "--names {params.names:q} --output-predictions {output.predictions:q} "
+        "--output-summary {output.summary:q} > {log:q} 2>&1"

@@ -26,7 +26,7 @@ rule figures_timesteps:
     shell:
         "diffusion-classifier figures-timesteps --even-shards {input.even:q} --repeats-shards {input.repeats:q} "
         "--loss {params.loss:q} --sets {params.sets:q} --names {params.names:q} "
-        "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule table_objectives:
@@ -36,19 +36,18 @@ rule table_objectives:
     input:
         lambda w: [shard for run in objective_runs() for shard in run["shards"]],
     output:
-        report(f"{TABLE5}.md", caption="../report/objectives.rst", category="Tables"),
-        f"{TABLE5}.csv",
+        md=report(f"{TABLE5}.md", caption="../report/objectives.rst", category="Tables"),
+        csv=f"{TABLE5}.csv",
     params:
         runs=lambda w: as_json(objective_runs()),
         objectives=lambda w: SUPERVISED["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"]),
-        out_stem=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/table_objectives/table_objectives.log",
     benchmark:
         f"{RESULTS}/benchmarks/table_objectives/table_objectives.tsv"
     shell:
         "diffusion-classifier table-objectives --runs {params.runs:q} --objectives {params.objectives:q} "
-        "--out-stem {params.out_stem:q} > {log:q} 2>&1"
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule schedule_study:
@@ -60,30 +59,30 @@ rule schedule_study:
         direct=lambda w: [shard for run in study_direct() for shard in run["shards"]],
         sequential=lambda w: [shard for run in study_sequential_runs() for shard in run["shards"]],
     output:
-        report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
-        f"{STUDY_TABLE}.csv",
-        report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
-        [
-            report(f"{SEQ_TABLE}.md", caption="../report/sequential.rst", category="Tables"),
-            f"{SEQ_TABLE}.csv",
-            report(SEQ_FIGURE, caption="../report/sequential.rst", category="Figures"),
-        ]
-        if SEQ_OUTPUTS
-        else [],
+        md=report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
+        csv=f"{STUDY_TABLE}.csv",
+        figure=report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
+        sequential=(
+            [
+                report(f"{SEQ_TABLE}.md", caption="../report/sequential.rst", category="Tables"),
+                f"{SEQ_TABLE}.csv",
+                report(SEQ_FIGURE, caption="../report/sequential.rst", category="Figures"),
+            ]
+            if SEQ_OUTPUTS
+            else []
+        ),
     params:
         study=as_json(STUDY.get("study", {})),
         direct=lambda w: as_json(study_direct()),
         sequential_runs=lambda w: as_json(study_sequential_runs()),
-        sequential_out=["--sequential-out", SEQ_TABLE, SEQ_FIGURE] if SEQ_OUTPUTS else [],
+        sequential_out=["--output-sequential", SEQ_TABLE, SEQ_FIGURE] if SEQ_OUTPUTS else [],
         names=lambda w: as_json({"dataset": STUDY["dataset"], "model": STUDY["model"]}),
-        out_stem=lambda w, output: stem(output[0]),
-        figure=lambda w, output: output[2],
     log:
         f"{RESULTS}/logs/schedule_study/schedule_study.log",
     benchmark:
         f"{RESULTS}/benchmarks/schedule_study/schedule_study.tsv"
     shell:
-        "diffusion-classifier schedule-study --shards {input.shards:q} --study {params.study:q} "
-        "--direct {params.direct:q} --names {params.names:q} --out-stem {params.out_stem:q} "
-        "--figure {params.figure:q} --sequential-runs {params.sequential_runs:q} "
+        "diffusion-classifier schedule-study --shard-dirs {input.shards:q} --study {params.study:q} "
+        "--direct {params.direct:q} --names {params.names:q} --output-md {output.md:q} --output-csv {output.csv:q} "
+        "--output-figure {output.figure:q} --sequential-runs {params.sequential_runs:q} "
         "{params.sequential_out:q} > {log:q} 2>&1"

@@ -26,9 +26,9 @@ rule generate_synthetic:
     benchmark:
         f"{RESULTS}/benchmarks/generate_synthetic/{{dataset}}/shard-{{shard}}.tsv"
     shell:
-        "diffusion-classifier generate-synthetic --dataset {input.dataset:q} --prompts {input.prompts:q} "
+        "diffusion-classifier generate-synthetic --dataset-dir {input.dataset:q} --prompts-dir {input.prompts:q} "
         "--checkpoint {params.checkpoint:q} --model {params.model:q} --synthetic {params.synthetic:q} "
-        "--shard {wildcards.shard:q} --out {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
+        "--shard {wildcards.shard:q} --output-dir {output:q} --names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
 
 rule merge_synthetic:
@@ -45,8 +45,8 @@ rule merge_synthetic:
     benchmark:
         f"{RESULTS}/benchmarks/merge_synthetic/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier merge-synthetic --shards {input.shards:q} --real-dataset {input.real:q} "
-        "--name {wildcards.dataset:q}_synthetic --out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier merge-synthetic --shard-dirs {input.shards:q} --real-dataset-dir {input.real:q} "
+        "--dataset-name {wildcards.dataset:q}_synthetic --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule train_synthetic_classifier:
@@ -71,9 +71,9 @@ rule train_synthetic_classifier:
     benchmark:
         f"{RESULTS}/benchmarks/train_synthetic_classifier/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier train-synthetic-classifier --synthetic-dataset {input.synthetic:q} --real-dataset {input.real:q} "
-        "--synthetic {params.synthetic:q} --checkpoint-out {output.checkpoint:q} "
-        "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+        "diffusion-classifier train-synthetic-classifier --synthetic-dir {input.synthetic:q} --real-dataset-dir {input.real:q} "
+        "--synthetic {params.synthetic:q} --output-checkpoint {output.checkpoint:q} "
+        "--output-predictions {output.predictions:q} --output-summary {output.summary:q} --names {params.names:q} "
         "--threads {threads:q} > {log:q} 2>&1"
 
 
@@ -99,8 +99,8 @@ rule extract_sd_features:
     benchmark:
         f"{RESULTS}/benchmarks/extract_sd_features/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier extract-sd-features --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
-        "--model {params.model:q} --features {params.features:q} --out {output:q} "
+        "diffusion-classifier extract-sd-features --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "--model {params.model:q} --features {params.features:q} --output-dir {output:q} "
         "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"
 
 
@@ -128,9 +128,9 @@ rule train_feature_classifier:
     benchmark:
         f"{RESULTS}/benchmarks/train_feature_classifier/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset {input.dataset:q} "
-        "--features {params.features:q} --checkpoint-out {output.checkpoint:q} "
-        "--predictions {output.predictions:q} --summary {output.summary:q} --names {params.names:q} "
+        "diffusion-classifier train-feature-classifier --features-dir {input.features:q} --dataset-dir {input.dataset:q} "
+        "--features {params.features:q} --output-checkpoint {output.checkpoint:q} "
+        "--output-predictions {output.predictions:q} --output-summary {output.summary:q} --names {params.names:q} "
         "{params.train:q} --threads {threads:q} > {log:q} 2>&1"
 
 
@@ -160,6 +160,6 @@ rule evaluate_feature_classifier:
         f"{RESULTS}/benchmarks/evaluate_feature_classifier/{{dataset}}.tsv"
     shell:
         "diffusion-classifier evaluate-feature-classifier --features-dir {input.features:q} "
-        "--dataset {input.dataset:q} --features {params.features:q} --checkpoint {input.checkpoint:q} "
-        "--trained-summary {input.trained:q} --predictions {output.predictions:q} --summary {output.summary:q} "
+        "--dataset-dir {input.dataset:q} --features {params.features:q} --checkpoint {input.checkpoint:q} "
+        "--trained-summary {input.trained:q} --output-predictions {output.predictions:q} --output-summary {output.summary:q} "
         "--names {params.names:q} --threads {threads:q} > {log:q} 2>&1"

@@ -17,5 +17,5 @@ rule train_model:
     benchmark:
         f"{RESULTS}/benchmarks/train_model/{{model}}.tsv"
     shell:
-        "diffusion-classifier train-model --dataset {input:q} --model {params.model:q} --name {wildcards.model:q} "
-        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier train-model --dataset-dir {input:q} --model {params.model:q} --model-name {wildcards.model:q} "
+        "--threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"

@@ -21,7 +21,7 @@ rule fetch_prompt_table:
         f"{RESULTS}/benchmarks/fetch_prompt_table/{{dataset}}.tsv"
     shell:
         "diffusion-classifier fetch-prompt-table --url {params.url:q} --sha256 {params.sha256:q} "
-        "--cache {params.cache:q} --identical-prompts {params.identical:q} --out {output:q} > {log:q} 2>&1"
+        "--cache {params.cache:q} --identical-prompts {params.identical:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule prepare_prompts:
@@ -48,9 +48,9 @@ rule prepare_prompts:
     benchmark:
         f"{RESULTS}/benchmarks/prepare_prompts/{{dataset}}/{{model}}.tsv"
     shell:
-        "diffusion-classifier prepare-prompts --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier prepare-prompts --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --prompt {params.prompt:q} --scoring {params.scoring:q} "
-        "--names {params.names:q} --threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "--names {params.names:q} --threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule score_pairs:
@@ -79,11 +79,11 @@ rule score_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/score_pairs/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}.tsv"
     shell:
-        "diffusion-classifier score-pairs --dataset {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier score-pairs --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
-        "--prompts {input.prompts:q} --shard $((10#{wildcards.shard})) "
+        "--prompts-dir {input.prompts:q} --shard $((10#{wildcards.shard})) "
         "--num-shards {params.num_shards:q} --split {params.split:q} --names {params.names:q} "
-        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "--threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule aggregate_pairs:
@@ -105,9 +105,9 @@ rule aggregate_pairs:
     benchmark:
         f"{RESULTS}/benchmarks/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "diffusion-classifier aggregate-pairs --shards {input.shards:q} --dataset {input.dataset:q} "
+        "diffusion-classifier aggregate-pairs --shard-dirs {input.shards:q} --dataset-dir {input.dataset:q} "
         "--split {params.split:q} --group-by {params.group_by:q} --names {params.names:q} "
-        "--examples {output.examples:q} --summary {output.summary:q} > {log:q} 2>&1"
+        "--output-examples {output.examples:q} --output-summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule make_zeroshot_table:
@@ -118,21 +118,19 @@ rule make_zeroshot_table:
         summaries=lambda w: [summary_of(r["dataset"], r["model"], r["strategy"]) for r in zeroshot_runs()],
         prompts=lambda w: [prompts_dir(r["dataset"], r["model"]) for r in zeroshot_runs()],
     output:
-        report(
+        md=report(
             f"{RESULTS}/tables/zeroshot.md",
             caption="../report/zeroshot.rst",
             category="Tables",
         ),
-        f"{RESULTS}/tables/zeroshot.csv",
-    params:
-        out=lambda w, output: stem(output[0]),
+        csv=f"{RESULTS}/tables/zeroshot.csv",
     log:
         f"{RESULTS}/logs/make_zeroshot_table/make_zeroshot_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_zeroshot_table/make_zeroshot_table.tsv"
     shell:
-        "diffusion-classifier make-zeroshot-table --summaries {input.summaries:q} --prompts {input.prompts:q} "
-        "--out {params.out:q} > {log:q} 2>&1"
+        "diffusion-classifier make-zeroshot-table --summary-paths {input.summaries:q} --prompt-dirs {input.prompts:q} "
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule make_compositional_table:
@@ -142,20 +140,19 @@ rule make_compositional_table:
     input:
         compositional_summaries() + contrastive_summaries(),
     output:
-        report(
+        md=report(
             f"{RESULTS}/tables/compositional.md",
             caption="../report/compositional.rst",
             category="Tables",
         ),
-        f"{RESULTS}/tables/compositional.csv",
-    params:
-        out=lambda w, output: stem(output[0]),
+        csv=f"{RESULTS}/tables/compositional.csv",
     log:
         f"{RESULTS}/logs/make_compositional_table/make_compositional_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_compositional_table/make_compositional_table.tsv"
     shell:
-        "diffusion-classifier make-compositional-table --summaries {input:q} --out {params.out:q} " "> {log:q} 2>&1"
+        "diffusion-classifier make-compositional-table --summary-paths {input:q} --output-md {output.md:q} --output-csv {output.csv:q} "
+        "> {log:q} 2>&1"
 
 
 rule make_table3:
@@ -166,18 +163,17 @@ rule make_table3:
         diffusion=lambda w: pair_summary_of(TABLE3["dataset"], TABLE3["model"], TABLE3["strategy"]),
         clip=lambda w: list(table3_clip().values()),
     output:
-        report(table("table3"), caption="../report/table3.rst", category="Tables"),
-        table("table3", "csv"),
+        md=report(table("table3"), caption="../report/table3.rst", category="Tables"),
+        csv=table("table3", "csv"),
     params:
         clip=lambda w: as_json(table3_clip()),
-        out=lambda w, output: stem(output[0]),
     log:
         f"{RESULTS}/logs/make_table3/make_table3.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_table3/make_table3.tsv"
     shell:
-        "diffusion-classifier make-table3 --diffusion {input.diffusion:q} --clip {params.clip:q} "
-        "--out {params.out:q} > {log:q} 2>&1"
+        "diffusion-classifier make-table3 --diffusion-summary {input.diffusion:q} --clip-summaries {params.clip:q} "
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule figure_pair_examples:
@@ -199,5 +195,5 @@ rule figure_pair_examples:
     benchmark:
         f"{RESULTS}/benchmarks/figure_pair_examples/{{dataset}}.tsv"
     shell:
-        "diffusion-classifier figure-pair-examples --dataset {input:q} --per-tag {params.per_tag:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier figure-pair-examples --dataset-dir {input:q} --per-tag {params.per_tag:q} "
+        "--output {output:q} > {log:q} 2>&1"

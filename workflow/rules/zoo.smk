@@ -19,8 +19,8 @@ rule train_zoo_model:
     benchmark:
         f"{RESULTS}/benchmarks/train_zoo_model/{{zoo_model}}.tsv"
     shell:
-        "diffusion-classifier train-zoo-model --dataset {input:q} --model {params.model:q} --name {wildcards.zoo_model:q} "
-        "--threads {threads:q} --out {output:q} > {log:q} 2>&1"
+        "diffusion-classifier train-zoo-model --dataset-dir {input:q} --model {params.model:q} --model-name {wildcards.zoo_model:q} "
+        "--threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 
 rule evaluate_zoo_model:
@@ -55,6 +55,6 @@ rule evaluate_zoo_model:
     benchmark:
         f"{RESULTS}/benchmarks/evaluate_zoo_model/{{zoo_model}}.tsv"
     shell:
-        "diffusion-classifier evaluate-zoo-model --model {params.model:q} --name {wildcards.zoo_model:q} "
+        "diffusion-classifier evaluate-zoo-model --model {params.model:q} --model-name {wildcards.zoo_model:q} "
         "--settings {params.settings:q} --data-root {params.data:q} {params.flags:q} "
-        "--out-dir {params.out_dir:q} --threads {threads:q} > {log:q} 2>&1"
+        "--output-dir {params.out_dir:q} --threads {threads:q} > {log:q} 2>&1"

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from ..artifacts import ERROR_PREFIX, ShardError, read_errors, read_images, verify_shard, write_frame, write_json
-from ..data import load_dataset
-from ..engine import Schedule
-from ..engine.replay import error_cube, replay_schedule
-from ..robustness import accuracy_counts
+from ._registry import stage
 from .score import shard_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["aggregate_scores", "check_one_run", "summarise_predictions", "verified_images"]
 
@@ -37,6 +34,8 @@ def check_one_run(shard_dirs: list[Path], dataset) -> list[dict]:
     One run: every setting but the shard index is identical, the indices are exactly
     ``0..num_shards-1``, and the dataset content the shards were scored on is this one.
     """
+    from ..artifacts import ShardError, verify_shard
+
     if not shard_dirs:
         raise ShardError("no shards to aggregate: give the shard directories of one run")
     provenances = [verify_shard(p) for p in shard_dirs]
@@ -65,6 +64,10 @@ def verified_images(shard_dirs: list[Path], dataset) -> tuple[pd.DataFrame, list
             of the split; an error is non-finite; or a stored outcome differs from the
             one its errors give.
     """
+    import pandas as pd
+
+    from ..artifacts import ShardError, read_images
+
     provenances = check_one_run(shard_dirs, dataset)
     settings = provenances[0]["settings"]
     split = dataset.split(settings["split"])
@@ -83,6 +86,12 @@ def verified_images(shard_dirs: list[Path], dataset) -> tuple[pd.DataFrame, list
 
 def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFrame:
     """``images`` after checking every stored outcome against a replay of its errors."""
+    import numpy as np
+
+    from ..artifacts import ERROR_PREFIX, ShardError, read_errors
+    from ..engine import Schedule
+    from ..engine.replay import error_cube, replay_schedule
+
     if images.empty:
         return images
     config = provenance["settings"]["scoring_config"]
@@ -122,6 +131,8 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
 
 def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:
     """Accuracy figures of a table of per-image outcomes."""
+    from ..robustness import accuracy_counts
+
     if images.empty:
         raise ValueError("no scored images to aggregate: every shard is empty")
     return {
@@ -131,9 +142,13 @@ def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:
     }
 
 
-def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, predictions_path: str | Path,
-                     summary_path: str | Path, names: dict | None = None) -> dict:
+@stage("aggregate-scores")
+def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, output_predictions: str | Path,
+                     output_summary: str | Path, names: dict | None = None) -> dict:
     """Verify the shards of one run (:func:`verified_images`) and summarise their outcomes."""
+    from ..artifacts import write_frame, write_json
+    from ..data import load_dataset
+
     shard_dirs = [Path(p) for p in shard_dirs]
     dataset = load_dataset(dataset_dir)
     images, provenances = verified_images(shard_dirs, dataset)
@@ -154,8 +169,8 @@ def aggregate_scores(shard_dirs: list[str | Path], dataset_dir: str | Path, pred
     table = images.assign(kept=images["kept"].map(lambda k: json.dumps([list(map(int, s)) for s in k])),
                           label_name=[dataset.classes[i] for i in images["label"]],
                           prediction_name=[dataset.classes[i] for i in images["prediction"]])
-    write_frame(table, predictions_path)
-    write_json(summary_path, summary)
+    write_frame(table, output_predictions)
+    write_json(output_summary, summary)
     return summary
 
 

@@ -13,25 +13,13 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ._outputs import table_stem
+from ._registry import stage
 
-from ..artifacts import code_version, write_frame, write_json
-from ..audit import (
-    EMBEDDING_FILTERS,
-    decode_failures,
-    get_weights_spec,
-    load_clip_l14_embedder,
-    load_filter_heads,
-    score_manifest,
-    summarize_scores,
-)
-from ..baselines import WEIGHTS_UNAVAILABLE
-from ..data import load_dataset
-from ..errors import UserError
-from ..reporting.cells import write_cells_and_display
-from ..reporting.table2 import table2_caption, table2_cells, table2_display
-from ..specs import AuditSpec, from_dict, resolve_device
+if TYPE_CHECKING:
+    from ..specs import AuditSpec
 
 __all__ = ["audit_filters", "make_table2"]
 
@@ -41,21 +29,25 @@ CLIP_UNAVAILABLE = "CLIP ViT-L/14 not available offline"
 
 
 def _missing_weights(spec: AuditSpec, name: str) -> dict:
+    from ..audit import EMBEDDING_FILTERS, get_weights_spec
+    from ..baselines import WEIGHTS_UNAVAILABLE
+
     weights = get_weights_spec(EMBEDDING_FILTERS[name].weights)
     path = Path(spec.weights_dir) / weights.filename
     return {"available": False, "reason": WEIGHTS_UNAVAILABLE,
             "detail": f"{path} not found; obtain it from {weights.url} ({weights.description})"}
 
 
-def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path, summary_path: str | Path,
+@stage("audit-filters", threads=True)
+def audit_filters(dataset_dir: str | Path, audit: dict, output_scores: str | Path, output_summary: str | Path,
                   dataset_name: str | None = None) -> dict:
     """Audit one prepared dataset's split and write its scores and summary.
 
     Args:
         dataset_dir: Prepared dataset (manifest format).
         audit: The ``audit:`` config section.
-        scores_path: Per-image scores, Parquet (``audit.SCORE_COLUMNS``).
-        summary_path: JSON summary.
+        output_scores: Per-image scores, Parquet (``audit.SCORE_COLUMNS``).
+        output_summary: JSON summary.
         dataset_name: Name in the workflow config (default: the dataset's own name).
 
     Returns:
@@ -65,6 +57,17 @@ def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path,
         ChecksumMismatchError: A weight file differs from its recorded digest.
         UserError: ``required`` is set and a filter cannot be computed.
     """
+    import pandas as pd
+
+    from ..artifacts import write_frame, code_version, write_json
+    from ..audit import (
+        EMBEDDING_FILTERS, decode_failures, load_clip_l14_embedder, load_filter_heads, score_manifest,
+        summarize_scores,
+    )
+    from ..data import load_dataset
+    from ..errors import UserError
+    from ..specs import AuditSpec, from_dict, resolve_device
+
     spec = from_dict(AuditSpec, audit, "audit")
     config = spec.audit_config()
     dataset = load_dataset(dataset_dir)
@@ -86,13 +89,15 @@ def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path,
     filters.update({n: {"available": True, "weights": asdict(head.check)} for n, head in heads.items()})
     unavailable = {n: f["detail"] for n, f in filters.items() if not f["available"]}
     if unavailable and spec.required:
-        raise UserError(f"audit.required is set but filter(s) cannot be computed: {unavailable}; put the weight "
-                        "files in audit.weights_dir (and CLIP ViT-L/14 where open_clip finds it), or unset audit.required")
+        raise UserError(
+            f"audit.required is set but filter(s) cannot be computed: {unavailable}; put the weight "
+            "files in audit.weights_dir (and CLIP ViT-L/14 where open_clip finds it), or unset audit.required"
+        )
     for n, detail in unavailable.items():
         log.warning("filter %s reported as n/a: %s", n, detail)
 
     scores = score_manifest(rows, dataset.root, embed, heads, config)
-    write_frame(scores, scores_path)
+    write_frame(scores, output_scores)
     failures = decode_failures(scores)
     summary = {
         "dataset": name,
@@ -106,18 +111,27 @@ def audit_filters(dataset_dir: str | Path, audit: dict, scores_path: str | Path,
         "device": str(device),
         "code_version": code_version(),
     }
-    write_json(summary_path, summary)
+    write_json(output_summary, summary)
     return summary
 
 
-def make_table2(scores_paths: list[str | Path], summary_paths: list[str | Path], out_stem: str | Path) -> tuple:
-    """Write ``<out_stem>.md`` (paper layout) and ``<out_stem>.csv`` (one row per cell).
+@stage("make-table2")
+def make_table2(
+    scores_paths: list[str | Path], summary_paths: list[str | Path], output_md: str | Path, output_csv: str | Path
+) -> tuple:
+    """Write ``output_md`` (paper layout) and ``output_csv`` (one row per cell).
 
     Args:
         scores_paths: Per-image audit scores, one per dataset.
         summary_paths: The matching audit summaries, same order.
-        out_stem: Output path without suffix.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
     """
+    import pandas as pd
+
+    from ..reporting.cells import write_cells_and_display
+    from ..reporting.table2 import table2_caption, table2_cells, table2_display
+
     if len(scores_paths) != len(summary_paths):
         raise ValueError(f"{len(scores_paths)} score files but {len(summary_paths)} summaries: pass one of each "
                          "per dataset")
@@ -127,4 +141,6 @@ def make_table2(scores_paths: list[str | Path], summary_paths: list[str | Path],
         audits[audit["dataset"]] = audit
         scores[audit["dataset"]] = pd.read_parquet(scores_path)
     cells = table2_cells(scores, audits)
-    return write_cells_and_display(cells, table2_display(cells), table2_caption(audits), out_stem)
+    return write_cells_and_display(
+        cells, table2_display(cells), table2_caption(audits), table_stem(output_md, output_csv)
+    )

@@ -10,27 +10,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ._outputs import table_stem
+from ._registry import stage
 
-from ..artifacts import code_version, write_frame, write_json
-from ..baselines import (
-    ClipModelSpec,
-    ClipUnavailable,
-    accuracy_summary,
-    class_prompts,
-    clip_pair_scores,
-    load_clip_model,
-    unavailable_summary,
-    zero_shot_predict,
-)
-from ..compositional import example_scores, summarise_examples
-from ..data import load_dataset
-from ..data.images import convert_image
-from ..data.pairs import load_examples
-from ..reporting.cells import write_cells_and_display
-from ..reporting.table1 import table1_caption, table1_cells, table1_display
-from ..specs import WinogroundBaselineSpec, ZeroShotSpec, from_dict, resolve_device
+if TYPE_CHECKING:
+    from ..baselines import ClipModelSpec
 
 __all__ = ["clip_zero_shot", "clip_winoground", "make_table1"]
 
@@ -39,6 +25,8 @@ log = logging.getLogger(__name__)
 
 def _load_or_none(spec: ClipModelSpec, device):
     """The model, or ``None`` and an unavailable summary when it cannot be had offline."""
+    from ..baselines import ClipUnavailable, load_clip_model, unavailable_summary
+
     try:
         return load_clip_model(spec, device), None
     except ClipUnavailable as exc:
@@ -48,19 +36,27 @@ def _load_or_none(spec: ClipModelSpec, device):
         return None, unavailable_summary(exc.reason, exc.detail)
 
 
-def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, predictions_path: str | Path,
-                   summary_path: str | Path, names: dict) -> dict:
+@stage("clip-zero-shot", threads=True)
+def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, output_predictions: str | Path,
+                   output_summary: str | Path, names: dict) -> dict:
     """Zero-shot classify one dataset's split with one CLIP model (Table 1 row).
 
     Args:
         dataset_dir: Prepared dataset.
         clip_model: The model's ``baselines.clip_models`` entry.
         zero_shot: The ``baselines.zero_shot`` section.
-        predictions_path: Per-image predictions and cosine logits (Parquet).
-        summary_path: Summary JSON in the Table 1 format (``baselines.summary``).
+        output_predictions: Per-image predictions and cosine logits (Parquet).
+        output_summary: Summary JSON in the Table 1 format (``baselines.summary``).
         names: ``{"model": ..., "dataset": ...}``: config names, recorded and used to pick
             the prompt template.
     """
+    import pandas as pd
+
+    from ..artifacts import code_version, write_frame, write_json
+    from ..baselines import ClipModelSpec, accuracy_summary, class_prompts, zero_shot_predict
+    from ..data import load_dataset
+    from ..specs import ZeroShotSpec, from_dict, resolve_device
+
     spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
     settings = from_dict(ZeroShotSpec, zero_shot, "baselines.zero_shot")
     dataset = load_dataset(dataset_dir)
@@ -75,9 +71,9 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
     if clip is None:
         write_frame(pd.DataFrame({"image_id": pd.Series(dtype=str), "label": pd.Series(dtype=int),
                                      "prediction": pd.Series(dtype=int), "correct": pd.Series(dtype=bool)}),
-                       predictions_path)
+                       output_predictions)
         summary = {**record, **unavailable}
-        write_json(summary_path, summary)
+        write_json(output_summary, summary)
         return summary
 
     images = (image for _, image in dataset.iter_images(rows))
@@ -90,15 +86,16 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, p
         "prediction_name": [dataset.classes[i] for i in predictions],
         "logits": list(logits.astype("float32")),
     })
-    write_frame(table, predictions_path)
+    write_frame(table, output_predictions)
     summary = {**record, **accuracy_summary(labels, predictions), "weights": clip.weights,
                "device": str(clip.device)}
-    write_json(summary_path, summary)
+    write_json(output_summary, summary)
     return summary
 
 
-def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict, per_example_path: str | Path,
-                    summary_path: str | Path, names: dict, split: str = "test") -> dict:
+@stage("clip-winoground", threads=True)
+def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict, output_examples: str | Path,
+                    output_summary: str | Path, names: dict, split: str = "test") -> dict:
     """Winoground text / image / group scores of one CLIP model (Table 3 baseline rows).
 
     Args:
@@ -106,6 +103,14 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
             ``examples.csv`` names images by manifest image id, opened through the manifest.
         split: Manifest split whose examples are scored.
     """
+    from ..artifacts import code_version, write_frame, write_json
+    from ..baselines import ClipModelSpec, clip_pair_scores
+    from ..compositional import example_scores, summarise_examples
+    from ..data import load_dataset
+    from ..data.images import convert_image
+    from ..data.pairs import load_examples
+    from ..specs import WinogroundBaselineSpec, from_dict, resolve_device
+
     spec = from_dict(ClipModelSpec, clip_model, f"baselines.clip_models.{names.get('model')}")
     settings = from_dict(WinogroundBaselineSpec, winoground, "baselines.winoground")
     dataset = load_dataset(dataset_dir)
@@ -116,29 +121,38 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
 
     clip, unavailable = _load_or_none(spec, resolve_device(settings.device))
     if clip is None:
-        write_frame(examples[["id", "collapsed_tag"]].iloc[:0], per_example_path)
+        write_frame(examples[["id", "collapsed_tag"]].iloc[:0], output_examples)
         summary = {**record, **unavailable, "subsets": None}
-        write_json(summary_path, summary)
+        write_json(output_summary, summary)
         return summary
 
     def load_image(image_id):
         return convert_image(dataset.load_image(manifest.loc[str(image_id)]), "RGB", name=str(image_id))
 
     per_example = example_scores(examples, clip_pair_scores(clip, examples, load_image, settings.batch_size))
-    write_frame(per_example, per_example_path)
+    write_frame(per_example, output_examples)
     summary = {**record, "status": "ok", "reason": None, "weights": clip.weights,
                "subsets": summarise_examples(per_example, ("collapsed_tag",))}
-    write_json(summary_path, summary)
+    write_json(output_summary, summary)
     return summary
 
 
-def make_table1(sources: dict[str, dict[str, str]], datasets: list[str], out_stem: str | Path) -> tuple:
-    """Write ``<out_stem>.md`` (paper layout) and ``<out_stem>.csv`` (one row per cell).
+@stage("make-table1")
+def make_table1(
+    sources: dict[str, dict[str, str]], datasets: list[str], output_md: str | Path, output_csv: str | Path
+) -> tuple:
+    """Write ``output_md`` (paper layout) and ``output_csv`` (one row per cell).
 
     Args:
         sources: Row key -> dataset -> summary JSON; cells without one are "n/a (not run)".
         datasets: Table columns, in order.
-        out_stem: Output path without suffix.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
     """
+    from ..reporting.cells import write_cells_and_display
+    from ..reporting.table1 import table1_caption, table1_cells, table1_display
+
     cells = table1_cells(sources, datasets)
-    return write_cells_and_display(cells, table1_display(cells), table1_caption(cells), out_stem)
+    return write_cells_and_display(
+        cells, table1_display(cells), table1_caption(cells), table_stem(output_md, output_csv)
+    )

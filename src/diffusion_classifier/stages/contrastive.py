@@ -11,22 +11,25 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pandas as pd
-
-from ..artifacts import code_version, write_frame, write_json
-from ..baselines.contrastive import ContrastiveConfig, outcomes, train_contrastive
-from ..compositional.scores import CHANCE, summarise_examples
-from ..data import load_dataset
-from ..data.pairs import load_captions, load_examples
-from ..specs import from_dict
+from ._registry import stage
 
 __all__ = ["evaluate_contrastive"]
 
 
-def evaluate_contrastive(dataset_dir: str | Path, train: dict, examples_path: str | Path, summary_path: str | Path,
+@stage("evaluate-contrastive", threads=True)
+def evaluate_contrastive(dataset_dir: str | Path, train: dict, output_examples: str | Path, output_summary: str | Path,
                          *, split: str = "test", group_by: tuple[str, ...] = ("collapsed_tag",),
                          names: dict | None = None) -> dict:
     """Train on the corpus of ``dataset_dir``, score its ``split`` examples, write outcomes and summary."""
+    import pandas as pd
+
+    from ..artifacts import write_frame, code_version, write_json
+    from ..baselines.contrastive import ContrastiveConfig, outcomes, train_contrastive
+    from ..compositional.scores import CHANCE, summarise_examples
+    from ..data import load_dataset
+    from ..data.pairs import load_captions, load_examples
+    from ..specs import from_dict
+
     config = from_dict(ContrastiveConfig, train, "contrastive train settings")
     dataset = load_dataset(dataset_dir)
     model, vocabulary, losses = train_contrastive(dataset, load_captions(dataset), config)
@@ -44,6 +47,6 @@ def evaluate_contrastive(dataset_dir: str | Path, train: dict, examples_path: st
         "scoring_config": {"loss": "cosine", "schedule": {"evaluations": [1], "keep": [1]}},
         "shards": [{"code_version": code_version(), "config_hash": weights[:16], "device": "cpu"}],
     }
-    write_frame(pd.DataFrame(frame), examples_path)
-    write_json(summary_path, summary)
+    write_frame(pd.DataFrame(frame), output_examples)
+    write_json(output_summary, summary)
     return summary

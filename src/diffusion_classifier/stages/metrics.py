@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifacts import write_json
-from ..reporting.metrics import collect_metrics
+from ._registry import stage
 
 __all__ = ["make_metrics"]
 
 
-def make_metrics(table_csvs: list[str | Path], out: str | Path) -> Path:
-    """Write ``out``: table -> row -> headline column -> value (``dvc metrics diff`` reads it)."""
-    write_json(out, collect_metrics(table_csvs))
-    return Path(out)
+@stage("make-metrics")
+def make_metrics(table_csvs: list[str | Path], output: str | Path) -> Path:
+    """Write ``output``: table -> row -> headline column -> value (``dvc metrics diff`` reads it)."""
+    from ..artifacts import write_json
+    from ..reporting.metrics import collect_metrics
+
+    write_json(output, collect_metrics(table_csvs))
+    return Path(output)

@@ -11,16 +11,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import torch
-
-from ..artifacts import code_version, environment, write_frame, write_json, write_timing
-from ..data import load_dataset
-from ..engine import DiffusionClassifier, draw_noise, image_seed
-from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
-from ..specs import ModelSpec, StrategySpec, from_dict
+from ._registry import stage
 from .score import candidate_labels, run_conditioning
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
 
 __all__ = ["NoisePairingSpec", "error_curves", "figure_noise_pairing"]
 
@@ -62,7 +60,6 @@ class NoisePairingSpec:
             raise ValueError(f"noise_pairing.noises must be at least 2 to measure a spread, got {self.noises}")
 
 
-@torch.no_grad()
 def error_curves(predictor, x0: torch.Tensor, conditioning: torch.Tensor, names: list[str], noises: torch.Tensor,
                  evaluations: int, batch_size: int = 250) -> pd.DataFrame:
     """l2 errors of ``x0`` for each condition row, each noise held fixed across the timesteps.
@@ -77,16 +74,23 @@ def error_curves(predictor, x0: torch.Tensor, conditioning: torch.Tensor, names:
     Returns:
         One row per (noise, timestep, condition): ``noise, timestep, condition, error``.
     """
-    config = StrategySpec(evaluations=[evaluations], keep=[1], loss="l2").scoring_config(
-        predictor.num_train_timesteps, batch_size)
-    classifier = DiffusionClassifier(predictor, conditioning, config)
-    frames = []
-    for i, eps in enumerate(noises):
-        scores = classifier.classify(x0, eps.expand(config.schedule.num_noise, *eps.shape))
-        frames.append(pd.DataFrame({"noise": i, "timestep": scores.timestep,
-                                    "condition": [names[c] for c in scores.condition],
-                                    "error": scores.errors["l2"]}))
-    return pd.concat(frames, ignore_index=True)
+    import pandas as pd
+    import torch
+
+    from ..engine import DiffusionClassifier
+    from ..specs import StrategySpec
+
+    with torch.no_grad():
+        config = StrategySpec(evaluations=[evaluations], keep=[1], loss="l2").scoring_config(
+            predictor.num_train_timesteps, batch_size)
+        classifier = DiffusionClassifier(predictor, conditioning, config)
+        frames = []
+        for i, eps in enumerate(noises):
+            scores = classifier.classify(x0, eps.expand(config.schedule.num_noise, *eps.shape))
+            frames.append(pd.DataFrame({"noise": i, "timestep": scores.timestep,
+                                        "condition": [names[c] for c in scores.condition],
+                                        "error": scores.errors["l2"]}))
+        return pd.concat(frames, ignore_index=True)
 
 
 def _pick_image(dataset, spec: NoisePairingSpec) -> pd.Series:
@@ -103,9 +107,23 @@ def _pick_image(dataset, spec: NoisePairingSpec) -> pd.Series:
     return chosen.iloc[0]
 
 
+@stage("figure-noise-pairing", threads=True)
 def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model: dict, spec: dict,
-                         out_stem: str | Path, *, prompts: str | Path | None = None) -> dict:
-    """Write ``<out_stem>.png`` (the figure), ``.csv`` (every error) and ``.json`` (statistics, provenance)."""
+                         output_png: str | Path, output_csv: str | Path, output_json: str | Path, *,
+                         prompts_dir: str | Path | None = None) -> dict:
+    """Figure 2: one image's error at every t for fixed noises and two classes.
+
+    Writes ``output_png`` (the figure), ``output_csv`` (every error) and ``output_json``
+    (statistics, provenance).
+    """
+    import torch
+
+    from ..artifacts import code_version, environment, write_frame, write_json, write_timing
+    from ..data import load_dataset
+    from ..engine import draw_noise, image_seed
+    from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
+    from ..specs import ModelSpec, from_dict
+
     spec = from_dict(NoisePairingSpec, spec, "noise_pairing")
     model_spec = from_dict(ModelSpec, model, "model")
     dataset = load_dataset(dataset_dir)
@@ -114,7 +132,7 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
         raise ValueError(f"noise_pairing.classes {unknown} are not classes of {dataset.root} "
                          f"(classes.csv: {dataset.classes[:10]}...)")
     predictor = model_spec.load(checkpoint, spec.device)
-    table, _ = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, None)
+    table, _ = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir, None)
     # The conditioning rows of the two classes (a class with several model ids: its first).
     labels_of = list(candidate_labels(dataset, model_spec.adapter))
     rows = [labels_of.index(dataset.classes.index(name)) for name in spec.classes]
@@ -133,14 +151,13 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
     log.info("%s: error std across noises %s, difference std %.4g (%.1fx smaller)", image_id,
              stats["error_std_across_noises"], stats["difference_std_across_noises"], stats["reduction"])
 
-    out_stem = Path(out_stem)
-    write_frame(frame, out_stem.with_suffix(".csv"), float_format="%.6g")
-    plot_noise_pairing(frame, out_stem.with_suffix(".png"),
+    write_frame(frame, output_csv, float_format="%.6g")
+    plot_noise_pairing(frame, output_png,
                        f"{spec.dataset} / {spec.model}: image {image_id} (class {spec.classes[0]})")
     summary = {**stats, "image_id": image_id, "label": dataset.classes[int(image["label"])],
                "dataset": spec.dataset, "model": spec.model, "model_id": predictor.model_id,
                "weights_sha256": predictor.weights_hash(), "spec": vars(spec),
                "passes": len(frame), "code_version": code_version(), "environment": environment()}
-    write_timing(out_stem.with_suffix(".json"), {"seconds": seconds})
-    write_json(out_stem.with_suffix(".json"), summary)
+    write_timing(output_json, {"seconds": seconds})
+    write_json(output_json, summary)
     return summary

@@ -15,19 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
-
-from ..artifacts import ERROR_PREFIX, ShardError, read_errors, write_frame, write_json
-from ..artifacts.preemption import preemptible
-from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
-from ..data import load_dataset
-from ..data.pairs import load_examples
-from ..engine import DiffusionClassifier, draw_noise
-from ..models import adapter_uses_prompts
-from ..models.prompts import read_prompt_table
-from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+from ._registry import stage
 from .aggregate import check_one_run
 from .score import classify_image, shard_provenance, shard_writer
 
@@ -36,14 +24,15 @@ __all__ = ["score_pairs", "aggregate_pairs"]
 log = logging.getLogger(__name__)
 
 
+@stage("score-pairs", threads=True)
 def score_pairs(
     dataset_dir: str | Path,
     checkpoint: str | Path,
     model: dict,
     strategy: dict,
     scoring: dict,
-    prompts: str | Path,
-    out_dir: str | Path,
+    prompts_dir: str | Path,
+    output_dir: str | Path,
     *,
     shard: int = 0,
     num_shards: int = 1,
@@ -51,6 +40,16 @@ def score_pairs(
     names: dict | None = None,
 ) -> Path:
     """Score both images of every example of one shard against the example's two captions."""
+    from tqdm.auto import tqdm
+
+    from ..artifacts.preemption import preemptible
+    from ..data import load_dataset
+    from ..data.pairs import load_examples
+    from ..engine import DiffusionClassifier, draw_noise
+    from ..models import adapter_uses_prompts
+    from ..models.prompts import read_prompt_table
+    from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+
     model_spec = from_dict(ModelSpec, model, "model")
     strategy_spec = from_dict(StrategySpec, strategy, "strategy")
     scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
@@ -71,11 +70,11 @@ def score_pairs(
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
     device, dtype = predictor.device, predictor.dtype
-    table = read_prompt_table(prompts, predictor.device, predictor.dtype)
+    table = read_prompt_table(prompts_dir, predictor.device, predictor.dtype)
     captions = table.for_examples(predictor.weights_hash())
     missing = sorted(set(examples["id"]) - set(captions))
     if missing:
-        raise ValueError(f"prompt table {prompts} has no captions for example(s) {missing[:3]}: "
+        raise ValueError(f"prompt table {prompts_dir} has no captions for example(s) {missing[:3]}: "
                          "re-run prepare_prompts for this dataset and model")
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
                                           scoring_spec.accelerations)
@@ -84,9 +83,9 @@ def score_pairs(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
         config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
         num_classes=2, names=names, task="caption_pairs",
-        prompts={"table": str(prompts), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
+        prompts={"table": str(prompts_dir), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
     )
-    writer = shard_writer(out_dir, provenance, scoring_spec)
+    writer = shard_writer(output_dir, provenance, scoring_spec)
     todo = [(example.id, slot, getattr(example, f"image_{slot}"))
             for example in examples.itertuples(index=False) for slot in (0, 1)
             if getattr(example, f"image_{slot}") not in writer.done]
@@ -94,7 +93,7 @@ def score_pairs(
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
     with writer, preemptible(writer):
-        for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(out_dir).name}", mininterval=5):
+        for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(output_dir).name}", mininterval=5):
             row = manifest.loc[image_id]
             if int(row["label"]) != slot:
                 raise ValueError(f"{dataset.root}: image {image_id!r} is image_{slot} of example {example_id!r} "
@@ -111,17 +110,26 @@ def score_pairs(
                                              for e in (ex.image_0, ex.image_1)])
 
 
+@stage("aggregate-pairs")
 def aggregate_pairs(
     shard_dirs: list[str | Path],
     dataset_dir: str | Path,
-    examples_path: str | Path,
-    summary_path: str | Path,
+    output_examples: str | Path,
+    output_summary: str | Path,
     *,
     split: str = "test",
     group_by: tuple[str, ...] = ("collapsed_tag",),
     names: dict | None = None,
 ) -> dict:
     """Per-example outcomes (Parquet) and text / image / group scores (JSON) of one run."""
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import ERROR_PREFIX, ShardError, write_frame, read_errors, write_json
+    from ..compositional import CHANCE, example_scores, pair_scores, summarise_examples
+    from ..data import load_dataset
+    from ..data.pairs import load_examples
+
     shard_dirs = [Path(p) for p in shard_dirs]
     dataset = load_dataset(dataset_dir)
     provenances = check_one_run(shard_dirs, dataset)
@@ -154,6 +162,6 @@ def aggregate_pairs(
                     "device": v["device"], "num_images": v.get("num_images")}
                    for p, v in zip(shard_dirs, provenances)],
     }
-    write_frame(pd.DataFrame(outcomes), examples_path)
-    write_json(summary_path, summary)
+    write_frame(pd.DataFrame(outcomes), output_examples)
+    write_json(output_summary, summary)
     return summary

@@ -11,41 +11,42 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..artifacts import environment, write_timing
-from ..data import load_dataset
-from ..data.pairs import is_caption_pairs, load_examples
-from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
-from ..models.prompts import PromptSpec, caption_prompts, class_prompts, write_prompt_table
-from ..specs import ModelSpec, ScoringSpec, from_dict
+from ._registry import stage
+
+if TYPE_CHECKING:
+    from ..models.prompts import PromptSpec
 
 __all__ = ["prepare_prompts", "fetch_released_prompts"]
 
 log = logging.getLogger(__name__)
 
 
-def fetch_released_prompts(url: str, sha256: str, cache: str | Path, out: str | Path, *,
+@stage("fetch-prompt-table")
+def fetch_released_prompts(url: str, sha256: str, cache: str | Path, output: str | Path, *,
                            identical_prompts: list | None = None) -> Path:
     """Stage ``fetch_prompt_table``: the authors' prompt table of a dataset, verified.
 
     Downloads ``url`` into ``cache`` unless a file with the right sha256 is already
-    there, copies it to ``out`` and checks its form and that no two classes share a
+    there, copies it to ``output`` and checks its form and that no two classes share a
     prompt (except the groups in ``identical_prompts``), before any scoring job starts.
     The join to the dataset's classes is checked by ``prepare_prompts``.
     """
     from ..models.released_prompts import fetch_prompt_table, read_released_table
 
-    path = fetch_prompt_table(url, sha256, cache, out)
+    path = fetch_prompt_table(url, sha256, cache, output)
     try:
         table = read_released_table(path, identical_prompts or ())
     except Exception:
-        Path(out).unlink(missing_ok=True)
+        Path(output).unlink(missing_ok=True)
         raise
-    log.info("prompt table %s: %d classes, sha256 %s (from %s)", out, len(table), sha256, url)
+    log.info("prompt table %s: %d classes, sha256 %s (from %s)", output, len(table), sha256, url)
     return path
 
 
-def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict, out_dir: str | Path, *,
+@stage("prepare-prompts", threads=True)
+def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict, output_dir: str | Path, *,
                     prompt: dict | None = None, scoring: dict | None = None, names: dict | None = None) -> Path:
     """Encode the prompts of one dataset with one text-conditional model.
 
@@ -53,7 +54,7 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         dataset_dir: A prepared dataset (classification or caption pairs).
         checkpoint: The model's folder or hub id.
         model: The model's config section (adapter, dtype, ...).
-        out_dir: The prompt-table folder to write (appears atomically).
+        output_dir: The prompt-table folder to write (appears atomically).
         prompt: ``{"template": ..., "class_names": [...]}`` or ``{"table": <released
             table>, "identical_prompts": [...]}`` for classification datasets
             (:class:`~diffusion_classifier.models.prompts.PromptSpec`; ignored for
@@ -61,6 +62,13 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         scoring: The ``scoring`` section (device).
         names: Names recorded in provenance (dataset, model).
     """
+    from ..artifacts import environment, write_timing
+    from ..data import load_dataset
+    from ..data.pairs import is_caption_pairs, load_examples
+    from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
+    from ..models.prompts import PromptSpec, caption_prompts, class_prompts, write_prompt_table
+    from ..specs import ModelSpec, ScoringSpec, from_dict
+
     model_spec = from_dict(ModelSpec, model, "model")
     if not adapter_uses_prompts(model_spec.adapter):
         raise ValueError(f"adapter {model_spec.adapter!r} is not text-conditional: it needs no prompt table")
@@ -90,8 +98,8 @@ def prepare_prompts(dataset_dir: str | Path, checkpoint: str | Path, model: dict
         "device": str(predictor.device),
         "environment": environment(),
     }
-    write_timing(out_dir, {"seconds": seconds})
-    return write_prompt_table(out_dir, frame, embeddings, kind, provenance)
+    write_timing(output_dir, {"seconds": seconds})
+    return write_prompt_table(output_dir, frame, embeddings, kind, provenance)
 
 
 def _prompt_source(spec: PromptSpec) -> dict:

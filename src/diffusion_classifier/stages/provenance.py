@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ._outputs import table_stem
+from ._registry import stage
 
-from ..reporting import write_table
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["provenance_frame", "make_provenance_table"]
 
@@ -26,6 +29,8 @@ def _joined(shards: list[dict], field: str) -> str:
 
 def provenance_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     """One row per run summary: key, weights, code, config hash, schedule, device."""
+    import pandas as pd
+
     rows = []
     for path in summary_paths:
         s = json.loads(Path(path).read_text())
@@ -45,8 +50,13 @@ def provenance_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def make_provenance_table(summary_paths: list[str | Path], out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_stem>.{csv,md}``."""
-    return write_table(provenance_frame(summary_paths), out_stem,
+@stage("make-provenance-table")
+def make_provenance_table(
+    summary_paths: list[str | Path], output_md: str | Path, output_csv: str | Path
+) -> tuple[Path, Path]:
+    """Write ``output_csv`` and ``output_md``."""
+    from ..reporting import write_table
+
+    return write_table(provenance_frame(summary_paths), table_stem(output_md, output_csv),
                        "Provenance of every scored run the tables and figures are computed from: weights and their "
                        "sha256, code version and config hash of its shards, schedule, loss and device.")

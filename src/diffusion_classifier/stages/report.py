@@ -13,11 +13,12 @@ import json
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ._registry import stage
 
-from ..artifacts.timing import TimingError, read_timing
-from ..reporting import write_table
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["make_tables", "make_runtime_table", "classification_frame", "runtime_frame", "summary_row"]
 
@@ -50,6 +51,8 @@ def _summaries(summary_paths: list[str | Path]) -> list[dict]:
 
 
 def _sorted(rows: list[dict]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(rows).sort_values(_ORDER, kind="stable").reset_index(drop=True)
 
 
@@ -61,6 +64,8 @@ def classification_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
 def runtime_row(summary: dict) -> dict:
     """Measured scoring time of one run: every image's seconds, from its shards' timing files
     (empty when a shard's was not recorded here)."""
+    from ..artifacts.timing import TimingError, read_timing
+
     try:
         seconds = [s for shard in summary["shards"] for s in read_timing(shard["path"])["image_seconds"].values()]
     except TimingError as exc:
@@ -79,14 +84,20 @@ def runtime_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     return _sorted([runtime_row(s) for s in _summaries(summary_paths)])
 
 
-def make_tables(summary_paths: list[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write ``classification.{csv,md}`` into ``out_dir``."""
-    return list(write_table(classification_frame(summary_paths), Path(out_dir) / "classification",
+@stage("make-tables")
+def make_tables(summary_paths: list[str | Path], output_dir: str | Path) -> list[Path]:
+    """Write ``classification.{csv,md}`` into ``output_dir``."""
+    from ..reporting import write_table
+
+    return list(write_table(classification_frame(summary_paths), Path(output_dir) / "classification",
                             "Diffusion Classifier accuracy (%) with 99.5% Clopper-Pearson intervals; "
                             "passes = noise-predictor evaluations per image."))
 
 
-def make_runtime_table(summary_paths: list[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write ``runtime.{csv,md}`` into ``out_dir`` (under ``results/timing``: not versioned)."""
-    return list(write_table(runtime_frame(summary_paths), Path(out_dir) / "runtime",
+@stage("make-runtime-table")
+def make_runtime_table(summary_paths: list[str | Path], output_dir: str | Path) -> list[Path]:
+    """Write ``runtime.{csv,md}`` into ``output_dir`` (under ``results/timing``: not versioned)."""
+    from ..reporting import write_table
+
+    return list(write_table(runtime_frame(summary_paths), Path(output_dir) / "runtime",
                             "Measured scoring time (varies from run to run; not part of the exact tables)."))

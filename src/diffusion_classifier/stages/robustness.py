@@ -6,42 +6,42 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+from ._outputs import table_stem
+from ._registry import stage
 
-from ..artifacts import code_version, write_frame, write_json
-from ..data import load_dataset, prepare_dataset
-from ..reporting import write_table
-from ..reporting.robustness import figure6_data, plot_figure6, table4_frame
-from ..robustness import effective_robustness, fit_discriminative, fit_parameters, logit, robustness_table
-from ..robustness.testbed import fit_testbed, load_testbed, published_check, published_points
-from ..specs import RobustnessSpec, ShiftSpec, TestbedColumnsSpec, from_dict
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["build_shift", "fit_effective_robustness", "make_robustness_table", "plot_effective_robustness",
            "accuracy_frame"]
 
 
-def build_shift(name: str, source: str, options: dict, shift: dict, base_dir: str | Path, out_dir: str | Path,
-                *, reference: dict | None = None) -> Path:
-    """Build the derived dataset ``name`` from ``base_dir`` (and a reference model).
+@stage("build-shift", threads=True)
+def build_shift(dataset_name: str, source: str, options: dict, shift: dict, base_dir: str | Path,
+                output_dir: str | Path, *, reference: dict | None = None) -> Path:
+    """Build the derived dataset ``dataset_name`` from ``base_dir`` (and a reference model).
 
     Args:
-        name: Dataset name (key of ``datasets:`` and ``shifts:``).
+        dataset_name: Dataset name (key of ``datasets:`` and ``shifts:``).
         source: Its registry entry (``digits_corrupted``, ``digits_adversarial``).
         options: Its ``datasets.<name>.options``.
         shift: Its ``shifts.<name>`` entry.
         base_dir: Prepared base dataset.
-        out_dir: Output directory (manifest form).
+        output_dir: Output directory (manifest form).
         reference: ``{"name", "spec", "checkpoint"}`` of the reference zoo model.
     """
-    spec = from_dict(ShiftSpec, shift, f"shifts.{name}")
+    from ..data import load_dataset, prepare_dataset
+    from ..specs import ShiftSpec, from_dict
+
+    spec = from_dict(ShiftSpec, shift, f"shifts.{dataset_name}")
     if spec.reference is not None and reference is None:
-        raise ValueError(f"shifts.{name} is filtered against {spec.reference!r}: pass the reference model")
+        raise ValueError(f"shifts.{dataset_name} is filtered against {spec.reference!r}: pass the reference model")
     from ..baselines.zoo_evaluation import reference_model  # the zoo's models, only for a filtered shift
 
     extra = {"reference": reference_model(reference, load_dataset(base_dir))} if reference is not None else {}
-    return prepare_dataset(source, out_dir, base_dir=str(base_dir), split=spec.split, **extra, **options)
+    return prepare_dataset(source, output_dir, base_dir=str(base_dir), split=spec.split, **extra, **options)
 
 
 def _read(paths: list[str | Path]) -> list[dict]:
@@ -55,6 +55,10 @@ def accuracy_frame(fit_name: str, robustness: dict, zoo_summaries: list[str | Pa
     Zoo summaries are matched by their ``setting``; Diffusion Classifier summaries by
     (dataset, model, strategy). Every zoo model must have both settings.
     """
+    import pandas as pd
+
+    from ..specs import RobustnessSpec, from_dict
+
     spec = from_dict(RobustnessSpec, robustness, "robustness")
     fit = spec.fit(fit_name)
     by_setting: dict[str, dict[str, dict]] = {}
@@ -87,11 +91,12 @@ def accuracy_frame(fit_name: str, robustness: dict, zoo_summaries: list[str | Pa
     return pd.DataFrame(rows), {"fit": fit, "spec": spec}
 
 
+@stage("fit-effective-robustness")
 def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: list[str | Path],
-                             diffusion_summaries: list[str | Path], out_dir: str | Path) -> dict:
+                             diffusion_summaries: list[str | Path], output_dir: str | Path) -> dict:
     """Fit the discriminative trend of one shift and measure every model against it.
 
-    Writes into ``out_dir``: ``models.csv`` (counts, accuracies, 99.5% intervals in
+    Writes into ``output_dir``: ``models.csv`` (counts, accuracies, 99.5% intervals in
     accuracy and logit units, prediction, effective robustness and logit residual
     per model), ``parameters.csv`` (one row per fitted line) and ``fit.json`` (the
     lines, the pivot, the exclusions and every model's effective robustness).
@@ -100,6 +105,11 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
         ValueError: Missing summaries, or a fit with fewer models than a line needs
             (the message names the piece, its models and the excluded ones).
     """
+    import numpy as np
+
+    from ..artifacts import write_frame, code_version, write_json
+    from ..robustness import fit_discriminative, fit_parameters, logit, robustness_table
+
     table, parts = accuracy_frame(fit_name, robustness, zoo_summaries, diffusion_summaries)
     fit_spec, spec = parts["fit"], parts["spec"]
     testbed = None
@@ -117,9 +127,9 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
     residual[known] = models["ood_logit"].to_numpy()[known] - np.asarray(logit(predicted[known]))
     models["residual_logit"] = residual  # logit(OOD) minus the trend; NaN where no prediction
     models.insert(2, "paper_name", table["paper_name"].to_numpy())
-    out_dir = Path(out_dir)
-    write_frame(models, out_dir / "models.csv", float_format="%.8g")
-    write_frame(fit_parameters(trend), out_dir / "parameters.csv", float_format="%.8g")
+    output_dir = Path(output_dir)
+    write_frame(models, output_dir / "models.csv", float_format="%.8g")
+    write_frame(fit_parameters(trend), output_dir / "parameters.csv", float_format="%.8g")
     er = {m: (None if math.isnan(v) else float(v)) for m, v in zip(models["model"], models["effective_robustness"])}
     info = {
         "name": fit_name,
@@ -137,12 +147,18 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
     }
     if testbed is not None:
         info["trend"] = {key: value for key, value in testbed.items() if key != "frame"}
-    write_json(out_dir / "fit.json", info)
+    write_json(output_dir / "fit.json", info)
     return info
 
 
 def _testbed_trend(fit_name: str, fit_spec, spec) -> tuple:
     """The trend fitted on the testbed's published models, and what the fit.json records of it."""
+    import numpy as np
+
+    from ..robustness import effective_robustness
+    from ..robustness.testbed import fit_testbed, load_testbed, published_points
+    from ..specs import TestbedColumnsSpec, from_dict
+
     trend_spec = spec.trend_spec
     if fit_spec.testbed is None:
         raise ValueError(f"robustness.fits.{fit_name}: robustness.trend.source is 'testbed', so the fit needs "
@@ -170,6 +186,10 @@ def _testbed_trend(fit_name: str, fit_spec, spec) -> tuple:
 
 def _check_against_testbed(models: pd.DataFrame, table: pd.DataFrame, testbed: dict, fit_spec, spec) -> pd.DataFrame:
     """Mark our zoo as measured beside the trend, each checked against its published accuracy."""
+    import numpy as np
+
+    from ..robustness.testbed import published_check
+
     zoo = (models["family"] == "discriminative").to_numpy()
     check = published_check(table[zoo], testbed["frame"], testbed["id_column"], testbed["ood_column"],
                             spec.trend_spec.names, alpha=spec.alpha)
@@ -185,6 +205,8 @@ def _check_against_testbed(models: pd.DataFrame, table: pd.DataFrame, testbed: d
 
 
 def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
+    import pandas as pd
+
     fits = {}
     for d in map(Path, fit_dirs):
         info = json.loads((d / "fit.json").read_text())
@@ -193,19 +215,29 @@ def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame
     return fits
 
 
-def make_robustness_table(fit_dirs: list[str | Path], out_stem: str | Path) -> tuple[Path, Path]:
+@stage("make-robustness-table")
+def make_robustness_table(
+    fit_dirs: list[str | Path], output_md: str | Path, output_csv: str | Path
+) -> tuple[Path, Path]:
     """Table 4: ID and OOD accuracy (%) per model and shift, the paper's values beside."""
+    from ..reporting import write_table
+    from ..reporting.robustness import table4_frame
+
     frame = table4_frame(_load_fits(fit_dirs))
-    return write_table(frame, out_stem,
+    return write_table(frame, table_stem(output_md, output_csv),
                        "Table 4: ID and OOD top-1 accuracy (%) with 99.5% Clopper-Pearson intervals, effective "
                        "robustness (accuracy points above the discriminative trend) and the paper's reported "
                        "values (paper Table 4; n/a where the paper has none, e.g. every embedded row).")
 
 
-def plot_effective_robustness(fit_dirs: list[str | Path], png_path: str | Path, csv_path: str | Path) -> Path:
+@stage("plot-effective-robustness")
+def plot_effective_robustness(fit_dirs: list[str | Path], output_png: str | Path, output_csv: str | Path) -> Path:
     """Figure 6 (PNG) and the data behind it (CSV)."""
+    from ..artifacts import write_frame
+    from ..reporting.robustness import figure6_data, plot_figure6
+
     fits = _load_fits(fit_dirs)
     data = figure6_data(fits)
-    write_frame(data, csv_path, float_format="%.8g")
-    plot_figure6(data, fits, png_path)
-    return Path(png_path)
+    write_frame(data, output_csv, float_format="%.8g")
+    plot_figure6(data, fits, output_png)
+    return Path(output_png)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
+from ._registry import stage
 
-from ..artifacts import ShardWriter, code_version, config_hash, engine_code_sha256, environment
-from ..artifacts.preemption import InFlight, preemptible
-from ..data import load_dataset
-from ..engine import DiffusionClassifier, NonFiniteErrorsError, draw_noise
-from ..engine.progress import PairLog
-from ..models import ConditionSpec, adapter_uses_prompts, build_conditioning
-from ..models.prompts import PromptSpec, class_prompts, read_prompt_table
-from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+if TYPE_CHECKING:
+    from ..artifacts import ShardWriter
+    from ..artifacts.preemption import InFlight
+    from ..engine import DiffusionClassifier
+    from ..models import ConditionSpec
+    from ..models.prompts import PromptSpec
+    from ..specs import ModelSpec, ScoringSpec, StrategySpec
 
 __all__ = ["candidate_labels", "classify_image", "classify_images", "run_conditioning", "score_shard", "shard_provenance",
            "shard_rows", "shard_writer"]
@@ -41,6 +41,8 @@ def candidate_labels(dataset, adapter: str) -> tuple[int, ...]:
     ObjectNet's 125 ImageNet ids for its 113 classes); text-conditional models score
     one prompt per label class and ignore the ids.
     """
+    from ..models import adapter_uses_prompts
+
     if adapter_uses_prompts(adapter):
         return tuple(range(len(dataset.classes)))
     return dataset.class_map.candidate_labels
@@ -48,6 +50,9 @@ def candidate_labels(dataset, adapter: str) -> tuple[int, ...]:
 
 def condition_spec(dataset, model: ModelSpec, prompt: PromptSpec | None = None) -> ConditionSpec:
     """Candidate classes of a dataset as the model's adapter needs them."""
+    from ..models import ConditionSpec, adapter_uses_prompts
+    from ..models.prompts import class_prompts
+
     if adapter_uses_prompts(model.adapter):
         names = tuple(dataset.classes)
         prompts = tuple(class_prompts(dataset.class_table, prompt)["prompt"]) if prompt is not None else ()
@@ -63,6 +68,10 @@ def run_conditioning(adapter: str, predictor, dataset, model_spec: ModelSpec, pr
     A text-conditional model reads the precomputed prompt table when one is given
     (the workflow always gives it) and otherwise encodes the template's prompts.
     """
+    from ..models import adapter_uses_prompts, build_conditioning
+    from ..models.prompts import PromptSpec, read_prompt_table
+    from ..specs import from_dict
+
     if prompts is not None:
         if not adapter_uses_prompts(adapter):
             raise ValueError(f"a prompt table was given but adapter {adapter!r} is not text-conditional")
@@ -110,6 +119,8 @@ def shard_provenance(
     ``config_hash`` hashes all of them. ``extra`` adds stage-specific fields (the task,
     the candidate labels).
     """
+    from ..artifacts import code_version, config_hash, engine_code_sha256, environment
+
     settings = {
         "dataset": dataset.metadata,
         "dataset_sha256": dataset.content_sha256,
@@ -143,28 +154,36 @@ def shard_provenance(
     }
 
 
+@stage("score-shard", threads=True)
 def score_shard(
     dataset_dir: str | Path,
     checkpoint: str | Path,
     model: dict,
     strategy: dict,
     scoring: dict,
-    out_dir: str | Path,
+    output_dir: str | Path,
     *,
     shard: int = 0,
     num_shards: int = 1,
     split: str = "test",
     names: dict | None = None,
-    prompts: str | Path | None = None,
+    prompts_dir: str | Path | None = None,
     prompt: dict | None = None,
 ) -> Path:
     """Score every image of one shard and write the shard's error store.
 
-    Resumes from ``<out_dir>.partial`` when a previous attempt of the same
+    Resumes from ``<output_dir>.partial`` when a previous attempt of the same
     configuration was interrupted. Text-conditional models take their
-    conditioning from ``prompts`` (a prompt table folder) or, without one, encode
+    conditioning from ``prompts_dir`` (a prompt table folder) or, without one, encode
     ``prompt`` (``{"template": ..., "class_names": ...}``) here.
     """
+    from tqdm.auto import tqdm
+
+    from ..artifacts.preemption import InFlight, preemptible
+    from ..data import load_dataset
+    from ..engine import DiffusionClassifier, draw_noise
+    from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
+
     model_spec = from_dict(ModelSpec, model, "model")
     strategy_spec = from_dict(StrategySpec, strategy, "strategy")
     scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
@@ -176,7 +195,8 @@ def score_shard(
     device, dtype = predictor.device, predictor.dtype
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
                                           scoring_spec.accelerations)
-    conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts, prompt)
+    conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir,
+                                                   prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
     labels_of = candidate_labels(dataset, model_spec.adapter)
 
@@ -186,14 +206,14 @@ def score_shard(
         num_classes=classifier.num_classes, names=names, prompts=prompt_source,
         candidate_labels=list(labels_of),
     )
-    writer = shard_writer(out_dir, provenance, scoring_spec)
+    writer = shard_writer(output_dir, provenance, scoring_spec)
     todo = rows[~rows["image_id"].isin(writer.done)]
     log.info("scoring %d images (%d already done) with %s, %d passes per image",
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
 
     in_flight = InFlight(writer, scoring_spec.checkpoint_seconds)
     with writer, preemptible(in_flight):
-        images = tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(out_dir).name}", mininterval=5)
+        images = tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(output_dir).name}", mininterval=5)
         for group in batched(images, scoring_spec.pack_images):
             inputs, seeds = [], []
             for row, image in group:
@@ -211,6 +231,8 @@ def score_shard(
 
 def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpec) -> ShardWriter:
     """The shard's writer, checkpointing as the ``scoring:`` section asks."""
+    from ..artifacts import ShardWriter
+
     return ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every,
                        checkpoint_seconds=scoring_spec.checkpoint_seconds)
 
@@ -229,6 +251,9 @@ def classify_images(classifier: DiffusionClassifier, image_ids: list[str], input
     attempt was interrupted in it) and its pairs are checkpointed as they are evaluated.
     A non-finite-error refusal names the image.
     """
+    from ..engine import NonFiniteErrorsError
+    from ..engine.progress import PairLog
+
     logs = None
     if in_flight is not None:
         logs = [PairLog(in_flight.resume(image_id), on_batch=in_flight.tick) for image_id in image_ids]

@@ -12,22 +12,16 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+from ._outputs import table_stem
+from ._registry import stage
 
-from ..artifacts import read_errors, read_images, write_frame
-from ..engine.replay import replay_schedule
-from ..engine.schedule import Schedule
-from ..reporting import write_table
-from ..reporting.objectives_table import OBJECTIVE_LABELS, paper_value
-from ..engine.sequential import replay_sequential
-from ..reporting.schedule_study import (SequentialStudySpec, candidate_schedules, plot_passes_vs_accuracy,
-                                        plot_sequential, schedule_label, sequential_rows)
-from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
-from ..specs import from_dict
-from ..reporting.timestep_figures import (even_subsets, plot_single_timestep, plot_strategy_curves,
-                                          set_strategy_subsets, single_timestep_correct, strategy_correct)
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from ..engine.schedule import Schedule
+    from ..reporting.schedule_study import SequentialStudySpec
 
 __all__ = ["ScheduleStudySpec", "figures_timesteps", "table_objectives", "schedule_study"]
 
@@ -56,6 +50,10 @@ class ScheduleStudySpec:
 
 def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
     """Replay the run's own schedule and insist it reproduces the stored predictions."""
+    import numpy as np
+
+    from ..engine.replay import replay_schedule
+
     predictions = cube.label_of(replay_schedule(cube, schedule).predictions)
     stored = shard.images.set_index(shard.images["image_id"].astype(str))["prediction"].loc[cube.image_ids]
     if loss == shard.provenance["settings"]["scoring_config"]["loss"] and not np.array_equal(predictions, stored):
@@ -64,8 +62,9 @@ def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
     return predictions
 
 
+@stage("figures-timesteps")
 def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | Path], loss: str,
-                      sets: dict[str, list[int]], out_dir: str | Path, names: dict | None = None) -> list[Path]:
+                      sets: dict[str, list[int]], output_dir: str | Path, names: dict | None = None) -> list[Path]:
     """Figure 3 (single-timestep accuracy) and Figure 4 (timestep strategies) + their CSVs.
 
     Args:
@@ -73,10 +72,20 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
         repeats_shards: Shards of a one-stage run on an explicit grid of repeated timesteps.
         loss: The objective that ranks classes.
         sets: Fixed-set strategies of Figure 4, name -> timesteps (each on the repeats grid).
-        out_dir: Where ``fig3_single_timestep.*`` and ``fig4_timestep_strategies.*`` go.
+        output_dir: Where ``fig3_single_timestep.*`` and ``fig4_timestep_strategies.*`` go.
         names: ``dataset`` and ``model`` names for the titles.
     """
-    out_dir, names = Path(out_dir), names or {}
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import write_frame
+    from ..reporting.stored_runs import iter_cubes
+    from ..reporting.timestep_figures import (
+        even_subsets, plot_single_timestep, plot_strategy_curves, set_strategy_subsets,
+        single_timestep_correct, strategy_correct,
+    )
+
+    output_dir, names = Path(output_dir), names or {}
     single: dict[tuple[str, int, int], list[np.ndarray]] = defaultdict(list)
     curves: dict[str, dict[int, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
     chance = None
@@ -107,8 +116,8 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
     fig4 = pd.DataFrame([row for name, by_trials in curves.items()
                          for row in _curve(name, by_trials)])
     what = f"{names.get('dataset', '')} / {names.get('model', '')}".strip(" /")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "fig3_single_timestep.png", out_dir / "fig4_timestep_strategies.png"]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = [output_dir / "fig3_single_timestep.png", output_dir / "fig4_timestep_strategies.png"]
     plot_single_timestep(fig3, chance, written[0], f"Accuracy from a single timestep ({what})")
     plot_strategy_curves(fig4, written[1], f"Timestep strategies ({what})")
     for frame, png in ((fig3, written[0]), (fig4, written[1])):
@@ -118,19 +127,34 @@ def figures_timesteps(even_shards: list[str | Path], repeats_shards: list[str | 
 
 
 def _curve(name: str, by_trials: dict[int, list[np.ndarray]]) -> list[dict]:
+    import numpy as np
+
+    from ..reporting.stored_runs import accuracy_fields
+
     return [{"strategy": name, "trials": n, **accuracy_fields(np.concatenate(parts))}
             for n, parts in sorted(by_trials.items())]
 
 
-def table_objectives(runs: list[dict], objectives: list[str], out_stem: str | Path) -> list[Path]:
+@stage("table-objectives")
+def table_objectives(
+    runs: list[dict], objectives: list[str], output_md: str | Path, output_csv: str | Path
+) -> list[Path]:
     """Table 5: accuracy of each objective, from one stored pass per run.
 
     Args:
         runs: ``{dataset, model, strategy, shards, paper}`` per run; ``paper`` is an
             optional ``{resolution, dataset}`` key into the paper's Table 5.
         objectives: Objective columns to compare (stored by the runs).
-        out_stem: ``<stem>.md`` and ``<stem>.csv`` are written.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
     """
+    import numpy as np
+    import pandas as pd
+
+    from ..reporting import write_table
+    from ..reporting.objectives_table import OBJECTIVE_LABELS, paper_value
+    from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
+
     rows = []
     for run in runs:
         hits: dict[str, list[np.ndarray]] = defaultdict(list)
@@ -147,21 +171,56 @@ def table_objectives(runs: list[dict], objectives: list[str], out_stem: str | Pa
     frame = pd.DataFrame(rows)
     caption = ("Table 5: accuracy (%) by classification objective, all from one stored scoring pass per run "
                "(99.5% Clopper-Pearson interval); paper = the paper's Table 5 value for the named setting.")
-    return list(write_table(frame, out_stem, caption))
+    return list(write_table(frame, table_stem(output_md, output_csv), caption))
 
 
-def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, figure: str | Path, *,
+@stage("schedule-study")
+def run_schedule_study(shard_dirs: list[str], study: dict, output_md: str, output_csv: str, output_figure: str, *,
+                       direct: list[dict] = (), names: dict | None = None, sequential_runs: list[dict] = (),
+                       output_sequential: tuple[str, str] | None = None) -> list[Path]:
+    """Passes vs accuracy of adaptive schedules replayed from stored errors.
+
+    Args:
+        shard_dirs: Shards of a one-stage run.
+        study: The ``supervised.schedules`` study section (:class:`ScheduleStudySpec` fields).
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
+        output_figure: PNG of accuracy against passes.
+        direct: JSON list of ``{strategy, shards}`` of adaptive runs scored directly.
+        names: ``dataset`` and ``model`` names for the title.
+        sequential_runs: JSON list of ``{name, shards}``: further one-stage runs for the sequential curve.
+        output_sequential: Table stem and figure of the sequential study (with ``study.sequential``).
+    """
+    from dataclasses import asdict
+
+    from ..specs import from_dict
+
+    fields = asdict(from_dict(ScheduleStudySpec, study, "supervised.schedules"))
+    return schedule_study(
+        shard_dirs,
+        fields.pop("loss"),
+        table_stem(output_md, output_csv),
+        output_figure,
+        direct=direct,
+        names=names,
+        sequential_runs=sequential_runs,
+        output_sequential=output_sequential,
+        **fields,
+    )
+
+
+def schedule_study(shards: list[str | Path], loss: str, output_stem: str | Path, output_figure: str | Path, *,
                    two_stage_evaluations: list[int] = (), two_stage_keep: list[int] = (),
                    schedules: list[dict] = (), direct: list[dict] = (), names: dict | None = None,
                    sequential: dict | None = None, sequential_runs: list[dict] = (),
-                   sequential_out: tuple[str | Path, str | Path] | None = None) -> list[Path]:
+                   output_sequential: tuple[str | Path, str | Path] | None = None) -> list[Path]:
     """Accuracy against passes per image for many adaptive schedules, replayed from one run.
 
     Args:
         shards: Shards of a one-stage run; every schedule replays on its grid.
         loss: The objective that ranks classes.
-        out_stem: ``<stem>.md`` / ``<stem>.csv``.
-        figure: PNG of accuracy against passes.
+        output_stem: ``<stem>.md`` / ``<stem>.csv``.
+        output_figure: PNG of accuracy against passes.
         two_stage_evaluations, two_stage_keep: Product of two-stage schedules (n, grid) x (k, 1).
         schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
         direct: ``{strategy, shards}`` of adaptive runs scored directly on the same grid
@@ -170,9 +229,22 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
         sequential: :class:`SequentialStudySpec` fields; its k curve joins the table and
             figure of this run, and :func:`sequential_study` measures it on this run and
             on ``sequential_runs`` (``{name, shards}`` of further one-stage runs), written
-            to ``sequential_out`` (table stem, figure).
+            to ``output_sequential`` (table stem, figure).
     """
-    seq_spec = from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential") \
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import read_images
+    from ..engine.replay import replay_schedule
+    from ..engine.schedule import Schedule
+    from ..reporting import write_table
+    from ..reporting.schedule_study import (
+        SequentialStudySpec, candidate_schedules, plot_passes_vs_accuracy, schedule_label,
+    )
+    from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
+    from ..specs import from_dict
+
+    seq_spec = from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential")\
         if sequential else None
     direct_info = []
     for run in direct:
@@ -213,9 +285,9 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
     if seq_spec is not None:
         runs = [{"name": run_name, "shards": shards}, *sequential_runs]
         frame_seq, seq_tallies = sequential_study(runs, loss, seq_spec)
-        if sequential_out is None:
+        if output_sequential is None:
             raise ValueError("a sequential study needs sequential_out (table stem, figure)")
-        written += _write_sequential(frame_seq, seq_spec, *sequential_out)
+        written += _write_sequential(frame_seq, seq_spec, *output_sequential)
         seq_tallies = seq_tallies[run_name]
 
     rows = []
@@ -253,10 +325,10 @@ def schedule_study(shards: list[str | Path], loss: str, out_stem: str | Path, fi
                f"({best['accuracy']:.2f}% at {best['passes_per_image']:.0f} passes). direct_*: an adaptive run "
                "scored directly, compared with its replay.")
     what = f"{(names or {}).get('dataset', '')} / {(names or {}).get('model', '')}".strip(" /")
-    Path(figure).parent.mkdir(parents=True, exist_ok=True)
-    plot_passes_vs_accuracy(main, figure, f"Adaptive schedules replayed ({what})")
+    Path(output_figure).parent.mkdir(parents=True, exist_ok=True)
+    plot_passes_vs_accuracy(main, output_figure, f"Adaptive schedules replayed ({what})")
     log.info(caption)
-    return [*write_table(frame, out_stem, caption), Path(figure), *written]
+    return [*write_table(frame, output_stem, caption), Path(output_figure), *written]
 
 
 def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> tuple[pd.DataFrame, dict]:
@@ -270,6 +342,13 @@ def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> 
     Returns:
         The table (:func:`sequential_rows` per run) and the raw tallies by run and rule.
     """
+    import pandas as pd
+
+    from ..engine.replay import replay_schedule
+    from ..engine.sequential import replay_sequential
+    from ..reporting.schedule_study import schedule_label, sequential_rows
+    from ..reporting.stored_runs import iter_cubes, stored_schedule
+
     configs = spec.configs()
     rows, tallies_by_run = [], {}
     for run in runs:
@@ -303,6 +382,11 @@ def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> 
 def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: str | Path,
                       figure: str | Path) -> list[Path]:
     """The sequential study's table (with the goal's verdict per run in the caption) and figure."""
+    import pandas as pd
+
+    from ..reporting import write_table
+    from ..reporting.schedule_study import plot_sequential
+
     verdicts = []
     for run, part in frame.groupby("run", sort=False):
         seq = part[part["kind"] == "sequential"]
@@ -311,7 +395,9 @@ def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: 
             verdicts.append(f"{run}: goal not met by any k")
         else:
             best = met.iloc[0]
-            ref = f", {best['reference_fraction']:.2f} of the reference's" if pd.notna(best["reference_fraction"]) else ""
+            ref = (
+                f", {best['reference_fraction']:.2f} of the reference's" if pd.notna(best["reference_fraction"]) else ""
+            )
             verdicts.append(f"{run}: met by k={best['k']:g} ({best['accuracy']:.2f}%, "
                             f"{best['agreement_with_one_stage']:.1f}% agreement, {best['passes_per_image']:.0f} "
                             f"passes = {best['one_stage_fraction']:.2f} of one stage's{ref})")
@@ -327,6 +413,11 @@ def _write_sequential(frame: pd.DataFrame, spec: SequentialStudySpec, out_stem: 
 
 def _compare_direct(entry: dict, info: dict, cube, predictions: np.ndarray) -> None:
     """Accumulate how a directly scored adaptive run compares with its replay on this shard."""
+    import numpy as np
+    import pandas as pd
+
+    from ..artifacts import read_errors
+
     images = info["images"].set_index(info["images"]["image_id"].astype(str))
     present = np.isin(cube.image_ids, images.index)
     if not present.any():

@@ -5,29 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..data import load_dataset
-from ..models.text_training import TextTrainConfig, train_text_conditional
-from ..models.training import TrainConfig, train_class_conditional
-from ..specs import ModelSpec, from_dict
+from ._registry import stage
 
 __all__ = ["train_model"]
 
-# Adapter -> (settings dataclass, trainer): the trainer that produces a checkpoint
-# the adapter loads.
-_TRAINERS: dict[str, tuple[type, Callable[..., Path]]] = {
-    "class_conditional": (TrainConfig, train_class_conditional),
-    "stable_diffusion": (TextTrainConfig, train_text_conditional),
-}
+
+def _trainers() -> dict[str, tuple[type, Callable[..., Path]]]:
+    """Adapter -> (settings dataclass, trainer): the trainer that produces a checkpoint the adapter loads."""
+    from ..models.text_training import TextTrainConfig, train_text_conditional
+    from ..models.training import TrainConfig, train_class_conditional
+
+    return {"class_conditional": (TrainConfig, train_class_conditional),
+            "stable_diffusion": (TextTrainConfig, train_text_conditional)}
 
 
-def train_model(dataset_dir: str | Path, model: dict, name: str, out_dir: str | Path) -> Path:
-    """Train model ``name`` as its config section says and save it to ``out_dir``."""
-    spec = from_dict(ModelSpec, model, f"models.{name}")
+@stage("train-model", threads=True)
+def train_model(dataset_dir: str | Path, model: dict, model_name: str, output_dir: str | Path) -> Path:
+    """Train model ``model_name`` as its config section says and save it to ``output_dir``."""
+    from ..data import load_dataset
+    from ..specs import ModelSpec, from_dict
+
+    spec = from_dict(ModelSpec, model, f"models.{model_name}")
     if spec.train is None:
-        raise ValueError(f"models.{name} has no 'train' section: it is loaded from {spec.checkpoint!r}, not trained")
-    if spec.adapter not in _TRAINERS:
-        raise ValueError(f"models.{name}: no trainer builds {spec.adapter!r} models; trainers exist for "
-                         f"{sorted(_TRAINERS)}")
-    config_cls, trainer = _TRAINERS[spec.adapter]
-    config = from_dict(config_cls, spec.train, f"models.{name}.train")
-    return trainer(load_dataset(dataset_dir), spec.transform, config, out_dir, name)
+        raise ValueError(f"models.{model_name} has no 'train' section: it is loaded from {spec.checkpoint!r}, "
+                         "not trained")
+    trainers = _trainers()
+    if spec.adapter not in trainers:
+        raise ValueError(f"models.{model_name}: no trainer builds {spec.adapter!r} models; trainers exist for "
+                         f"{sorted(trainers)}")
+    config_cls, trainer = trainers[spec.adapter]
+    config = from_dict(config_cls, spec.train, f"models.{model_name}.train")
+    return trainer(load_dataset(dataset_dir), spec.transform, config, output_dir, model_name)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..data import load_dataset
-from ..data.pairs import load_examples
-from ..reporting import write_table
-from ..reporting.cells import write_cells_and_display
-from ..reporting.table3 import TABLE3_CAPTION, table3_cells, table3_display
-from ..reporting.pair_examples import choose_examples, plot_pair_examples
+from ._outputs import table_stem
+from ._registry import stage
 from .report import summary_row
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame",
            "figure_pair_examples", "make_table3"]
@@ -22,6 +20,8 @@ __all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", 
 
 def zeroshot_frame(summary_paths: list[str | Path], prompt_dirs: list[str | Path]) -> pd.DataFrame:
     """One row per zero-shot run: its prompt template beside its accuracy."""
+    import pandas as pd
+
     if len(summary_paths) != len(prompt_dirs):
         raise ValueError(f"{len(summary_paths)} summaries but {len(prompt_dirs)} prompt tables: give one each")
     rows = []
@@ -37,6 +37,8 @@ def zeroshot_frame(summary_paths: list[str | Path], prompt_dirs: list[str | Path
 
 def compositional_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     """One row per compositional run and subset (all, per tag): text, image, group scores."""
+    import pandas as pd
+
     rows = []
     for path in summary_paths:
         s = json.loads(Path(path).read_text())
@@ -52,35 +54,52 @@ def compositional_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@stage("make-zeroshot-table")
 def make_zeroshot_table(summary_paths: list[str | Path], prompt_dirs: list[str | Path],
-                        out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_stem>.{csv,md}``: zero-shot accuracy of text-conditional models."""
-    return write_table(zeroshot_frame(summary_paths, prompt_dirs), out_stem,
+                        output_md: str | Path, output_csv: str | Path) -> tuple[Path, Path]:
+    """Write ``output_csv`` and ``output_md``: zero-shot accuracy of text-conditional models."""
+    from ..reporting import write_table
+
+    return write_table(zeroshot_frame(summary_paths, prompt_dirs), table_stem(output_md, output_csv),
                        "Zero-shot Diffusion Classifier accuracy (%) of text-conditional models, one prompt per "
                        "class from the template shown; 99.5% Clopper-Pearson intervals.")
 
 
-def make_compositional_table(summary_paths: list[str | Path], out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_stem>.{csv,md}``: Winoground-style text / image / group scores."""
-    return write_table(compositional_frame(summary_paths), out_stem,
+@stage("make-compositional-table")
+def make_compositional_table(
+    summary_paths: list[str | Path], output_md: str | Path, output_csv: str | Path
+) -> tuple[Path, Path]:
+    """Write ``output_csv`` and ``output_md``: Winoground-style text / image / group scores."""
+    from ..reporting import write_table
+
+    return write_table(compositional_frame(summary_paths), table_stem(output_md, output_csv),
                        "Compositional scores (%) as in Winoground (paper Table 3 reports the text score): text = "
                        "each image prefers its own caption; image = each caption prefers its own image; group = "
                        "both. Chance: 25 / 25 / 16.7. 99.5% Clopper-Pearson intervals.")
 
 
-def figure_pair_examples(dataset_dir: str | Path, out_png: str | Path, *, per_tag: int = 3,
+@stage("figure-pair-examples")
+def figure_pair_examples(dataset_dir: str | Path, output: str | Path, *, per_tag: int = 3,
                          split: str = "test") -> Path:
     """Paper Figure 5: the first ``per_tag`` examples of each collapsed tag of a caption-pair dataset."""
+    from ..data import load_dataset
+    from ..data.pairs import load_examples
+    from ..reporting.pair_examples import choose_examples, plot_pair_examples
+
     dataset = load_dataset(dataset_dir)
     chosen = choose_examples(load_examples(dataset, split), per_tag)
     manifest = dataset.manifest.set_index("image_id", drop=False)
-    plot_pair_examples(chosen, lambda image_id: dataset.load_image(manifest.loc[image_id]), out_png,
+    plot_pair_examples(chosen, lambda image_id: dataset.load_image(manifest.loc[image_id]), output,
                        f"{dataset.name}: caption pairs by swap type (each image's own caption below it)")
-    return Path(out_png)
+    return Path(output)
 
 
+@stage("make-table3")
 def make_table3(diffusion_summary: str | Path, clip_summaries: dict[str, str | Path],
-                out_stem: str | Path) -> tuple[Path, Path]:
+                output_md: str | Path, output_csv: str | Path) -> tuple[Path, Path]:
     """Paper Table 3: Winoground text scores of CLIP and the Diffusion Classifier, the paper's beside ours."""
+    from ..reporting.cells import write_cells_and_display
+    from ..reporting.table3 import TABLE3_CAPTION, table3_cells, table3_display
+
     cells = table3_cells(diffusion_summary, clip_summaries)
-    return write_cells_and_display(cells, table3_display(cells), TABLE3_CAPTION, out_stem)
+    return write_cells_and_display(cells, table3_display(cells), TABLE3_CAPTION, table_stem(output_md, output_csv))

@@ -5,32 +5,40 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..artifacts import code_version, write_frame, write_json
-from ..baselines.zoo import ZooModelSpec, load_zoo_model
-from ..baselines.zoo_evaluation import EvaluationSetting, class_mapping, evaluate_classifier, summarise
-from ..baselines.zoo_training import train_zoo_classifier
-from ..data import load_dataset
-from ..specs import from_dict
+from ._registry import stage
 
 __all__ = ["train_zoo_model", "evaluate_zoo_model"]
 
 
-def train_zoo_model(dataset_dir: str | Path, model: dict, name: str, out_dir: str | Path) -> Path:
-    """Train zoo member ``name`` on the train split of a prepared dataset."""
-    spec = from_dict(ZooModelSpec, model, f"zoo.models.{name}")
-    return train_zoo_classifier(load_dataset(dataset_dir), spec, out_dir, name)
+@stage("train-zoo-model", threads=True)
+def train_zoo_model(dataset_dir: str | Path, model: dict, model_name: str, output_dir: str | Path) -> Path:
+    """Train zoo member ``model_name`` on the train split of a prepared dataset."""
+    from ..baselines.zoo import ZooModelSpec
+    from ..baselines.zoo_training import train_zoo_classifier
+    from ..data import load_dataset
+    from ..specs import from_dict
+
+    spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
+    return train_zoo_classifier(load_dataset(dataset_dir), spec, output_dir, model_name)
 
 
-def evaluate_zoo_model(model: dict, name: str, settings: dict, data_root: str | Path, out_dir: str | Path, *,
+@stage("evaluate-zoo-model", threads=True)
+def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: str | Path, output_dir: str | Path, *,
                        checkpoint: str | Path | None = None) -> list[dict]:
-    """Evaluate one zoo model in every setting: ``<out_dir>/<setting>/<name>.{parquet,summary.json}``.
+    """Evaluate one zoo model in every setting: ``<output_dir>/<setting>/<model_name>.{parquet,summary.json}``.
 
     The model is loaded once; each setting reads ``<data_root>/<dataset>`` (and
     ``<data_root>/<classes_from>`` for a class restriction).
     """
-    spec = from_dict(ZooModelSpec, model, f"zoo.models.{name}")
+    from ..artifacts import code_version, write_frame, write_json
+    from ..baselines.zoo import ZooModelSpec, load_zoo_model
+    from ..baselines.zoo_evaluation import EvaluationSetting, class_mapping, evaluate_classifier, summarise
+    from ..data import load_dataset
+    from ..specs import from_dict
+
+    spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
     net = load_zoo_model(spec, checkpoint)
-    root, out_dir = Path(data_root), Path(out_dir)
+    root, output_dir = Path(data_root), Path(output_dir)
     summaries = []
     for setting_name, setting in settings.items():
         where = from_dict(EvaluationSetting, setting, f"zoo.settings.{setting_name}")
@@ -40,7 +48,7 @@ def evaluate_zoo_model(model: dict, name: str, settings: dict, data_root: str | 
         transform = replace(spec.transform, border_crop=where.border_crop) if where.border_crop else spec.transform
         predictions = evaluate_classifier(net, dataset, transform, mapping, where.split, where.batch_size)
         summary = {
-            "model": name,
+            "model": model_name,
             "setting": setting_name,
             "family": "discriminative",
             "paper_name": spec.paper_name,
@@ -53,7 +61,7 @@ def evaluate_zoo_model(model: dict, name: str, settings: dict, data_root: str | 
             "checkpoint": str(checkpoint) if checkpoint else None,
             "code_version": code_version(),
         }
-        write_frame(predictions, out_dir / setting_name / f"{name}.parquet")
-        write_json(out_dir / setting_name / f"{name}.summary.json", summary)
+        write_frame(predictions, output_dir / setting_name / f"{model_name}.parquet")
+        write_json(output_dir / setting_name / f"{model_name}.summary.json", summary)
         summaries.append(summary)
     return summaries

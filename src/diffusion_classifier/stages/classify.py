@@ -1,0 +1,48 @@
+"""Stage ``classify``: a user's own images with a user's own diffusion model (no workflow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._registry import stage
+
+__all__ = ["classify"]
+
+
+@stage("classify", threads=True)
+def classify(checkpoint: str, images: str, classes: list[str], output: str, *, template: str | None = None,
+             prompts: list[str] | None = None, class_ids: list[int] | None = None, adapter: str | None = None,
+             strategy: str = "25", image_size: int | None = None, dtype: str = "float32", device: str = "auto",
+             batch_size: int = 256, seed: int = 0, output_pairs: str | None = None) -> Path:
+    """Classify a folder of your own images with your own diffusion model.
+
+    Args:
+        checkpoint: Hub id or local diffusers directory of the model.
+        images: Folder of images (searched recursively; an image in a subfolder named like a
+            class is labelled with it).
+        classes: Candidate class names.
+        output: CSV of predictions and per-class mean errors.
+        template: Text-conditional models: e.g. ``"a photo of a {}."``.
+        prompts: Text-conditional models: one prompt per class.
+        class_ids: Class-conditional models: the model's id of each class (default 0..N-1).
+        adapter: Adapter name (default: detected from the checkpoint).
+        strategy: ``EVALS[:KEEP][@LOSS]``, e.g. 25 or 25,100:5,1 or 25@l1, or a JSON strategy.
+        image_size: Input size (default: the model's).
+        dtype: Weights dtype on an accelerator.
+        device: ``auto``, ``cpu``, ``cuda``, ...
+        batch_size: Noised inputs per forward pass.
+        seed: Seed of the noise.
+        output_pairs: Keep every evaluated pair here (an error-store shard).
+    """
+    from ..classify import ZeroShotClassifier
+
+    image = {"size": image_size} if image_size is not None else None
+    clf = ZeroShotClassifier.load(checkpoint, classes, template=template, prompts=prompts, class_ids=class_ids,
+                                  adapter=adapter, strategy=strategy, image=image, dtype=dtype, device=device,
+                                  seed=seed, batch_size=batch_size)
+    result = clf.classify_folder(images, out=output_pairs)
+    path = result.to_csv(output)
+    accuracy = result.accuracy
+    print(f"{len(result.predictions)} images, {clf.passes_per_image} passes per image -> {path}"
+          + (f" (accuracy on labelled images: {100 * accuracy:.1f}%)" if accuracy is not None else ""))
+    return path
