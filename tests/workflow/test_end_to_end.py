@@ -93,9 +93,9 @@ def test_second_run_has_nothing_to_do(micro_run):
 
 def test_cli_reports_bad_input_without_traceback(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "diffusion_classifier.cli", "score-shard", "--dataset", str(tmp_path / "none"),
+        [sys.executable, "-m", "diffusion_classifier.cli", "score-shard", "--dataset-dir", str(tmp_path / "none"),
          "--checkpoint", str(tmp_path), "--model", '{"adapter": "class_conditional"}',
-         "--strategy", '{"evaluations": [4]}', "--out", str(tmp_path / "out")],
+         "--strategy", '{"evaluations": [4]}', "--output-dir", str(tmp_path / "out")],
         capture_output=True, text=True,
     )
     assert run.returncode == 2
