@@ -9,7 +9,6 @@ import no torch; user errors end in one line and exit status 2.
 
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 import sys
@@ -21,25 +20,14 @@ import pytest
 from diffusion_classifier.cli import _EMPTY, _greedy, cli, main
 from diffusion_classifier.stages import load_stages
 from diffusion_classifier.stages._registry import docstring_args
+from helpers.dry_run import dry_run_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shell_commands(configfile: str) -> list[tuple[str, str]]:
     """(rule, shell command) of every job of a dry run of ``configfile``."""
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1", "--configfile", configfile,
-         "--config", "results=/tmp/dc-cli-dry-run"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", run.stdout):
-        rule = re.match(r"(?:local)?rule (\w+):", block)
-        command = re.search(r"^Shell command: (.*)$", block, re.M)
-        if rule and command and command.group(1) != "None":
-            jobs.append((rule.group(1), command.group(1)))
-    return jobs
+    return dry_run_jobs(configfile, "--config", "results=/tmp/dc-cli-dry-run")
 
 
 def _stage_words(command: str) -> list[str]:

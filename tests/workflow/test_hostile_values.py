@@ -16,12 +16,13 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from snakemake.utils import validate
+
+from helpers.dry_run import dry_run_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow/schemas/config.schema.yaml")
@@ -60,22 +61,6 @@ def _hostile_config(mini: dict, results: Path) -> dict:
     return config
 
 
-def _jobs(configfile: Path) -> list[tuple[str, str]]:
-    """(rule, shell command) of every job of the dry run."""
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1", "--configfile", str(configfile)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-3000:]
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", run.stdout):
-        rule = re.match(r"(?:local)?rule (\w+):", block)
-        command = re.search(r"^Shell command: (.*)$", block, re.M)
-        if rule and command and command.group(1) != "None":
-            jobs.append((rule.group(1), command.group(1)))
-    return jobs
-
-
 def _all_rules() -> set[str]:
     """Every rule the workflow files define (some only under some configs); `all` runs nothing."""
     files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
@@ -86,7 +71,7 @@ def test_every_rule_quotes_hostile_values(mini, tmp_path):
     results = tmp_path / f"res {HOSTILE}"
     configfile = tmp_path / "hostile.yaml"
     configfile.write_text(yaml.safe_dump(_hostile_config(mini, results)))
-    jobs = _jobs(configfile)
+    jobs = dry_run_jobs(configfile)
     assert {rule for rule, _ in jobs} == _all_rules(), "the hostile config must reach every rule"
 
     bin_dir, cwd = tmp_path / "bin", tmp_path / "cwd"
