@@ -69,3 +69,13 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sd(tmp_path_factory):
+    """A tiny Stable-Diffusion-layout checkpoint (random weights), built once and only read."""
+    from helpers.sd_helpers import build_sd_checkpoint
+
+    root = tmp_path_factory.mktemp("sd")
+    build_sd_checkpoint(root)
+    return root

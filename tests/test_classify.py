@@ -16,16 +16,9 @@ from diffusion_classifier.cli import main
 from diffusion_classifier.models.architectures import build_architecture
 from diffusion_classifier.stages.score import score_shard
 
-from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint, write_rgb_dataset
+from helpers.sd_helpers import IMAGE_SIZE, write_rgb_dataset
 
 CLASSES = ["cat", "dog", "bird"]
-
-
-@pytest.fixture(scope="module")
-def sd(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sd")
-    build_sd_checkpoint(root)
-    return root
 
 
 @pytest.fixture(scope="module")

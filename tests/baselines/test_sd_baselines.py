@@ -21,7 +21,7 @@ from diffusion_classifier.stages.prompts import prepare_prompts
 from diffusion_classifier.stages.synthetic import (extract_sd_features, generate_synthetic, merge_synthetic,
                                                    train_feature_classifier, train_synthetic_classifier)
 
-from helpers.sd_helpers import IMAGE_SIZE, build_sd_checkpoint
+from helpers.sd_helpers import IMAGE_SIZE
 
 MODEL = {"adapter": "stable_diffusion", "image": {"size": IMAGE_SIZE, "channels": 3, "resample": "bicubic"}}
 IMAGE = {"size": IMAGE_SIZE, "channels": 3, "mean": [0.5] * 3, "std": [0.5] * 3}
@@ -31,13 +31,6 @@ SYNTHETIC = {"model": "sd", "datasets": ["tiny"], "images_per_class": 2, "steps"
              "classifier": {"architecture": "digits_cnn", "kwargs": {"width": 4}, "image": IMAGE, "train": TRAIN}}
 FEATURES = {"model": "sd", "datasets": ["tiny"], "device": "cpu", "batch_size": 4,
             "classifier": {"architecture": "sd_feature_test_resnet", "train": TRAIN}}
-
-
-@pytest.fixture(scope="module")
-def sd(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sd2")
-    build_sd_checkpoint(root)
-    return root
 
 
 @pytest.fixture(scope="module")
