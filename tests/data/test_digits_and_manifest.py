@@ -72,6 +72,14 @@ def test_an_altered_image_is_refused_naming_the_file(tmp_path):
     assert dataset.load_image(dataset.split("test").iloc[1]).size  # the others still load
 
 
+def test_an_image_without_a_recorded_sha256_is_refused(tmp_path):
+    dataset = load_dataset(prepare_dataset("sklearn_digits", tmp_path / "d", max_per_split=20))
+    row = dataset.split("test").iloc[0].copy()
+    row["sha256"] = float("nan")  # what pandas reads from an empty manifest cell
+    with pytest.raises(DatasetError, match=rf"manifest.csv records no sha256 for image '{row['image_id']}'"):
+        dataset.load_image(row)
+
+
 def test_class_file_must_match_the_labels(tmp_path):
     root = prepare_dataset("sklearn_digits", tmp_path / "d", max_per_split=20)
     pd.DataFrame({"index": range(5), "name": list("abcde")}).to_csv(root / "classes.csv", index=False)

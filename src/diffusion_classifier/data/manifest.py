@@ -26,7 +26,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from ..artifacts.io import write_frame, write_json
-from ..artifacts.provenance import code_version, files_sha256
+from ..artifacts.provenance import check_sha256, code_version, files_sha256
 from ..errors import UserError
 from .class_map import ClassMap
 
@@ -159,16 +159,9 @@ class PreparedDataset:
                 f"image {row['image_id']!r} is missing: {path} does not exist; "
                 f"re-run the download rule for {self.root} (delete the directory first)"
             ) from None
-        expected = row.get("sha256")
-        if not isinstance(expected, str) or not expected:
-            raise DatasetError(f"{self.root / 'manifest.csv'} records no sha256 for image {row['image_id']!r}; "
-                               "re-run the download rule for this dataset")
-        if hashlib.sha256(data).hexdigest() != expected:
-            raise DatasetError(
-                f"image {row['image_id']!r} at {path} does not match the sha256 in {self.root / 'manifest.csv'}: "
-                "the file was altered after the dataset was prepared; re-run the download rule "
-                "(delete the directory first)"
-            )
+        check_sha256(hashlib.sha256(data).hexdigest(), row.get("sha256"), f"image {row['image_id']!r} at {path}",
+                     self.root / "manifest.csv", "re-run the download rule (delete the directory first)",
+                     error=DatasetError)
         from .images import normalize, opened
 
         try:
