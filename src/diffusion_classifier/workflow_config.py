@@ -12,7 +12,10 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from .audit.weights import WEIGHTS
 from .config import ConfigError
+from .models.registry import adapter_uses_prompts, list_adapters
+from .models.released_prompts import AUTHORS_PROMPTS_URL
 
 __all__ = ["check_config", "check_names", "check_references", "ConfigError", "REFERENCES", "Reference",
            "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES"]
@@ -296,7 +299,7 @@ def _check_supervised(config: dict[str, Any]) -> None:
             scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
         sequential = (s.get("study") or {}).get("sequential")
         if sequential:
-            from .reporting.schedule_study import SequentialStudySpec
+            from .specs import SequentialStudySpec
             from .config import from_dict
 
             try:
@@ -437,8 +440,7 @@ def _check_digit_splits(datasets: dict[str, Any]) -> None:
 # --- Table 1: Synthetic SD Data and SD Features ----------------------------------------
 def _check_sd_baselines(config: dict[str, Any]) -> None:
     """``baselines.synthetic`` / ``baselines.features``: valid sections whose model is text-conditional."""
-    from .baselines.sd_features import FeatureSpec
-    from .baselines.synthetic import SyntheticSpec
+    from .specs import FeatureSpec, SyntheticSpec
     from .models import adapter_uses_prompts
     from .config import from_dict
 
@@ -457,13 +459,10 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
 
 
 # --- registry facts the Snakefile reads without importing torch ------------------------
-# Parsing the workflow (and `snakemake -n`) imports this module only; the packages these
-# facts live in import torch. tests/workflow/test_lint.py checks each against its home.
+# Parsing the workflow (and `snakemake -n`) imports this module; each fact is read from
+# its one home, a torch-free module of the package.
 
-#: Adapters conditioned on one prompt per class (models.adapter_uses_prompts).
-PROMPT_ADAPTERS = frozenset({"stable_diffusion"})
-#: The authors' prompt tables (models.released_prompts.AUTHORS_PROMPTS_URL).
-AUTHORS_PROMPTS_URL = ("https://raw.githubusercontent.com/diffusion-classifier/diffusion-classifier/"
-                       "e9f772d78b75976112d88a1002c496f6ef0cb27e/prompts")
-#: The weight files of the audit's embedding filters (audit.EMBEDDING_FILTERS), as named in weights_dir.
-AUDIT_WEIGHT_FILES = ("sac+logos+ava1-l14-linearMSE.pth", "clip_autokeras_binary_nsfw.safetensors")
+#: Adapters conditioned on one prompt per class (the adapter registry's ``uses_prompts``).
+PROMPT_ADAPTERS = frozenset(name for name in list_adapters() if adapter_uses_prompts(name))
+#: The weight files of the audit's filters, as named in ``audit.weights_dir``.
+AUDIT_WEIGHT_FILES = tuple(spec.filename for spec in WEIGHTS.values())

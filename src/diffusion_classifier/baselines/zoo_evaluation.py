@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from ..config import from_dict
 from ..data.manifest import DatasetError, PreparedDataset
 from ..data.shifts import ReferenceModel
-from .zoo import ZooImage, ZooModelSpec, load_zoo_model
+from ..specs import ZooModelSpec
+from .zoo import ZooImage, load_zoo_model
 
 __all__ = ["EvaluationSetting", "ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
            "reference_model", "summarise"]
