@@ -1,11 +1,22 @@
-"""Typed, validated views of the config sections a stage receives.
+"""Typed, validated views of the config sections a stage receives: one home for all of them.
 
 (:func:`from_dict`, :func:`resolve_device` and :func:`resolve_dtype` are
 :mod:`.config`'s, imported here for the stages that take them from this module.)
 
 The workflow validates the whole config against ``workflow/schemas`` at start; each
 stage then turns its section into a frozen dataclass here, so a misspelt key fails
-with the list of known keys even when a stage is called by hand.
+with the list of known keys even when a stage is called by hand. A field's default is
+the section's default: the schema's ``default:`` entries restate them for Snakemake
+(which fills them into the config the rules read), and tests/test_config.py checks
+that every one equals its field here.
+
+Nested settings that belong to a library keep their dataclass there and are built from
+these sections' dicts: :class:`~.engine.sequential.SequentialConfig`,
+:class:`~.engine.acceleration.Acceleration`, :class:`~.audit.config.AuditConfig`,
+:class:`~.baselines.zoo.ZooImage`, :class:`~.baselines.zoo_training.ZooTrainConfig`.
+
+Torch-free at import (tests/test_imports.py): the methods that need the engine or a
+registry with torch import it when called.
 """
 
 from __future__ import annotations
@@ -25,8 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
            "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "AuditSpec", "ZeroShotSpec",
-           "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec", "ZooModelSpec", "ShiftSpec",
-           "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec", "RobustnessSpec"]
+           "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec", "ZooModelSpec",
+           "EvaluationSetting", "ShiftSpec", "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec",
+           "RobustnessSpec"]
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -556,6 +568,27 @@ class ZooModelSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+
+@dataclass(frozen=True)
+class EvaluationSetting:
+    """One entry of ``zoo.settings``: where the zoo is evaluated.
+
+    Attributes:
+        dataset: Name of a dataset of the config.
+        split: Its split to evaluate.
+        classes_from: Dataset whose ``class_ids`` define the candidate classes and
+            the images kept (ID counterparts of ImageNet-A / ObjectNet); ``None``:
+            the dataset's own mapping.
+        border_crop: Pixels cropped from every side before preprocessing (ObjectNet: 2).
+        batch_size: Images per forward pass.
+    """
+
+    dataset: str
+    split: str = "test"
+    classes_from: str | None = None
+    border_crop: int = 0
+    batch_size: int = 256
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: 
     from ..artifacts import code_version, write_frame, write_json
     from ..baselines.zoo import load_zoo_model
     from ..specs import ZooModelSpec
-    from ..baselines.zoo_evaluation import EvaluationSetting, class_mapping, evaluate_classifier, summarise
+    from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier, summarise
+    from ..specs import EvaluationSetting
     from ..data import load_dataset
     from ..specs import from_dict
 
