@@ -218,11 +218,9 @@ def schedule_study(shards: list[str | Path], loss: str, output_stem: str | Path,
     from ..engine.replay import replay_schedule
     from ..engine.schedule import Schedule
     from ..reporting import write_table
-    from ..reporting.schedule_study import (
-        SequentialStudySpec, candidate_schedules, plot_passes_vs_accuracy, schedule_label,
-    )
+    from ..reporting.schedule_study import candidate_schedules, plot_passes_vs_accuracy, schedule_label
     from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
-    from ..specs import from_dict
+    from ..specs import SequentialStudySpec, from_dict
 
     seq_spec = from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential")\
         if sequential else None
