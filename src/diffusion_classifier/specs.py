@@ -408,7 +408,7 @@ class SyntheticSpec:
         shards: Generation shards (each a job).
         size: Output image side; ``None``: the model's native resolution.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        classifier: Zoo entry (``baselines.zoo.ZooModelSpec`` fields) trained on the
+        classifier: Zoo entry (:class:`ZooModelSpec` fields) trained on the
             synthetic images; ``num_classes`` is taken from the dataset.
         evaluation_split: Split of the real dataset the classifier is tested on.
         batch_size_eval: Images per evaluation forward pass.
