@@ -115,3 +115,28 @@ def test_a_keeplist_larger_than_a_known_class_count_fails_validation():
     paper["strategies"][run["strategy"]]["keep"] = [40, 1]  # Pets has 37 classes
     with pytest.raises(ConfigError, match="dataset 'oxford_pets': keep \\[40, 1\\] keeps \\[40\\] of only 37"):
         check_config(paper)
+
+
+def test_registry_facts_of_the_workflow_are_read_from_their_homes():
+    """The facts the Snakefile reads (prompt adapters, audit weight files, the authors' prompt
+    tables) follow their registries: an adapter or weight file registered before the import
+    shows up, with no torch imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from diffusion_classifier.audit.weights import WeightsSpec, register_weights\n"
+        "from diffusion_classifier.models.registry import register_adapter\n"
+        "from diffusion_classifier.models import released_prompts\n"
+        "register_adapter('prompted', None, None, uses_prompts=True)\n"
+        "register_adapter('plain', None, None)\n"
+        "register_weights(WeightsSpec('extra', 'extra.safetensors', 'https://example.org', None, 'safetensors', ''))\n"
+        "from diffusion_classifier import workflow_config as w\n"
+        "assert w.PROMPT_ADAPTERS == {'stable_diffusion', 'prompted'}, w.PROMPT_ADAPTERS\n"
+        "assert w.AUDIT_WEIGHT_FILES[-1] == 'extra.safetensors', w.AUDIT_WEIGHT_FILES\n"
+        "assert w.AUTHORS_PROMPTS_URL is released_prompts.AUTHORS_PROMPTS_URL\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]

@@ -1,25 +1,44 @@
-"""Typed, validated views of the config sections a stage receives.
+"""Typed, validated views of the config sections a stage receives: one home for all of them.
 
 (:func:`from_dict`, :func:`resolve_device` and :func:`resolve_dtype` are
 :mod:`.config`'s, imported here for the stages that take them from this module.)
 
 The workflow validates the whole config against ``workflow/schemas`` at start; each
 stage then turns its section into a frozen dataclass here, so a misspelt key fails
-with the list of known keys even when a stage is called by hand.
+with the list of known keys even when a stage is called by hand. A field's default is
+the section's default: the schema's ``default:`` entries restate them for Snakemake
+(which fills them into the config the rules read), and tests/test_config.py checks
+that every one equals its field here.
+
+Nested settings that belong to a library keep their dataclass there and are built from
+these sections' dicts: :class:`~.engine.sequential.SequentialConfig`,
+:class:`~.engine.acceleration.Acceleration`, :class:`~.audit.config.AuditConfig`,
+:class:`~.baselines.zoo.ZooImage`, :class:`~.baselines.zoo_training.ZooTrainConfig`.
+
+Torch-free at import (tests/test_imports.py): the methods that need the engine or a
+registry with torch import it when called.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .config import from_dict, resolve_device, resolve_dtype
 from .data.transforms import ImageTransform
-from .engine import Schedule, ScoringConfig, image_seed
 from .engine.acceleration import Acceleration
+from .engine.schedule import Schedule
 from .engine.sequential import SequentialConfig
 
+if TYPE_CHECKING:
+    from .baselines.zoo import ZooImage
+    from .engine.scoring import ScoringConfig
+
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
-           "AuditSpec", "ZeroShotSpec", "WinogroundBaselineSpec"]
+           "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "AuditSpec", "ZeroShotSpec",
+           "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec", "ZooModelSpec",
+           "EvaluationSetting", "ShiftSpec", "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec",
+           "RobustnessSpec"]
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -81,6 +100,8 @@ class StrategySpec:
 
     def scoring_config(self, num_train_timesteps: int, batch_size: int | str,
                        acceleration: Acceleration = Acceleration()) -> ScoringConfig:
+        from .engine.scoring import ScoringConfig  # the scoring engine (torch): only where a run is set up
+
         return ScoringConfig(
             schedule=self.schedule(num_train_timesteps),
             loss=self.loss,
@@ -138,7 +159,101 @@ class ScoringSpec:
 
     def noise_seed(self, image_id: str, strategy: "StrategySpec") -> int:
         """The seed of an image's noise: the global seed if shared, else derived from the id."""
+        from .engine.scoring import image_seed
+
         return self.seed if self.shares_noise(strategy) else image_seed(self.seed, image_id)
+
+
+# --- Figure 2 and the stored-error studies (Sec. 4.1, beyond the paper) ----------------
+@dataclass(frozen=True)
+class NoisePairingSpec:
+    """The ``noise_pairing`` section: which image, which two classes, how many noises.
+
+    Attributes:
+        dataset: Dataset (of ``datasets``) the image comes from.
+        model: Model (of ``models``) that scores it.
+        classes: Two class names: the image's own class first, then a confusable one.
+        image: Image id; default the first image (by id) of ``classes[0]`` in ``split``.
+        split: Split the image is taken from.
+        noises: Fixed noises eps_i, one panel each (the paper: 4).
+        evaluations: Evenly spaced timesteps (1000 on a 1000-step model: every t).
+        seed: Seed of the noises.
+        batch_size: Noise-predictor inputs per forward pass.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+    """
+
+    dataset: str
+    model: str
+    classes: list[str] = field(default_factory=list)
+    image: str | None = None
+    split: str = "test"
+    noises: int = 4
+    evaluations: int = 1000
+    seed: int = 0
+    batch_size: int = 250
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if len(self.classes) != 2:
+            raise ValueError(f"noise_pairing.classes needs two class names (own, other), got {self.classes}")
+        if self.noises < 2:
+            raise ValueError(f"noise_pairing.noises must be at least 2 to measure a spread, got {self.noises}")
+
+
+@dataclass(frozen=True)
+class ScheduleStudySpec:
+    """Which schedules the passes-vs-accuracy study replays.
+
+    Attributes:
+        loss: The objective that ranks classes.
+        two_stage_evaluations: First-stage TrialList entries n of the (n, grid) x (k, 1) product.
+        two_stage_keep: First-stage KeepList entries k of that product.
+        schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
+        sequential: The sequential strategy's curve (:class:`SequentialStudySpec` fields);
+            empty: none.
+    """
+
+    loss: str = "l2"
+    two_stage_evaluations: list[int] = field(default_factory=list)
+    two_stage_keep: list[int] = field(default_factory=list)
+    schedules: list[dict] = field(default_factory=list)
+    sequential: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SequentialStudySpec:
+    """Which sequential strategies the study replays, and what they are measured against.
+
+    Attributes:
+        k: Thresholds (standard errors) of the curve, one replay each.
+        block: Grid points per block.
+        min_points: Points before any class may be dropped.
+        reference: The paper-style adaptive schedule ``{evaluations, keep}`` on the stored
+            grid whose passes the goal halves; ``None``: compare with one stage only.
+        test, pool, first: The test's options (:class:`SequentialConfig`; off by default).
+    """
+
+    k: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
+    block: int = 5
+    min_points: int = 5
+    reference: dict | None = None
+    test: str = "mean"
+    pool: float = 0.0
+    first: list[int] | None = None
+
+    def configs(self) -> list[SequentialConfig]:
+        return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points, test=self.test,
+                                 pool=self.pool, first=None if self.first is None else tuple(self.first))
+                for k in self.k]
+
+    def reference_schedule(self, base: Schedule) -> Schedule | None:
+        if self.reference is None:
+            return None
+        evaluations, keep = tuple(self.reference["evaluations"]), tuple(self.reference.get("keep", [1]))
+        if max(evaluations) != len(base.grid):
+            raise ValueError(f"sequential.reference {self.reference}: its largest TrialList entry must be the "
+                             f"stored grid size {len(base.grid)}")
+        return Schedule(evaluations, keep, base.num_train_timesteps, base.timesteps)
 
 
 # ---------------------------------------------------------------------------------------
@@ -234,7 +349,248 @@ class WinogroundBaselineSpec:
     device: str = "auto"
 
 
+@dataclass(frozen=True)
+class ClipModelSpec:
+    """One entry of ``baselines.clip_models``.
+
+    Attributes:
+        architecture: open_clip model name (``RN50``, ``ViT-L-14``, ``ViT-H-14``).
+        pretrained: open_clip pretrained tag (``openai``, ``laion2b_s32b_b79k``): which
+            published weights the baseline means.
+        label: Name shown in tables ("CLIP ResNet-50").
+        backend: Name in the backend registry.
+        checkpoint: Local weights file; used instead of a download when present.
+        sha256: Expected digest of ``checkpoint``; a mismatch refuses to run.
+        allow_download: Let the backend fetch ``pretrained`` (or use its cache) when no
+            local checkpoint exists. Off in the embedded default: no network.
+        quick_gelu: Build the model with QuickGELU (OpenAI's weights were trained with it;
+            needed when loading OpenAI weights from a local file).
+        cache_dir: Backend download cache.
+        required: Fail instead of reporting "n/a" when the model cannot be loaded.
+        table1_row: Key of the Table 1 row this model fills (``clip_rn50``, ...), if any.
+    """
+
+    architecture: str
+    pretrained: str
+    label: str = ""
+    backend: str = "open_clip"
+    checkpoint: str | None = None
+    sha256: str | None = None
+    allow_download: bool = False
+    quick_gelu: bool = False
+    cache_dir: str | None = None
+    required: bool = False
+    table1_row: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.backend}:{self.architecture}/{self.pretrained}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- Table 1: Synthetic SD Data and SD Features ----------------------------------------
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """The ``baselines.synthetic`` section.
+
+    Attributes:
+        model: Text-conditional model (name in ``models``) that generates.
+        datasets: Real datasets whose classes are generated and whose test split scores
+            the classifier (Table 1 columns).
+        images_per_class: Generated images per class.
+        steps: DDIM sampling steps (the paper's setting: 50).
+        guidance_scale: Classifier-free guidance weight; 1 samples unguided (no empty-prompt pass).
+        negative_prompt: The unconditional prompt of guidance ("" for SD).
+        seed: Run seed every image seed is hashed from.
+        batch_size: Images sampled together.
+        shards: Generation shards (each a job).
+        size: Output image side; ``None``: the model's native resolution.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+        classifier: Zoo entry (:class:`ZooModelSpec` fields) trained on the
+            synthetic images; ``num_classes`` is taken from the dataset.
+        evaluation_split: Split of the real dataset the classifier is tested on.
+        batch_size_eval: Images per evaluation forward pass.
+    """
+
+    model: str
+    datasets: tuple[str, ...]
+    classifier: dict = field(default_factory=dict)
+    images_per_class: int = 10
+    steps: int = 50
+    guidance_scale: float = 1.0
+    negative_prompt: str = ""
+    seed: int = 0
+    batch_size: int = 16
+    shards: int = 1
+    size: int | None = None
+    device: str = "auto"
+    evaluation_split: str = "test"
+    batch_size_eval: int = 256
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "datasets", tuple(self.datasets))
+        if self.images_per_class < 1 or self.steps < 1 or self.shards < 1 or self.batch_size < 1:
+            raise ValueError("baselines.synthetic: images_per_class, steps, shards and batch_size must be >= 1")
+        if self.guidance_scale < 1.0:
+            raise ValueError(f"baselines.synthetic.guidance_scale must be >= 1 (1 = unguided), got "
+                             f"{self.guidance_scale}")
+
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale > 1.0
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The ``baselines.features`` section.
+
+    Attributes:
+        model: Text-conditional model (name in ``models``) whose UNet is read.
+        datasets: Labelled datasets (train split to fit, ``evaluation_split`` to test).
+        classifier: Zoo entry trained on the maps; ``kwargs.in_chans`` and
+            ``num_classes`` are filled from the features and the dataset.
+        timestep: Noise level of the single forward pass (paper: 100).
+        prompt: Class-agnostic prompt whose embedding conditions the pass ("").
+        seed: Run seed the per-image noise seeds are hashed from.
+        batch_size: Images per UNet pass.
+        splits: Splits whose features are extracted.
+        evaluation_split: Split the classifier is tested on.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
+        train_from: Column -> dataset whose ``train`` split trains that column's
+            classifier, for a column without a train split of its own (ImageNet's 2,000
+            validation images learn from ImageNet train).
+        classifier_from: Column -> another column whose trained classifier evaluates it
+            through its class map (ObjectNet: the ImageNet classifier, a prediction right
+            when its ImageNet class is among the ObjectNet class's ids).
+    """
+
+    model: str
+    datasets: tuple[str, ...]
+    classifier: dict = field(default_factory=dict)
+    timestep: int = 100
+    prompt: str = ""
+    seed: int = 0
+    batch_size: int = 32
+    splits: tuple[str, ...] = ("train", "test")
+    evaluation_split: str = "test"
+    device: str = "auto"
+    train_from: dict = field(default_factory=dict)
+    classifier_from: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "datasets", tuple(self.datasets))
+        object.__setattr__(self, "splits", tuple(self.splits))
+        for key in ("train_from", "classifier_from"):
+            unknown = sorted(set(getattr(self, key)) - set(self.datasets))
+            if unknown:
+                raise ValueError(f"baselines.features.{key}: {unknown} not among baselines.features.datasets")
+        for column, source in self.classifier_from.items():
+            if source not in self.datasets or source in self.classifier_from:
+                raise ValueError(f"baselines.features.classifier_from.{column}: {source!r} must be a column that "
+                                 "trains its own classifier (in datasets, not itself in classifier_from)")
+        if self.timestep < 0:
+            raise ValueError(f"baselines.features.timestep must be >= 0, got {self.timestep}")
+        if "train" not in self.splits or self.evaluation_split not in self.splits:
+            raise ValueError(f"baselines.features.splits {list(self.splits)} must contain 'train' and the "
+                             f"evaluation split {self.evaluation_split!r}")
+
+
+    @property
+    def feature_datasets(self) -> tuple[str, ...]:
+        """Every dataset whose maps are extracted: the columns and their train sources."""
+        return tuple(dict.fromkeys([*self.datasets, *self.train_from.values()]))
+
+    def splits_of(self, dataset: str) -> tuple[str, ...]:
+        """Splits extracted for ``dataset``: a borrowed-training column only its evaluation
+        split, a train source that is no column only ``train``, every other column all."""
+        if dataset in self.train_from or dataset in self.classifier_from:
+            return (self.evaluation_split,)
+        if dataset not in self.datasets:
+            return ("train",)
+        return self.splits
+
+
 # --- robustness study (zoo, shifts, fits; paper Sec. 6.3.1) ----------------------------
+@dataclass(frozen=True)
+class ZooModelSpec:
+    """One entry of ``zoo.models``.
+
+    Attributes:
+        architecture: Model name in the source (``resnet50.tv_in1k`` for timm,
+            ``vit_b_16`` for torchvision, ``digits_cnn`` for the embedded zoo).
+        source: Weight source: ``timm`` or ``torchvision``.
+        pretrained: timm only: load the published weights of ``architecture``.
+        weights: torchvision only: the weights enum member, e.g. ``IMAGENET1K_V1``.
+        kwargs: Extra keyword arguments of the constructor (widths, input size).
+        num_classes: Output classes of the model (1000 for ImageNet models).
+        image: Preprocessing (:class:`~.baselines.zoo.ZooImage` fields).
+        train_dataset: Dataset the pipeline trains the model on (with ``train``).
+        train: Training settings (:class:`~.baselines.zoo_training.ZooTrainConfig` fields).
+        paper_name: Row name of the model in the paper's Table 4, if it has one.
+    """
+
+    architecture: str
+    source: str = "timm"
+    pretrained: bool = False
+    weights: str | None = None
+    kwargs: dict = field(default_factory=dict)
+    num_classes: int = 1000
+    image: dict = field(default_factory=lambda: {"size": 224, "resize": 256})
+    train_dataset: str | None = None
+    train: dict | None = None
+    paper_name: str | None = None
+
+    def __post_init__(self) -> None:
+        # The source names are the zoo's registry (baselines.zoo, which imports torch): only
+        # the jobs that build or train a zoo model make this spec.
+        from .baselines.zoo import ZooError, list_sources
+
+        if self.source not in list_sources():
+            raise ZooError(f"unknown zoo source {self.source!r}; known: {list_sources()}")
+        if self.train is not None and (self.pretrained or self.weights):
+            raise ZooError(f"zoo model {self.architecture!r}: give either published weights "
+                           "(pretrained / weights) or a 'train' section, not both")
+        if self.train is not None and not self.train_dataset:
+            raise ZooError(f"zoo model {self.architecture!r} has a 'train' section but no 'train_dataset'")
+
+    @property
+    def transform(self) -> ZooImage:  # noqa: F821 - imported lazily below
+        from .baselines.zoo import ZooImage
+
+        return from_dict(ZooImage, self.image, f"zoo model {self.architecture} image")
+
+    @property
+    def trained_here(self) -> bool:
+        return self.train is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+
+@dataclass(frozen=True)
+class EvaluationSetting:
+    """One entry of ``zoo.settings``: where the zoo is evaluated.
+
+    Attributes:
+        dataset: Name of a dataset of the config.
+        split: Its split to evaluate.
+        classes_from: Dataset whose ``class_ids`` define the candidate classes and
+            the images kept (ID counterparts of ImageNet-A / ObjectNet); ``None``:
+            the dataset's own mapping.
+        border_crop: Pixels cropped from every side before preprocessing (ObjectNet: 2).
+        batch_size: Images per forward pass.
+    """
+
+    dataset: str
+    split: str = "test"
+    classes_from: str | None = None
+    border_crop: int = 0
+    batch_size: int = 256
+
+
 @dataclass(frozen=True)
 class ShiftSpec:
     """One entry of ``shifts:``: a dataset derived from another by rule ``build_shift``.

@@ -12,7 +12,12 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from .config import ConfigError
+from .audit.weights import WEIGHTS
+from .config import ConfigError, from_dict
+from .models.registry import adapter_uses_prompts, list_adapters
+from .models.released_prompts import AUTHORS_PROMPTS_URL
+from .specs import (ClipModelSpec, FeatureSpec, SequentialStudySpec, StrategySpec, SyntheticSpec, TestbedColumnsSpec,
+                    TrendSpec, ZeroShotSpec)
 
 __all__ = ["check_config", "check_names", "check_references", "ConfigError", "REFERENCES", "Reference",
            "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES"]
@@ -74,7 +79,7 @@ REFERENCES: tuple[Reference, ...] = (
     # LAION-filter audit (Table 2), CLIP baselines and Table 1
     Reference("audit.datasets[]", "datasets", "dataset"),
     Reference("baselines.clip_models.*.backend", _registry(".baselines", "list_clip_backends"), "CLIP backend",
-              default="open_clip"),
+              default=ClipModelSpec.backend),
     Reference("baselines.clip_models.*.table1_row", _table1_rows, "Table 1 row"),
     Reference("baselines.zero_shot.models[]", "baselines.clip_models", "CLIP model"),
     Reference("baselines.winoground.models[]", "baselines.clip_models", "CLIP model"),
@@ -178,11 +183,9 @@ def check_config(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the key and the fix for any dangling reference.
 
     :func:`check_names` first, then the names looked up in the package's registries and
-    every section parsed by its spec (which imports the package, torch included).
+    every section parsed by its spec (the objectives' registry imports torch).
     """
-    from .config import from_dict
     from .engine import list_objectives
-    from .specs import StrategySpec
 
     check_names(config)
     check_references(config, registries=True)
@@ -225,9 +228,6 @@ def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
 
 def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where: str) -> None:
     """The experiment's schedule on its model's timesteps and, where known, its dataset's classes."""
-    from .config import from_dict
-    from .specs import StrategySpec
-
     strategy = from_dict(StrategySpec, config["strategies"][run["strategy"]], f"strategies.{run['strategy']}")
     train = config["models"][run["model"]].get("train") or {}
     num_classes = known_num_classes(run["dataset"], config["datasets"][run["dataset"]])
@@ -243,9 +243,6 @@ def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where:
 # LAION-filter audit (Table 2), CLIP baselines and Table 1.
 def _check_audit_and_baselines(config: dict[str, Any]) -> None:
     """Prompt templates of the CLIP zero-shot datasets; Table 1's Diffusion Classifier runs are experiments."""
-    from .config import from_dict
-    from .specs import ZeroShotSpec
-
     baselines = config.get("baselines") or {}
     if baselines.get("zero_shot"):
         zero_shot = from_dict(ZeroShotSpec, baselines["zero_shot"], "baselines.zero_shot")
@@ -279,9 +276,6 @@ def _check_supervised(config: dict[str, Any]) -> None:
             scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
     for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
         scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
-        from .config import from_dict
-        from .specs import StrategySpec
-
         stored = set(_stored_objectives(from_dict(StrategySpec, config["strategies"][run["strategy"]],
                                                   f"strategies.{run['strategy']}")))
         missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
@@ -296,9 +290,6 @@ def _check_supervised(config: dict[str, Any]) -> None:
             scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
         sequential = (s.get("study") or {}).get("sequential")
         if sequential:
-            from .reporting.schedule_study import SequentialStudySpec
-            from .config import from_dict
-
             try:
                 from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential").configs()
             except ValueError as exc:
@@ -338,7 +329,11 @@ def _check_testbed_trend(robustness: dict[str, Any]) -> None:
     """With ``robustness.trend.source: testbed`` every fit names known testbed columns and selection."""
     from .robustness.testbed import SELECTIONS, TESTBED_COLUMNS
 
-    if (robustness.get("trend") or {}).get("source", "zoo") != "testbed":
+    try:
+        trend = from_dict(TrendSpec, robustness.get("trend"), "robustness.trend")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if trend.source != "testbed":
         return
     for name, fit in robustness.get("fits", {}).items():
         where = f"robustness.fits.{name}.testbed"
@@ -347,8 +342,8 @@ def _check_testbed_trend(robustness: dict[str, Any]) -> None:
                               "{id: <testbed column>, ood: <testbed column>, selection: standard|imagenet_a}")
         for key in ("id", "ood"):
             _known("testbed column", fit["testbed"][key], list(TESTBED_COLUMNS[2:]), f"{where}.{key}")
-        _known("testbed selection", fit["testbed"].get("selection", "standard"), SELECTIONS.names(),
-               f"{where}.selection")
+        _known("testbed selection", from_dict(TestbedColumnsSpec, fit["testbed"], where).selection,
+               SELECTIONS.names(), f"{where}.selection")
 
 
 # --- zero-shot and compositional runs (text-conditional models) ------------------------
@@ -437,10 +432,7 @@ def _check_digit_splits(datasets: dict[str, Any]) -> None:
 # --- Table 1: Synthetic SD Data and SD Features ----------------------------------------
 def _check_sd_baselines(config: dict[str, Any]) -> None:
     """``baselines.synthetic`` / ``baselines.features``: valid sections whose model is text-conditional."""
-    from .baselines.sd_features import FeatureSpec
-    from .baselines.synthetic import SyntheticSpec
     from .models import adapter_uses_prompts
-    from .config import from_dict
 
     baselines = config.get("baselines") or {}
     for section, spec_cls in (("synthetic", SyntheticSpec), ("features", FeatureSpec)):
@@ -457,13 +449,10 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
 
 
 # --- registry facts the Snakefile reads without importing torch ------------------------
-# Parsing the workflow (and `snakemake -n`) imports this module only; the packages these
-# facts live in import torch. tests/workflow/test_lint.py checks each against its home.
+# Parsing the workflow (and `snakemake -n`) imports this module; each fact is read from
+# its one home, a torch-free module of the package.
 
-#: Adapters conditioned on one prompt per class (models.adapter_uses_prompts).
-PROMPT_ADAPTERS = frozenset({"stable_diffusion"})
-#: The authors' prompt tables (models.released_prompts.AUTHORS_PROMPTS_URL).
-AUTHORS_PROMPTS_URL = ("https://raw.githubusercontent.com/diffusion-classifier/diffusion-classifier/"
-                       "e9f772d78b75976112d88a1002c496f6ef0cb27e/prompts")
-#: The weight files of the audit's embedding filters (audit.EMBEDDING_FILTERS), as named in weights_dir.
-AUDIT_WEIGHT_FILES = ("sac+logos+ava1-l14-linearMSE.pth", "clip_autokeras_binary_nsfw.safetensors")
+#: Adapters conditioned on one prompt per class (the adapter registry's ``uses_prompts``).
+PROMPT_ADAPTERS = frozenset(name for name in list_adapters() if adapter_uses_prompts(name))
+#: The weight files of the audit's filters, as named in ``audit.weights_dir``.
+AUDIT_WEIGHT_FILES = tuple(spec.filename for spec in WEIGHTS.values())

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from diffusion_classifier.baselines import ClipModelSpec, clip_pair_scores, load_clip_model
+from diffusion_classifier.baselines import clip_pair_scores, load_clip_model
+from diffusion_classifier.specs import ClipModelSpec
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.stages.baselines import clip_winoground
 

@@ -13,11 +13,11 @@ from PIL import Image
 from diffusion_classifier.audit import ChecksumMismatchError
 from diffusion_classifier.baselines import (
     WEIGHTS_UNAVAILABLE,
-    ClipModelSpec,
     class_prompts,
     load_clip_model,
     zero_shot_predict,
 )
+from diffusion_classifier.specs import ClipModelSpec
 from diffusion_classifier.stages.baselines import clip_zero_shot
 
 from helpers import clip_standin

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from diffusion_classifier.baselines import ClipModel, ClipModelSpec, list_clip_backends, register_clip_backend
+from diffusion_classifier.baselines import ClipModel, list_clip_backends, register_clip_backend
+from diffusion_classifier.specs import ClipModelSpec
 
 BACKEND = "test_tiny_clip"
 COLOR_WORDS = {"red": 0, "green": 1, "blue": 2}

@@ -79,24 +79,12 @@ def test_parsing_the_workflow_does_not_import_torch(tmp_path):
         f"sys.argv = ['snakemake', '-n', '--quiet', '--configfile', 'config/paper.yaml', "
         f"'--config', 'results={tmp_path / 'results'}']\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print('IMPORTED', sorted(m for m in ('torch', 'diffusion_classifier.models', 'diffusion_classifier.engine')"
-        " if m in sys.modules))\n"
+        "print('IMPORTED', sorted(m for m in ('torch', 'diffusion_classifier.models.base',"
+        " 'diffusion_classifier.engine.scoring') if m in sys.modules))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]
     assert "IMPORTED []" in run.stdout, run.stdout[-2000:]
-
-
-def test_registry_facts_of_the_workflow_match_their_homes():
-    """workflow_config's torch-free copies of three registry facts are the registries' own."""
-    from diffusion_classifier.audit import EMBEDDING_FILTERS, get_weights_spec
-    from diffusion_classifier.models import adapter_uses_prompts, list_adapters
-    from diffusion_classifier.models import released_prompts
-    from diffusion_classifier.workflow_config import AUDIT_WEIGHT_FILES, AUTHORS_PROMPTS_URL, PROMPT_ADAPTERS
-
-    assert PROMPT_ADAPTERS == {name for name in list_adapters() if adapter_uses_prompts(name)}
-    assert AUTHORS_PROMPTS_URL == released_prompts.AUTHORS_PROMPTS_URL
-    assert AUDIT_WEIGHT_FILES == tuple(get_weights_spec(f.weights).filename for f in EMBEDDING_FILTERS.values())
 
 
 def _mini_with(tmp_path: Path, edit) -> Path:

@@ -11,91 +11,29 @@ Typical use::
     scores = score_manifest(manifest, root, load_clip_l14_embedder(device), heads)
     table = table2({"cifar10": scores})
 
-Nothing is read or downloaded at import time; open_clip and h5py are imported only by the
+Nothing is read or downloaded at import time, and the names below load on first use
+(``lazy_loader``, SPEC 1): the weight registry (:mod:`.weights`) and the Table 2 summary
+(:mod:`.summary`) import no torch; open_clip and h5py are imported only by the
 functions that need them.
 """
 
-from diffusion_classifier.audit._heads import LoadedHead, WeightsLayoutError
-from diffusion_classifier.audit.aesthetic import (
-    AESTHETIC_STATE_LAYOUT,
-    AESTHETIC_THRESHOLD,
-    AESTHETIC_URL,
-    AestheticHead,
-    load_aesthetic_head,
-)
-from diffusion_classifier.audit.config import AuditConfig
-from diffusion_classifier.audit.embedding import EmbedFn, l2_normalize, load_clip_l14_embedder
-from diffusion_classifier.audit.nsfw import (
-    NSFW_KERAS_URL,
-    NSFW_STATE_LAYOUT,
-    PUNSAFE_THRESHOLD,
-    NSFWHead,
-    convert_keras_nsfw,
-    keras_nsfw_to_state,
-    load_nsfw_head,
-)
-from diffusion_classifier.audit.resolution import passes_resolution
-from diffusion_classifier.audit.scoring import (
-    EMBEDDING_FILTERS,
-    SCORE_COLUMNS,
-    EmbeddingFilter,
-    decode_failures,
-    load_filter_heads,
-    score_manifest,
-)
-from diffusion_classifier.audit.summary import (
-    TABLE2_COLUMNS,
-    format_table2,
-    pass_share,
-    summarize_scores,
-    table2,
-)
-from diffusion_classifier.audit.weights import (
-    WEIGHTS,
-    ChecksumMismatchError,
-    WeightsCheck,
-    WeightsSpec,
-    get_weights_spec,
-    register_weights,
-    verify_weights_file,
-)
+import lazy_loader
 
-__all__ = [
-    "AESTHETIC_STATE_LAYOUT",
-    "AESTHETIC_THRESHOLD",
-    "AESTHETIC_URL",
-    "EMBEDDING_FILTERS",
-    "NSFW_KERAS_URL",
-    "NSFW_STATE_LAYOUT",
-    "PUNSAFE_THRESHOLD",
-    "SCORE_COLUMNS",
-    "TABLE2_COLUMNS",
-    "WEIGHTS",
-    "AestheticHead",
-    "AuditConfig",
-    "ChecksumMismatchError",
-    "EmbedFn",
-    "EmbeddingFilter",
-    "LoadedHead",
-    "NSFWHead",
-    "WeightsCheck",
-    "WeightsLayoutError",
-    "WeightsSpec",
-    "convert_keras_nsfw",
-    "decode_failures",
-    "format_table2",
-    "get_weights_spec",
-    "keras_nsfw_to_state",
-    "l2_normalize",
-    "load_aesthetic_head",
-    "load_clip_l14_embedder",
-    "load_filter_heads",
-    "load_nsfw_head",
-    "pass_share",
-    "passes_resolution",
-    "register_weights",
-    "score_manifest",
-    "summarize_scores",
-    "table2",
-    "verify_weights_file",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "_heads": ["LoadedHead", "WeightsLayoutError"],
+        "aesthetic": ["AESTHETIC_STATE_LAYOUT", "AESTHETIC_THRESHOLD", "AESTHETIC_URL", "AestheticHead",
+                      "load_aesthetic_head"],
+        "config": ["AuditConfig"],
+        "embedding": ["EmbedFn", "l2_normalize", "load_clip_l14_embedder"],
+        "nsfw": ["NSFW_KERAS_URL", "NSFW_STATE_LAYOUT", "PUNSAFE_THRESHOLD", "NSFWHead", "convert_keras_nsfw",
+                 "keras_nsfw_to_state", "load_nsfw_head"],
+        "resolution": ["passes_resolution"],
+        "scoring": ["EMBEDDING_FILTERS", "SCORE_COLUMNS", "EmbeddingFilter", "decode_failures", "load_filter_heads",
+                    "score_manifest"],
+        "summary": ["TABLE2_COLUMNS", "format_table2", "pass_share", "summarize_scores", "table2"],
+        "weights": ["WEIGHTS", "ChecksumMismatchError", "WeightsCheck", "WeightsSpec", "get_weights_spec",
+                    "register_weights", "verify_weights_file"],
+    },
+)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,11 @@ from PIL import Image
 from ..data.images import convert_image
 from .._registry import Registry
 from ..audit.weights import WeightsSpec, verify_weights_file
+from ..specs import ClipModelSpec
 
 __all__ = [
     "WEIGHTS_UNAVAILABLE",
     "ClipModel",
-    "ClipModelSpec",
     "ClipUnavailable",
     "get_clip_backend",
     "list_clip_backends",
@@ -57,47 +57,6 @@ class ClipUnavailable(RuntimeError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-@dataclass(frozen=True)
-class ClipModelSpec:
-    """One entry of ``baselines.clip_models``.
-
-    Attributes:
-        architecture: open_clip model name (``RN50``, ``ViT-L-14``, ``ViT-H-14``).
-        pretrained: open_clip pretrained tag (``openai``, ``laion2b_s32b_b79k``): which
-            published weights the baseline means.
-        label: Name shown in tables ("CLIP ResNet-50").
-        backend: Name in the backend registry.
-        checkpoint: Local weights file; used instead of a download when present.
-        sha256: Expected digest of ``checkpoint``; a mismatch refuses to run.
-        allow_download: Let the backend fetch ``pretrained`` (or use its cache) when no
-            local checkpoint exists. Off in the embedded default: no network.
-        quick_gelu: Build the model with QuickGELU (OpenAI's weights were trained with it;
-            needed when loading OpenAI weights from a local file).
-        cache_dir: Backend download cache.
-        required: Fail instead of reporting "n/a" when the model cannot be loaded.
-        table1_row: Key of the Table 1 row this model fills (``clip_rn50``, ...), if any.
-    """
-
-    architecture: str
-    pretrained: str
-    label: str = ""
-    backend: str = "open_clip"
-    checkpoint: str | None = None
-    sha256: str | None = None
-    allow_download: bool = False
-    quick_gelu: bool = False
-    cache_dir: str | None = None
-    required: bool = False
-    table1_row: str | None = None
-
-    @property
-    def model_id(self) -> str:
-        return f"{self.backend}:{self.architecture}/{self.pretrained}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

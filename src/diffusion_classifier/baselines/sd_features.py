@@ -30,7 +30,6 @@ inputs, so an 8x8 map is not reduced to 2x2 before the first stage
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -44,84 +43,15 @@ from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version
 from ..engine.noising import forward_noise
 from ..engine.scoring import image_seed
+from ..specs import FeatureSpec
 
-__all__ = ["FeatureSpec", "FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents",
+__all__ = ["FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents",
            "write_features", "read_features", "adapt_stem"]
 
 log = logging.getLogger(__name__)
 
 FEATURES_FILE = "features.safetensors"
 INDEX_FILE = "index.csv"
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """The ``baselines.features`` section.
-
-    Attributes:
-        model: Text-conditional model (name in ``models``) whose UNet is read.
-        datasets: Labelled datasets (train split to fit, ``evaluation_split`` to test).
-        classifier: Zoo entry trained on the maps; ``kwargs.in_chans`` and
-            ``num_classes`` are filled from the features and the dataset.
-        timestep: Noise level of the single forward pass (paper: 100).
-        prompt: Class-agnostic prompt whose embedding conditions the pass ("").
-        seed: Run seed the per-image noise seeds are hashed from.
-        batch_size: Images per UNet pass.
-        splits: Splits whose features are extracted.
-        evaluation_split: Split the classifier is tested on.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        train_from: Column -> dataset whose ``train`` split trains that column's
-            classifier, for a column without a train split of its own (ImageNet's 2,000
-            validation images learn from ImageNet train).
-        classifier_from: Column -> another column whose trained classifier evaluates it
-            through its class map (ObjectNet: the ImageNet classifier, a prediction right
-            when its ImageNet class is among the ObjectNet class's ids).
-    """
-
-    model: str
-    datasets: tuple[str, ...]
-    classifier: dict = field(default_factory=dict)
-    timestep: int = 100
-    prompt: str = ""
-    seed: int = 0
-    batch_size: int = 32
-    splits: tuple[str, ...] = ("train", "test")
-    evaluation_split: str = "test"
-    device: str = "auto"
-    train_from: dict = field(default_factory=dict)
-    classifier_from: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", tuple(self.datasets))
-        object.__setattr__(self, "splits", tuple(self.splits))
-        for key in ("train_from", "classifier_from"):
-            unknown = sorted(set(getattr(self, key)) - set(self.datasets))
-            if unknown:
-                raise ValueError(f"baselines.features.{key}: {unknown} not among baselines.features.datasets")
-        for column, source in self.classifier_from.items():
-            if source not in self.datasets or source in self.classifier_from:
-                raise ValueError(f"baselines.features.classifier_from.{column}: {source!r} must be a column that "
-                                 "trains its own classifier (in datasets, not itself in classifier_from)")
-        if self.timestep < 0:
-            raise ValueError(f"baselines.features.timestep must be >= 0, got {self.timestep}")
-        if "train" not in self.splits or self.evaluation_split not in self.splits:
-            raise ValueError(f"baselines.features.splits {list(self.splits)} must contain 'train' and the "
-                             f"evaluation split {self.evaluation_split!r}")
-
-
-    @property
-    def feature_datasets(self) -> tuple[str, ...]:
-        """Every dataset whose maps are extracted: the columns and their train sources."""
-        return tuple(dict.fromkeys([*self.datasets, *self.train_from.values()]))
-
-    def splits_of(self, dataset: str) -> tuple[str, ...]:
-        """Splits extracted for ``dataset``: a borrowed-training column only its evaluation
-        split, a train source that is no column only ``train``, every other column all."""
-        if dataset in self.train_from or dataset in self.classifier_from:
-            return (self.evaluation_split,)
-        if dataset not in self.datasets:
-            return ("train",)
-        return self.splits
 
 
 def noised_latents(x0: torch.Tensor, seeds: Sequence[int], timestep: int, alphas_cumprod: torch.Tensor) -> torch.Tensor:

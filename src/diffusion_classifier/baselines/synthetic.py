@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -35,65 +35,15 @@ from ..artifacts.provenance import code_version
 from ..data.images import opened
 from ..data.manifest import DatasetError, load_dataset, write_dataset
 from ..engine.scoring import image_seed
+from ..specs import SyntheticSpec
 
-__all__ = ["SyntheticSpec", "GENERATION_TABLE", "plan_images", "ddim_scheduler", "sample_images",
+__all__ = ["GENERATION_TABLE", "plan_images", "ddim_scheduler", "sample_images",
            "generate_shard", "merge_shards", "to_pil"]
 
 log = logging.getLogger(__name__)
 
 #: Side table of a synthetic dataset: image_id, class_index, class_name, prompt, seed, shard.
 GENERATION_TABLE = "generation.csv"
-
-
-@dataclass(frozen=True)
-class SyntheticSpec:
-    """The ``baselines.synthetic`` section.
-
-    Attributes:
-        model: Text-conditional model (name in ``models``) that generates.
-        datasets: Real datasets whose classes are generated and whose test split scores
-            the classifier (Table 1 columns).
-        images_per_class: Generated images per class.
-        steps: DDIM sampling steps (the paper's setting: 50).
-        guidance_scale: Classifier-free guidance weight; 1 samples unguided (no empty-prompt pass).
-        negative_prompt: The unconditional prompt of guidance ("" for SD).
-        seed: Run seed every image seed is hashed from.
-        batch_size: Images sampled together.
-        shards: Generation shards (each a job).
-        size: Output image side; ``None``: the model's native resolution.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        classifier: Zoo entry (``baselines.zoo.ZooModelSpec`` fields) trained on the
-            synthetic images; ``num_classes`` is taken from the dataset.
-        evaluation_split: Split of the real dataset the classifier is tested on.
-        batch_size_eval: Images per evaluation forward pass.
-    """
-
-    model: str
-    datasets: tuple[str, ...]
-    classifier: dict = field(default_factory=dict)
-    images_per_class: int = 10
-    steps: int = 50
-    guidance_scale: float = 1.0
-    negative_prompt: str = ""
-    seed: int = 0
-    batch_size: int = 16
-    shards: int = 1
-    size: int | None = None
-    device: str = "auto"
-    evaluation_split: str = "test"
-    batch_size_eval: int = 256
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "datasets", tuple(self.datasets))
-        if self.images_per_class < 1 or self.steps < 1 or self.shards < 1 or self.batch_size < 1:
-            raise ValueError("baselines.synthetic: images_per_class, steps, shards and batch_size must be >= 1")
-        if self.guidance_scale < 1.0:
-            raise ValueError(f"baselines.synthetic.guidance_scale must be >= 1 (1 = unguided), got "
-                             f"{self.guidance_scale}")
-
-    @property
-    def guided(self) -> bool:
-        return self.guidance_scale > 1.0
 
 
 def plan_images(prompts: pd.DataFrame, images_per_class: int, seed: int, num_shards: int) -> pd.DataFrame:

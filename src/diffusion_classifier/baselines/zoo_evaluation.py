@@ -30,31 +30,11 @@ from tqdm.auto import tqdm
 from ..config import from_dict
 from ..data.manifest import DatasetError, PreparedDataset
 from ..data.shifts import ReferenceModel
-from .zoo import ZooImage, ZooModelSpec, load_zoo_model
+from ..specs import ZooModelSpec
+from .zoo import ZooImage, load_zoo_model
 
-__all__ = ["EvaluationSetting", "ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
+__all__ = ["ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
            "reference_model", "summarise"]
-
-
-@dataclass(frozen=True)
-class EvaluationSetting:
-    """One entry of ``zoo.settings``: where the zoo is evaluated.
-
-    Attributes:
-        dataset: Name of a dataset of the config.
-        split: Its split to evaluate.
-        classes_from: Dataset whose ``class_ids`` define the candidate classes and
-            the images kept (ID counterparts of ImageNet-A / ObjectNet); ``None``:
-            the dataset's own mapping.
-        border_crop: Pixels cropped from every side before preprocessing (ObjectNet: 2).
-        batch_size: Images per forward pass.
-    """
-
-    dataset: str
-    split: str = "test"
-    classes_from: str | None = None
-    border_crop: int = 0
-    batch_size: int = 256
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,19 @@
-"""The classification engine: timestep grids and stages, objectives, batched scoring."""
+"""The classification engine: timestep grids and stages, objectives, batched scoring.
 
-from .noising import forward_noise
-from .objectives import PairBatch, get_objective, list_objectives, register_objective
-from .schedule import Schedule, Stage, strided_subgrid, timestep_grid
-from .scoring import (
-    DiffusionClassifier,
-    ImageScores,
-    NonFiniteErrorsError,
-    ScoringConfig,
-    check_finite,
-    draw_noise,
-    image_seed,
+The names below load on first use (``lazy_loader``, SPEC 1): the schedule, sequential
+and replay modules are torch-free, so the jobs that replay stored errors (Figures 3
+and 4, Table 5, the schedule study) and the config specs never import torch.
+"""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "noising": ["forward_noise"],
+        "objectives": ["PairBatch", "get_objective", "list_objectives", "register_objective"],
+        "schedule": ["Schedule", "Stage", "strided_subgrid", "timestep_grid"],
+        "scoring": ["DiffusionClassifier", "ImageScores", "NonFiniteErrorsError", "ScoringConfig", "check_finite",
+                    "draw_noise", "image_seed"],
+    },
 )
-from . import vlb as _vlb  # registers the learned-variance objectives (vlb, l2_vlb, and in bits)
-
-__all__ = [
-    "DiffusionClassifier",
-    "ImageScores",
-    "NonFiniteErrorsError",
-    "PairBatch",
-    "Schedule",
-    "ScoringConfig",
-    "Stage",
-    "check_finite",
-    "draw_noise",
-    "forward_noise",
-    "get_objective",
-    "image_seed",
-    "list_objectives",
-    "register_objective",
-    "strided_subgrid",
-    "timestep_grid",
-]

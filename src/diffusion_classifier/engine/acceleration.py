@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Acceleration", "pad_rows"]
 
-_AUTOCAST = {"none": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: ``autocast`` value -> torch dtype name (torch is imported only by the methods that
+#: act on a device, so the ``scoring.acceleration`` spec is checked without it).
+_AUTOCAST = {"none": None, "bfloat16": "bfloat16", "float16": "float16"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Acceleration:
 
     def apply_backends(self) -> None:
         """Set the process-wide backend flags this run asks for (only those switched on)."""
+        import torch
+
         if self.tf32:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -70,6 +76,8 @@ class Acceleration:
 
     def prepare(self, predictor) -> callable:
         """Lay out the predictor's networks and return the (maybe compiled) predict function."""
+        import torch
+
         if self.channels_last:
             for value in vars(predictor).values():
                 if isinstance(value, torch.nn.Module):
@@ -78,17 +86,23 @@ class Acceleration:
 
     def autocast_context(self, device: torch.device):
         """The autocast context of a forward pass (a no-op when ``autocast`` is ``none``)."""
+        import torch
+
         dtype = _AUTOCAST[self.autocast]
         if dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+        return torch.autocast(device_type=torch.device(device).type, dtype=getattr(torch, dtype))
 
     def inputs(self, x_t: torch.Tensor) -> torch.Tensor:
+        import torch
+
         return x_t.contiguous(memory_format=torch.channels_last) if self.channels_last and x_t.dim() == 4 else x_t
 
 
 def pad_rows(tensor: torch.Tensor, size: int) -> torch.Tensor:
     """``tensor`` with its last row repeated up to ``size`` rows."""
+    import torch
+
     missing = size - len(tensor)
     if missing <= 0:
         return tensor

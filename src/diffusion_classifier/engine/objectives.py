@@ -97,3 +97,8 @@ def l1(batch: PairBatch) -> torch.Tensor:
 def huber(batch: PairBatch) -> torch.Tensor:
     """Mean Huber (smooth l1, delta 1) error over C*H*W."""
     return _per_pair(F.huber_loss(batch.eps, batch.noise, reduction="none", delta=1.0))
+
+
+# The learned-variance objectives (vlb, l2_vlb, and in bits) register with the others,
+# whichever engine module is imported first (the engine package loads its names lazily).
+from . import vlb as _vlb  # noqa: E402,F401

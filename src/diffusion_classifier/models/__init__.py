@@ -1,41 +1,19 @@
-"""Noise predictors: the interface, adapters for concrete models, and their registry."""
+"""Noise predictors: the interface, adapters for concrete models, and their registry.
 
-from .base import CallablePredictor, NoisePrediction, NoisePredictor
-from .class_conditional import ClassConditionalPredictor
-from .registry import (ConditionSpec, adapter_uses_prompts, build_conditioning, list_adapters, load_predictor,
-                       register_adapter)
-from .text_conditional import TextConditionalPredictor
+The names below load on first use (``lazy_loader``, SPEC 1): the adapter registry
+(:mod:`.registry`) is torch-free, so the workflow and the torch-free jobs read adapter
+names without importing torch; a predictor class is imported when it is loaded.
+"""
 
-register_adapter(
-    "class_conditional",
-    ClassConditionalPredictor.from_pretrained,
-    lambda predictor, spec: predictor.conditioning(list(spec.class_ids)),
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "base": ["CallablePredictor", "NoisePrediction", "NoisePredictor"],
+        "class_conditional": ["ClassConditionalPredictor"],
+        "registry": ["ConditionSpec", "adapter_uses_prompts", "build_conditioning", "list_adapters",
+                     "load_predictor", "register_adapter"],
+        "text_conditional": ["TextConditionalPredictor"],
+    },
 )
-
-
-def _prompt_conditioning(predictor: TextConditionalPredictor, spec: ConditionSpec):
-    """Encode one prompt per candidate class (Stable Diffusion's conditioning table)."""
-    if len(spec.prompts) != len(spec.class_names):
-        raise ValueError(
-            f"{len(spec.prompts)} prompts for {len(spec.class_names)} classes: a text-conditional "
-            "model needs exactly one prompt per class (check the prompt template and class names)"
-        )
-    return predictor.encode_prompts(spec.prompts)
-
-
-register_adapter("stable_diffusion", TextConditionalPredictor.from_pretrained, _prompt_conditioning,
-                 uses_prompts=True)
-
-__all__ = [
-    "CallablePredictor",
-    "ClassConditionalPredictor",
-    "ConditionSpec",
-    "NoisePrediction",
-    "NoisePredictor",
-    "TextConditionalPredictor",
-    "adapter_uses_prompts",
-    "build_conditioning",
-    "list_adapters",
-    "load_predictor",
-    "register_adapter",
-]

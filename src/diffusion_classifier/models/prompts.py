@@ -25,14 +25,16 @@ import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import pandas as pd
-import torch
 
 from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version, file_sha256, verify_sha256
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    import torch  # imported by the functions that read or build embeddings
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
            "read_prompt_table", "PromptTableError", "check_identical_prompts"]
@@ -191,7 +193,7 @@ class PromptTable:
             group = group.sort_values("slot")
             if list(group["slot"]) != [0, 1]:
                 raise PromptTableError(f"{self.root}: example {example_id!r} does not have exactly captions 0 and 1")
-            out[str(example_id)] = self.embeddings[torch.as_tensor(group["index"].tolist())]
+            out[str(example_id)] = self.embeddings[group["index"].tolist()]
         return out
 
     def _check_kind(self, kind: str) -> None:

@@ -3,18 +3,24 @@
 A config names an adapter (``class_conditional``, ``stable_diffusion``, ...) and a
 checkpoint; :func:`load_predictor` does the rest. New kinds of model register here
 and the engine never changes.
+
+Torch-free: the built-in adapters (bottom of this module) import their predictor class
+when first loaded, so the workflow reads the adapter names, and which of them are
+conditioned on prompts, without importing torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from .._registry import Registry
-from .base import NoisePredictor
+
+if TYPE_CHECKING:
+    import torch
+
+    from .base import NoisePredictor
 
 __all__ = ["ConditionSpec", "register_adapter", "load_predictor", "list_adapters", "build_conditioning",
            "adapter_uses_prompts"]
@@ -36,8 +42,8 @@ class ConditionSpec:
     prompts: tuple[str, ...] = field(default=())
 
 
-Loader = Callable[..., NoisePredictor]
-Conditioner = Callable[[NoisePredictor, ConditionSpec], torch.Tensor]
+Loader = Callable[..., "NoisePredictor"]
+Conditioner = Callable[["NoisePredictor", ConditionSpec], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,12 @@ def list_adapters() -> list[str]:
 
 
 def load_predictor(adapter: str, checkpoint: str | Path, device: str | torch.device = "cpu",
-                   dtype: torch.dtype = torch.float32) -> NoisePredictor:
-    """Load ``checkpoint`` with the adapter registered as ``adapter``."""
+                   dtype: torch.dtype | None = None) -> NoisePredictor:
+    """Load ``checkpoint`` with the adapter registered as ``adapter`` (``dtype`` default: float32)."""
+    if dtype is None:
+        import torch
+
+        dtype = torch.float32
     return ADAPTERS.get(adapter).load(checkpoint, device=device, dtype=dtype)
 
 
@@ -77,3 +87,35 @@ def build_conditioning(adapter: str, predictor: NoisePredictor, spec: ConditionS
 def adapter_uses_prompts(adapter: str) -> bool:
     """Whether adapter ``adapter`` is conditioned on prompts (text) rather than class ids."""
     return ADAPTERS.get(adapter).uses_prompts
+
+
+# --- the built-in adapters -------------------------------------------------------------
+def _load_class_conditional(checkpoint, **kwargs) -> NoisePredictor:
+    from .class_conditional import ClassConditionalPredictor
+
+    return ClassConditionalPredictor.from_pretrained(checkpoint, **kwargs)
+
+
+def _class_conditioning(predictor, spec: ConditionSpec) -> torch.Tensor:
+    """The model's own class id of every candidate class."""
+    return predictor.conditioning(list(spec.class_ids))
+
+
+def _load_text_conditional(checkpoint, **kwargs) -> NoisePredictor:
+    from .text_conditional import TextConditionalPredictor
+
+    return TextConditionalPredictor.from_pretrained(checkpoint, **kwargs)
+
+
+def _prompt_conditioning(predictor, spec: ConditionSpec) -> torch.Tensor:
+    """Encode one prompt per candidate class (Stable Diffusion's conditioning table)."""
+    if len(spec.prompts) != len(spec.class_names):
+        raise ValueError(
+            f"{len(spec.prompts)} prompts for {len(spec.class_names)} classes: a text-conditional "
+            "model needs exactly one prompt per class (check the prompt template and class names)"
+        )
+    return predictor.encode_prompts(spec.prompts)
+
+
+register_adapter("class_conditional", _load_class_conditional, _class_conditioning)
+register_adapter("stable_diffusion", _load_text_conditional, _prompt_conditioning, uses_prompts=True)

@@ -11,7 +11,6 @@ and a paper-style adaptive schedule (:func:`sequential_rows`, :func:`plot_sequen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
 
@@ -19,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from ..engine.schedule import Schedule
-from ..engine.sequential import SequentialConfig
 from .figures import pyplot, save_figure
 from .stored_runs import accuracy_fields
 
-__all__ = ["candidate_schedules", "schedule_label", "plot_passes_vs_accuracy", "SequentialStudySpec",
+__all__ = ["candidate_schedules", "schedule_label", "plot_passes_vs_accuracy",
            "sequential_rows", "plot_sequential", "GOAL"]
 
 
@@ -80,42 +78,6 @@ def plot_passes_vs_accuracy(frame: pd.DataFrame, target: str | Path, title: str)
 
 
 # --- the sequential elimination strategy (engine.sequential) beside the schedules -----
-@dataclass(frozen=True)
-class SequentialStudySpec:
-    """Which sequential strategies the study replays, and what they are measured against.
-
-    Attributes:
-        k: Thresholds (standard errors) of the curve, one replay each.
-        block: Grid points per block.
-        min_points: Points before any class may be dropped.
-        reference: The paper-style adaptive schedule ``{evaluations, keep}`` on the stored
-            grid whose passes the goal halves; ``None``: compare with one stage only.
-        test, pool, first: The test's options (:class:`SequentialConfig`; off by default).
-    """
-
-    k: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
-    block: int = 5
-    min_points: int = 5
-    reference: dict | None = None
-    test: str = "mean"
-    pool: float = 0.0
-    first: list[int] | None = None
-
-    def configs(self) -> list[SequentialConfig]:
-        return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points, test=self.test,
-                                 pool=self.pool, first=None if self.first is None else tuple(self.first))
-                for k in self.k]
-
-    def reference_schedule(self, base: Schedule) -> Schedule | None:
-        if self.reference is None:
-            return None
-        evaluations, keep = tuple(self.reference["evaluations"]), tuple(self.reference.get("keep", [1]))
-        if max(evaluations) != len(base.grid):
-            raise ValueError(f"sequential.reference {self.reference}: its largest TrialList entry must be the "
-                             f"stored grid size {len(base.grid)}")
-        return Schedule(evaluations, keep, base.num_train_timesteps, base.timesteps)
-
-
 # Goal of the sequential strategy (beyond the paper): the one-stage answer at a fraction of its cost.
 GOAL = {"min_agreement": 99.0, "max_one_stage_fraction": 1 / 5, "max_reference_fraction": 1 / 2}
 

@@ -16,7 +16,7 @@ from ._outputs import table_stem
 from ._registry import stage
 
 if TYPE_CHECKING:
-    from ..baselines import ClipModelSpec
+    from ..specs import ClipModelSpec
 
 __all__ = ["clip_zero_shot", "clip_winoground", "make_table1"]
 
@@ -53,7 +53,8 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, o
     import pandas as pd
 
     from ..artifacts import code_version, write_frame, write_json
-    from ..baselines import ClipModelSpec, accuracy_summary, class_prompts, zero_shot_predict
+    from ..baselines import accuracy_summary, class_prompts, zero_shot_predict
+    from ..specs import ClipModelSpec
     from ..data import load_dataset
     from ..specs import ZeroShotSpec, from_dict, resolve_device
 
@@ -104,7 +105,8 @@ def clip_winoground(dataset_dir: str | Path, clip_model: dict, winoground: dict,
         split: Manifest split whose examples are scored.
     """
     from ..artifacts import code_version, write_frame, write_json
-    from ..baselines import ClipModelSpec, clip_pair_scores
+    from ..baselines import clip_pair_scores
+    from ..specs import ClipModelSpec
     from ..compositional import example_scores, summarise_examples
     from ..data import load_dataset
     from ..data.images import convert_image

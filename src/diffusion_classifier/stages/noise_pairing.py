@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..specs import NoisePairingSpec
 from ._registry import stage
 from .score import candidate_labels, run_conditioning
 
@@ -20,44 +20,9 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
-__all__ = ["NoisePairingSpec", "error_curves", "figure_noise_pairing"]
+__all__ = ["error_curves", "figure_noise_pairing"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NoisePairingSpec:
-    """The ``noise_pairing`` section: which image, which two classes, how many noises.
-
-    Attributes:
-        dataset: Dataset (of ``datasets``) the image comes from.
-        model: Model (of ``models``) that scores it.
-        classes: Two class names: the image's own class first, then a confusable one.
-        image: Image id; default the first image (by id) of ``classes[0]`` in ``split``.
-        split: Split the image is taken from.
-        noises: Fixed noises eps_i, one panel each (the paper: 4).
-        evaluations: Evenly spaced timesteps (1000 on a 1000-step model: every t).
-        seed: Seed of the noises.
-        batch_size: Noise-predictor inputs per forward pass.
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-    """
-
-    dataset: str
-    model: str
-    classes: list[str] = field(default_factory=list)
-    image: str | None = None
-    split: str = "test"
-    noises: int = 4
-    evaluations: int = 1000
-    seed: int = 0
-    batch_size: int = 250
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        if len(self.classes) != 2:
-            raise ValueError(f"noise_pairing.classes needs two class names (own, other), got {self.classes}")
-        if self.noises < 2:
-            raise ValueError(f"noise_pairing.noises must be at least 2 to measure a spread, got {self.noises}")
 
 
 def error_curves(predictor, x0: torch.Tensor, conditioning: torch.Tensor, names: list[str], noises: torch.Tensor,

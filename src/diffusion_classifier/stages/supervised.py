@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..specs import ScheduleStudySpec
 from ._outputs import table_stem
 from ._registry import stage
 
@@ -21,31 +21,11 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     from ..engine.schedule import Schedule
-    from ..reporting.schedule_study import SequentialStudySpec
+    from ..specs import SequentialStudySpec
 
-__all__ = ["ScheduleStudySpec", "figures_timesteps", "table_objectives", "schedule_study"]
+__all__ = ["figures_timesteps", "table_objectives", "schedule_study"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ScheduleStudySpec:
-    """Which schedules the passes-vs-accuracy study replays.
-
-    Attributes:
-        loss: The objective that ranks classes.
-        two_stage_evaluations: First-stage TrialList entries n of the (n, grid) x (k, 1) product.
-        two_stage_keep: First-stage KeepList entries k of that product.
-        schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
-        sequential: The sequential strategy's curve (:class:`SequentialStudySpec` fields);
-            empty: none.
-    """
-
-    loss: str = "l2"
-    two_stage_evaluations: list[int] = field(default_factory=list)
-    two_stage_keep: list[int] = field(default_factory=list)
-    schedules: list[dict] = field(default_factory=list)
-    sequential: dict = field(default_factory=dict)
 
 
 def _check_replay(cube, shard, schedule: Schedule, loss: str) -> np.ndarray:
@@ -238,11 +218,9 @@ def schedule_study(shards: list[str | Path], loss: str, output_stem: str | Path,
     from ..engine.replay import replay_schedule
     from ..engine.schedule import Schedule
     from ..reporting import write_table
-    from ..reporting.schedule_study import (
-        SequentialStudySpec, candidate_schedules, plot_passes_vs_accuracy, schedule_label,
-    )
+    from ..reporting.schedule_study import candidate_schedules, plot_passes_vs_accuracy, schedule_label
     from ..reporting.stored_runs import accuracy_fields, iter_cubes, stored_schedule
-    from ..specs import from_dict
+    from ..specs import SequentialStudySpec, from_dict
 
     seq_spec = from_dict(SequentialStudySpec, sequential, "supervised.schedules.study.sequential")\
         if sequential else None

@@ -22,8 +22,7 @@ from ._registry import stage
 if TYPE_CHECKING:
     import pandas as pd
     import torch
-    from ..baselines.sd_features import FeatureSpec
-    from ..baselines.zoo import ZooModelSpec
+    from ..specs import FeatureSpec, ZooModelSpec
 
 __all__ = ["generate_synthetic", "merge_synthetic", "train_synthetic_classifier", "extract_sd_features",
            "train_feature_classifier", "evaluate_feature_classifier"]
@@ -44,7 +43,7 @@ def _predictor(model: dict, checkpoint: str | Path, device_name: str):
 
 def _classifier_spec(section: dict, where: str, num_classes: int, train_dataset: str, **kwargs) -> ZooModelSpec:
     """The zoo entry of a baseline classifier, its class count and inputs filled in."""
-    from ..baselines.zoo import ZooModelSpec
+    from ..specs import ZooModelSpec
     from ..specs import from_dict
 
     spec = from_dict(ZooModelSpec, {"train_dataset": train_dataset, **section}, where)
@@ -56,7 +55,8 @@ def generate_synthetic(dataset_dir: str | Path, prompts_dir: str | Path, checkpo
                        synthetic: dict, shard: int, output_dir: str | Path, names: dict | None = None) -> Path:
     """Generate shard ``shard`` of ``synthetic.shards`` from a dataset's prompt table."""
     from ..artifacts import environment
-    from ..baselines.synthetic import SyntheticSpec, generate_shard, plan_images
+    from ..baselines.synthetic import generate_shard, plan_images
+    from ..specs import SyntheticSpec
     from ..data import load_dataset
     from ..models.prompts import read_prompt_table
     from ..specs import from_dict
@@ -103,7 +103,7 @@ def train_synthetic_classifier(synthetic_dir: str | Path, real_dataset_dir: str 
     """Train ``synthetic.classifier`` on generated images only; test it on the real split."""
     from ..artifacts import code_version
     from ..baselines.summary import accuracy_summary
-    from ..baselines.synthetic import SyntheticSpec
+    from ..specs import SyntheticSpec
     from ..baselines.zoo import load_trained
     from ..baselines.zoo_evaluation import ClassMapping, evaluate_classifier
     from ..baselines.zoo_training import train_zoo_classifier
@@ -135,7 +135,8 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
                         output_dir: str | Path, names: dict | None = None) -> Path:
     """Mid-block maps at ``features.timestep`` of every configured split (fp16 safetensors + index)."""
     from ..artifacts import environment, write_timing
-    from ..baselines.sd_features import FeatureSpec, extract_split, write_features
+    from ..baselines.sd_features import extract_split, write_features
+    from ..specs import FeatureSpec
     from ..data import load_dataset
     from ..specs import from_dict
 
@@ -188,7 +189,8 @@ def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, 
     import pandas as pd
 
     from ..artifacts import code_version
-    from ..baselines.sd_features import FeatureSpec, read_features
+    from ..baselines.sd_features import read_features
+    from ..specs import FeatureSpec
     from ..baselines.summary import accuracy_summary
     from ..baselines.zoo import load_trained
     from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors
@@ -270,7 +272,7 @@ def evaluate_feature_classifier(features_dir: str | Path, dataset_dir: str | Pat
     classifier, its 1000-way prediction right when it falls among the ImageNet ids of the
     image's ObjectNet class.
     """
-    from ..baselines.sd_features import FeatureSpec
+    from ..specs import FeatureSpec
     from ..baselines.zoo import CHECKPOINT_CONFIG
     from ..baselines.zoo_training import ZooTrainConfig
     from ..data import load_dataset
