@@ -43,15 +43,14 @@ rule fit_effective_robustness:
         fit=f"{RESULTS}/robustness/{{fit}}/fit.json",
     params:
         robustness=as_json(ROBUSTNESS),
-        out_dir=lambda w: fit_dir(w.fit),
     log:
         f"{RESULTS}/logs/fit_effective_robustness/{{fit}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
     shell:
         "diffusion-classifier fit-effective-robustness --fit-name {wildcards.fit:q} --robustness {params.robustness:q} "
-        "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} "
-        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} --output-models {output.models:q} "
+        "--output-parameters {output.parameters:q} --output-fit {output.fit:q} > {log:q} 2>&1"
 
 
 rule make_robustness_table:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["table_stem"]
+__all__ = ["table_stem", "table_and_figure"]
 
 
 def table_stem(output_md: str | Path, output_csv: str | Path) -> Path:
@@ -22,3 +22,13 @@ def table_stem(output_md: str | Path, output_csv: str | Path) -> Path:
         raise UserError(f"--output-md {md} and --output-csv {csv}: a table is written as <stem>.md and "
                         "<stem>.csv of one stem; declare the rule's outputs that way")
     return md.with_suffix("")
+
+
+def table_and_figure(paths: list[str | Path], flag: str) -> tuple[Path, Path]:
+    """The table stem and the figure of ``paths`` = ``<stem>.md``, ``<stem>.csv``, ``<figure>.png``."""
+    from ..errors import UserError
+
+    if len(paths) != 3 or Path(paths[2]).suffix != ".png":
+        raise UserError(f"{flag} {' '.join(map(str, paths))}: give a table's .md and .csv and a figure's .png, "
+                        "in that order, as the rule declares them")
+    return table_stem(paths[0], paths[1]), Path(paths[2])
