@@ -45,12 +45,12 @@ def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: 
     from ..errors import UserError
     from ..specs import from_dict
 
-    spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
-    net = load_zoo_model(spec, checkpoint)
     if not len(output_predictions) == len(output_summaries) == len(settings):
         raise UserError(f"--output-predictions and --output-summaries: give one file each per setting of "
                         f"zoo.settings ({len(settings)}: {', '.join(settings)}), not {len(output_predictions)} "
                         f"and {len(output_summaries)}")
+    spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
+    net = load_zoo_model(spec, checkpoint)
     root = Path(data_root)
     summaries = []
     for (setting_name, setting), predictions_path, summary_path in zip(settings.items(), output_predictions,
