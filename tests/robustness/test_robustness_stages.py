@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from diffusion_classifier.robustness import inverse_logit, logit
-from helpers.fits import fit_outputs
+from helpers.fits import fit_inputs, fit_outputs
 from diffusion_classifier.stages.robustness import (
     fit_effective_robustness,
     make_robustness_table,
@@ -56,7 +56,7 @@ def test_linear_fit_recovers_the_trend_and_the_offset(tmp_path):
     assert (models.loc[models["family"] == "discriminative", "residual_logit"].abs() < 1e-3).all()
     assert (models["ood_ci_low"] < models["ood_accuracy"]).all()
     stem = tmp_path / "tables" / "table4"
-    make_robustness_table([tmp_path / "fit"], stem.with_suffix(".md"), stem.with_suffix(".csv"))
+    make_robustness_table(*fit_inputs(tmp_path / "fit"), stem.with_suffix(".md"), stem.with_suffix(".csv"))
     table = pd.read_csv(stem.with_suffix(".csv"))
     dc = table[table["model"] == "Diffusion Classifier"].iloc[0]
     assert dc["paper_id"] == 77.5 and dc["paper_ood"] == 64.6  # paper Table 4, DiT-XL/2 256
@@ -79,7 +79,7 @@ def test_piecewise_fit_leaves_the_reference_out_and_splits_at_its_accuracy(tmp_p
     assert info["effective_robustness"]["Diffusion Classifier"] == pytest.approx(expected, abs=0.05)
     params = pd.read_csv(tmp_path / "fit" / "parameters.csv")
     assert params["piece"].tolist() == ["lower", "upper"]
-    plot_effective_robustness([tmp_path / "fit"], tmp_path / "fig.png", tmp_path / "fig.csv")
+    plot_effective_robustness(*fit_inputs(tmp_path / "fit"), tmp_path / "fig.png", tmp_path / "fig.csv")
     assert (tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
     data = pd.read_csv(tmp_path / "fig.csv")
     assert set(data["kind"]) == {"point", "line"} and set(data.loc[data["kind"] == "line", "series"]) == {"lower", "upper"}

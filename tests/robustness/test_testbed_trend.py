@@ -10,7 +10,7 @@ import pytest
 
 from diffusion_classifier.robustness import logit
 from diffusion_classifier.robustness.testbed import fit_testbed, load_testbed, published_check, published_points
-from helpers.fits import fit_outputs
+from helpers.fits import fit_inputs, fit_outputs
 from diffusion_classifier.stages.robustness import (
     fit_effective_robustness,
     make_robustness_table,
@@ -102,11 +102,11 @@ def test_fit_stage_with_the_testbed_trend(tmp_path):
     assert not models["in_fit"].any()
     assert models.loc["resnet18", "published_check"].startswith("ID 80.00% outside")
     assert models.loc["resnet50", "published_check"] == "agrees"
-    make_robustness_table([tmp_path / "fit"], tmp_path / "table4.md", tmp_path / "table4.csv")
+    make_robustness_table(*fit_inputs(tmp_path / "fit"), tmp_path / "table4.md", tmp_path / "table4.csv")
     table = pd.read_csv(tmp_path / "table4.csv", keep_default_na=False).set_index("model")
     assert float(table.loc["resnet18", "published_id"]) == pytest.approx(87.39)
     assert "outside" in table.loc["resnet18", "published_check"] and table.loc["DC", "published_check"] == ""
-    plot_effective_robustness([tmp_path / "fit"], tmp_path / "fig6.png", tmp_path / "fig6.csv")
+    plot_effective_robustness(*fit_inputs(tmp_path / "fit"), tmp_path / "fig6.png", tmp_path / "fig6.csv")
     data = pd.read_csv(tmp_path / "fig6.csv")
     assert (data["kind"] == "published").sum() == 209 and ((data["kind"] == "published") & data["in_fit"]).sum() == 84
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,27 +75,35 @@ def fit_effective_robustness(fit_name: str, robustness: dict, zoo_summaries: lis
     return result.info
 
 
-def _load_fits(fit_dirs: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
+def _load_fits(fit_paths: list[str | Path], models_paths: list[str | Path]) -> dict[str, tuple[dict, pd.DataFrame]]:
     """Each fit's record and per-model table, by fit name (the inputs of Table 4 and Figure 6)."""
     import pandas as pd
 
-    fits = {}
-    for d in map(Path, fit_dirs):
-        info = json.loads((d / "fit.json").read_text())
-        fits[info["name"]] = (info, pd.read_csv(d / "models.csv", keep_default_na=False,
-                                                na_values=["", "nan", "NaN"]))
-    return fits
+    from ..errors import UserError
+
+    if len(fit_paths) != len(models_paths):
+        raise UserError(f"--fit-paths and --models-paths: give each fit's fit.json and models.csv, in the same "
+                        f"order, not {len(fit_paths)} and {len(models_paths)} files")
+    return {info["name"]: (info, pd.read_csv(models, keep_default_na=False, na_values=["", "nan", "NaN"]))
+            for info, models in zip(read_jsons(fit_paths), models_paths)}
 
 
 @stage("make-robustness-table")
 def make_robustness_table(
-    fit_dirs: list[str | Path], output_md: str | Path, output_csv: str | Path
+    fit_paths: list[str | Path], models_paths: list[str | Path], output_md: str | Path, output_csv: str | Path
 ) -> tuple[Path, Path]:
-    """Table 4: ID and OOD accuracy (%) per model and shift, the paper's values beside."""
+    """Table 4: ID and OOD accuracy (%) per model and shift, the paper's values beside.
+
+    Args:
+        fit_paths: Each fit's record (``fit.json`` of ``fit-effective-robustness``).
+        models_paths: Each fit's per-model table (its ``models.csv``), in the same order.
+        output_md: The table in Markdown (rounded, with its caption).
+        output_csv: The table in CSV (full precision); the two share a stem.
+    """
     from ..reporting import write_table
     from ..reporting.robustness import table4_frame
 
-    frame = table4_frame(_load_fits(fit_dirs))
+    frame = table4_frame(_load_fits(fit_paths, models_paths))
     return write_table(frame, table_stem(output_md, output_csv),
                        "Table 4: ID and OOD top-1 accuracy (%) with 99.5% Clopper-Pearson intervals, effective "
                        "robustness (accuracy points above the discriminative trend) and the paper's reported "
@@ -104,12 +111,20 @@ def make_robustness_table(
 
 
 @stage("plot-effective-robustness")
-def plot_effective_robustness(fit_dirs: list[str | Path], output_png: str | Path, output_csv: str | Path) -> Path:
-    """Figure 6 (PNG) and the data behind it (CSV)."""
+def plot_effective_robustness(fit_paths: list[str | Path], models_paths: list[str | Path], output_png: str | Path,
+                              output_csv: str | Path) -> Path:
+    """Figure 6 (PNG) and the data behind it (CSV).
+
+    Args:
+        fit_paths: Each fit's record (``fit.json`` of ``fit-effective-robustness``).
+        models_paths: Each fit's per-model table (its ``models.csv``), in the same order.
+        output_png: The figure.
+        output_csv: The data behind it.
+    """
     from ..artifacts import write_frame
     from ..reporting.robustness import figure6_data, plot_figure6
 
-    fits = _load_fits(fit_dirs)
+    fits = _load_fits(fit_paths, models_paths)
     data = figure6_data(fits)
     write_frame(data, output_csv, float_format="%.8g")
     plot_figure6(data, fits, output_png)
