@@ -4,7 +4,8 @@
 captions of its example with the same :class:`DiffusionClassifier` as
 classification (the two captions are the conditioning table, a one-stage schedule:
 every caption sees the same timesteps and one fixed noise per timestep). The
-per-pair errors go to the error store, one shard per job, image by image;
+per-pair errors go to the error store, one shard per job, image by image, through
+the classification shards' loop (:func:`.score.score_images`);
 an image's label is its own caption's slot, so "correct" there means the image
 prefers its own caption. ``aggregate_pairs`` turns the shards into per-example
 text / image / group outcomes and their summary overall and per tag.
@@ -90,10 +91,13 @@ def score_pairs(
     rows["example_id"] = [example_id for example_id, _ in todo]
     log.info("scoring %d images of %d examples (%d already done), %d passes per image",
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
-    return score_images(dataset, rows, writer, lambda row: DiffusionClassifier(predictor, captions[row["example_id"]],
-                                                                               config),
-                        predictor=predictor, transform=model_spec.transform, scoring_spec=scoring_spec,
-                        strategy_spec=strategy_spec, expected_ids=[image_id for _, _, image_id in images],
+
+    def example_classifier(row):  # an image's conditioning table: its example's two captions
+        return DiffusionClassifier(predictor, captions[row["example_id"]], config)
+
+    return score_images(dataset, rows, writer, example_classifier, predictor=predictor,
+                        transform=model_spec.transform, scoring_spec=scoring_spec, strategy_spec=strategy_spec,
+                        expected_ids=[image_id for _, _, image_id in images],
                         extra_provenance={"num_examples": len(examples)}, desc=f"score pairs {Path(output_dir).name}")
 
 
