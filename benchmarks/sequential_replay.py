@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffusion_classifier.reporting.schedule_study import GOAL
+from diffusion_classifier.reporting.schedule_study import GOAL, sequential_study
 from diffusion_classifier.specs import SequentialStudySpec
-from diffusion_classifier.stages.supervised import sequential_study
 
 RUNS = {  # the embedded default's stored one-stage runs
     "supervised": "digits/digits_unet/even25",

@@ -20,14 +20,28 @@ import pytest
 from diffusion_classifier.cli import _EMPTY, _greedy, cli, main
 from diffusion_classifier.stages import load_stages
 from diffusion_classifier.stages._registry import docstring_args
-from helpers.dry_run import dry_run_jobs
+from helpers.dry_run import dry_run_jobs_with_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _shell_commands(configfile: str) -> list[tuple[str, str]]:
-    """(rule, shell command) of every job of a dry run of ``configfile``."""
-    return dry_run_jobs(configfile, "--config", "results=/tmp/dc-cli-dry-run")
+def _shell_commands(configfile: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(rule, shell command, declared outputs) of every job of a dry run of ``configfile``."""
+    return dry_run_jobs_with_outputs(configfile, "--config", "results=/tmp/dc-cli-dry-run")
+
+
+def _output_words(words: list[str]) -> dict[str, list[str]]:
+    """``--output*`` flag -> the words after it (a list flag takes several)."""
+    flags: dict[str, list[str]] = {}
+    current = None
+    for word in words:
+        if word.startswith("--"):
+            current = word if word.startswith("--output") else None
+            if current:
+                flags[current] = []
+        elif current:
+            flags[current].append(word)
+    return flags
 
 
 def _stage_words(command: str) -> list[str]:
@@ -48,10 +62,14 @@ def _parse(words: list[str]) -> click.Context:
 @pytest.mark.parametrize("configfile", ["config/mini.yaml", "config/paper.yaml"])
 def test_every_rule_command_parses_with_the_generated_cli(configfile):
     jobs = _shell_commands(configfile)
-    assert len({rule for rule, _ in jobs}) >= 25, "the dry run printed too few rules"
+    assert len({rule for rule, _, _ in jobs}) >= 25, "the dry run printed too few rules"
     stages = load_stages()
-    for rule, command in dict.fromkeys(jobs):
+    for rule, command, outputs in dict.fromkeys(jobs):
         words = _stage_words(command)
+        # File names are decided once, in the rule: every output flag passes the rule's declared outputs.
+        for flag, paths in _output_words(words).items():
+            assert set(paths) <= set(outputs), (
+                f"rule {rule}: {flag} {paths} is not among its declared outputs {outputs}")
         assert words[0] == "diffusion-classifier", f"{rule}: {command}"
         try:
             _parse(words[1:])
@@ -78,11 +96,12 @@ def test_lists_are_the_words_after_their_flag():
     assert _greedy(["--a", "x", "y", "--b", "z"], flags, options) == ["--a", "x", "--a", "y", "--b", "z"]
     assert _greedy(["--a", "--b", "z"], flags, options) == ["--a", _EMPTY, "--b", "z"]
     ctx = _parse(["fit-effective-robustness", "--fit-name", "v2", "--robustness", "{}", "--zoo-summaries",
-                  "z1", "z2", "--diffusion-summaries", "--output-dir", "out"])
+                  "z1", "z2", "--diffusion-summaries", "--output-models", "m.csv", "--output-parameters", "p.csv",
+                  "--output-fit", "fit.json"])
     assert ctx.params["zoo_summaries"] == ("z1", "z2") and ctx.params["diffusion_summaries"] == []
     ctx = _parse(["schedule-study", "--shard-dirs", "s", "--study", "{}", "--output-md", "t.md", "--output-csv",
-                  "t.csv", "--output-figure", "f.png", "--output-sequential", "seq", "seq.png"])
-    assert ctx.params["output_sequential"] == ("seq", "seq.png")
+                  "t.csv", "--output-figure", "f.png", "--output-sequential", "seq.md", "seq.csv", "seq.png"])
+    assert ctx.params["output_sequential"] == ("seq.md", "seq.csv", "seq.png")
     ctx = _parse(["classify", "--checkpoint", "m", "--images", "i", "--classes", "a", "b", "--output", "o.csv"])
     assert ctx.params["classes"] == ("a", "b") and ctx.params["prompts"] is None  # not given: the stage's default
 

@@ -83,18 +83,20 @@ def test_the_runtime_table_reads_the_shards_timing_files(results, tmp_path):
     path = results / "predictions/d/m/s.summary.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(summary))
-    csv, _ = make_runtime_table([path], results / "timing")
+    csv, _ = make_runtime_table([path], results / "timing/runtime.md", results / "timing/runtime.csv")
     import pandas as pd
 
     row = pd.read_csv(csv).iloc[0]
     assert row["seconds_per_image"] == pytest.approx((1 + 2 + 3 + 2 + 3 + 4) / 6)
     assert row["passes_per_second"] == pytest.approx(20 / row["seconds_per_image"])
-    assert [p.name for p in make_tables([path], results / "tables")] == ["classification.csv", "classification.md"]
+    tables = results / "tables"
+    assert [p.name for p in make_tables([path], tables / "classification.md", tables / "classification.csv")] == [
+        "classification.csv", "classification.md"]
 
 
 def test_shards_pulled_without_their_timing_leave_the_runtime_empty(results, caplog):
     """Timing is not versioned: a run regenerating tables from pulled shards has none."""
-    from diffusion_classifier.stages.report import runtime_frame
+    from diffusion_classifier.reporting.run_tables import runtime_frame
 
     shard = write_shard(results / "scores/d/m/s/shard-000", seconds=1.0)
     timing_path(shard).unlink()
@@ -102,6 +104,6 @@ def test_shards_pulled_without_their_timing_leave_the_runtime_empty(results, cap
                "shards": [{"path": str(shard), "device": "cpu"}]}
     path = results / "s.summary.json"
     path.write_text(json.dumps(summary))
-    row = runtime_frame([path]).iloc[0]
+    row = runtime_frame([summary]).iloc[0]
     assert row.isna()[["seconds_per_image", "passes_per_second"]].all() and row["passes_per_image"] == 20.0
     assert "shard-000.timing.json is missing" in caplog.text

@@ -1,5 +1,7 @@
 """The tiny contrastive (CLIP-analogue) baseline of the miniature Table 3."""
 
+import json
+
 import pandas as pd
 import torch
 
@@ -39,7 +41,7 @@ def test_the_text_encoder_can_tell_word_order():
 
 def test_the_stage_writes_a_row_of_the_compositional_table(tmp_path):
     from diffusion_classifier.cli import main
-    from diffusion_classifier.stages.zeroshot import compositional_frame
+    from diffusion_classifier.reporting.run_tables import compositional_frame
 
     root = prepare_dataset("digit_captions", tmp_path / "dc", image_size=16, test_fraction=0.2, seed=0,
                            pairs_per_order=1, unseen_combinations=5, test_examples_per_combination=1,
@@ -49,6 +51,6 @@ def test_the_stage_writes_a_row_of_the_compositional_table(tmp_path):
                  "--group-by", "collapsed_tag", "tag", "--names",
                  '{"dataset": "digit_captions", "model": "contrastive", "strategy": "cosine"}',
                  "--output-examples", str(tmp_path / "ex.parquet"), "--output-summary", str(summary)]) == 0
-    frame = compositional_frame([summary])
+    frame = compositional_frame([json.loads(summary.read_text())])
     assert frame["model"].tolist()[0] == "contrastive" and "all" in frame["subset"].tolist()
     assert len(pd.read_parquet(tmp_path / "ex.parquet")) == frame.set_index("subset").loc["all", "examples"]

@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -103,8 +102,9 @@ def test_id_counterpart_restricts_images_and_candidates(tmp_path):
     assert mapping.candidates == (2, 5) and mapping.kept_labels().tolist() == [2, 5]
     ckpt = constant_checkpoint(tmp_path / "const", favourite=0)
     settings = {"full": {"dataset": "base"}, "base_sub": {"dataset": "base", "classes_from": "sub"}}
-    full, summary = evaluate_zoo_model(ckpt["spec"], "constant", settings, tmp_path, tmp_path / "out",
-                                       checkpoint=ckpt["checkpoint"])
+    full, summary = evaluate_zoo_model(
+        ckpt["spec"], "constant", settings, tmp_path, [tmp_path / "out" / s / "constant.parquet" for s in settings],
+        [tmp_path / "out" / s / "constant.summary.json" for s in settings], checkpoint=ckpt["checkpoint"])
     assert full["num_images"] == 10 and full["num_correct"] == 1  # always class 0
     assert summary["num_images"] == 2 and summary["num_candidate_classes"] == 2
     predictions = pd.read_parquet(tmp_path / "out" / "base_sub" / "constant.parquet")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.native_formats import build_flowers, build_imagenet_val_tree, build_objectnet, save_image, trust_flowers
+from helpers.native_formats import build_flowers, build_objectnet, save_image, trust_flowers
 from diffusion_classifier.data import DatasetError, load_dataset, prepare_dataset
 from diffusion_classifier.data.imagenet_classes import ILSVRC_FIRST_LAST, imagenet_class_names, read_imagenet_classes
 

@@ -3,7 +3,6 @@
 import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from diffusion_classifier.baselines.zoo_evaluation import reference_model

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 
 from diffusion_classifier.stages.score import score_shard
@@ -33,7 +32,10 @@ def test_figures_3_and_4_from_stable_diffusion_runs(tmp_path):
                                               "timesteps": [0, 500, 999], "noises_per_timestep": 2},
                           SCORING, tmp_path / "repeats", prompt=PROMPT)
     written = figures_timesteps([even], [repeats], "l1", {"500": [500], "0,500,999": [0, 500, 999]},
-                                tmp_path / "fig", {"dataset": "oxford_pets", "model": "sd2_base"})
+                                *(tmp_path / "fig" / name for name in (
+                                    "fig3_single_timestep.png", "fig3_single_timestep.csv",
+                                    "fig4_timestep_strategies.png", "fig4_timestep_strategies.csv")),
+                                {"dataset": "oxford_pets", "model": "sd2_base"})
     assert all(path.exists() for path in written)
     fig3 = pd.read_csv(tmp_path / "fig" / "fig3_single_timestep.csv")
     assert set(fig3["source"]) == {"even grid", "repeated timesteps"}

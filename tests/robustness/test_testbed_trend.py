@@ -10,6 +10,7 @@ import pytest
 
 from diffusion_classifier.robustness import logit
 from diffusion_classifier.robustness.testbed import fit_testbed, load_testbed, published_check, published_points
+from helpers.fits import fit_inputs, fit_outputs
 from diffusion_classifier.stages.robustness import (
     fit_effective_robustness,
     make_robustness_table,
@@ -89,7 +90,7 @@ def test_fit_stage_with_the_testbed_trend(tmp_path):
                                                 "selection": "imagenet_a"},
                                     "diffusion": [{"label": "DC", "model": "dit", "strategy": "s",
                                                    "id_dataset": "val_a", "ood_dataset": "in_a"}]}}}
-    info = fit_effective_robustness("imagenet_a", spec, zoo, diffusion, tmp_path / "fit")
+    info = fit_effective_robustness("imagenet_a", spec, zoo, diffusion, *fit_outputs(tmp_path / "fit"))
     # The pivot is the testbed's ResNet-50 on the 200 classes; our zoo is not in the fit.
     assert info["fit"]["pivot"] == pytest.approx(0.9186)
     assert (info["fit"]["lower"]["n"], info["fit"]["upper"]["n"]) == (33, 51)
@@ -101,11 +102,11 @@ def test_fit_stage_with_the_testbed_trend(tmp_path):
     assert not models["in_fit"].any()
     assert models.loc["resnet18", "published_check"].startswith("ID 80.00% outside")
     assert models.loc["resnet50", "published_check"] == "agrees"
-    make_robustness_table([tmp_path / "fit"], tmp_path / "table4.md", tmp_path / "table4.csv")
+    make_robustness_table(*fit_inputs(tmp_path / "fit"), tmp_path / "table4.md", tmp_path / "table4.csv")
     table = pd.read_csv(tmp_path / "table4.csv", keep_default_na=False).set_index("model")
     assert float(table.loc["resnet18", "published_id"]) == pytest.approx(87.39)
     assert "outside" in table.loc["resnet18", "published_check"] and table.loc["DC", "published_check"] == ""
-    plot_effective_robustness([tmp_path / "fit"], tmp_path / "fig6.png", tmp_path / "fig6.csv")
+    plot_effective_robustness(*fit_inputs(tmp_path / "fit"), tmp_path / "fig6.png", tmp_path / "fig6.csv")
     data = pd.read_csv(tmp_path / "fig6.csv")
     assert (data["kind"] == "published").sum() == 209 and ((data["kind"] == "published") & data["in_fit"]).sum() == 84
 
@@ -114,7 +115,7 @@ def test_testbed_trend_needs_the_columns_of_each_fit(tmp_path):
     spec = {"trend": {"source": "testbed"}, "fits": {"v2": {"id_setting": "a", "ood_setting": "b"}}}
     zoo = [_summary(tmp_path / f"{s}.json", model="resnet18", setting=s, num_correct=5, num_images=10) for s in "ab"]
     with pytest.raises(ValueError, match=r"robustness.fits.v2: .*testbed: \{id:"):
-        fit_effective_robustness("v2", spec, zoo, [], tmp_path / "fit")
+        fit_effective_robustness("v2", spec, zoo, [], *fit_outputs(tmp_path / "fit"))
     spec["trend"]["source"] = "papers"
     with pytest.raises(ValueError, match="robustness.trend.source"):
-        fit_effective_robustness("v2", spec, zoo, [], tmp_path / "fit")
+        fit_effective_robustness("v2", spec, zoo, [], *fit_outputs(tmp_path / "fit"))

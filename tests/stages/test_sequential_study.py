@@ -12,7 +12,7 @@ from diffusion_classifier.engine.replay import replay_sequential
 from diffusion_classifier.engine.sequential import SequentialConfig
 from diffusion_classifier.reporting.stored_runs import iter_cubes
 from diffusion_classifier.stages.score import score_shard
-from diffusion_classifier.stages.supervised import schedule_study
+from diffusion_classifier.stages.supervised import run_schedule_study
 
 from test_score_shard import MODEL, tiny_checkpoint
 
@@ -44,12 +44,13 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
     np.testing.assert_allclose(pairs["error_l2"].to_numpy(), stored.loc[pairs.index].to_numpy(), rtol=1e-5)
     assert pairs["stage"].max() <= 3
 
-    out = schedule_study([one], "l2", tmp_path / "study", tmp_path / "study.png", two_stage_evaluations=[2],
-                         two_stage_keep=[3], names={"dataset": "digits", "model": "tiny"},
-                         sequential={"k": [0.5, 1.0], "block": 2, "min_points": 2,
-                                     "reference": {"evaluations": [2, 8], "keep": [3, 1]}},
-                         sequential_runs=[{"name": "again", "shards": [str(one)]}],
-                         output_sequential=(tmp_path / "seq_study", tmp_path / "seq_study.png"))
+    study = {"loss": "l2", "two_stage_evaluations": [2], "two_stage_keep": [3],
+             "sequential": {"k": [0.5, 1.0], "block": 2, "min_points": 2,
+                            "reference": {"evaluations": [2, 8], "keep": [3, 1]}}}
+    out = run_schedule_study([one], study, tmp_path / "study.md", tmp_path / "study.csv", tmp_path / "study.png",
+                             names={"dataset": "digits", "model": "tiny"},
+                             sequential_runs=[{"name": "again", "shards": [str(one)]}],
+                             output_sequential=[tmp_path / f"seq_study.{x}" for x in ("md", "csv", "png")])
     assert {p.name for p in out} >= {"seq_study.csv", "seq_study.png", "study.csv"}
     study = pd.read_csv(tmp_path / "study.csv")
     row = study[study["schedule"] == "sequential k=1, block 2, min 2"].iloc[0]

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from diffusion_classifier.stages.zeroshot import compositional_frame
+from diffusion_classifier.reporting.run_tables import compositional_frame
 
 from .dvc_helpers import ROOT
 
@@ -29,6 +29,6 @@ def test_the_rule_writes_a_row_the_compositional_table_reads(tmp_path):
     assert "rule evaluate_contrastive" in dry.stdout and str(summary) in dry.stdout
     run = subprocess.run([*base[:3], str(summary), *base[3:]], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    frame = compositional_frame([summary])
+    frame = compositional_frame([json.loads(summary.read_text())])
     assert set(frame["subset"]) == {"all", "collapsed_tag=Object", "tag=seen", "tag=unseen"}
     assert (frame["model"] == "contrastive").all() and json.loads(summary.read_text())["train"]["steps"] == 5

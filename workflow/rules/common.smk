@@ -182,8 +182,9 @@ def zoo_summary(setting, model):
     return f"{RESULTS}/zoo/predictions/{setting}/{model}.summary.json"
 
 
-def fit_dir(fit):
-    return f"{RESULTS}/robustness/{fit}"
+def fit_file(fit, name):
+    """``models.csv``, ``parameters.csv`` or ``fit.json`` of one effective-robustness fit."""
+    return f"{RESULTS}/robustness/{fit}/{name}"
 
 
 def prompts_dir(dataset, model):
@@ -416,10 +417,6 @@ def fit_diffusion_summaries(fit):
         for row in ROBUSTNESS["fits"][fit].get("diffusion", [])
         for dataset in (row["id_dataset"], row["ood_dataset"])
     ]
-
-
-def fit_dirs():
-    return [fit_dir(fit) for fit in FITS]
 
 
 # ------------------------------------------------------------------ final targets

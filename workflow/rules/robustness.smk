@@ -38,20 +38,19 @@ rule fit_effective_robustness:
         zoo=lambda w: fit_zoo_summaries(w.fit),
         diffusion=lambda w: fit_diffusion_summaries(w.fit),
     output:
-        models=f"{RESULTS}/robustness/{{fit}}/models.csv",
-        parameters=f"{RESULTS}/robustness/{{fit}}/parameters.csv",
-        fit=f"{RESULTS}/robustness/{{fit}}/fit.json",
+        models=fit_file("{fit}", "models.csv"),
+        parameters=fit_file("{fit}", "parameters.csv"),
+        fit=fit_file("{fit}", "fit.json"),
     params:
         robustness=as_json(ROBUSTNESS),
-        out_dir=lambda w: fit_dir(w.fit),
     log:
         f"{RESULTS}/logs/fit_effective_robustness/{{fit}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fit_effective_robustness/{{fit}}.tsv"
     shell:
         "diffusion-classifier fit-effective-robustness --fit-name {wildcards.fit:q} --robustness {params.robustness:q} "
-        "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} "
-        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--zoo-summaries {input.zoo:q} --diffusion-summaries {input.diffusion:q} --output-models {output.models:q} "
+        "--output-parameters {output.parameters:q} --output-fit {output.fit:q} > {log:q} 2>&1"
 
 
 rule make_robustness_table:
@@ -59,7 +58,8 @@ rule make_robustness_table:
     conda:
         CONDA_ENV
     input:
-        expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
+        fits=[fit_file(fit, "fit.json") for fit in FITS],
+        models=[fit_file(fit, "models.csv") for fit in FITS],
     output:
         md=report(
             f"{RESULTS}/tables/table4.md",
@@ -67,14 +67,12 @@ rule make_robustness_table:
             category="Tables",
         ),
         csv=f"{RESULTS}/tables/table4.csv",
-    params:
-        fits=fit_dirs(),
     log:
         f"{RESULTS}/logs/make_robustness_table/table4.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_robustness_table/table4.tsv"
     shell:
-        "diffusion-classifier make-robustness-table --fit-dirs {params.fits:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
+        "diffusion-classifier make-robustness-table --fit-paths {input.fits:q} --models-paths {input.models:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule plot_effective_robustness:
@@ -82,7 +80,8 @@ rule plot_effective_robustness:
     conda:
         CONDA_ENV
     input:
-        expand("{results}/robustness/{fit}/fit.json", results=RESULTS, fit=FITS),
+        fits=[fit_file(fit, "fit.json") for fit in FITS],
+        models=[fit_file(fit, "models.csv") for fit in FITS],
     output:
         png=report(
             f"{RESULTS}/figures/figure6.png",
@@ -90,12 +89,10 @@ rule plot_effective_robustness:
             category="Figures",
         ),
         csv=f"{RESULTS}/figures/figure6.csv",
-    params:
-        fits=fit_dirs(),
     log:
         f"{RESULTS}/logs/plot_effective_robustness/figure6.log",
     benchmark:
         f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
     shell:
-        "diffusion-classifier plot-effective-robustness --fit-dirs {params.fits:q} --output-png {output.png:q} --output-csv {output.csv:q} "
+        "diffusion-classifier plot-effective-robustness --fit-paths {input.fits:q} --models-paths {input.models:q} --output-png {output.png:q} --output-csv {output.csv:q} "
         "> {log:q} 2>&1"

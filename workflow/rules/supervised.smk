@@ -10,15 +10,14 @@ rule figures_timesteps:
         even=lambda w: shards_of(TIMESTEPS["dataset"], TIMESTEPS["model"], TIMESTEPS["even"]),
         repeats=lambda w: shards_of(TIMESTEPS["dataset"], TIMESTEPS["model"], TIMESTEPS["repeats"]),
     output:
-        report(f"{FIG3}.png", caption="../report/timesteps.rst", category="Figures"),
-        f"{FIG3}.csv",
-        report(f"{FIG4}.png", caption="../report/timesteps.rst", category="Figures"),
-        f"{FIG4}.csv",
+        fig3_png=report(f"{FIG3}.png", caption="../report/timesteps.rst", category="Figures"),
+        fig3_csv=f"{FIG3}.csv",
+        fig4_png=report(f"{FIG4}.png", caption="../report/timesteps.rst", category="Figures"),
+        fig4_csv=f"{FIG4}.csv",
     params:
         loss=TIMESTEPS.get("loss", "l2"),
         sets=lambda w: as_json(TIMESTEPS["sets"]),
         names=lambda w: as_json({"dataset": TIMESTEPS["dataset"], "model": TIMESTEPS["model"]}),
-        out_dir=lambda w, output: os.path.dirname(output[0]),
     log:
         f"{RESULTS}/logs/figures_timesteps/figures_timesteps.log",
     benchmark:
@@ -26,7 +25,8 @@ rule figures_timesteps:
     shell:
         "diffusion-classifier figures-timesteps --even-shards {input.even:q} --repeats-shards {input.repeats:q} "
         "--loss {params.loss:q} --sets {params.sets:q} --names {params.names:q} "
-        "--output-dir {params.out_dir:q} > {log:q} 2>&1"
+        "--output-fig3-png {output.fig3_png:q} --output-fig3-csv {output.fig3_csv:q} "
+        "--output-fig4-png {output.fig4_png:q} --output-fig4-csv {output.fig4_csv:q} > {log:q} 2>&1"
 
 
 rule table_objectives:
@@ -75,7 +75,6 @@ rule schedule_study:
         study=as_json(STUDY.get("study", {})),
         direct=lambda w: as_json(study_direct()),
         sequential_runs=lambda w: as_json(study_sequential_runs()),
-        sequential_out=["--output-sequential", SEQ_TABLE, SEQ_FIGURE] if SEQ_OUTPUTS else [],
         names=lambda w: as_json({"dataset": STUDY["dataset"], "model": STUDY["model"]}),
     log:
         f"{RESULTS}/logs/schedule_study/schedule_study.log",
@@ -85,4 +84,4 @@ rule schedule_study:
         "diffusion-classifier schedule-study --shard-dirs {input.shards:q} --study {params.study:q} "
         "--direct {params.direct:q} --names {params.names:q} --output-md {output.md:q} --output-csv {output.csv:q} "
         "--output-figure {output.figure:q} --sequential-runs {params.sequential_runs:q} "
-        "{params.sequential_out:q} > {log:q} 2>&1"
+        "--output-sequential {output.sequential:q} > {log:q} 2>&1"

@@ -30,22 +30,22 @@ rule evaluate_zoo_model:
     input:
         unpack(zoo_evaluation_inputs),
     output:
+        # One per setting, in the order of --settings (whose JSON sorts its keys).
         predictions=expand(
             "{results}/zoo/predictions/{setting}/{{zoo_model}}.parquet",
             results=RESULTS,
-            setting=list(ZOO["settings"]),
+            setting=sorted(ZOO["settings"]),
         ),
         summaries=expand(
             "{results}/zoo/predictions/{setting}/{{zoo_model}}.summary.json",
             results=RESULTS,
-            setting=list(ZOO["settings"]),
+            setting=sorted(ZOO["settings"]),
         ),
     params:
         model=lambda w: as_json(ZOO["models"][w.zoo_model]),
         settings=as_json(ZOO["settings"]),
-        # The folders holding every dataset and every setting's predictions.
+        # The folder holding every dataset.
         data=lambda w, input: os.path.dirname(input.datasets[0]),
-        out_dir=lambda w, output: os.path.dirname(os.path.dirname(output.summaries[0])),
         flags=zoo_evaluation_flags,
     threads: THREADS
     resources:
@@ -57,4 +57,4 @@ rule evaluate_zoo_model:
     shell:
         "diffusion-classifier evaluate-zoo-model --model {params.model:q} --model-name {wildcards.zoo_model:q} "
         "--settings {params.settings:q} --data-root {params.data:q} {params.flags:q} "
-        "--output-dir {params.out_dir:q} --threads {threads:q} > {log:q} 2>&1"
+        "--output-predictions {output.predictions:q} --output-summaries {output.summaries:q} --threads {threads:q} > {log:q} 2>&1"

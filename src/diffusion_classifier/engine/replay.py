@@ -28,7 +28,8 @@ import pandas as pd
 from .schedule import Schedule
 from .sequential import replay_sequential
 
-__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_sequential", "subset_predictions"]
+__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_sequential", "replayed_labels",
+           "subset_predictions"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,27 @@ def replay_schedule(cube: ErrorCube, schedule: Schedule) -> ReplayResult:
         alive = np.take_along_axis(alive, order, axis=1)
         kept.append(alive.copy())
     return ReplayResult(alive[:, 0].copy(), kept, passes)
+
+
+def replayed_labels(cube: ErrorCube, schedule: Schedule, stored: pd.DataFrame | None = None) -> np.ndarray:
+    """The labels :func:`replay_schedule` predicts; with ``stored``, checked against the run's own.
+
+    Args:
+        cube: The stored errors of one shard.
+        schedule: The schedule to replay.
+        stored: The shard's per-image table (``image_id``, ``prediction``) when ``schedule`` and the
+            cube's objective are the ones the run was scored with: the replay must reproduce it.
+
+    Raises:
+        ValueError: the replay disagrees with the stored predictions.
+    """
+    predictions = cube.label_of(replay_schedule(cube, schedule).predictions)
+    if stored is not None:
+        expected = stored.set_index(stored["image_id"].astype(str))["prediction"].loc[cube.image_ids]
+        if not np.array_equal(predictions, expected):
+            raise ValueError("replaying the stored errors does not give the stored predictions: the shard's "
+                             "errors and images tables disagree; rescore it")
+    return predictions
 
 
 def subset_predictions(cube: ErrorCube, grid_indices: np.ndarray | list[int]) -> np.ndarray:

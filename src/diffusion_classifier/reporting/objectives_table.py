@@ -9,7 +9,15 @@ with the learned variance) and ``l2_vlb`` (their sum), the last two in nats or, 
 
 from __future__ import annotations
 
-__all__ = ["PAPER_TABLE5", "OBJECTIVE_LABELS", "PAPER_COLUMN", "paper_value"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PAPER_TABLE5", "OBJECTIVE_LABELS", "PAPER_COLUMN", "TABLE5_CAPTION", "paper_value", "objectives_frame"]
+
+TABLE5_CAPTION = ("Table 5: accuracy (%) by classification objective, all from one stored scoring pass per run "
+                  "(99.5% Clopper-Pearson interval); paper = the paper's Table 5 value for the named setting.")
 
 OBJECTIVE_LABELS = {"l2": "l2", "vlb": "VLB", "l2_vlb": "l2 + VLB",
                     "vlb_bits": "VLB (bits)", "l2_vlb_bits": "l2 + VLB (bits)"}
@@ -39,3 +47,38 @@ def paper_value(paper: dict | None, objective: str) -> tuple[float | None, str]:
     if key not in PAPER_TABLE5:
         raise ValueError(f"the paper's Table 5 has no column {key}; choose one of {sorted(PAPER_TABLE5)}")
     return PAPER_TABLE5[key].get(PAPER_COLUMN.get(objective, objective)), f"DiT-XL/2 {key[0]}px, {key[1]}"
+
+
+def objectives_frame(runs: list[dict], objectives: list[str]) -> pd.DataFrame:
+    """One row per run and objective: the accuracy of replaying the run's schedule ranked by it.
+
+    Args:
+        runs: ``{dataset, model, strategy, shards, paper}`` per run; ``paper`` is an
+            optional ``{resolution, dataset}`` key into the paper's Table 5.
+        objectives: Objective columns to compare (stored by the runs). The run's own
+            objective must reproduce its stored predictions.
+    """
+    from collections import defaultdict
+
+    import numpy as np
+    import pandas as pd
+
+    from ..engine.replay import replayed_labels
+    from .stored_runs import accuracy_fields, iter_cubes, stored_schedule
+
+    rows = []
+    for run in runs:
+        hits: dict[str, list[np.ndarray]] = defaultdict(list)
+        for cubes, shard in iter_cubes(run["shards"], objectives):
+            own = shard.provenance["settings"]["scoring_config"]["loss"]
+            for objective, cube in cubes.items():
+                schedule = stored_schedule(shard.provenance, cube)
+                predictions = replayed_labels(cube, schedule, shard.images if objective == own else None)
+                hits[objective].append(predictions == cube.labels)
+        for objective in objectives:
+            paper, setting = paper_value(run.get("paper"), objective)
+            rows.append({"dataset": run["dataset"], "model": run["model"], "strategy": run["strategy"],
+                         "objective": OBJECTIVE_LABELS.get(objective, objective),
+                         **accuracy_fields(np.concatenate(hits[objective])),
+                         "paper_accuracy": paper, "paper_setting": setting})
+    return pd.DataFrame(rows)

@@ -6,13 +6,16 @@ grid is the stored one replays exactly (:func:`..engine.replay.replay_schedule`)
 the trade-off can be measured for many schedules at the cost of one scoring run.
 The sequential elimination strategy (:mod:`..engine.sequential`) replays the same
 way; its curve over ``k`` is measured on every named one-stage run against one stage
-and a paper-style adaptive schedule (:func:`sequential_rows`, :func:`plot_sequential`).
+and a paper-style adaptive schedule (:func:`sequential_study`, :func:`plot_sequential`).
+:func:`schedule_study` is the whole study: its table, figure data and captions.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,8 +24,12 @@ from ..engine.schedule import Schedule
 from .figures import pyplot, save_figure
 from .stored_runs import accuracy_fields
 
+if TYPE_CHECKING:
+    from ..specs import SequentialStudySpec
+
 __all__ = ["candidate_schedules", "schedule_label", "plot_passes_vs_accuracy",
-           "sequential_rows", "plot_sequential", "GOAL"]
+           "sequential_rows", "plot_sequential", "GOAL", "StudyResult", "schedule_study", "sequential_study",
+           "sequential_caption"]
 
 
 def schedule_label(schedule: Schedule) -> str:
@@ -138,3 +145,216 @@ def plot_sequential(frame: pd.DataFrame, target: str | Path) -> None:
         agree_ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
     save_figure(fig, target)
+
+
+# --- the study: every schedule replayed from one run, beside directly scored runs ---------
+@dataclass(frozen=True)
+class StudyResult:
+    """The study's tables and captions.
+
+    Attributes:
+        frame: One row per replayed schedule and loss (and per k of the sequential
+            curve), sorted by loss, passes, accuracy: the table.
+        main: The rows of the study's loss, unsorted: the figure.
+        caption: The table's caption (one stage, and the fewest passes reaching it).
+        sequential: The sequential study's table (:func:`sequential_study`); None without one.
+        sequential_caption: Its caption, with the goal's verdict per run.
+    """
+
+    frame: pd.DataFrame
+    main: pd.DataFrame
+    caption: str
+    sequential: pd.DataFrame | None = None
+    sequential_caption: str = ""
+
+
+def schedule_study(shards: list[str | Path], loss: str, *, two_stage_evaluations: list[int] = (),
+                   two_stage_keep: list[int] = (), schedules: list[dict] = (), direct: list[dict] = (),
+                   run_name: str = "study run", sequential: SequentialStudySpec | None = None,
+                   sequential_runs: list[dict] = ()) -> StudyResult:
+    """Accuracy against passes per image for many adaptive schedules, replayed from one run.
+
+    Args:
+        shards: Shards of a one-stage run; every schedule replays on its grid.
+        loss: The objective that ranks classes.
+        two_stage_evaluations, two_stage_keep: Product of two-stage schedules (n, grid) x (k, 1).
+        schedules: Further ``{evaluations, keep}`` schedules ending on the stored grid.
+        direct: ``{strategy, shards}`` of adaptive runs scored directly on the same grid
+            and images: each is replayed and compared (prediction agreement, error difference).
+        run_name: The run's name in the sequential study.
+        sequential: The k curve; it joins the table and figure of this run, and
+            :func:`sequential_study` measures it on this run and on ``sequential_runs``
+            (``{name, shards}`` of further one-stage runs).
+    """
+    results = _replay_schedules(shards, loss, two_stage_evaluations, two_stage_keep, schedules, direct)
+    seq_frame, seq_caption, seq_tallies = None, "", {}
+    if sequential is not None:
+        seq_frame, tallies = sequential_study([{"name": run_name, "shards": shards}, *sequential_runs], loss,
+                                              sequential)
+        seq_caption, seq_tallies = sequential_caption(seq_frame, sequential), tallies[run_name]
+
+    rows = []
+    for label, tally in seq_tallies.items():
+        if tally["kind"] != "sequential":
+            continue
+        rows.append({"schedule": label, "strategy": "sequential", "stages": tally["blocks"],
+                     "evaluations": str(tally["grid"]), "keep": "", "loss": loss,
+                     "passes_per_image": float(np.concatenate(tally["passes"]).mean()),
+                     **accuracy_fields(np.concatenate(tally["hit"]))})
+    for entry in results.values():
+        schedule = entry["schedule"]
+        row = {"schedule": schedule_label(schedule), "strategy": "schedule", "stages": len(schedule.evaluations),
+               "evaluations": "/".join(map(str, schedule.evaluations)), "keep": "/".join(map(str, schedule.keep)),
+               "loss": entry["loss"], "passes_per_image": float(np.concatenate(entry["passes"]).mean()),
+               **accuracy_fields(np.concatenate(entry["hit"]))}
+        if "direct" in entry:
+            d = entry["direct"]
+            row.update({"direct_run": d["strategy"], "direct_accuracy": 100.0 * d["correct"] / d["images"],
+                        "replay_agreement": 100.0 * d["agree"] / d["images"],
+                        "max_error_difference": d["max_diff"]})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    main = frame[frame["loss"] == loss].copy()
+    one_stage = main[(main["strategy"] == "schedule") & (main["stages"] == 1)].iloc[0]
+    main["reaches_one_stage"] = main["correct"] >= one_stage["correct"]
+    frame = frame.merge(main[["schedule", "loss", "reaches_one_stage"]], how="left", on=["schedule", "loss"])
+    frame = frame.sort_values(["loss", "passes_per_image", "accuracy"], ascending=[True, True, False],
+                              kind="stable").reset_index(drop=True)
+    reaching = main[main["reaches_one_stage"]].sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
+    best = reaching.iloc[0]
+    caption = (f"Passes vs accuracy (%), {len(main)} schedules replayed from the stored one-stage {loss} run "
+               f"({int(one_stage['images'])} images). One stage: {one_stage['accuracy']:.2f}% at "
+               f"{one_stage['passes_per_image']:.0f} passes; fewest passes reaching it: {best['schedule']} "
+               f"({best['accuracy']:.2f}% at {best['passes_per_image']:.0f} passes). direct_*: an adaptive run "
+               "scored directly, compared with its replay.")
+    return StudyResult(frame, main, caption, seq_frame, seq_caption)
+
+
+def _replay_schedules(shards, loss: str, two_stage_evaluations, two_stage_keep, schedules,
+                      direct) -> dict[tuple, dict]:
+    """Per ``(evaluations, keep, loss)``: the schedule, its hits and passes over every shard,
+    and (for a directly scored run) how the run compares with its replay."""
+    from ..artifacts import read_images
+    from ..engine.replay import replay_schedule
+    from .stored_runs import iter_cubes, stored_schedule
+
+    direct_info = []
+    for run in direct:
+        provenance = pd.read_json(Path(run["shards"][0]) / "provenance.json", typ="series")
+        config = provenance["settings"]["scoring_config"]
+        direct_info.append({"strategy": run["strategy"], "shards": run["shards"], "images": read_images(run["shards"]),
+                            "loss": config["loss"], "evaluations": tuple(config["schedule"]["evaluations"]),
+                            "keep": tuple(config["schedule"]["keep"])})
+    objectives = sorted({loss, *(d["loss"] for d in direct_info)})
+
+    results: dict[tuple, dict] = {}
+    for cubes, shard in iter_cubes(shards, objectives):
+        base = stored_schedule(shard.provenance, cubes[loss])
+        todo = {(s.evaluations, s.keep, loss): s for s in candidate_schedules(
+            cubes[loss].errors.shape[2], base.num_train_timesteps, list(two_stage_evaluations),
+            list(two_stage_keep), list(schedules))}
+        for info in direct_info:
+            todo.setdefault((info["evaluations"], info["keep"], info["loss"]),
+                            Schedule(info["evaluations"], info["keep"], base.num_train_timesteps))
+        replays = {}
+        for key, schedule in todo.items():
+            cube = cubes[key[2]]
+            replays[key] = replay_schedule(cube, schedule)
+            entry = results.setdefault(key, {"schedule": schedule, "loss": key[2], "hit": [], "passes": []})
+            entry["hit"].append(cube.label_of(replays[key].predictions) == cube.labels)
+            entry["passes"].append(replays[key].passes)
+        for info in direct_info:
+            key = (info["evaluations"], info["keep"], info["loss"])
+            cube = cubes[info["loss"]]
+            _compare_direct(results[key], info, cube, cube.label_of(replays[key].predictions))
+    if not results:
+        raise ValueError(f"no scored images in {list(map(str, shards))}")
+    return results
+
+
+def _compare_direct(entry: dict, info: dict, cube, predictions: np.ndarray) -> None:
+    """Accumulate how a directly scored adaptive run compares with its replay on this shard."""
+    from ..artifacts import read_errors
+
+    images = info["images"].set_index(info["images"]["image_id"].astype(str))
+    present = np.isin(cube.image_ids, images.index)
+    if not present.any():
+        return
+    ids = cube.image_ids[present]
+    direct_pred = images.loc[ids, "prediction"].to_numpy()
+    errors = read_errors(info["shards"], image_ids=list(ids))
+    row = pd.Index(cube.image_ids).get_indexer(errors["image_id"])
+    stored = cube.errors[row, errors["condition"].to_numpy(np.int64), errors["grid_index"].to_numpy(np.int64)]
+    diff = float(np.abs(stored - errors[f"error_{info['loss']}"].to_numpy(np.float32)).max())
+    d = entry.setdefault("direct", {"strategy": info["strategy"], "images": 0, "agree": 0, "correct": 0,
+                                    "max_diff": 0.0})
+    d["images"] += int(present.sum())
+    d["agree"] += int((predictions[present] == direct_pred).sum())
+    d["correct"] += int(images.loc[ids, "correct"].sum())
+    d["max_diff"] = max(d["max_diff"], diff)
+
+
+def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> tuple[pd.DataFrame, dict]:
+    """The sequential strategy over ``k`` against one stage and the reference schedule, per run.
+
+    Args:
+        runs: ``{name, shards}`` of one-stage runs (each replayed shard by shard).
+        loss: The objective that ranks classes.
+        spec: The k curve, block, min_points and the reference schedule.
+
+    Returns:
+        The table (:func:`sequential_rows` per run) and the raw tallies by run and rule.
+    """
+    from ..engine.replay import replay_schedule, replay_sequential
+    from .stored_runs import iter_cubes, stored_schedule
+
+    configs = spec.configs()
+    rows, tallies_by_run = [], {}
+    for run in runs:
+        tallies: dict[str, dict] = {}
+        reference_label = None
+        for cubes, shard in iter_cubes(run["shards"], [loss]):
+            cube = cubes[loss]
+            base = stored_schedule(shard.provenance, cube)
+            one = replay_schedule(cube, base)
+            rules = [("one stage", "schedule", None, one)]
+            reference = spec.reference_schedule(base)
+            if reference is not None:
+                reference_label = f"reference {schedule_label(reference)}"
+                rules.append((reference_label, "schedule", None, replay_schedule(cube, reference)))
+            rules += [(c.label(), "sequential", c, replay_sequential(cube, c)) for c in configs]
+            for label, kind, config, result in rules:
+                t = tallies.setdefault(label, {"kind": kind, "hit": [], "agree": [], "passes": [],
+                                               "grid": cube.errors.shape[2]})
+                if config is not None:
+                    t["k"], t["blocks"] = config.k, len(result.kept)
+                t["hit"].append(result.predictions == cube.labels)
+                t["agree"].append(result.predictions == one.predictions)
+                t["passes"].append(result.passes)
+        if not tallies:
+            raise ValueError(f"run {run['name']}: no scored images in {list(map(str, run['shards']))}")
+        rows += sequential_rows(run["name"], tallies, reference_label)
+        tallies_by_run[run["name"]] = tallies
+    return pd.DataFrame(rows), tallies_by_run
+
+
+def sequential_caption(frame: pd.DataFrame, spec: SequentialStudySpec) -> str:
+    """The sequential study's caption: its settings, the goal, and the goal's verdict per run."""
+    verdicts = []
+    for run, part in frame.groupby("run", sort=False):
+        seq = part[part["kind"] == "sequential"]
+        met = seq[seq["meets_goal"].astype(bool)].sort_values("passes_per_image")
+        if met.empty:
+            verdicts.append(f"{run}: goal not met by any k")
+        else:
+            best = met.iloc[0]
+            ref = (
+                f", {best['reference_fraction']:.2f} of the reference's" if pd.notna(best["reference_fraction"]) else ""
+            )
+            verdicts.append(f"{run}: met by k={best['k']:g} ({best['accuracy']:.2f}%, "
+                            f"{best['agreement_with_one_stage']:.1f}% agreement, {best['passes_per_image']:.0f} "
+                            f"passes = {best['one_stage_fraction']:.2f} of one stage's{ref})")
+    return (f"Sequential elimination (block {spec.block}, min_points {spec.min_points}) replayed over k on "
+            "stored one-stage errors, beside one stage and the reference adaptive schedule. Goal: accuracy "
+            "within one stage's 99.5% interval, >= 99% agreement with its predictions, <= 1/5 of its passes "
+            "and <= 1/2 of the reference's. " + "; ".join(verdicts) + ".")

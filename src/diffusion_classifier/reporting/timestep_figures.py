@@ -21,7 +21,9 @@ random eps"; nothing is approximated by neighbouring timesteps.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -29,9 +31,14 @@ import pandas as pd
 from ..engine.replay import ErrorCube, subset_predictions
 from ..engine.schedule import strided_subgrid
 from .figures import pyplot, save_figure
+from .stored_runs import accuracy_fields, iter_cubes
 
-__all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "plot_single_timestep",
-           "plot_strategy_curves"]
+__all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "strategy_correct", "error_curves",
+           "plot_single_timestep", "plot_strategy_curves", "EVEN_GRID", "REPEATS", "EVEN_N"]
+
+#: Figure 3's ``source`` of each run, and Figure 4's name of the "Even N" strategy.
+EVEN_GRID, REPEATS = "even grid", "repeated timesteps"
+EVEN_N = "Even N (N timesteps, 1 noise each)"
 
 
 def single_timestep_correct(cube: ErrorCube) -> np.ndarray:
@@ -65,6 +72,52 @@ def set_strategy_subsets(timesteps: np.ndarray, chosen: list[int]) -> dict[int, 
 def strategy_correct(cube: ErrorCube, subsets: dict[int, list[int]]) -> dict[int, np.ndarray]:
     """Per trials count, whether each image is classified right using only those pairs."""
     return {n: cube.label_of(subset_predictions(cube, idx)) == cube.labels for n, idx in subsets.items()}
+
+
+def error_curves(even_shards: Iterable[str | Path], repeats_shards: Iterable[str | Path], loss: str,
+                 sets: dict[str, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The data of Figures 3 and 4 from the two stored one-stage runs, shard by shard.
+
+    Args:
+        even_shards: Shards of the run on the evenly spaced grid.
+        repeats_shards: Shards of the run on an explicit grid of repeated timesteps.
+        loss: The objective that ranks classes.
+        sets: Fixed-set strategies of Figure 4, name -> timesteps (each on the repeats grid).
+
+    Returns:
+        Figure 3's frame (accuracy per source and timestep, min / max over noise draws),
+        Figure 4's frame (accuracy per strategy and trials) and chance accuracy.
+    """
+    single: dict[tuple[str, int, int], list[np.ndarray]] = defaultdict(list)
+    curves: dict[str, dict[int, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    chance = None
+    for source, shards in ((EVEN_GRID, even_shards), (REPEATS, repeats_shards)):
+        for cubes, _ in iter_cubes(shards, [loss]):
+            cube = cubes[loss]
+            chance = 1.0 / cube.num_classes
+            correct = single_timestep_correct(cube)
+            for j, t in enumerate(cube.timesteps):
+                single[(source, int(t), j)].append(correct[:, j])
+            if source == EVEN_GRID:
+                subsets = {EVEN_N: even_subsets(cube.errors.shape[2])}
+            else:
+                subsets = {name: set_strategy_subsets(cube.timesteps, list(ts)) for name, ts in sets.items()}
+            for name, by_trials in subsets.items():
+                for n, hit in strategy_correct(cube, by_trials).items():
+                    curves[name][n].append(hit)
+    if chance is None:
+        raise ValueError("no scored images in the even-grid or repeats runs")
+
+    draws = pd.DataFrame([{"source": s, "timestep": t, "grid_index": j,
+                           "accuracy": 100.0 * np.concatenate(parts).mean(), "images": len(np.concatenate(parts))}
+                          for (s, t, j), parts in single.items()])
+    fig3 = (draws.groupby(["source", "timestep"], sort=True)
+            .agg(noise_draws=("grid_index", "size"), images=("images", "first"), accuracy=("accuracy", "mean"),
+                 accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"))
+            .reset_index())
+    fig4 = pd.DataFrame([{"strategy": name, "trials": n, **accuracy_fields(np.concatenate(parts))}
+                         for name, by_trials in curves.items() for n, parts in sorted(by_trials.items())])
+    return fig3, fig4, chance
 
 
 def plot_single_timestep(frame: pd.DataFrame, chance: float, target: str | Path, title: str) -> None:

@@ -4,7 +4,8 @@
 captions of its example with the same :class:`DiffusionClassifier` as
 classification (the two captions are the conditioning table, a one-stage schedule:
 every caption sees the same timesteps and one fixed noise per timestep). The
-per-pair errors go to the error store, one shard per job, image by image;
+per-pair errors go to the error store, one shard per job, image by image, through
+the classification shards' loop (:func:`.score.score_images`);
 an image's label is its own caption's slot, so "correct" there means the image
 prefers its own caption. ``aggregate_pairs`` turns the shards into per-example
 text / image / group outcomes and their summary overall and per tag.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from ._registry import stage
 from .aggregate import check_one_run
-from .score import classify_image, shard_provenance, shard_writer
+from .score import score_images, shard_provenance, shard_rows, shard_writer
 
 __all__ = ["score_pairs", "aggregate_pairs"]
 
@@ -40,12 +41,9 @@ def score_pairs(
     names: dict | None = None,
 ) -> Path:
     """Score both images of every example of one shard against the example's two captions."""
-    from tqdm.auto import tqdm
-
-    from ..artifacts.preemption import preemptible
     from ..data import load_dataset
     from ..data.pairs import load_examples
-    from ..engine import DiffusionClassifier, draw_noise
+    from ..engine import DiffusionClassifier
     from ..models import adapter_uses_prompts
     from ..models.prompts import read_prompt_table
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
@@ -60,16 +58,11 @@ def score_pairs(
             f"compositional runs score both captions at the same timesteps: give a one-stage strategy "
             f"(evaluations: [n], keep: [1]), not evaluations={strategy_spec.evaluations}"
         )
-    if not 0 <= shard < num_shards:
-        raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
     dataset = load_dataset(dataset_dir)
-    examples = load_examples(dataset, split).sort_values("id", kind="stable").reset_index(drop=True)
-    examples = examples.iloc[shard::num_shards].reset_index(drop=True)
+    examples = shard_rows(load_examples(dataset, split), shard, num_shards, key="id")
     manifest = dataset.manifest.set_index("image_id", drop=False)
-    transform = model_spec.transform
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
-    device, dtype = predictor.device, predictor.dtype
     table = read_prompt_table(prompts_dir, predictor.device, predictor.dtype)
     captions = table.for_examples(predictor.weights_hash())
     missing = sorted(set(examples["id"]) - set(captions))
@@ -81,33 +74,31 @@ def score_pairs(
 
     provenance = shard_provenance(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
-        config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
+        config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=model_spec.transform,
         num_classes=2, names=names, task="caption_pairs",
         prompts={"table": str(prompts_dir), "embeddings_sha256": table.provenance.get("embeddings_sha256")},
     )
     writer = shard_writer(output_dir, provenance, scoring_spec)
-    todo = [(example.id, slot, getattr(example, f"image_{slot}"))
-            for example in examples.itertuples(index=False) for slot in (0, 1)
-            if getattr(example, f"image_{slot}") not in writer.done]
+    # Both images of each example, in example order; an image's label is its own caption's slot.
+    images = [(example.id, slot, getattr(example, f"image_{slot}"))
+              for example in examples.itertuples(index=False) for slot in (0, 1)]
+    for example_id, slot, image_id in images:
+        if int(manifest.loc[image_id, "label"]) != slot:
+            raise ValueError(f"{dataset.root}: image {image_id!r} is image_{slot} of example {example_id!r} "
+                             f"but its manifest label is {manifest.loc[image_id, 'label']}")
+    todo = [(example_id, image_id) for example_id, _, image_id in images if image_id not in writer.done]
+    rows = manifest.loc[[image_id for _, image_id in todo]].reset_index(drop=True)
+    rows["example_id"] = [example_id for example_id, _ in todo]
     log.info("scoring %d images of %d examples (%d already done), %d passes per image",
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
-    with writer, preemptible(writer):
-        for example_id, slot, image_id in tqdm(todo, desc=f"score pairs {Path(output_dir).name}", mininterval=5):
-            row = manifest.loc[image_id]
-            if int(row["label"]) != slot:
-                raise ValueError(f"{dataset.root}: image {image_id!r} is image_{slot} of example {example_id!r} "
-                                 f"but its manifest label is {row['label']}")
-            pixels = transform(dataset.load_image(row)).unsqueeze(0)
-            latent = predictor.encode(pixels.to(device, dtype))[0]
-            seed = scoring_spec.noise_seed(image_id, strategy_spec)
-            noise = draw_noise(seed, config.schedule.num_noise, tuple(latent.shape))
-            scores = classify_image(DiffusionClassifier(predictor, captions[example_id], config), image_id,
-                                    latent, noise)
-            writer.add(image_id, slot, seed, scores)
-        return writer.finalize({"num_examples": len(examples)},
-                               expected_ids=[e for ex in examples.itertuples(index=False)
-                                             for e in (ex.image_0, ex.image_1)])
+    def example_classifier(row):  # an image's conditioning table: its example's two captions
+        return DiffusionClassifier(predictor, captions[row["example_id"]], config)
+
+    return score_images(dataset, rows, writer, example_classifier, predictor=predictor,
+                        transform=model_spec.transform, scoring_spec=scoring_spec, strategy_spec=strategy_spec,
+                        expected_ids=[image_id for _, _, image_id in images],
+                        extra_provenance={"num_examples": len(examples)}, desc=f"score pairs {Path(output_dir).name}")
 
 
 @stage("aggregate-pairs")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ._registry import stage
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..artifacts import ShardWriter
     from ..artifacts.preemption import InFlight
     from ..engine import DiffusionClassifier
@@ -16,21 +18,22 @@ if TYPE_CHECKING:
     from ..models.prompts import PromptSpec
     from ..specs import ModelSpec, ScoringSpec, StrategySpec
 
-__all__ = ["candidate_labels", "classify_image", "classify_images", "run_conditioning", "score_shard", "shard_provenance",
-           "shard_rows", "shard_writer"]
+__all__ = ["candidate_labels", "classify_images", "run_conditioning", "score_images", "score_shard",
+           "shard_provenance", "shard_rows", "shard_writer"]
 
 log = logging.getLogger(__name__)
 
 
-def shard_rows(rows, shard: int, num_shards: int):
-    """Rows of shard ``shard`` of ``num_shards``: every ``num_shards``-th image by id.
+def shard_rows(rows, shard: int, num_shards: int, key: str = "image_id"):
+    """Rows of shard ``shard`` of ``num_shards``: every ``num_shards``-th row by ``key``
+    (an image's id; a caption pair's example id).
 
     Interleaving keeps class balance across shards; sorting by id makes the split
     independent of manifest order.
     """
     if not 0 <= shard < num_shards:
         raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
-    ordered = rows.sort_values("image_id", kind="stable").reset_index(drop=True)
+    ordered = rows.sort_values(key, kind="stable").reset_index(drop=True)
     return ordered.iloc[shard::num_shards].reset_index(drop=True)
 
 
@@ -177,11 +180,8 @@ def score_shard(
     conditioning from ``prompts_dir`` (a prompt table folder) or, without one, encode
     ``prompt`` (``{"template": ..., "class_names": ...}``) here.
     """
-    from tqdm.auto import tqdm
-
-    from ..artifacts.preemption import InFlight, preemptible
     from ..data import load_dataset
-    from ..engine import DiffusionClassifier, draw_noise
+    from ..engine import DiffusionClassifier
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
     model_spec = from_dict(ModelSpec, model, "model")
@@ -192,7 +192,6 @@ def score_shard(
     transform = model_spec.transform
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
-    device, dtype = predictor.device, predictor.dtype
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
                                           scoring_spec.accelerations)
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir,
@@ -210,23 +209,60 @@ def score_shard(
     todo = rows[~rows["image_id"].isin(writer.done)]
     log.info("scoring %d images (%d already done) with %s, %d passes per image",
              len(todo), len(rows) - len(todo), predictor.model_id, provenance["passes_per_image_planned"])
+    return score_images(dataset, todo, writer, lambda row: classifier, predictor=predictor, transform=transform,
+                        scoring_spec=scoring_spec, strategy_spec=strategy_spec, pack=scoring_spec.pack_images,
+                        labels_of=labels_of, expected_ids=rows["image_id"], desc=f"score {Path(output_dir).name}")
 
+
+def score_images(dataset, rows, writer: ShardWriter, classifier_of: Callable[[pd.Series], DiffusionClassifier], *,
+                 predictor, transform, scoring_spec: ScoringSpec, strategy_spec: StrategySpec, pack: int = 1,
+                 labels_of: Sequence[int] | None = None, expected_ids, extra_provenance: dict | None = None,
+                 desc: str = "score") -> Path:
+    """The one scoring loop: encode each image, draw its noise, classify it, write its errors.
+
+    Classification shards and caption-pair shards both run it; they differ in the rows
+    and in the conditioning each row is scored against. Checkpoints as the writer and
+    ``scoring_spec`` ask, continues an image interrupted mid-way from its checkpointed
+    pairs, and on SIGTERM / SIGUSR1 saves everything and exits non-zero.
+
+    Args:
+        dataset: The prepared dataset the rows' images are read from.
+        rows: Manifest rows (``image_id``, ``label``, ...) still to score, in order.
+        writer: The shard's writer; ``finalize`` is its last call.
+        classifier_of: The classifier that scores a row (its conditioning table);
+            with ``pack > 1`` the rows of a pack must share one.
+        predictor, transform: The model and the image transform it needs.
+        scoring_spec, strategy_spec: The ``scoring:`` section and the run's strategy (noise seeds).
+        pack: Images whose passes are packed into shared batches.
+        labels_of: The label class of each candidate condition (stored with the prediction).
+        expected_ids: Every image the finished shard must hold.
+        extra_provenance: Added to the shard's provenance when it is finished.
+        desc: The progress bar's label.
+    """
+    from tqdm.auto import tqdm
+
+    from ..artifacts.preemption import InFlight, preemptible
+    from ..engine import draw_noise
+
+    device, dtype = predictor.device, predictor.dtype
     in_flight = InFlight(writer, scoring_spec.checkpoint_seconds)
     with writer, preemptible(in_flight):
-        images = tqdm(dataset.iter_images(todo), total=len(todo), desc=f"score {Path(output_dir).name}", mininterval=5)
-        for group in batched(images, scoring_spec.pack_images):
+        images = tqdm(dataset.iter_images(rows), total=len(rows), desc=desc, mininterval=5)
+        for group in batched(images, pack):
+            classifier = classifier_of(group[0][0])
             inputs, seeds = [], []
             for row, image in group:
                 pixels = transform(image).unsqueeze(0)
                 latent = predictor.encode(pixels.to(device, dtype))[0]
                 seeds.append(scoring_spec.noise_seed(row["image_id"], strategy_spec))
-                inputs.append((latent, draw_noise(seeds[-1], config.schedule.num_noise, tuple(latent.shape))))
+                inputs.append((latent, draw_noise(seeds[-1], classifier.config.schedule.num_noise,
+                                                  tuple(latent.shape))))
             ids = [row["image_id"] for row, _ in group]
             for (row, _), seed, scores in zip(group, seeds, classify_images(classifier, ids, inputs, in_flight)):
                 writer.add(row["image_id"], int(row["label"]), seed, scores,
-                           predicted_label=labels_of[scores.prediction])
+                           predicted_label=None if labels_of is None else labels_of[scores.prediction])
         in_flight.track({})  # every image is added: a signal during finalize must not recreate the partial
-        return writer.finalize(expected_ids=rows["image_id"])  # the writer records the time apart
+        return writer.finalize(extra_provenance, expected_ids=expected_ids)  # the writer records the time apart
 
 
 def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpec) -> ShardWriter:
@@ -235,12 +271,6 @@ def shard_writer(out_dir: str | Path, provenance: dict, scoring_spec: ScoringSpe
 
     return ShardWriter(out_dir, provenance, checkpoint_every=scoring_spec.checkpoint_every,
                        checkpoint_seconds=scoring_spec.checkpoint_seconds)
-
-
-def classify_image(classifier: DiffusionClassifier, image_id: str, latent, noise, in_flight: InFlight | None = None):
-    """``classifier.classify``, with the image's id added to a non-finite-error refusal
-    (:func:`classify_images` of one image)."""
-    return classify_images(classifier, [image_id], [(latent, noise)], in_flight)[0]
 
 
 def classify_images(classifier: DiffusionClassifier, image_ids: list[str], inputs: list[tuple],

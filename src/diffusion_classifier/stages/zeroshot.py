@@ -3,55 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ._inputs import read_jsons
 from ._outputs import table_stem
 from ._registry import stage
-from .report import summary_row
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["make_zeroshot_table", "make_compositional_table", "zeroshot_frame", "compositional_frame",
-           "figure_pair_examples", "make_table3"]
-
-
-def zeroshot_frame(summary_paths: list[str | Path], prompt_dirs: list[str | Path]) -> pd.DataFrame:
-    """One row per zero-shot run: its prompt template beside its accuracy."""
-    import pandas as pd
-
-    if len(summary_paths) != len(prompt_dirs):
-        raise ValueError(f"{len(summary_paths)} summaries but {len(prompt_dirs)} prompt tables: give one each")
-    rows = []
-    for path, prompts in zip(summary_paths, prompt_dirs):
-        s = json.loads(Path(path).read_text())
-        table = json.loads((Path(prompts) / "provenance.json").read_text())
-        # The template goes right after the run's key, before the schedule and accuracies.
-        row = summary_row(s)
-        key = {name: row.pop(name) for name in ("dataset", "model", "strategy")}
-        rows.append({**key, "template": " | ".join(table["templates"]), **row})
-    return pd.DataFrame(rows).sort_values(["dataset", "model", "strategy"], kind="stable").reset_index(drop=True)
-
-
-def compositional_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
-    """One row per compositional run and subset (all, per tag): text, image, group scores."""
-    import pandas as pd
-
-    rows = []
-    for path in summary_paths:
-        s = json.loads(Path(path).read_text())
-        for subset in s["subsets"]:
-            rows.append({
-                "dataset": s["dataset"], "model": s["model"], "strategy": s["strategy"], "subset": subset["subset"],
-                "examples": subset["examples"],
-                **{f"{name}{suffix}": 100 * subset[f"{name}{suffix}"]
-                   for name in ("text", "image", "group") for suffix in ("", "_ci_low", "_ci_high")},
-                "loss": s["loss"],
-                "passes_per_image": s["passes_per_image"],
-            })
-    return pd.DataFrame(rows)
+__all__ = ["make_zeroshot_table", "make_compositional_table", "figure_pair_examples", "make_table3"]
 
 
 @stage("make-zeroshot-table")
@@ -59,8 +17,10 @@ def make_zeroshot_table(summary_paths: list[str | Path], prompt_dirs: list[str |
                         output_md: str | Path, output_csv: str | Path) -> tuple[Path, Path]:
     """Write ``output_csv`` and ``output_md``: zero-shot accuracy of text-conditional models."""
     from ..reporting import write_table
+    from ..reporting.run_tables import zeroshot_frame
 
-    return write_table(zeroshot_frame(summary_paths, prompt_dirs), table_stem(output_md, output_csv),
+    prompt_tables = read_jsons([Path(d) / "provenance.json" for d in prompt_dirs])
+    return write_table(zeroshot_frame(read_jsons(summary_paths), prompt_tables), table_stem(output_md, output_csv),
                        "Zero-shot Diffusion Classifier accuracy (%) of text-conditional models, one prompt per "
                        "class from the template shown; 99.5% Clopper-Pearson intervals.")
 
@@ -71,8 +31,9 @@ def make_compositional_table(
 ) -> tuple[Path, Path]:
     """Write ``output_csv`` and ``output_md``: Winoground-style text / image / group scores."""
     from ..reporting import write_table
+    from ..reporting.run_tables import compositional_frame
 
-    return write_table(compositional_frame(summary_paths), table_stem(output_md, output_csv),
+    return write_table(compositional_frame(read_jsons(summary_paths)), table_stem(output_md, output_csv),
                        "Compositional scores (%) as in Winoground (paper Table 3 reports the text score): text = "
                        "each image prefers its own caption; image = each caption prefers its own image; group = "
                        "both. Chance: 25 / 25 / 16.7. 99.5% Clopper-Pearson intervals.")

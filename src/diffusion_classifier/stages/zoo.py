@@ -23,12 +23,20 @@ def train_zoo_model(dataset_dir: str | Path, model: dict, model_name: str, outpu
 
 
 @stage("evaluate-zoo-model", threads=True)
-def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: str | Path, output_dir: str | Path, *,
+def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: str | Path,
+                       output_predictions: list[str | Path], output_summaries: list[str | Path], *,
                        checkpoint: str | Path | None = None) -> list[dict]:
-    """Evaluate one zoo model in every setting: ``<output_dir>/<setting>/<model_name>.{parquet,summary.json}``.
+    """Evaluate one zoo model in every setting, loading it once.
 
-    The model is loaded once; each setting reads ``<data_root>/<dataset>`` (and
-    ``<data_root>/<classes_from>`` for a class restriction).
+    Args:
+        model: The ``zoo.models.<model_name>`` entry.
+        model_name: The zoo member.
+        settings: ``zoo.settings``: each reads ``<data_root>/<dataset>`` (and
+            ``<data_root>/<classes_from>`` for a class restriction).
+        data_root: The folder holding every prepared dataset.
+        output_predictions: Per-image predictions (Parquet), one per setting, in the order of ``settings``.
+        output_summaries: Counts and accuracy (JSON), one per setting, in the order of ``settings``.
+        checkpoint: Trained weights (a model trained here); none: the spec's published weights.
     """
     from ..artifacts import code_version, write_frame, write_json
     from ..baselines.zoo import load_zoo_model
@@ -36,13 +44,19 @@ def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: 
     from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier, summarise
     from ..specs import EvaluationSetting
     from ..data import load_dataset
+    from ..errors import UserError
     from ..specs import from_dict
 
+    if not len(output_predictions) == len(output_summaries) == len(settings):
+        raise UserError(f"--output-predictions and --output-summaries: give one file each per setting of "
+                        f"zoo.settings ({len(settings)}: {', '.join(settings)}), not {len(output_predictions)} "
+                        f"and {len(output_summaries)}")
     spec = from_dict(ZooModelSpec, model, f"zoo.models.{model_name}")
     net = load_zoo_model(spec, checkpoint)
-    root, output_dir = Path(data_root), Path(output_dir)
+    root = Path(data_root)
     summaries = []
-    for setting_name, setting in settings.items():
+    for (setting_name, setting), predictions_path, summary_path in zip(settings.items(), output_predictions,
+                                                                      output_summaries):
         where = from_dict(EvaluationSetting, setting, f"zoo.settings.{setting_name}")
         dataset = load_dataset(root / where.dataset)
         restrict = load_dataset(root / where.classes_from) if where.classes_from else None
@@ -63,7 +77,7 @@ def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: 
             "checkpoint": str(checkpoint) if checkpoint else None,
             "code_version": code_version(),
         }
-        write_frame(predictions, output_dir / setting_name / f"{model_name}.parquet")
-        write_json(output_dir / setting_name / f"{model_name}.summary.json", summary)
+        write_frame(predictions, predictions_path)
+        write_json(summary_path, summary)
         summaries.append(summary)
     return summaries
