@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-
     from .replay import ErrorCube, ReplayResult
     from .scoring import DiffusionClassifier, Steps
 
