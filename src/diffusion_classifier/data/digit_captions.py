@@ -11,14 +11,22 @@ Split ``train``: the captioned corpus a small text-conditional model is trained 
 * single digits, upsampled 8 -> ``image_size`` like ``sklearn_digits``
   ("a 3", "the digit 3", ...);
 * pairs: two native 8x8 digits side by side in one ``image_size`` canvas,
-  captioned with their order ("a 3 left of a 7", "a 7 right of a 3", ...), for all
-  ordered combinations of two different digits except ``unseen_combinations``
+  captioned with their order ("a 3 left of a 7", "the digit 3 left of the digit 7"),
+  for all ordered combinations of two different digits except ``unseen_combinations``
   unordered combinations held out entirely.
+
+The pair templates use one relation ("left of"): with "a 7 right of a 3" among them
+the tiny text model did not learn word order within the embedded budget (measured in
+``config/mini.yaml``).
 
 Split ``test``: a Winoground-style set (``examples.csv``) from test digits only.
 Each example is two pair images with swapped digits (new handwriting in each) and
 two captions with the same words in swapped order, written with a *held-out*
-template ("a picture of a 3 left of a 7" / "a picture of a 7 left of a 3"). Its
+template ("the 3 left of the 7" / "the 7 left of the 3"): a caption never seen in
+training, though its digits sit at the token positions of "a 3 left of a 7". The
+tiny model binds a digit to its side by the digit's token position, and held-out
+templates that move the digits ("a picture of a 3 left of a 7") defeat it (measured
+in ``config/mini.yaml``). Its
 ``tag`` says whether the combination was seen in training pairs (``seen``) or
 held out (``unseen``); ``collapsed_tag`` is ``Object`` (the digits are swapped).
 
@@ -44,8 +52,8 @@ __all__ = ["prepare_digit_captions", "SINGLE_TEMPLATES", "PAIR_TEMPLATES", "TEST
            "held_out_combinations", "format_template"]
 
 SINGLE_TEMPLATES = ("a {}", "the digit {}", "a picture of the digit {}", "an image of a {}")
-PAIR_TEMPLATES = ("a {0} left of a {1}", "a {1} right of a {0}", "the digit {0} left of the digit {1}")
-TEST_PAIR_TEMPLATE = "a picture of a {0} left of a {1}"
+PAIR_TEMPLATES = ("a {0} left of a {1}", "the digit {0} left of the digit {1}")
+TEST_PAIR_TEMPLATE = "the {0} left of the {1}"
 
 
 def format_template(template: str, *values: object) -> str:
