@@ -43,7 +43,7 @@ wildcard_constraints:
     shard=r"\d+",
 
 
-THREADS = config.get("threads", 2)
+THREADS = config["threads"]  # the schema fills its default
 SCORING = config.get("scoring", {})
 NUM_SHARDS = SCORING.get("shards", 1)
 # Every rule runs this package; with `--sdm conda` this environment provides it
@@ -98,11 +98,6 @@ wildcard_constraints:
 def as_json(obj):
     """A config section as one JSON argument for the CLI."""
     return json.dumps(obj, sort_keys=True)
-
-
-def stem(path):
-    """``path`` without its suffix: the ``--out-stem`` of a rule writing ``stem.md`` + ``stem.csv``."""
-    return str(Path(path).with_suffix(""))
 
 
 def table(name, suffix="md"):

@@ -12,9 +12,9 @@ rule evaluate_contrastive:
         summary=contrastive_summary_of("{dataset}"),
         examples=f"{RESULTS}/compositional/contrastive/{{dataset}}.examples.parquet",
     params:
-        train=as_json(CONTRASTIVE.get("train", {})),
-        group_by=CONTRASTIVE.get("group_by", ["collapsed_tag"]),
-        split=CONTRASTIVE.get("split", "test"),
+        train=lambda w: as_json(CONTRASTIVE["train"]),
+        group_by=lambda w: CONTRASTIVE["group_by"],
+        split=lambda w: CONTRASTIVE["split"],
         names=lambda wildcards: as_json({"dataset": wildcards.dataset, "model": "contrastive", "strategy": "cosine"}),
     threads: THREADS
     log:

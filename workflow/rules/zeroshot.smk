@@ -14,7 +14,7 @@ rule fetch_prompt_table:
         url=lambda w: released_table_source(w.dataset)[0],
         cache=lambda w: released_table_source(w.dataset)[1],
         sha256=lambda w: config["datasets"][w.dataset]["prompt_table"]["sha256"],
-        identical=lambda w: as_json(config["datasets"][w.dataset]["prompt_table"].get("identical_prompts", [])),
+        identical=lambda w: as_json(config["datasets"][w.dataset]["prompt_table"]["identical_prompts"]),
     log:
         f"{RESULTS}/logs/fetch_prompt_table/{{dataset}}.log",
     benchmark:
@@ -68,7 +68,7 @@ rule score_pairs:
         model=lambda w: as_json(config["models"][w.model]),
         strategy=lambda w: as_json(config["strategies"][w.strategy]),
         scoring=as_json(SCORING),
-        split=lambda w: compositional_run(w.dataset, w.model, w.strategy).get("split", "test"),
+        split=lambda w: compositional_run(w.dataset, w.model, w.strategy)["split"],
         names=run_names,
         num_shards=NUM_SHARDS,
     threads: THREADS
@@ -97,8 +97,8 @@ rule aggregate_pairs:
         examples=f"{RESULTS}/compositional/{{dataset}}/{{model}}/{{strategy}}.parquet",
         summary=pair_summary_of("{dataset}", "{model}", "{strategy}"),
     params:
-        split=lambda w: compositional_run(w.dataset, w.model, w.strategy).get("split", "test"),
-        group_by=lambda w: compositional_run(w.dataset, w.model, w.strategy).get("group_by", ["collapsed_tag"]),
+        split=lambda w: compositional_run(w.dataset, w.model, w.strategy)["split"],
+        group_by=lambda w: compositional_run(w.dataset, w.model, w.strategy)["group_by"],
         names=run_names,
     log:
         f"{RESULTS}/logs/aggregate_pairs/{{dataset}}/{{model}}/{{strategy}}.log",
