@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,61 +25,14 @@ from tqdm.auto import tqdm
 
 from diffusion_classifier.artifacts.provenance import ChecksumError, check_sha256
 from diffusion_classifier.audit._heads import LoadedHead
-from diffusion_classifier.audit.aesthetic import load_aesthetic_head
 from diffusion_classifier.audit.config import AuditConfig
+from diffusion_classifier.audit.filters import EMBEDDING_FILTERS, EmbeddingFilter
 from diffusion_classifier.audit.embedding import CLIP_L14_DIM, EmbedFn, l2_normalize
-from diffusion_classifier.audit.nsfw import load_nsfw_head
 from diffusion_classifier.audit.resolution import passes_resolution
-from diffusion_classifier.audit.weights import AESTHETIC_L14, NSFW_L14, get_weights_spec
+from diffusion_classifier.audit.weights import get_weights_spec
 from diffusion_classifier.data.images import convert_image, opened
 
 logger = logging.getLogger(__name__)
-
-HeadLoader = Callable[..., LoadedHead]
-
-
-@dataclass(frozen=True)
-class EmbeddingFilter:
-    """A filter computed by a head on the image embedding.
-
-    Attributes:
-        name: Registry key, also the key of its head in ``score_manifest(heads=...)``.
-        score_column: Column holding the head's output.
-        pass_column: Column holding the pass/fail decision.
-        weights: Key of its weight file in the weights registry.
-        loader: ``loader(path, spec=None, device=...) -> LoadedHead``.
-        passes: ``passes(scores, config) -> bool array``.
-    """
-
-    name: str
-    score_column: str
-    pass_column: str
-    weights: str
-    loader: HeadLoader
-    passes: Callable[[np.ndarray, AuditConfig], np.ndarray]
-
-
-EMBEDDING_FILTERS: dict[str, EmbeddingFilter] = {
-    f.name: f
-    for f in (
-        EmbeddingFilter(
-            name="aesthetic",
-            score_column="aesthetic",
-            pass_column="passes_aesthetic",
-            weights=AESTHETIC_L14,
-            loader=load_aesthetic_head,
-            passes=lambda s, c: s >= c.aesthetic_threshold,
-        ),
-        EmbeddingFilter(
-            name="nsfw",
-            score_column="punsafe",
-            pass_column="passes_nsfw",
-            weights=NSFW_L14,
-            loader=load_nsfw_head,
-            passes=lambda s, c: s < c.punsafe_threshold,
-        ),
-    )
-}
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "image_id",
@@ -134,7 +87,7 @@ def load_filter_heads(
             continue
         if expected_sha256 and expected_sha256.get(name):
             spec = replace(spec, sha256=expected_sha256[name])
-        heads[name] = _filter(name).loader(path, spec=spec, device=device)
+        heads[name] = _filter(name).load(path, spec=spec, device=device)
     return heads
 
 
