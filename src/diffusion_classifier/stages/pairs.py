@@ -92,8 +92,13 @@ def score_pairs(
     log.info("scoring %d images of %d examples (%d already done), %d passes per image",
              len(todo), len(examples), 2 * len(examples) - len(todo), provenance["passes_per_image_planned"])
 
-    def example_classifier(row):  # an image's conditioning table: its example's two captions
-        return DiffusionClassifier(predictor, captions[row["example_id"]], config)
+    classifiers: dict[str, DiffusionClassifier] = {}
+
+    def example_classifier(row):  # an image's conditioning table: its example's two captions, built once
+        example_id = row["example_id"]
+        if example_id not in classifiers:
+            classifiers[example_id] = DiffusionClassifier(predictor, captions[example_id], config)
+        return classifiers[example_id]
 
     return score_images(dataset, rows, writer, example_classifier, predictor=predictor,
                         transform=model_spec.transform, scoring_spec=scoring_spec, strategy_spec=strategy_spec,
