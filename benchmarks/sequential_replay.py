@@ -26,7 +26,7 @@ RUNS = {  # the embedded default's stored one-stage runs
     "corrupted": "digits_corrupted/digits_unet/grid25",
     "zero-shot": "digits/digits_text/grid25",
 }
-K = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 4]
+K = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3, 3.25, 3.5, 4]
 VARIANTS = {  # name -> SequentialStudySpec fields besides k and the reference
     "mean test, block 1, min 5 (the study's)": dict(block=1, min_points=5),
     "grid test": dict(block=1, min_points=5, test="grid"),
@@ -34,6 +34,14 @@ VARIANTS = {  # name -> SequentialStudySpec fields besides k and the reference
     "grid test, pool 5, min 2, t < 500 first": dict(block=1, min_points=2, test="grid", pool=5, first=[0, 500]),
     "grid test, pool 5, min 2, t < 500 first, block 2": dict(block=2, min_points=2, test="grid", pool=5,
                                                              first=[0, 500]),
+    "conditional test, min 1, 20 calibration images": dict(block=1, min_points=1, test="conditional",
+                                                           calibration_images=20),
+    "conditional test, min 1, 10 calibration images": dict(block=1, min_points=1, test="conditional",
+                                                           calibration_images=10),
+    "conditional test, min 1, the other half calibrates": dict(block=1, min_points=1, test="conditional",
+                                                               calibration_images=None),
+    "conditional test, min 1, 20 calibration images, block 5": dict(block=5, min_points=1, test="conditional",
+                                                                    calibration_images=20),
 }
 
 
@@ -57,6 +65,7 @@ def main() -> None:
                          "accuracy": None if best is None else best["accuracy"],
                          "one_stage_fraction": None if best is None else best["one_stage_fraction"],
                          "reference_fraction": None if best is None else best["reference_fraction"],
+                         "with_calibration": None if best is None else best["passes_per_image_with_calibration"],
                          "meets_goal": False if best is None else bool(best["meets_goal"])})
     table = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):

@@ -231,6 +231,10 @@ class SequentialStudySpec:
         reference: The paper-style adaptive schedule ``{evaluations, keep}`` on the stored
             grid whose passes the goal halves; ``None``: compare with one stage only.
         test, pool, first: The test's options (:class:`SequentialConfig`; off by default).
+        calibration_images: ``test: conditional``: images of the other half of the stored
+            run that each half's calibration is fitted on (``None``: the whole other half;
+            :func:`~diffusion_classifier.engine.sequential.cross_fitted_replay`). A direct
+            run would score as many extra images at one stage's cost, once.
     """
 
     k: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
@@ -240,6 +244,7 @@ class SequentialStudySpec:
     test: str = "mean"
     pool: float = 0.0
     first: list[int] | None = None
+    calibration_images: int | None = 20
 
     def configs(self) -> list[SequentialConfig]:
         return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points, test=self.test,

@@ -1,14 +1,16 @@
 """Sequential elimination: spread order, the paired test, and replay == direct run."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
-from diffusion_classifier.engine.replay import error_cube, replay_sequential
-from diffusion_classifier.engine.sequential import (EliminationTest, SequentialConfig, point_blocks, spread_order,
-                                                    visit_order)
+from diffusion_classifier.engine.replay import ErrorCube, error_cube, replay_sequential
+from diffusion_classifier.engine.sequential import (Calibration, EliminationTest, SequentialConfig,
+                                                    cross_fitted_replay, point_blocks, spread_order, visit_order)
 from diffusion_classifier.models import CallablePredictor
 from diffusion_classifier.specs import StrategySpec
 
@@ -145,3 +147,92 @@ def test_first_visits_a_timestep_window_first_and_defaults_keep_the_run_key():
                          ({"first": [500, 0]}, "sequential.first")]:
         with pytest.raises(ValueError, match=message):
             SequentialConfig(**bad)
+
+
+# --- test: conditional (a calibration predicts the unseen points) ---------------------------
+def test_calibration_fits_the_paired_differences_to_each_images_winner():
+    rng = np.random.default_rng(0)
+    errors = rng.normal(size=(6, 4, 5)) + np.arange(4)[None, :, None]  # class 0 wins every image
+    cal = Calibration.fit(errors, shrink=0.0)
+    diff = (errors[:, 1:] - errors[:, :1]).reshape(-1, 5)
+    np.testing.assert_allclose(cal.mean, diff.mean(0))
+    np.testing.assert_allclose(cal.cov, np.cov(diff, rowvar=False))
+    assert cal.images == 6 and cal.grid_size == 5
+    ridge = Calibration.fit(errors, shrink=0.5)
+    np.testing.assert_allclose(np.diag(ridge.cov), 1.5 * np.diag(cal.cov))
+    assert Calibration.from_dict(ridge.to_dict()).to_dict() == ridge.to_dict()
+    with pytest.raises(ValueError, match="classes >= 2"):
+        Calibration.fit(errors[:, :1])
+
+
+def test_the_calibrations_order_and_prediction_on_independent_points():
+    # independent points: the most variable first, and the unseen points predicted by their means
+    cal = Calibration(mean=np.array([0.1, 0.2, 0.3, 0.4]), cov=np.diag([1.0, 4.0, 0.25, 2.0]), images=3)
+    assert cal.order.tolist() == [1, 3, 0, 2]
+    weights, offset, sd = cal.predictor(2)
+    np.testing.assert_allclose(weights, 0.0, atol=1e-12)
+    assert offset == pytest.approx(0.1 + 0.3) and sd == pytest.approx(np.sqrt(1.25))
+    assert cal.predictor(4) == (pytest.approx(np.zeros(4)), 0.0, 0.0)
+    # correlated points: a seen point predicts its unseen twin
+    twins = Calibration(mean=np.zeros(2), cov=np.array([[1.0, 0.9], [0.9, 1.0]]), images=3)
+    weights, offset, sd = twins.predictor(1)
+    assert weights[0] == pytest.approx(0.9) and sd == pytest.approx(np.sqrt(1 - 0.81))
+
+
+def test_the_conditional_test_is_exact_once_the_grid_is_seen_and_tests_from_one_point():
+    rng = np.random.default_rng(1)
+    errors = rng.normal(size=(4, 8)) + np.array([[0.0], [0.3], [0.1], [0.2]])
+    cal = Calibration(mean=np.zeros(8), cov=np.eye(8) * 100.0, images=2)  # far too wide to drop early
+    config = SequentialConfig(block=8, k=50.0, min_points=1, test="conditional")
+    whole = EliminationTest(4, 8, config, cal)
+    whole.update(errors[:, cal.order])
+    assert whole.survivors.tolist() == [int(np.argmin(errors.mean(1)))]  # Algorithm 1's answer
+    narrow = Calibration(mean=np.zeros(8), cov=np.eye(8) * 1e-6, images=2)
+    first = EliminationTest(4, 8, SequentialConfig(block=1, k=3.0, min_points=1, test="conditional"), narrow)
+    first.update(errors[:, narrow.order[:1]])
+    assert len(first.survivors) == 1  # one point decides when the calibration says the rest is known
+    with pytest.raises(ValueError, match="needs a calibration"):
+        EliminationTest(4, 8, SequentialConfig(test="conditional", min_points=1))
+    with pytest.raises(ValueError, match="covers 8 grid points"):
+        EliminationTest(4, 10, SequentialConfig(test="conditional", min_points=1), cal)
+    for bad, message in [({"min_points": 1}, "min_points must be >= 2"),
+                         ({"test": "conditional", "pool": 2.0}, "takes its variances"),
+                         ({"test": "conditional", "first": [0, 500]}, "visiting order"),
+                         ({"calibration": "c.json"}, "read by test: conditional only")]:
+        with pytest.raises(ValueError, match=message):
+            SequentialConfig(**bad)
+
+
+def test_conditional_replay_equals_a_direct_run_with_the_same_calibration_file(noisy_predictor, inputs, tmp_path):
+    stored = [(i, y, run(noisy_predictor, x, seed=n)) for n, (i, y, x) in enumerate(inputs)]
+    errors = pd.concat([pd.DataFrame({"image_id": i, "condition": s.condition, "grid_index": s.grid_index,
+                                      "timestep": s.timestep, "error_l2": s.errors["l2"]})
+                        for i, _, s in stored])
+    images = pd.DataFrame({"image_id": [i for i, _, _ in inputs], "label": [y for _, y, _ in inputs]})
+    cube = error_cube(errors, images, "l2", 6)
+    # calibrated on the last six images, tested on the first six
+    Calibration.fit(cube.errors[6:]).save(tmp_path / "calibration.json")
+    seq = SequentialConfig(block=1, k=1.0, min_points=1, test="conditional",
+                           calibration=str(tmp_path / "calibration.json"))
+    first = replace(cube, image_ids=cube.image_ids[:6], labels=cube.labels[:6], errors=cube.errors[:6])
+    replayed = replay_sequential(first, seq)
+    for n, (_, _, x) in enumerate(inputs[:6]):
+        direct = run(noisy_predictor, x, seed=n, sequential=seq, batch_size=7)
+        assert replayed.predictions[n] == direct.prediction
+        assert replayed.passes[n] == direct.passes
+        assert [list(k[n][k[n] >= 0]) for k in replayed.kept[:len(direct.kept)]] == direct.kept
+    assert (replayed.passes < 6 * 16).any()
+
+
+def test_cross_fitted_replay_calibrates_each_half_on_the_other():
+    rng = np.random.default_rng(2)
+    errors = (rng.normal(size=(9, 5, 12)) + rng.normal(size=(9, 1, 12)) * 3).astype(np.float32)
+    cube = ErrorCube(np.array([f"i{j}" for j in range(9)]), np.zeros(9, dtype=np.int64), errors, np.arange(12) * 80)
+    config = SequentialConfig(block=1, k=1.0, min_points=1, test="conditional")
+    result = cross_fitted_replay(cube, config, calibration_images=3)
+    even, odd = np.arange(0, 9, 2), np.arange(1, 9, 2)
+    for rows, other in ((even, odd), (odd, even)):
+        alone = replay_sequential(replace(cube, image_ids=cube.image_ids[rows], labels=cube.labels[rows],
+                                          errors=errors[rows]), config, Calibration.fit(errors[other[:3]]))
+        assert result.predictions[rows].tolist() == alone.predictions.tolist()
+        assert result.passes[rows].tolist() == alone.passes.tolist()

@@ -9,7 +9,9 @@ import torch
 from diffusion_classifier.artifacts import read_shard
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.engine.replay import replay_sequential
-from diffusion_classifier.engine.sequential import SequentialConfig
+from diffusion_classifier.engine.sequential import SequentialConfig, cross_fitted_replay
+from diffusion_classifier.reporting.schedule_study import sequential_caption, sequential_study
+from diffusion_classifier.specs import SequentialStudySpec
 from diffusion_classifier.reporting.stored_runs import iter_cubes
 from diffusion_classifier.stages.score import score_shard
 from diffusion_classifier.stages.supervised import run_schedule_study
@@ -68,3 +70,13 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
                      and part.loc["one stage", "ci_low"] <= seq_row["accuracy"] <= part.loc["one stage", "ci_high"])
     assert bool(seq_row["meets_goal"]) == expected_goal
     assert "goal" in (tmp_path / "seq_study.md").read_text()
+
+    # the conditional test: each half calibrated on 2 images of the other, its one-off cost shown apart
+    spec = SequentialStudySpec(k=[1.0], block=1, min_points=1, test="conditional", calibration_images=2)
+    frame, _ = sequential_study([{"name": "cond", "shards": [one]}], "l2", spec)
+    cond = frame[frame["kind"] == "sequential"].iloc[0]
+    crossed = cross_fitted_replay(cubes["l2"], spec.configs()[0], 2)
+    assert cond["passes_per_image"] == pytest.approx(crossed.passes.mean())
+    assert cond["calibration_passes"] == 2 * 80
+    assert cond["passes_per_image_with_calibration"] == pytest.approx(crossed.passes.mean() + 2 * 80 / 8)
+    assert "conditional test" in sequential_caption(frame, spec)

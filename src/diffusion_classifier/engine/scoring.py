@@ -107,7 +107,8 @@ class ScoringConfig:
             raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
                              f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
         if self.sequential is not None:
-            point_blocks(self.schedule.grid, self.sequential)  # the store's limit on blocks
+            # the store's limit on blocks; a conditional test's calibration file is read here
+            point_blocks(self.schedule.grid, self.sequential, self.sequential.load_calibration())
 
     @property
     def objectives(self) -> tuple[str, ...]:

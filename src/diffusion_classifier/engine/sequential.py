@@ -15,7 +15,13 @@ every block of grid points:
 * Options (all off by default): ``test: grid`` asks whether the class would still
   lose on the *whole grid's* mean (what Algorithm 1 decides): the unseen points are
   a finite remainder, so the standard error shrinks by ``sqrt(1 - n / N)`` and the
-  test is exact once the grid is seen. ``pool`` shrinks each class's variance
+  test is exact once the grid is seen. ``test: conditional`` asks the same question
+  with a :class:`Calibration`, the mean and covariance over the grid of a one-stage
+  run's paired differences: the unseen points' sum is predicted from the seen ones
+  by Gaussian conditioning (its mean and standard deviation), which needs no
+  per-image variance estimate, so it may test from the first point; the grid is then
+  visited in the calibration's order (:meth:`Calibration.order`: each next point the
+  one that most reduces the uncertainty of the grid's sum). ``pool`` shrinks each class's variance
   estimate (few points: a noisy one) towards the survivors' pooled variance with
   that many pseudo-points. ``first: [lo, hi]`` visits the grid points with
   ``lo <= t < hi`` first (where the classes differ most; paper Fig. 3), then the rest.
@@ -32,7 +38,8 @@ test (best first) as its ``kept`` list.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .replay import ErrorCube, ReplayResult
     from .scoring import DiffusionClassifier, Steps
 
-__all__ = ["SequentialConfig", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
-           "point_blocks", "sequential_steps", "replay_sequential"]
+__all__ = ["SequentialConfig", "Calibration", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
+           "point_blocks", "sequential_steps", "replay_sequential", "cross_fitted_replay"]
 
 # The error store keeps a pair's stage (here: its block) as int8.
 MAX_BLOCKS = 127
@@ -55,6 +62,9 @@ ELIMINATION_TESTS = {
 }
 """Test name -> factor on the standard error of the seen points' mean difference."""
 
+CONDITIONAL = "conditional"
+"""The test that predicts the unseen points from a :class:`Calibration` (no standard error)."""
+
 
 @dataclass(frozen=True)
 class SequentialConfig:
@@ -66,10 +76,15 @@ class SequentialConfig:
             exceeds ``k`` standard errors of that mean.
         min_points: No class is dropped before this many points were evaluated.
         test: What the ``k`` standard errors are of (:data:`ELIMINATION_TESTS`): the
-            ``mean`` of the seen points, or the whole ``grid``'s mean.
+            ``mean`` of the seen points, or the whole ``grid``'s mean; or ``conditional``:
+            ``k`` standard deviations of the whole grid's sum as the calibration predicts
+            it from the seen points.
         pool: Pseudo-points of the survivors' pooled variance that each class's
             variance estimate is shrunk towards (0: each class's own).
         first: ``[lo, hi]``: visit the grid points with ``lo <= t < hi`` first.
+        calibration: A :class:`Calibration` JSON file (``test: conditional`` in a direct
+            run; a replay study fits its own from the stored run, see
+            :func:`cross_fitted_replay`).
     """
 
     block: int = 5
@@ -78,17 +93,25 @@ class SequentialConfig:
     test: str = "mean"
     pool: float = 0.0
     first: tuple[int, int] | None = None
+    calibration: str | None = None
 
     def __post_init__(self) -> None:
         if self.block < 1:
             raise ValueError(f"sequential.block must be >= 1 grid point, got {self.block}")
         if not (self.k > 0 and math.isfinite(self.k)):
             raise ValueError(f"sequential.k must be a positive number of standard errors, got {self.k}")
-        if self.min_points < 2:
-            raise ValueError(f"sequential.min_points must be >= 2 (a standard error needs two points), "
-                             f"got {self.min_points}")
-        if self.test not in ELIMINATION_TESTS:
-            raise ValueError(f"sequential.test must be one of {sorted(ELIMINATION_TESTS)}, got {self.test!r}")
+        if self.test not in (*ELIMINATION_TESTS, CONDITIONAL):
+            raise ValueError(f"sequential.test must be one of {sorted([*ELIMINATION_TESTS, CONDITIONAL])}, "
+                             f"got {self.test!r}")
+        conditional = self.test == CONDITIONAL
+        if self.min_points < (1 if conditional else 2):
+            raise ValueError(f"sequential.min_points must be >= 2 (a standard error needs two points; "
+                             f"test: conditional tests from 1), got {self.min_points}")
+        if conditional and (self.pool or self.first is not None):
+            raise ValueError("sequential.pool and sequential.first belong to the mean and grid tests: test "
+                             "conditional takes its variances and its visiting order from the calibration")
+        if self.calibration is not None and not conditional:
+            raise ValueError(f"sequential.calibration {self.calibration!r} is read by test: conditional only")
         if not (self.pool >= 0 and math.isfinite(self.pool)):
             raise ValueError(f"sequential.pool must be a number of pseudo-points >= 0, got {self.pool}")
         if self.first is not None:
@@ -100,7 +123,7 @@ class SequentialConfig:
     def to_dict(self) -> dict:
         """The settings; the options left at their defaults are omitted (so older run keys still match)."""
         out = asdict(self)
-        for name in ("test", "pool", "first"):
+        for name in _DEFAULTS:
             if out[name] == _DEFAULTS[name]:
                 del out[name]
         if self.first is not None:
@@ -113,8 +136,122 @@ class SequentialConfig:
                          f", t in [{self.first[0]}, {self.first[1]}) first" if self.first else ""])
         return f"sequential k={self.k:g}, block {self.block}, min {self.min_points}{extra}"
 
+    def load_calibration(self) -> "Calibration | None":
+        """The calibration file's contents (direct runs; read once per process); ``None`` without one."""
+        return None if self.calibration is None else _read_calibration(str(self.calibration))
 
-_DEFAULTS = {"test": "mean", "pool": 0.0, "first": None}
+
+_DEFAULTS = {"test": "mean", "pool": 0.0, "first": None, "calibration": None}
+
+
+@lru_cache(maxsize=8)
+def _read_calibration(path: str) -> "Calibration":
+    try:
+        return Calibration.load(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"sequential.calibration: no file {path}; fit one on one-stage errors of other "
+                                "images (engine.sequential.Calibration.fit(...).save(path))") from None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What ``test: conditional`` knows before it sees an image: the mean and covariance,
+    over the grid's points, of a one-stage run's paired error differences.
+
+    A difference is a losing class's error minus the image's one-stage winner's at the
+    same grid point (same noise); every losing class of every calibration image is one
+    sample. Fitted on errors alone (no labels), from images other than those it is used
+    on (a calibration set, or the other half of a stored run: :func:`cross_fitted_replay`).
+
+    Attributes:
+        mean: ``[grid points]`` mean difference.
+        cov: ``[grid points, grid points]`` covariance, its diagonal raised by ``shrink``
+            (a ridge: few calibration images give a noisy, near-singular estimate).
+        images: Calibration images it was fitted on.
+    """
+
+    mean: np.ndarray
+    cov: np.ndarray
+    images: int
+    _prefixes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def fit(cls, errors: np.ndarray, shrink: float = 0.1) -> "Calibration":
+        """Fit on one-stage errors ``[images, classes, grid points]`` of the calibration images."""
+        errors = np.asarray(errors, dtype=np.float64)
+        if errors.ndim != 3 or errors.shape[1] < 2:
+            raise ValueError(f"a calibration needs one-stage errors [images, classes >= 2, grid points], "
+                             f"got shape {errors.shape}")
+        rows = np.arange(len(errors))
+        winner = errors.mean(axis=2).argmin(axis=1)
+        losing = np.ones(errors.shape[:2], dtype=bool)
+        losing[rows, winner] = False
+        diff = (errors - errors[rows, winner][:, None, :])[losing]
+        if len(diff) < 2:
+            raise ValueError(f"a calibration needs at least 2 differences, got {len(diff)} from {len(errors)} "
+                             "image(s)")
+        cov = np.atleast_2d(np.cov(diff, rowvar=False))
+        return cls(diff.mean(axis=0), cov + shrink * np.diag(np.diag(cov)), len(errors))
+
+    @property
+    def grid_size(self) -> int:
+        return len(self.mean)
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """The grid in greedy order: each next point is the one whose value most reduces
+        the variance of the grid's sum given the points before it."""
+        cov = self.cov.copy()
+        order: list[int] = []
+        left = np.ones(self.grid_size, dtype=bool)
+        for _ in range(self.grid_size):
+            with_sum = cov.sum(axis=1)  # covariance of each point with the grid's sum, given the seen
+            gain = np.where(left, with_sum ** 2 / np.maximum(np.diag(cov), 1e-300), -np.inf)
+            j = int(np.argmax(gain))
+            order.append(j)
+            left[j] = False
+            if cov[j, j] > 0:
+                cov = cov - np.outer(cov[:, j], cov[j]) / cov[j, j]
+        return np.asarray(order, dtype=np.int64)
+
+    def predictor(self, points: int) -> tuple[np.ndarray, float, float]:
+        """The grid's sum of differences given the values ``d`` of the first ``points`` of
+        :attr:`order`: ``sum(d) + weights @ d + offset``, with standard deviation ``sd``.
+
+        Gaussian conditioning: the unseen points' sum has mean ``1' (mu_U + C_US C_SS^-1
+        (d - mu_S))`` and variance ``1' (C_UU - C_US C_SS^-1 C_SU) 1``.
+        """
+        if points not in self._prefixes:
+            seen, unseen = self.order[:points], self.order[points:]
+            if not len(unseen):
+                self._prefixes[points] = (np.zeros(len(seen)), 0.0, 0.0)
+            else:
+                cross = self.cov[np.ix_(seen, unseen)]
+                weights = np.linalg.solve(self.cov[np.ix_(seen, seen)], cross).sum(axis=1)
+                offset = float(self.mean[unseen].sum() - weights @ self.mean[seen])
+                var = float(self.cov[np.ix_(unseen, unseen)].sum() - weights @ cross.sum(axis=1))
+                self._prefixes[points] = (weights, offset, math.sqrt(max(var, 0.0)))
+        return self._prefixes[points]
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "cov": self.cov.tolist(), "images": self.images}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Calibration":
+        return cls(np.asarray(data["mean"], dtype=np.float64), np.asarray(data["cov"], dtype=np.float64),
+                   int(data["images"]))
+
+    def save(self, path) -> None:
+        from ..artifacts.io import write_json
+
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path) -> "Calibration":
+        import json
+
+        with open(path) as handle:
+            return cls.from_dict(json.load(handle))
 
 
 def spread_order(grid_size: int) -> np.ndarray:
@@ -140,16 +277,30 @@ def visit_order(timesteps, first: tuple[int, int] | None = None) -> np.ndarray:
     return np.concatenate([order[inside], order[~inside]])
 
 
-def point_blocks(timesteps, config: SequentialConfig) -> list[np.ndarray]:
-    """The visiting order of the grid (its ``timesteps``) cut into blocks of ``config.block`` points."""
+def point_blocks(timesteps, config: SequentialConfig, calibration: Calibration | None = None) -> list[np.ndarray]:
+    """The visiting order of the grid (its ``timesteps``) cut into blocks of ``config.block`` points:
+    the calibration's order for ``test: conditional``, else the spread order."""
     grid_size = len(timesteps)
-    order = visit_order(timesteps, config.first)
+    if config.test == CONDITIONAL:
+        order = _checked(calibration, grid_size).order
+    else:
+        order = visit_order(timesteps, config.first)
     blocks = [order[i:i + config.block] for i in range(0, grid_size, config.block)]
     if len(blocks) > MAX_BLOCKS:
         raise ValueError(f"sequential.block {config.block} cuts a grid of {grid_size} points into {len(blocks)} "
                          f"blocks; the error store records at most {MAX_BLOCKS}: use block >= "
                          f"{math.ceil(grid_size / MAX_BLOCKS)}")
     return blocks
+
+
+def _checked(calibration: Calibration | None, grid_size: int) -> Calibration:
+    if calibration is None:
+        raise ValueError("sequential.test conditional needs a calibration: sequential.calibration (a file) in "
+                         "a direct run; a replay study fits one from the stored run")
+    if calibration.grid_size != grid_size:
+        raise ValueError(f"the calibration covers {calibration.grid_size} grid points, the grid has {grid_size}: "
+                         "fit it on a one-stage run of the same grid")
+    return calibration
 
 
 class EliminationTest:
@@ -159,14 +310,20 @@ class EliminationTest:
         num_classes: Candidate classes; all survive at the start.
         grid_size: Points of the one-stage grid.
         config: Block size, ``k`` and ``min_points``.
+        calibration: ``test: conditional`` only; the errors must then arrive in
+            :func:`point_blocks`'s order.
     """
 
-    def __init__(self, num_classes: int, grid_size: int, config: SequentialConfig) -> None:
+    def __init__(self, num_classes: int, grid_size: int, config: SequentialConfig,
+                 calibration: Calibration | None = None) -> None:
         if num_classes < 1:
             raise ValueError("cannot classify among an empty class list")
         self.config = config
         self.grid_size = grid_size
-        self._factor = ELIMINATION_TESTS[config.test]
+        if config.test == CONDITIONAL:
+            self._calibration = _checked(calibration, grid_size)
+        else:
+            self._factor = ELIMINATION_TESTS[config.test]
         self.survivors = np.arange(num_classes, dtype=np.int64)
         self._errors = np.zeros((num_classes, grid_size), dtype=np.float64)
         self._points = 0
@@ -192,8 +349,12 @@ class EliminationTest:
         leader = int(np.argmin(means))
         if n >= self.config.min_points:
             diff = seen - seen[leader]
-            stderr = self._stderr(diff, leader, n) * self._factor(n, self.grid_size)
-            drop = diff.mean(axis=1) > self.config.k * stderr
+            if self.config.test == CONDITIONAL:
+                weights, offset, sd = self._calibration.predictor(n)
+                drop = diff.sum(axis=1) + diff @ weights + offset > self.config.k * sd
+            else:
+                stderr = self._stderr(diff, leader, n) * self._factor(n, self.grid_size)
+                drop = diff.mean(axis=1) > self.config.k * stderr
             drop[leader] = False
             self.survivors, means = self.survivors[~drop], means[~drop]
         return self.survivors[np.argsort(means, kind="stable")]
@@ -216,11 +377,12 @@ def sequential_steps(classifier: "DiffusionClassifier", start: float) -> "Steps"
     from .scoring import ImageScores
 
     config, schedule = classifier.config, classifier.config.schedule
-    test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential)
+    calibration = config.sequential.load_calibration()
+    test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential, calibration)
     pieces: dict[str, list[np.ndarray]] = {"condition": [], "grid_index": [], "stage": []}
     errors: dict[str, list[np.ndarray]] = {name: [] for name in config.objectives}
     kept: list[list[int]] = []
-    for index, block in enumerate(point_blocks(schedule.grid, config.sequential)):
+    for index, block in enumerate(point_blocks(schedule.grid, config.sequential, calibration)):
         alive = test.survivors
         cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
         grid_idx = torch.from_numpy(block).repeat(len(alive))
@@ -237,21 +399,24 @@ def sequential_steps(classifier: "DiffusionClassifier", start: float) -> "Steps"
     return ImageScores.collect(pieces, errors, schedule.grid, kept, kept[-1][0], start)
 
 
-def replay_sequential(cube: "ErrorCube", config: SequentialConfig) -> "ReplayResult":
+def replay_sequential(cube: "ErrorCube", config: SequentialConfig,
+                      calibration: Calibration | None = None) -> "ReplayResult":
     """The sequential strategy on stored one-stage errors, exactly as a direct run decides.
 
     ``kept`` holds, per block, ``[images, classes]`` survivors best first, padded
-    with -1 (images stop at different blocks).
+    with -1 (images stop at different blocks). ``calibration``: ``test: conditional``'s
+    (default: the one ``config.calibration`` names).
     """
     from .replay import ReplayResult
 
     n, c, size = cube.errors.shape
-    blocks = point_blocks(cube.timesteps, config)
+    calibration = calibration if calibration is not None else config.load_calibration()
+    blocks = point_blocks(cube.timesteps, config, calibration)
     predictions = np.zeros(n, dtype=np.int64)
     passes = np.zeros(n, dtype=np.int64)
     kept = [np.full((n, c), -1, dtype=np.int64) for _ in blocks]
     for i in range(n):
-        test = EliminationTest(c, size, config)
+        test = EliminationTest(c, size, config, calibration)
         for b, block in enumerate(blocks):
             alive = test.survivors
             passes[i] += len(alive) * len(block)
@@ -260,4 +425,30 @@ def replay_sequential(cube: "ErrorCube", config: SequentialConfig) -> "ReplayRes
             if test.done:
                 break
         predictions[i] = ranked[0]
+    return ReplayResult(predictions, kept, passes)
+
+
+def cross_fitted_replay(cube: "ErrorCube", config: SequentialConfig,
+                        calibration_images: int | None = None) -> "ReplayResult":
+    """``test: conditional`` replayed on a stored one-stage run that comes without a calibration:
+    its images are split into two halves (even and odd rows), and each half is replayed with
+    a :class:`Calibration` fitted on the other half (its first ``calibration_images``
+    images; ``None``: all of them). No image calibrates its own test, and no label is read.
+    """
+    from .replay import ReplayResult
+
+    n = len(cube.errors)
+    if n < 2:
+        raise ValueError(f"cross-fitting needs at least 2 images, got {n}")
+    halves = [np.arange(0, n, 2), np.arange(1, n, 2)]
+    predictions, passes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    kept: list[np.ndarray] = []
+    for rows, other in (halves, halves[::-1]):
+        calibration = Calibration.fit(cube.errors[other[:calibration_images]])
+        part = replay_sequential(replace(cube, image_ids=cube.image_ids[rows], labels=cube.labels[rows],
+                                         errors=cube.errors[rows]), config, calibration)
+        predictions[rows], passes[rows] = part.predictions, part.passes
+        kept = kept or [np.full((n, cube.num_classes), -1, dtype=np.int64) for _ in part.kept]
+        for whole, block in zip(kept, part.kept):
+            whole[rows] = block
     return ReplayResult(predictions, kept, passes)
