@@ -40,6 +40,7 @@ TORCH_FREE = (
     "make-table3",
     "make-tables",
     "make-zeroshot-table",
+    "merge-synthetic",
     "plot-effective-robustness",
     "schedule-study",
     "table-objectives",

@@ -159,7 +159,7 @@ class ScoringSpec:
 
     def noise_seed(self, image_id: str, strategy: "StrategySpec") -> int:
         """The seed of an image's noise: the global seed if shared, else derived from the id."""
-        from .engine.scoring import image_seed
+        from .engine.seeding import image_seed
 
         return self.seed if self.shares_noise(strategy) else image_seed(self.seed, image_id)
 

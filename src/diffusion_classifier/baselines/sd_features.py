@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version
 from ..engine.noising import forward_noise
-from ..engine.scoring import image_seed
+from ..engine.seeding import image_seed
 from ..specs import FeatureSpec
 
 __all__ = ["FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents",

@@ -7,7 +7,7 @@ on the real test set. Here the sampler is diffusers' :class:`~diffusers.DDIMSche
 and VAE the :class:`~diffusion_classifier.models.text_conditional.TextConditionalPredictor`
 holds, built from the predictor's own ``alphas_cumprod`` so that sampling and scoring
 share one noise schedule. Every image has its own seed (hashed from the run seed, the
-class and the index, like :func:`~diffusion_classifier.engine.scoring.image_seed`), so
+class and the index, like :func:`~diffusion_classifier.engine.seeding.image_seed`), so
 any shard split regenerates identical images.
 
 Classifier-free guidance (``guidance_scale > 1``) needs a model trained with an empty
@@ -22,11 +22,10 @@ import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -34,8 +33,11 @@ from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version
 from ..data.images import opened
 from ..data.manifest import DatasetError, load_dataset, write_dataset
-from ..engine.scoring import image_seed
+from ..engine.seeding import image_seed
 from ..specs import SyntheticSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = ["GENERATION_TABLE", "plan_images", "ddim_scheduler", "sample_images",
            "generate_shard", "merge_shards", "to_pil"]
@@ -68,6 +70,7 @@ def ddim_scheduler(alphas_cumprod: torch.Tensor, steps: int):
     The predictor already converts v- and x0-predictions to eps, so the scheduler is
     always told ``epsilon``. Betas are recovered from ``alphas_cumprod``.
     """
+    import torch
     from diffusers import DDIMScheduler
 
     abar = alphas_cumprod.to(torch.float64)
@@ -84,7 +87,6 @@ def _latent_shape(predictor) -> tuple[int, int, int]:
     return (predictor.in_channels, size, size)
 
 
-@torch.no_grad()
 def sample_images(predictor, conditions: torch.Tensor, seeds: Sequence[int], steps: int,
                   guidance_scale: float = 1.0, unconditional: torch.Tensor | None = None) -> torch.Tensor:
     """DDIM samples for one batch, as pixels in [-1, 1] (CPU float32).
@@ -97,31 +99,34 @@ def sample_images(predictor, conditions: torch.Tensor, seeds: Sequence[int], ste
         guidance_scale: CFG weight; with 1 ``unconditional`` is not used.
         unconditional: ``[1, length, width]`` empty-prompt embedding for guidance.
     """
+    import torch
+
     if len(seeds) != len(conditions):
         raise ValueError(f"{len(seeds)} seeds for {len(conditions)} prompts")
-    shape = _latent_shape(predictor)
-    device, dtype = predictor.device, predictor.dtype
-    noise = torch.stack([torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(s)))
-                         for s in seeds])
-    scheduler = ddim_scheduler(predictor.alphas_cumprod, steps)
-    x = (noise * scheduler.init_noise_sigma).to(device, dtype)
-    conditions = conditions.to(device, dtype)
-    guided = guidance_scale > 1.0
-    if guided:
-        if unconditional is None:
-            raise ValueError("guidance_scale > 1 needs the unconditional (empty-prompt) embedding")
-        conditions = torch.cat([unconditional.to(device, dtype).expand_as(conditions), conditions])
-    for t in scheduler.timesteps:
-        t_batch = torch.full((len(x) * (2 if guided else 1),), int(t), device=device, dtype=torch.long)
-        x_in = torch.cat([x, x]) if guided else x
-        eps = predictor.predict(x_in, t_batch, conditions).eps
+    with torch.no_grad():
+        shape = _latent_shape(predictor)
+        device, dtype = predictor.device, predictor.dtype
+        noise = torch.stack([torch.randn(shape, generator=torch.Generator("cpu").manual_seed(int(s)))
+                             for s in seeds])
+        scheduler = ddim_scheduler(predictor.alphas_cumprod, steps)
+        x = (noise * scheduler.init_noise_sigma).to(device, dtype)
+        conditions = conditions.to(device, dtype)
+        guided = guidance_scale > 1.0
         if guided:
-            eps_uncond, eps_cond = eps.chunk(2)
-            eps = eps_uncond + guidance_scale * (eps_cond - eps_uncond)
-        x = scheduler.step(eps, t, x).prev_sample
-    if predictor.vae is not None:
-        x = predictor.vae.decode(x / predictor.vae.config.scaling_factor).sample
-    return x.float().clamp(-1, 1).cpu()
+            if unconditional is None:
+                raise ValueError("guidance_scale > 1 needs the unconditional (empty-prompt) embedding")
+            conditions = torch.cat([unconditional.to(device, dtype).expand_as(conditions), conditions])
+        for t in scheduler.timesteps:
+            t_batch = torch.full((len(x) * (2 if guided else 1),), int(t), device=device, dtype=torch.long)
+            x_in = torch.cat([x, x]) if guided else x
+            eps = predictor.predict(x_in, t_batch, conditions).eps
+            if guided:
+                eps_uncond, eps_cond = eps.chunk(2)
+                eps = eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+            x = scheduler.step(eps, t, x).prev_sample
+        if predictor.vae is not None:
+            x = predictor.vae.decode(x / predictor.vae.config.scaling_factor).sample
+        return x.float().clamp(-1, 1).cpu()
 
 
 def to_pil(pixels: torch.Tensor, size: int | None = None) -> Image.Image:
@@ -143,6 +148,8 @@ def generate_shard(predictor, plan: pd.DataFrame, embeddings: torch.Tensor, spec
     Args:
         embeddings: Prompt table embeddings, row ``i`` = class index ``i``.
     """
+    import torch
+
     rows = plan[plan["shard"] == shard].reset_index(drop=True)
     unconditional = None
     if spec.guided:

@@ -14,6 +14,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "objectives": ["PairBatch", "get_objective", "list_objectives", "register_objective"],
         "schedule": ["Schedule", "Stage", "strided_subgrid", "timestep_grid"],
         "scoring": ["DiffusionClassifier", "ImageScores", "NonFiniteErrorsError", "ScoringConfig", "check_finite",
-                    "draw_noise", "image_seed"],
+                    "draw_noise"],
+        "seeding": ["image_seed"],
     },
 )

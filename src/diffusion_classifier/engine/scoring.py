@@ -29,10 +29,11 @@ from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .progress import PairLog
 from .schedule import Schedule
+from .seeding import image_seed
 from .sequential import SequentialConfig, point_blocks, sequential_steps
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
-           "draw_noise", "image_seed"]
+           "draw_noise"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,18 +175,6 @@ class ImageScores:
 
 Steps = Generator[Request, dict[str, np.ndarray], ImageScores]
 """One image's decisions as a coroutine (:meth:`DiffusionClassifier.steps`)."""
-
-
-def image_seed(global_seed: int, image_id: str) -> int:
-    """A per-image seed derived from the run's seed and the image id.
-
-    Derived by hashing rather than by position so that a shard split, a resumed run
-    or a reordered manifest gives every image the same noise.
-    """
-    import hashlib
-
-    digest = hashlib.sha256(f"{global_seed}:{image_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 def draw_noise(seed: int, num_noise: int, shape: tuple[int, ...]) -> torch.Tensor:
