@@ -29,7 +29,6 @@ from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .progress import PairLog
 from .schedule import Schedule
-from .seeding import image_seed
 from .sequential import SequentialConfig, point_blocks, sequential_steps
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
