@@ -12,6 +12,7 @@ from diffusion_classifier.engine.replay import replay_sequential
 from diffusion_classifier.engine.sequential import SequentialConfig, cross_fitted_replay
 from diffusion_classifier.reporting.schedule_study import sequential_caption, sequential_study
 from diffusion_classifier.specs import SequentialStudySpec
+from diffusion_classifier.reporting import stored_runs
 from diffusion_classifier.reporting.stored_runs import iter_cubes
 from diffusion_classifier.stages.score import score_shard
 from diffusion_classifier.stages.supervised import run_schedule_study
@@ -21,7 +22,7 @@ from test_score_shard import MODEL, tiny_checkpoint
 SEQ = {"block": 2, "k": 1.0, "min_points": 2}
 
 
-def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_path, request):
+def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_path, request, monkeypatch):
     threads = torch.get_num_threads()
     request.addfinalizer(lambda: torch.set_num_threads(threads))
     torch.set_num_threads(1)  # tiny model: one thread is fastest on a shared machine
@@ -49,11 +50,14 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
     study = {"loss": "l2", "two_stage_evaluations": [2], "two_stage_keep": [3],
              "sequential": {"k": [0.5, 1.0], "block": 2, "min_points": 2,
                             "reference": {"evaluations": [2, 8], "keep": [3, 1]}}}
+    reads = []
+    monkeypatch.setattr(stored_runs, "read_shard", lambda path, **kw: reads.append(path) or read_shard(path, **kw))
     out = run_schedule_study([one], study, tmp_path / "study.md", tmp_path / "study.csv", tmp_path / "study.png",
                              names={"dataset": "digits", "model": "tiny"},
                              sequential_runs=[{"name": "again", "shards": [str(one)]}],
                              output_sequential=[tmp_path / f"seq_study.{x}" for x in ("md", "csv", "png")])
     assert {p.name for p in out} >= {"seq_study.csv", "seq_study.png", "study.csv"}
+    assert len(reads) == 2  # the study run's shard once (schedules and sequential study), "again" once
     study = pd.read_csv(tmp_path / "study.csv")
     row = study[study["schedule"] == "sequential k=1, block 2, min 2"].iloc[0]
     assert row["strategy"] == "sequential" and row["passes_per_image"] == pytest.approx(replayed.passes.mean(), rel=1e-5)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["candidate_schedules", "schedule_label", "plot_passes_vs_accuracy",
            "sequential_rows", "plot_sequential", "GOAL", "StudyResult", "schedule_study", "sequential_study",
+           "add_sequential_tallies",
            "sequential_caption"]
 
 
@@ -191,11 +192,12 @@ def schedule_study(shards: list[str | Path], loss: str, *, two_stage_evaluations
             :func:`sequential_study` measures it on this run and on ``sequential_runs``
             (``{name, shards}`` of further one-stage runs).
     """
-    results = _replay_schedules(shards, loss, two_stage_evaluations, two_stage_keep, schedules, direct)
+    study_run = {"name": run_name, "tallies": {}, "reference_label": None}
+    results = _replay_schedules(shards, loss, two_stage_evaluations, two_stage_keep, schedules, direct,
+                                sequential, study_run)
     seq_frame, seq_caption, seq_tallies = None, "", {}
     if sequential is not None:
-        seq_frame, tallies = sequential_study([{"name": run_name, "shards": shards}, *sequential_runs], loss,
-                                              sequential)
+        seq_frame, tallies = sequential_study([study_run, *sequential_runs], loss, sequential)
         seq_caption, seq_tallies = sequential_caption(seq_frame, sequential), tallies[run_name]
 
     rows = []
@@ -236,9 +238,10 @@ def schedule_study(shards: list[str | Path], loss: str, *, two_stage_evaluations
 
 
 def _replay_schedules(shards, loss: str, two_stage_evaluations, two_stage_keep, schedules,
-                      direct) -> dict[tuple, dict]:
+                      direct, sequential: SequentialStudySpec | None, study_run: dict) -> dict[tuple, dict]:
     """Per ``(evaluations, keep, loss)``: the schedule, its hits and passes over every shard,
-    and (for a directly scored run) how the run compares with its replay."""
+    and (for a directly scored run) how the run compares with its replay. With ``sequential``,
+    the sequential study's tallies of the same shards go to ``study_run`` (each shard is read once)."""
     from ..artifacts import read_images
     from ..engine.replay import replay_schedule
     from .stored_runs import iter_cubes, stored_schedule
@@ -272,6 +275,9 @@ def _replay_schedules(shards, loss: str, two_stage_evaluations, two_stage_keep, 
             key = (info["evaluations"], info["keep"], info["loss"])
             cube = cubes[info["loss"]]
             _compare_direct(results[key], info, cube, cube.label_of(replays[key].predictions))
+        if sequential is not None:
+            study_run["reference_label"] = add_sequential_tallies(study_run["tallies"], cubes[loss],
+                                                                  shard.provenance, sequential)
     if not results:
         raise ValueError(f"no scored images in {list(map(str, shards))}")
     return results
@@ -303,54 +309,67 @@ def sequential_study(runs: list[dict], loss: str, spec: SequentialStudySpec) -> 
     """The sequential strategy over ``k`` against one stage and the reference schedule, per run.
 
     Args:
-        runs: ``{name, shards}`` of one-stage runs (each replayed shard by shard).
+        runs: ``{name, shards}`` of one-stage runs (each replayed shard by shard), or
+            ``{name, tallies, reference_label}`` of a run already replayed
+            (:func:`add_sequential_tallies`, as :func:`schedule_study` does while it holds
+            the shards' cubes).
         loss: The objective that ranks classes.
         spec: The k curve, block, min_points and the reference schedule.
 
     Returns:
         The table (:func:`sequential_rows` per run) and the raw tallies by run and rule.
     """
+    from .stored_runs import iter_cubes
+
+    rows, tallies_by_run = [], {}
+    for run in runs:
+        tallies, reference_label = run.get("tallies"), run.get("reference_label")
+        if tallies is None:
+            tallies = {}
+            for cubes, shard in iter_cubes(run["shards"], [loss]):
+                reference_label = add_sequential_tallies(tallies, cubes[loss], shard.provenance, spec)
+        if not tallies:
+            raise ValueError(f"run {run['name']}: no scored images in {list(map(str, run.get('shards', [])))}")
+        rows += sequential_rows(run["name"], tallies, reference_label)
+        tallies_by_run[run["name"]] = tallies
+    return pd.DataFrame(rows), tallies_by_run
+
+
+def add_sequential_tallies(tallies: dict[str, dict], cube, provenance: dict, spec: SequentialStudySpec) -> str | None:
+    """Replay one stage, the reference schedule and every ``k`` of ``spec`` on one shard's
+    cube, adding hits, agreement with one stage and passes to ``tallies`` (by rule label).
+
+    Returns the reference schedule's label (``None`` without one).
+    """
     from ..engine.replay import replay_schedule, replay_sequential
     from ..engine.sequential import CONDITIONAL, cross_fitted_replay
-    from .stored_runs import iter_cubes, stored_schedule
+    from .stored_runs import stored_schedule
 
-    configs = spec.configs()
-
-    def replay(cube, config):
+    def replay(config):
         if config.test == CONDITIONAL:
             return cross_fitted_replay(cube, config, spec.calibration_images)
         return replay_sequential(cube, config)
 
-    rows, tallies_by_run = [], {}
-    for run in runs:
-        tallies: dict[str, dict] = {}
-        reference_label = None
-        for cubes, shard in iter_cubes(run["shards"], [loss]):
-            cube = cubes[loss]
-            base = stored_schedule(shard.provenance, cube)
-            one = replay_schedule(cube, base)
-            rules = [("one stage", "schedule", None, one)]
-            reference = spec.reference_schedule(base)
-            if reference is not None:
-                reference_label = f"reference {schedule_label(reference)}"
-                rules.append((reference_label, "schedule", None, replay_schedule(cube, reference)))
-            rules += [(c.label(), "sequential", c, replay(cube, c)) for c in configs]
-            for label, kind, config, result in rules:
-                t = tallies.setdefault(label, {"kind": kind, "hit": [], "agree": [], "passes": [],
-                                               "grid": cube.errors.shape[2], "calibration_passes": 0})
-                if config is not None:
-                    t["k"], t["blocks"] = config.k, len(result.kept)
-                    if config.test == CONDITIONAL:  # a calibration set of its own, scored at one stage's cost
-                        images = len(cube.errors) if spec.calibration_images is None else spec.calibration_images
-                        t["calibration_passes"] = min(images, len(cube.errors)) * int(one.passes[0])
-                t["hit"].append(result.predictions == cube.labels)
-                t["agree"].append(result.predictions == one.predictions)
-                t["passes"].append(result.passes)
-        if not tallies:
-            raise ValueError(f"run {run['name']}: no scored images in {list(map(str, run['shards']))}")
-        rows += sequential_rows(run["name"], tallies, reference_label)
-        tallies_by_run[run["name"]] = tallies
-    return pd.DataFrame(rows), tallies_by_run
+    base = stored_schedule(provenance, cube)
+    one = replay_schedule(cube, base)
+    rules = [("one stage", "schedule", None, one)]
+    reference = spec.reference_schedule(base)
+    reference_label = None if reference is None else f"reference {schedule_label(reference)}"
+    if reference is not None:
+        rules.append((reference_label, "schedule", None, replay_schedule(cube, reference)))
+    rules += [(c.label(), "sequential", c, replay(c)) for c in spec.configs()]
+    for label, kind, config, result in rules:
+        t = tallies.setdefault(label, {"kind": kind, "hit": [], "agree": [], "passes": [],
+                                       "grid": cube.errors.shape[2], "calibration_passes": 0})
+        if config is not None:
+            t["k"], t["blocks"] = config.k, len(result.kept)
+            if config.test == CONDITIONAL:  # a calibration set of its own, scored at one stage's cost
+                images = len(cube.errors) if spec.calibration_images is None else spec.calibration_images
+                t["calibration_passes"] = min(images, len(cube.errors)) * int(one.passes[0])
+        t["hit"].append(result.predictions == cube.labels)
+        t["agree"].append(result.predictions == one.predictions)
+        t["passes"].append(result.passes)
+    return reference_label
 
 
 def sequential_caption(frame: pd.DataFrame, spec: SequentialStudySpec) -> str:
