@@ -195,6 +195,10 @@ def test_the_conditional_test_is_exact_once_the_grid_is_seen_and_tests_from_one_
         EliminationTest(4, 8, SequentialConfig(test="conditional", min_points=1))
     with pytest.raises(ValueError, match="covers 8 grid points"):
         EliminationTest(4, 10, SequentialConfig(test="conditional", min_points=1), cal)
+    on_grid = Calibration.fit(rng.normal(size=(3, 4, 8)), timesteps=np.arange(8) * 100)
+    assert len(point_blocks(np.arange(8) * 100, config, on_grid)) == 1
+    with pytest.raises(ValueError, match="fitted on timesteps"):
+        point_blocks(np.arange(8) * 100 + 50, config, on_grid)
     for bad, message in [({"min_points": 1}, "min_points must be >= 2"),
                          ({"test": "conditional", "pool": 2.0}, "takes its variances"),
                          ({"test": "conditional", "first": [0, 500]}, "visiting order"),

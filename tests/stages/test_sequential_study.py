@@ -1,6 +1,8 @@
 """The sequential strategy through the stages: a directly scored shard equals its replay
 on a stored one-stage shard, and the schedule study measures its k curve."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,8 @@ from diffusion_classifier.specs import SequentialStudySpec
 from diffusion_classifier.reporting import stored_runs
 from diffusion_classifier.reporting.stored_runs import iter_cubes
 from diffusion_classifier.stages.score import score_shard
-from diffusion_classifier.stages.supervised import run_schedule_study
+from diffusion_classifier.errors import UserError
+from diffusion_classifier.stages.supervised import fit_calibration, run_schedule_study
 
 from test_score_shard import MODEL, tiny_checkpoint
 
@@ -84,3 +87,32 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
     assert cond["calibration_passes"] == 2 * 80
     assert cond["passes_per_image_with_calibration"] == pytest.approx(crossed.passes.mean() + 2 * 80 / 8)
     assert "conditional test" in sequential_caption(frame, spec)
+
+
+def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_replay(tmp_path, request):
+    threads = torch.get_num_threads()
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    torch.set_num_threads(1)
+    data = prepare_dataset("sklearn_digits", tmp_path / "digits", image_size=8, max_per_split=8)
+    checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
+    scoring = {"device": "cpu", "batch_size": 16}
+    one = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2"}, scoring, tmp_path / "one")
+    calibration = fit_calibration([one], "l2", tmp_path / "calibration.json", images=4)
+    stored = json.loads(calibration.read_text())
+    assert stored["images"] == 4 and len(stored["provenance"]["image_ids"]) == 4 and len(stored["timesteps"]) == 8
+    seq = {"block": 1, "k": 1.0, "min_points": 1, "test": "conditional", "calibration": str(calibration)}
+    shard = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2", "sequential": seq}, scoring,
+                        tmp_path / "seq")
+    direct = read_shard(shard)
+    assert direct.provenance["settings"]["scoring_config"]["sequential"]["calibration_sha256"]
+    (cubes, _), = iter_cubes([one], ["l2"])
+    replayed = replay_sequential(cubes["l2"], SequentialConfig(**seq))
+    images = direct.images.set_index("image_id").loc[cubes["l2"].image_ids]
+    assert np.array_equal(images["predicted_condition"].to_numpy(), replayed.predictions)
+    assert np.array_equal(images["passes"].to_numpy(), replayed.passes)
+    with pytest.raises(UserError, match="fewer than --images 50"):
+        fit_calibration([one], "l2", tmp_path / "too_many.json", images=50)
+    # a calibration of another grid is refused with the reason
+    with pytest.raises(ValueError, match="covers 8 grid points, the grid has 6"):
+        score_shard(data, checkpoint, MODEL, {"evaluations": [6], "loss": "l2", "sequential": seq}, scoring,
+                    tmp_path / "other")

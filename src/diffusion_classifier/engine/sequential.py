@@ -128,6 +128,10 @@ class SequentialConfig:
                 del out[name]
         if self.first is not None:
             out["first"] = list(self.first)
+        if self.calibration is not None:  # the run key follows the file's contents, not only its name
+            from ..artifacts.provenance import file_sha256
+
+            out["calibration_sha256"] = file_sha256(self.calibration)
         return out
 
     def label(self) -> str:
@@ -168,16 +172,19 @@ class Calibration:
         cov: ``[grid points, grid points]`` covariance, its diagonal raised by ``shrink``
             (a ridge: few calibration images give a noisy, near-singular estimate).
         images: Calibration images it was fitted on.
+        timesteps: The grid's timesteps, when known: a run on another grid is refused.
     """
 
     mean: np.ndarray
     cov: np.ndarray
     images: int
+    timesteps: np.ndarray | None = None
     _prefixes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def fit(cls, errors: np.ndarray, shrink: float = 0.1) -> "Calibration":
-        """Fit on one-stage errors ``[images, classes, grid points]`` of the calibration images."""
+    def fit(cls, errors: np.ndarray, shrink: float = 0.1, timesteps=None) -> "Calibration":
+        """Fit on one-stage errors ``[images, classes, grid points]`` of the calibration images
+        (on the grid of ``timesteps``, when given)."""
         errors = np.asarray(errors, dtype=np.float64)
         if errors.ndim != 3 or errors.shape[1] < 2:
             raise ValueError(f"a calibration needs one-stage errors [images, classes >= 2, grid points], "
@@ -191,7 +198,8 @@ class Calibration:
             raise ValueError(f"a calibration needs at least 2 differences, got {len(diff)} from {len(errors)} "
                              "image(s)")
         cov = np.atleast_2d(np.cov(diff, rowvar=False))
-        return cls(diff.mean(axis=0), cov + shrink * np.diag(np.diag(cov)), len(errors))
+        grid = None if timesteps is None else np.asarray(timesteps, dtype=np.int64)
+        return cls(diff.mean(axis=0), cov + shrink * np.diag(np.diag(cov)), len(errors), grid)
 
     @property
     def grid_size(self) -> int:
@@ -234,17 +242,22 @@ class Calibration:
         return self._prefixes[points]
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "cov": self.cov.tolist(), "images": self.images}
+        out = {"mean": self.mean.tolist(), "cov": self.cov.tolist(), "images": self.images}
+        if self.timesteps is not None:
+            out["timesteps"] = self.timesteps.tolist()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Calibration":
+        timesteps = data.get("timesteps")
         return cls(np.asarray(data["mean"], dtype=np.float64), np.asarray(data["cov"], dtype=np.float64),
-                   int(data["images"]))
+                   int(data["images"]), None if timesteps is None else np.asarray(timesteps, dtype=np.int64))
 
-    def save(self, path) -> None:
+    def save(self, path, provenance: dict | None = None) -> None:
+        """Write the calibration as JSON, with ``provenance`` (what it was fitted on) beside it."""
         from ..artifacts.io import write_json
 
-        write_json(path, self.to_dict())
+        write_json(path, {**self.to_dict(), **({"provenance": provenance} if provenance else {})})
 
     @classmethod
     def load(cls, path) -> "Calibration":
@@ -282,7 +295,7 @@ def point_blocks(timesteps, config: SequentialConfig, calibration: Calibration |
     the calibration's order for ``test: conditional``, else the spread order."""
     grid_size = len(timesteps)
     if config.test == CONDITIONAL:
-        order = _checked(calibration, grid_size).order
+        order = _checked(calibration, grid_size, timesteps).order
     else:
         order = visit_order(timesteps, config.first)
     blocks = [order[i:i + config.block] for i in range(0, grid_size, config.block)]
@@ -293,13 +306,17 @@ def point_blocks(timesteps, config: SequentialConfig, calibration: Calibration |
     return blocks
 
 
-def _checked(calibration: Calibration | None, grid_size: int) -> Calibration:
+def _checked(calibration: Calibration | None, grid_size: int, timesteps=None) -> Calibration:
     if calibration is None:
         raise ValueError("sequential.test conditional needs a calibration: sequential.calibration (a file) in "
                          "a direct run; a replay study fits one from the stored run")
     if calibration.grid_size != grid_size:
         raise ValueError(f"the calibration covers {calibration.grid_size} grid points, the grid has {grid_size}: "
                          "fit it on a one-stage run of the same grid")
+    if (timesteps is not None and calibration.timesteps is not None
+            and not np.array_equal(np.asarray(timesteps), calibration.timesteps)):
+        raise ValueError(f"the calibration was fitted on timesteps {calibration.timesteps.tolist()}, the grid is "
+                         f"{np.asarray(timesteps).tolist()}: fit it on a one-stage run of the same grid")
     return calibration
 
 
@@ -444,7 +461,7 @@ def cross_fitted_replay(cube: "ErrorCube", config: SequentialConfig,
     predictions, passes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     kept: list[np.ndarray] = []
     for rows, other in (halves, halves[::-1]):
-        calibration = Calibration.fit(cube.errors[other[:calibration_images]])
+        calibration = Calibration.fit(cube.errors[other[:calibration_images]], timesteps=cube.timesteps)
         part = replay_sequential(replace(cube, image_ids=cube.image_ids[rows], labels=cube.labels[rows],
                                          errors=cube.errors[rows]), config, calibration)
         predictions[rows], passes[rows] = part.predictions, part.passes

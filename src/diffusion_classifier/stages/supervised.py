@@ -1,6 +1,6 @@
-"""Stages ``figures_timesteps``, ``table_objectives`` and ``schedule_study``.
+"""Stages ``figures_timesteps``, ``table_objectives``, ``schedule_study`` and ``fit_calibration``.
 
-All three read the per-pair errors that one-stage scoring runs stored and rescore
+All four read the per-pair errors that one-stage scoring runs stored and rescore
 nothing: Figures 3 and 4 (Sec. 4.1), Table 5 (Sec. 6.3.3), and a passes-vs-accuracy
 study of adaptive schedules (beyond the paper), each written as CSV beside its
 figure or Markdown table.
@@ -14,7 +14,7 @@ from pathlib import Path
 from ._outputs import table_and_figure, table_stem
 from ._registry import stage
 
-__all__ = ["figures_timesteps", "table_objectives", "run_schedule_study"]
+__all__ = ["figures_timesteps", "table_objectives", "run_schedule_study", "fit_calibration"]
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +113,45 @@ def run_schedule_study(shard_dirs: list[str], study: dict, output_md: str, outpu
     log.info(result.caption)
     return [*write_table(result.frame, table_stem(output_md, output_csv), result.caption), Path(output_figure),
             *written]
+
+
+@stage("fit-calibration")
+def fit_calibration(shards: list[str | Path], loss: str, output: str | Path, images: int = 20) -> Path:
+    """The sequential strategy's calibration (``test: conditional``) from a stored one-stage run.
+
+    Fitted on the run's first ``images`` images (sorted ids, shard by shard), labels
+    unread. A direct run names the file in ``sequential.calibration``; its images should
+    not be among the ones it calibrates (score a calibration split, e.g. some train images).
+
+    Args:
+        shards: Shards of a one-stage run on the grid the sequential runs will use.
+        loss: The objective that ranks classes (the sequential strategy's ``loss``).
+        output: The calibration JSON (engine.sequential.Calibration, with its provenance).
+        images: Calibration images.
+    """
+    import numpy as np
+
+    from ..artifacts import code_version
+    from ..engine.sequential import Calibration
+    from ..errors import UserError
+    from ..reporting.stored_runs import iter_cubes
+
+    cubes, ids, timesteps = [], [], None
+    for found, _ in iter_cubes(shards, [loss]):
+        cube = found[loss]
+        if timesteps is not None and not np.array_equal(timesteps, cube.timesteps):
+            raise UserError(f"the shards {list(map(str, shards))} are not on one grid: fit on one run's shards")
+        timesteps = cube.timesteps
+        take = images - sum(map(len, cubes))
+        cubes.append(cube.errors[:take])
+        ids += cube.image_ids[:take].tolist()
+        if sum(map(len, cubes)) >= images:
+            break
+    if sum(map(len, cubes)) < images:
+        raise UserError(f"{list(map(str, shards))} hold {sum(map(len, cubes))} scored images, fewer than "
+                        f"--images {images}: lower it or score more")
+    calibration = Calibration.fit(np.concatenate(cubes), timesteps=timesteps)
+    calibration.save(output, {"shards": [str(s) for s in shards], "loss": loss, "image_ids": ids,
+                              "code_version": code_version()})
+    log.info("calibration of %d grid points from %d images -> %s", calibration.grid_size, images, output)
+    return Path(output)
