@@ -153,8 +153,9 @@ def _read_calibration(path: str) -> "Calibration":
     try:
         return Calibration.load(path)
     except FileNotFoundError:
-        raise FileNotFoundError(f"sequential.calibration: no file {path}; fit one on one-stage errors of other "
-                                "images (engine.sequential.Calibration.fit(...).save(path))") from None
+        raise FileNotFoundError(f"sequential.calibration: no file {path}; fit one on a one-stage run of other "
+                                "images on the same grid: diffusion-classifier fit-calibration --shards ... "
+                                f"--loss ... --output {path}") from None
 
 
 @dataclass(frozen=True)
