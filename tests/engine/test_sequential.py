@@ -177,6 +177,12 @@ def test_the_calibrations_order_and_prediction_on_independent_points():
     twins = Calibration(mean=np.zeros(2), cov=np.array([[1.0, 0.9], [0.9, 1.0]]), images=3)
     weights, offset, sd = twins.predictor(1)
     assert weights[0] == pytest.approx(0.9) and sd == pytest.approx(np.sqrt(1 - 0.81))
+    # points where the classes never differ (zero variance) are visited last and break nothing
+    errors = np.random.default_rng(3).normal(size=(5, 3, 5))
+    errors[:, :, [1, 3]] = 0.5
+    flat = Calibration.fit(errors)
+    assert sorted(flat.order[-2:].tolist()) == [1, 3]
+    assert all(np.isfinite(flat.predictor(n)[2]) for n in range(6))
 
 
 def test_the_conditional_test_is_exact_once_the_grid_is_seen_and_tests_from_one_point():

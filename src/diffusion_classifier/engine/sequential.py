@@ -236,7 +236,8 @@ class Calibration:
                 self._prefixes[points] = (np.zeros(len(seen)), 0.0, 0.0)
             else:
                 cross = self.cov[np.ix_(seen, unseen)]
-                weights = np.linalg.solve(self.cov[np.ix_(seen, seen)], cross).sum(axis=1)
+                # least squares: a point that never differs between classes (zero variance) is harmless
+                weights = np.linalg.lstsq(self.cov[np.ix_(seen, seen)], cross, rcond=None)[0].sum(axis=1)
                 offset = float(self.mean[unseen].sum() - weights @ self.mean[seen])
                 var = float(self.cov[np.ix_(unseen, unseen)].sum() - weights @ cross.sum(axis=1))
                 self._prefixes[points] = (weights, offset, math.sqrt(max(var, 0.0)))
