@@ -134,8 +134,12 @@ def plot_sequential(frame: pd.DataFrame, target: str | Path) -> None:
         part = frame[frame["run"] == run]
         seq = part[part["kind"] == "sequential"].sort_values("passes_per_image")
         fixed = part[part["kind"] != "sequential"]
+        calibrated = "calibration_passes" in seq and seq["calibration_passes"].gt(0).any()
         for ax, column in ((acc_ax, "accuracy"), (agree_ax, "agreement_with_one_stage")):
             ax.plot(seq["passes_per_image"], seq[column], "o-", ms=3, label="sequential (over k)")
+            if calibrated:
+                ax.plot(seq["passes_per_image_with_calibration"], seq[column], "o--", ms=2, lw=0.8, c="C0",
+                        alpha=0.5, label="with its calibration set amortised")
             for k, x, y in zip(seq["k"], seq["passes_per_image"], seq[column]):
                 ax.annotate(f"{k:g}", (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
             for _, row in fixed.iterrows():
