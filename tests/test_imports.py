@@ -29,6 +29,7 @@ TORCH_FREE = (
     "fetch-prompt-table",
     "figure-pair-examples",
     "figures-timesteps",
+    "fit-calibration",
     "fit-effective-robustness",
     "make-compositional-table",
     "make-metrics",

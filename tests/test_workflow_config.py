@@ -34,6 +34,16 @@ def _testbed_trend(fit: dict | None = None):
     return edit
 
 
+def _conditional(calibration: dict | None, file: str | None = None):
+    """Edit: experiment 0's strategy becomes a conditional sequential test, with this calibration set."""
+    def edit(config):
+        config["strategies"]["even25"]["sequential"] = {"test": "conditional", "min_points": 1,
+                                                        **({"calibration": file} if file else {})}
+        if calibration is not None:
+            config["experiments"][0]["calibration"] = calibration
+    return edit
+
+
 # One row per mistake check_config must catch: (config edit, the error's message).
 CONFIG_ERRORS = [
     # experiments, models, strategies
@@ -44,6 +54,12 @@ CONFIG_ERRORS = [
     (lambda c: c["models"]["digits_unet"].pop("train"), "either a 'checkpoint'"),
     (lambda c: c["strategies"]["even25"].update(keep=[2]), "exactly 1 class"),
     (lambda c: c["strategies"]["even25"].update(loss="l3"), "unknown objective 'l3'"),
+    # a sequential run's calibration
+    (lambda c: c["experiments"][0].update(calibration={"split": "train", "images": 20}),
+     r"experiments\[0\].calibration: strategy 'even25' has no sequential test: conditional"),
+    (_conditional({"split": "test", "images": 20}), "is the split the experiment classifies"),
+    (_conditional(None), r"needs a calibration: add calibration: \{split: train, images: 20\}"),
+    (_conditional({"split": "train", "images": 20}, file="cal.json"), "already names a calibration file"),
     # zero-shot and compositional
     (lambda c: c["datasets"]["digits"].pop("prompt_template"), "needs a prompt_template"),
     (lambda c: c["datasets"]["digits"].update(prompt_template="a picture"), "exactly one"),

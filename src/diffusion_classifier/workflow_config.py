@@ -199,6 +199,7 @@ def check_config(config: dict[str, Any]) -> None:
             raise ConfigError(f"strategies.{name}: {exc}") from None
     for i, run in enumerate(config["experiments"]):
         _check_runnable_schedule(run, config, f"experiments[{i}]")
+        _check_calibration(run, config, f"experiments[{i}]")
     _check_audit_and_baselines(config)
     _check_supervised(config)
     _check_text_conditional(config)
@@ -224,6 +225,26 @@ def known_num_classes(name: str, spec: dict[str, Any]) -> int | None:
     if paper is not None and paper.source == spec.get("source"):
         return paper.num_classes
     return None
+
+
+def _check_calibration(run: dict[str, Any], config: dict[str, Any], where: str) -> None:
+    """A conditional sequential test has a calibration (a file, or the experiment's calibration set),
+    and a calibration set belongs to such a test, on a split other than the one classified."""
+    sequential = config["strategies"][run["strategy"]].get("sequential") or {}
+    conditional = sequential.get("test") == "conditional"
+    calibration = run.get("calibration")
+    if calibration and not conditional:
+        raise ConfigError(f"{where}.calibration: strategy {run['strategy']!r} has no sequential test: conditional "
+                          "to calibrate; remove the calibration or set strategies.<name>.sequential.test")
+    if calibration and sequential.get("calibration"):
+        raise ConfigError(f"{where}.calibration: strategy {run['strategy']!r} already names a calibration file; "
+                          "keep one of the two")
+    if calibration and calibration["split"] == run.get("split", "test"):
+        raise ConfigError(f"{where}.calibration.split {calibration['split']!r} is the split the experiment "
+                          "classifies: calibrate on other images (e.g. split: train)")
+    if conditional and not calibration and not sequential.get("calibration"):
+        raise ConfigError(f"{where}: strategy {run['strategy']!r} (sequential test: conditional) needs a "
+                          "calibration: add calibration: {split: train, images: 20} to the experiment")
 
 
 def _check_runnable_schedule(run: dict[str, Any], config: dict[str, Any], where: str) -> None:

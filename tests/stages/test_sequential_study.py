@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from diffusion_classifier.artifacts import read_shard
+from diffusion_classifier.artifacts import ShardError, read_shard
 from diffusion_classifier.data import prepare_dataset
 from diffusion_classifier.engine.replay import replay_sequential
 from diffusion_classifier.engine.sequential import SequentialConfig, cross_fitted_replay
@@ -16,6 +16,7 @@ from diffusion_classifier.reporting.schedule_study import sequential_caption, se
 from diffusion_classifier.specs import SequentialStudySpec
 from diffusion_classifier.reporting import stored_runs
 from diffusion_classifier.reporting.stored_runs import iter_cubes
+from diffusion_classifier.stages.aggregate import aggregate_scores
 from diffusion_classifier.stages.score import score_shard
 from diffusion_classifier.errors import UserError
 from diffusion_classifier.stages.supervised import fit_calibration, run_schedule_study
@@ -49,6 +50,9 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
     pairs = direct.errors.set_index(["image_id", "condition", "grid_index"])
     np.testing.assert_allclose(pairs["error_l2"].to_numpy(), stored.loc[pairs.index].to_numpy(), rtol=1e-5)
     assert pairs["stage"].max() <= 3
+    # aggregation verifies each stored outcome by replaying the run's own sequential test
+    summary = aggregate_scores([seq], data, tmp_path / "seq.parquet", tmp_path / "seq.summary.json")
+    assert summary["num_images"] == len(images) and summary["passes_per_image"] == pytest.approx(images["passes"].mean())
 
     study = {"loss": "l2", "two_stage_evaluations": [2], "two_stage_keep": [3],
              "sequential": {"k": [0.5, 1.0], "block": 2, "min_points": 2,
@@ -110,6 +114,10 @@ def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_repl
     images = direct.images.set_index("image_id").loc[cubes["l2"].image_ids]
     assert np.array_equal(images["predicted_condition"].to_numpy(), replayed.predictions)
     assert np.array_equal(images["passes"].to_numpy(), replayed.passes)
+    assert aggregate_scores([shard], data, tmp_path / "c.parquet", tmp_path / "c.json")["num_images"] == len(images)
+    calibration.write_text(calibration.read_text().replace('"images": 4', '"images": 5'))
+    with pytest.raises(ShardError, match="has changed since the run was scored"):
+        aggregate_scores([shard], data, tmp_path / "c.parquet", tmp_path / "c.json")
     with pytest.raises(UserError, match="fewer than --images 50"):
         fit_calibration([one], "l2", tmp_path / "too_many.json", images=50)
     # a calibration of another grid is refused with the reason

@@ -54,6 +54,11 @@ def _hostile_config(mini: dict, results: Path) -> dict:
     # A released prompt table (rule fetch_prompt_table) whose cache folder is hostile too.
     config["prompt_tables"] = {"dir": "raw prompts/" + HOSTILE}
     config["datasets"]["digits"]["prompt_table"] = {"file": "digits_prompts.csv", "sha256": "0" * 64}
+    # A sequential run calibrated on train images (rules score_calibration, fit_calibration).
+    config["strategies"]["seqc"] = {"evaluations": [25], "keep": [1], "loss": "l2",
+                                    "sequential": {"test": "conditional", "min_points": 1}}
+    config["experiments"].append({"dataset": "digits", "model": "digits_unet", "strategy": "seqc",
+                                  "calibration": {"split": "train", "images": 4}})
     # An SD-features classifier borrowed by another dataset (rule evaluate_feature_classifier).
     features = config["baselines"]["features"]
     features["datasets"] = [*features["datasets"], "digits_corrupted"]

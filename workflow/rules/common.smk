@@ -234,11 +234,41 @@ def contrastive_summaries():
     return [contrastive_summary_of(CONTRASTIVE["dataset"])] if CONTRASTIVE else []
 
 
-def experiment_split(dataset, model, strategy):
+def experiment_of(dataset, model, strategy):
     for run in config["experiments"]:
         if (run["dataset"], run["model"], run["strategy"]) == (dataset, model, strategy):
-            return run.get("split", "test")
+            return run
     raise ValueError(f"no experiment {dataset}/{model}/{strategy}")
+
+
+def experiment_split(dataset, model, strategy):
+    return experiment_of(dataset, model, strategy).get("split", "test")
+
+
+# A sequential run's calibration set (experiments[].calibration: the conditional test's
+# mean and covariance, from images of another split scored at one stage on the run's grid).
+def calibration_file(dataset, model, strategy):
+    return f"{RESULTS}/calibration/{dataset}/{model}/{strategy}.json"
+
+
+def calibration_inputs(w):
+    """The calibration file a scoring job reads (none without ``experiments[].calibration``)."""
+    run = experiment_of(w.dataset, w.model, w.strategy)
+    return [calibration_file(w.dataset, w.model, w.strategy)] if run.get("calibration") else []
+
+
+def strategy_param(w):
+    """``--strategy`` of a scoring job: the strategy, with its calibration file when the run has one."""
+    strategy = config["strategies"][w.strategy]
+    files = calibration_inputs(w)
+    if files:
+        strategy = {**strategy, "sequential": {**strategy["sequential"], "calibration": files[0]}}
+    return as_json(strategy)
+
+
+def calibration_scoring_param(w):
+    """``--strategy`` of the calibration set: the run's grid at one stage (no sequential test)."""
+    return as_json({k: v for k, v in config["strategies"][w.strategy].items() if k != "sequential"})
 
 
 def compositional_run(dataset, model, strategy):

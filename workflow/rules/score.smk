@@ -6,12 +6,13 @@ rule score_shard:
         dataset=lambda w: dataset_dir(w.dataset),
         model=lambda w: trained_model_of(w.model),
         prompts=lambda w: prompts_of(w.dataset, w.model),
+        calibration=calibration_inputs,
     output:
         directory(f"{RESULTS}/scores/{{dataset}}/{{model}}/{{strategy}}/shard-{{shard}}"),
     params:
         checkpoint=lambda w: checkpoint_of(w.model),
         model=lambda w: as_json(config["models"][w.model]),
-        strategy=lambda w: as_json(config["strategies"][w.strategy]),
+        strategy=strategy_param,
         scoring=as_json(SCORING),
         split=lambda w: experiment_split(w.dataset, w.model, w.strategy),
         names=run_names,
@@ -52,3 +53,56 @@ rule aggregate_scores:
         "diffusion-classifier aggregate-scores --shard-dirs {input.shards:q} --dataset-dir {input.dataset:q} "
         "--names {params.names:q} --output-predictions {output.predictions:q} "
         "--output-summary {output.summary:q} > {log:q} 2>&1"
+
+
+rule score_calibration:
+    """A sequential run's calibration set: the first images of another split, at one stage on its grid."""
+    conda:
+        CONDA_ENV
+    input:
+        dataset=lambda w: dataset_dir(w.dataset),
+        model=lambda w: trained_model_of(w.model),
+        prompts=lambda w: prompts_of(w.dataset, w.model),
+    output:
+        directory(f"{RESULTS}/calibration/{{dataset}}/{{model}}/{{strategy}}/scores"),
+    params:
+        checkpoint=lambda w: checkpoint_of(w.model),
+        model=lambda w: as_json(config["models"][w.model]),
+        strategy=calibration_scoring_param,
+        scoring=as_json(SCORING),
+        split=lambda w: experiment_of(w.dataset, w.model, w.strategy)["calibration"]["split"],
+        images=lambda w: experiment_of(w.dataset, w.model, w.strategy)["calibration"]["images"],
+        names=run_names,
+        prompts=lambda w: prompts_flag(w.dataset, w.model),
+    threads: THREADS
+    resources:
+        gpu=1,
+    log:
+        f"{RESULTS}/logs/score_calibration/{{dataset}}/{{model}}/{{strategy}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score_calibration/{{dataset}}/{{model}}/{{strategy}}.tsv"
+    shell:
+        "diffusion-classifier score-shard --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
+        "--split {params.split:q} --max-images {params.images:q} --names {params.names:q} {params.prompts:q} "
+        "--threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
+
+
+rule fit_calibration:
+    """The conditional test's calibration (mean and covariance of paired differences) from its set."""
+    conda:
+        CONDA_ENV
+    input:
+        f"{RESULTS}/calibration/{{dataset}}/{{model}}/{{strategy}}/scores",
+    output:
+        calibration_file("{dataset}", "{model}", "{strategy}"),
+    params:
+        loss=lambda w: config["strategies"][w.strategy]["loss"],
+        images=lambda w: experiment_of(w.dataset, w.model, w.strategy)["calibration"]["images"],
+    log:
+        f"{RESULTS}/logs/fit_calibration/{{dataset}}/{{model}}/{{strategy}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/fit_calibration/{{dataset}}/{{model}}/{{strategy}}.tsv"
+    shell:
+        "diffusion-classifier fit-calibration --shards {input:q} --loss {params.loss:q} --images {params.images:q} "
+        "--output {output:q} > {log:q} 2>&1"

@@ -29,7 +29,7 @@ from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .progress import PairLog
 from .schedule import Schedule
-from .sequential import SequentialConfig, point_blocks, sequential_steps
+from .sequential import SequentialConfig, check_block_count, sequential_steps
 
 __all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
            "draw_noise"]
@@ -107,8 +107,7 @@ class ScoringConfig:
             raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
                              f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
         if self.sequential is not None:
-            # the store's limit on blocks; a conditional test's calibration file is read here
-            point_blocks(self.schedule.grid, self.sequential, self.sequential.load_calibration())
+            check_block_count(len(self.schedule.grid), self.sequential)  # the error store's limit
 
     @property
     def objectives(self) -> tuple[str, ...]:

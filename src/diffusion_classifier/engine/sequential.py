@@ -38,8 +38,10 @@ test (best first) as its ``kept`` list.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .scoring import DiffusionClassifier, Steps
 
 __all__ = ["SequentialConfig", "Calibration", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
-           "point_blocks", "sequential_steps", "replay_sequential", "cross_fitted_replay"]
+           "point_blocks", "check_block_count", "sequential_steps", "replay_sequential", "cross_fitted_replay"]
 
 # The error store keeps a pair's stage (here: its block) as int8.
 MAX_BLOCKS = 127
@@ -112,6 +114,9 @@ class SequentialConfig:
                              "conditional takes its variances and its visiting order from the calibration")
         if self.calibration is not None and not conditional:
             raise ValueError(f"sequential.calibration {self.calibration!r} is read by test: conditional only")
+        if self.calibration is not None and not isinstance(self.calibration, (str, os.PathLike)):
+            raise ValueError(f"sequential.calibration must be a calibration file, got {self.calibration!r} (in the "
+                             "workflow an experiment's `calibration: {split, images}` names its calibration set)")
         if not (self.pool >= 0 and math.isfinite(self.pool)):
             raise ValueError(f"sequential.pool must be a number of pseudo-points >= 0, got {self.pool}")
         if self.first is not None:
@@ -139,6 +144,20 @@ class SequentialConfig:
                          f", pool {self.pool:g}" if self.pool else "",
                          f", t in [{self.first[0]}, {self.first[1]}) first" if self.first else ""])
         return f"sequential k={self.k:g}, block {self.block}, min {self.min_points}{extra}"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SequentialConfig":
+        """The settings as :meth:`to_dict` recorded them; a calibration file must still hold what it held."""
+        data = dict(data)
+        recorded = data.pop("calibration_sha256", None)
+        config = cls(**data)
+        if recorded is not None:
+            from ..artifacts.provenance import file_sha256
+
+            if not Path(config.calibration).is_file() or file_sha256(config.calibration) != recorded:
+                raise ValueError(f"the calibration file {config.calibration} is missing or has changed since the "
+                                 "run was scored (its sha256 is recorded): restore it or rescore the run")
+        return config
 
     def load_calibration(self) -> "Calibration | None":
         """The calibration file's contents (direct runs; read once per process); ``None`` without one."""
@@ -300,12 +319,17 @@ def point_blocks(timesteps, config: SequentialConfig, calibration: Calibration |
         order = _checked(calibration, grid_size, timesteps).order
     else:
         order = visit_order(timesteps, config.first)
-    blocks = [order[i:i + config.block] for i in range(0, grid_size, config.block)]
-    if len(blocks) > MAX_BLOCKS:
-        raise ValueError(f"sequential.block {config.block} cuts a grid of {grid_size} points into {len(blocks)} "
+    check_block_count(grid_size, config)
+    return [order[i:i + config.block] for i in range(0, grid_size, config.block)]
+
+
+def check_block_count(grid_size: int, config: SequentialConfig) -> None:
+    """Refuse a block size that cuts the grid into more blocks than the error store numbers."""
+    blocks = math.ceil(grid_size / config.block)
+    if blocks > MAX_BLOCKS:
+        raise ValueError(f"sequential.block {config.block} cuts a grid of {grid_size} points into {blocks} "
                          f"blocks; the error store records at most {MAX_BLOCKS}: use block >= "
                          f"{math.ceil(grid_size / MAX_BLOCKS)}")
-    return blocks
 
 
 def _checked(calibration: Calibration | None, grid_size: int, timesteps=None) -> Calibration:

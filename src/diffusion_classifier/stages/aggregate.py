@@ -16,6 +16,7 @@ covering exactly the split's images, and every prediction, kept list, pass count
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,7 +91,7 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
 
     from ..artifacts import ERROR_PREFIX, ShardError, read_errors
     from ..engine import Schedule
-    from ..engine.replay import error_cube, replay_schedule
+    from ..engine.replay import error_cube
 
     if images.empty:
         return images
@@ -106,7 +107,7 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
                          f"{row['timestep']}, class {row['condition']}: refusing to rank on it; rescore the shard")
     cube = error_cube(errors, images, config["loss"], provenance["num_classes"], complete=False)
     try:
-        replay = replay_schedule(cube, schedule)
+        replay = _replay_run(cube, schedule, config)
     except ValueError as exc:
         raise ShardError(f"{path}: {exc}") from None
     stored = images.set_index("image_id").loc[cube.image_ids]
@@ -118,7 +119,8 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
         "prediction": stored["prediction"].to_numpy() == prediction,
         "correct": stored["correct"].to_numpy() == (stored["label"].to_numpy() == prediction),
         "passes": (stored["passes"].to_numpy() == replay.passes) & (pairs == replay.passes),
-        "kept": np.array([[list(k) for k in kept] == [list(map(int, s[i])) for s in replay.kept]
+        "kept": np.array([[list(k) for k in kept] == [list(map(int, s[i][s[i] >= 0])) for s in replay.kept
+                                                      if (s[i] >= 0).any()]
                           for i, kept in enumerate(stored["kept"])], dtype=bool),
     }
     for column, ok in checks.items():
@@ -127,6 +129,23 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
             raise ShardError(f"{path}: the stored {column} of image {image!r} is not what its stored errors give: "
                              "the shard was altered or written by other code; rescore it")
     return images
+
+
+def _replay_run(cube, schedule, config: dict):
+    """The run's own decisions replayed on its stored errors: its schedule, or its sequential
+    test on the one-stage grid (the cube padded to the whole grid: late points may be unseen)."""
+    import numpy as np
+
+    from ..engine.replay import replay_schedule
+    from ..engine.sequential import SequentialConfig, replay_sequential
+
+    if "sequential" not in config:
+        return replay_schedule(cube, schedule)
+    grid = np.asarray(schedule.grid, dtype=np.int64)
+    errors = np.full((*cube.errors.shape[:2], len(grid)), np.nan, dtype=np.float32)
+    errors[:, :, :cube.errors.shape[2]] = cube.errors
+    sequential = SequentialConfig.from_dict(config["sequential"])
+    return replay_sequential(replace(cube, errors=errors, timesteps=grid), sequential)
 
 
 def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:

@@ -108,6 +108,7 @@ def shard_provenance(
     num_classes: int,
     names: dict | None = None,
     prompts: dict | None = None,
+    max_images: int | None = None,
     **extra,
 ) -> dict:
     """What a scoring shard records about itself: its settings, their hashes, the code.
@@ -140,6 +141,8 @@ def shard_provenance(
     }
     if prompts is not None:
         settings["prompts"] = prompts
+    if max_images is not None:
+        settings["max_images"] = max_images
     return {
         **(names or {}),
         **extra,
@@ -172,28 +175,39 @@ def score_shard(
     names: dict | None = None,
     prompts_dir: str | Path | None = None,
     prompt: dict | None = None,
+    max_images: int | None = None,
 ) -> Path:
     """Score every image of one shard and write the shard's error store.
 
     Resumes from ``<output_dir>.partial`` when a previous attempt of the same
     configuration was interrupted. Text-conditional models take their
     conditioning from ``prompts_dir`` (a prompt table folder) or, without one, encode
-    ``prompt`` (``{"template": ..., "class_names": ...}``) here.
+    ``prompt`` (``{"template": ..., "class_names": ...}``) here. ``max_images``: only
+    the split's first images by id (a sequential run's calibration set), then sharded.
     """
     from ..data import load_dataset
     from ..engine import DiffusionClassifier
+    from ..engine.sequential import point_blocks
+    from ..errors import UserError
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
     model_spec = from_dict(ModelSpec, model, "model")
     strategy_spec = from_dict(StrategySpec, strategy, "strategy")
     scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
     dataset = load_dataset(dataset_dir)
-    rows = shard_rows(dataset.split(split), shard, num_shards)
+    split_rows = dataset.split(split)
+    if max_images is not None:
+        if len(split_rows) < max_images:
+            raise UserError(f"--max-images {max_images}: split {split!r} of {dataset_dir} has {len(split_rows)} images")
+        split_rows = split_rows.sort_values("image_id", kind="stable").head(max_images)
+    rows = shard_rows(split_rows, shard, num_shards)
     transform = model_spec.transform
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
                                           scoring_spec.accelerations)
+    if config.sequential is not None:  # a conditional test's calibration: read and checked before any pass
+        point_blocks(config.schedule.grid, config.sequential, config.sequential.load_calibration())
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir,
                                                    prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)
@@ -203,7 +217,7 @@ def score_shard(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,
         config=config, scoring_spec=scoring_spec, strategy_spec=strategy_spec, transform=transform,
         num_classes=classifier.num_classes, names=names, prompts=prompt_source,
-        candidate_labels=list(labels_of),
+        candidate_labels=list(labels_of), max_images=max_images,
     )
     writer = shard_writer(output_dir, provenance, scoring_spec)
     todo = rows[~rows["image_id"].isin(writer.done)]
