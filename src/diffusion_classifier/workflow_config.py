@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 from .audit.weights import WEIGHTS
 from .config import ConfigError, from_dict
+from .engine.sequential import CONDITIONAL
 from .models.registry import adapter_uses_prompts, list_adapters
 from .models.released_prompts import AUTHORS_PROMPTS_URL
 from .specs import (ClipModelSpec, FeatureSpec, SequentialStudySpec, StrategySpec, SyntheticSpec, TestbedColumnsSpec,
@@ -231,7 +232,7 @@ def _check_calibration(run: dict[str, Any], config: dict[str, Any], where: str) 
     """A conditional sequential test has a calibration (a file, or the experiment's calibration set),
     and a calibration set belongs to such a test, on a split other than the one classified."""
     sequential = config["strategies"][run["strategy"]].get("sequential") or {}
-    conditional = sequential.get("test") == "conditional"
+    conditional = sequential.get("test") == CONDITIONAL
     calibration = run.get("calibration")
     if calibration and not conditional:
         raise ConfigError(f"{where}.calibration: strategy {run['strategy']!r} has no sequential test: conditional "

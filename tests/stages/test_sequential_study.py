@@ -17,7 +17,7 @@ from diffusion_classifier.specs import SequentialStudySpec
 from diffusion_classifier.reporting import stored_runs
 from diffusion_classifier.reporting.stored_runs import iter_cubes
 from diffusion_classifier.stages.aggregate import aggregate_scores
-from diffusion_classifier.stages.score import score_shard
+from diffusion_classifier.stages.score import score_shard, shard_rows
 from diffusion_classifier.errors import UserError
 from diffusion_classifier.stages.supervised import fit_calibration, run_schedule_study
 
@@ -104,9 +104,10 @@ def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_repl
     calibration = fit_calibration([one], "l2", tmp_path / "calibration.json", images=4)
     stored = json.loads(calibration.read_text())
     assert stored["images"] == 4 and len(stored["provenance"]["image_ids"]) == 4 and len(stored["timesteps"]) == 8
-    seq = {"block": 1, "k": 1.0, "min_points": 1, "test": "conditional", "calibration": str(calibration)}
+    seq = {"block": 1, "k": 1.0, "min_points": 1, "test": "conditional"}
     shard = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2", "sequential": seq}, scoring,
-                        tmp_path / "seq")
+                        tmp_path / "seq", calibration=calibration)
+    seq["calibration"] = str(calibration)
     direct = read_shard(shard)
     assert direct.provenance["settings"]["scoring_config"]["sequential"]["calibration_sha256"]
     (cubes, _), = iter_cubes([one], ["l2"])
@@ -118,9 +119,20 @@ def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_repl
     calibration.write_text(calibration.read_text().replace('"images": 4', '"images": 5'))
     with pytest.raises(ShardError, match="has changed since the run was scored"):
         aggregate_scores([shard], data, tmp_path / "c.parquet", tmp_path / "c.json")
+    with pytest.raises(UserError, match="no sequential test to calibrate"):
+        score_shard(data, checkpoint, MODEL, {"evaluations": [8]}, scoring, tmp_path / "x", calibration=calibration)
     with pytest.raises(UserError, match="fewer than --images 50"):
         fit_calibration([one], "l2", tmp_path / "too_many.json", images=50)
     # a calibration of another grid is refused with the reason
     with pytest.raises(ValueError, match="covers 8 grid points, the grid has 6"):
         score_shard(data, checkpoint, MODEL, {"evaluations": [6], "loss": "l2", "sequential": seq}, scoring,
                     tmp_path / "other")
+
+
+def test_shard_rows_take_the_first_rows_by_id_then_interleave():
+    rows = pd.DataFrame({"image_id": [f"i{k}" for k in (5, 3, 9, 1, 7, 2)]})
+    assert shard_rows(rows, 0, 1, first=4)["image_id"].tolist() == ["i1", "i2", "i3", "i5"]
+    assert shard_rows(rows, 1, 2, first=4)["image_id"].tolist() == ["i2", "i5"]
+    assert len(shard_rows(rows, 0, 1)) == 6
+    with pytest.raises(ValueError, match="7 rows asked for, but there are 6"):
+        shard_rows(rows, 0, 1, first=7)

@@ -257,18 +257,9 @@ def calibration_inputs(w):
     return [calibration_file(w.dataset, w.model, w.strategy)] if run.get("calibration") else []
 
 
-def strategy_param(w):
-    """``--strategy`` of a scoring job: the strategy, with its calibration file when the run has one."""
-    strategy = config["strategies"][w.strategy]
-    files = calibration_inputs(w)
-    if files:
-        strategy = {**strategy, "sequential": {**strategy["sequential"], "calibration": files[0]}}
-    return as_json(strategy)
-
-
-def calibration_scoring_param(w):
-    """``--strategy`` of the calibration set: the run's grid at one stage (no sequential test)."""
-    return as_json({k: v for k, v in config["strategies"][w.strategy].items() if k != "sequential"})
+def calibration_flag(w):
+    """``--calibration FILE`` as a list of words, for ``{params.calibration:q}`` (empty without one)."""
+    return [word for path in calibration_inputs(w) for word in ("--calibration", path)]
 
 
 def compositional_run(dataset, model, strategy):

@@ -12,12 +12,13 @@ rule score_shard:
     params:
         checkpoint=lambda w: checkpoint_of(w.model),
         model=lambda w: as_json(config["models"][w.model]),
-        strategy=strategy_param,
+        strategy=lambda w: as_json(config["strategies"][w.strategy]),
         scoring=as_json(SCORING),
         split=lambda w: experiment_split(w.dataset, w.model, w.strategy),
         names=run_names,
         num_shards=NUM_SHARDS,
         prompts=lambda w: prompts_flag(w.dataset, w.model),
+        calibration=calibration_flag,
     threads: THREADS
     priority: 1  # after training, the critical path (see train_model)
     resources:
@@ -30,7 +31,8 @@ rule score_shard:
         "diffusion-classifier score-shard --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
         "--shard $((10#{wildcards.shard})) --num-shards {params.num_shards:q} --split {params.split:q} "
-        "--names {params.names:q} {params.prompts:q} --threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
+        "--names {params.names:q} {params.prompts:q} {params.calibration:q} --threads {threads:q} "
+        "--output-dir {output:q} > {log:q} 2>&1"
 
 
 rule aggregate_scores:
@@ -68,7 +70,7 @@ rule score_calibration:
     params:
         checkpoint=lambda w: checkpoint_of(w.model),
         model=lambda w: as_json(config["models"][w.model]),
-        strategy=calibration_scoring_param,
+        strategy=lambda w: as_json(config["strategies"][w.strategy]),
         scoring=as_json(SCORING),
         split=lambda w: experiment_of(w.dataset, w.model, w.strategy)["calibration"]["split"],
         images=lambda w: experiment_of(w.dataset, w.model, w.strategy)["calibration"]["images"],
@@ -82,9 +84,9 @@ rule score_calibration:
     benchmark:
         f"{RESULTS}/benchmarks/score_calibration/{{dataset}}/{{model}}/{{strategy}}.tsv"
     shell:
-        "diffusion-classifier score-shard --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
+        "diffusion-classifier score-calibration --dataset-dir {input.dataset:q} --checkpoint {params.checkpoint:q} "
         "--model {params.model:q} --strategy {params.strategy:q} --scoring {params.scoring:q} "
-        "--split {params.split:q} --max-images {params.images:q} --names {params.names:q} {params.prompts:q} "
+        "--split {params.split:q} --images {params.images:q} --names {params.names:q} {params.prompts:q} "
         "--threads {threads:q} --output-dir {output:q} > {log:q} 2>&1"
 
 

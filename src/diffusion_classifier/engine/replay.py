@@ -20,7 +20,7 @@ Errors are held as a dense cube ``[images, classes, grid points]`` per objective
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,8 @@ import pandas as pd
 from .schedule import Schedule
 from .sequential import replay_sequential
 
-__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_sequential", "replayed_labels",
+__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_scored_run", "replay_sequential",
+           "replayed_labels",
            "subset_predictions"]
 
 
@@ -155,6 +156,22 @@ def replay_schedule(cube: ErrorCube, schedule: Schedule) -> ReplayResult:
         alive = np.take_along_axis(alive, order, axis=1)
         kept.append(alive.copy())
     return ReplayResult(alive[:, 0].copy(), kept, passes)
+
+
+def replay_scored_run(cube: ErrorCube, scoring_config: dict) -> ReplayResult:
+    """A run's own decisions replayed on its stored errors (``complete=False`` cube), from the
+    scoring config its provenance records: its schedule, or its sequential test on the
+    one-stage grid (the cube padded to the whole grid: late points may never have been seen)."""
+    from .sequential import SequentialConfig
+
+    schedule = Schedule(**scoring_config["schedule"])
+    if "sequential" not in scoring_config:
+        return replay_schedule(cube, schedule)
+    grid = np.asarray(schedule.grid, dtype=np.int64)
+    errors = np.full((*cube.errors.shape[:2], len(grid)), np.nan, dtype=np.float32)
+    errors[:, :, :cube.errors.shape[2]] = cube.errors
+    return replay_sequential(replace(cube, errors=errors, timesteps=grid),
+                             SequentialConfig.from_dict(scoring_config["sequential"]))
 
 
 def replayed_labels(cube: ErrorCube, schedule: Schedule, stored: pd.DataFrame | None = None) -> np.ndarray:

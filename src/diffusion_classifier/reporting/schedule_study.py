@@ -394,9 +394,11 @@ def sequential_caption(frame: pd.DataFrame, spec: SequentialStudySpec) -> str:
             verdicts.append(f"{run}: met by k={best['k']:g} ({best['accuracy']:.2f}%, "
                             f"{best['agreement_with_one_stage']:.1f}% agreement, {best['passes_per_image']:.0f} "
                             f"passes = {best['one_stage_fraction']:.2f} of one stage's{ref}{calibrated})")
-    test = {"mean": "", "grid": ", grid test"}.get(spec.test, f", {spec.test} test")
+    from ..engine.sequential import CONDITIONAL
+
+    test = "" if spec.test == "mean" else f", {spec.test} test"
     calibration = ""
-    if spec.test == "conditional":
+    if spec.test == CONDITIONAL:
         images = "the whole other half" if spec.calibration_images is None else f"{spec.calibration_images} images"
         calibration = (f"Each half of a run's images is tested with a calibration fitted on {images} of the other "
                        "half (no labels read); a direct run scores its calibration set once at one stage's cost "

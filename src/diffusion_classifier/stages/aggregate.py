@@ -16,7 +16,6 @@ covering exactly the split's images, and every prediction, kept list, pass count
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,7 +73,8 @@ def verified_images(shard_dirs: list[Path], dataset) -> tuple[pd.DataFrame, list
     split = dataset.split(settings["split"])
     frames = []
     for path, provenance in zip(shard_dirs, provenances):
-        expected = set(shard_rows(split, provenance["settings"]["shard"], settings["num_shards"])["image_id"])
+        expected = set(shard_rows(split, provenance["settings"]["shard"], settings["num_shards"],
+                                  first=settings.get("max_images"))["image_id"])
         images = read_images([path])
         found = set(images["image_id"])
         if found != expected or len(images) != len(found):
@@ -90,13 +90,11 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
     import numpy as np
 
     from ..artifacts import ERROR_PREFIX, ShardError, read_errors
-    from ..engine import Schedule
-    from ..engine.replay import error_cube
+    from ..engine.replay import error_cube, replay_scored_run
 
     if images.empty:
         return images
     config = provenance["settings"]["scoring_config"]
-    schedule = Schedule(**config["schedule"])
     errors = read_errors([path], columns=["image_id", "condition", "grid_index", "timestep",
                                           ERROR_PREFIX + config["loss"]])
     values = errors[ERROR_PREFIX + config["loss"]].to_numpy()
@@ -107,7 +105,7 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
                          f"{row['timestep']}, class {row['condition']}: refusing to rank on it; rescore the shard")
     cube = error_cube(errors, images, config["loss"], provenance["num_classes"], complete=False)
     try:
-        replay = _replay_run(cube, schedule, config)
+        replay = replay_scored_run(cube, config)
     except ValueError as exc:
         raise ShardError(f"{path}: {exc}") from None
     stored = images.set_index("image_id").loc[cube.image_ids]
@@ -129,23 +127,6 @@ def _recomputed(path: Path, images: pd.DataFrame, provenance: dict) -> pd.DataFr
             raise ShardError(f"{path}: the stored {column} of image {image!r} is not what its stored errors give: "
                              "the shard was altered or written by other code; rescore it")
     return images
-
-
-def _replay_run(cube, schedule, config: dict):
-    """The run's own decisions replayed on its stored errors: its schedule, or its sequential
-    test on the one-stage grid (the cube padded to the whole grid: late points may be unseen)."""
-    import numpy as np
-
-    from ..engine.replay import replay_schedule
-    from ..engine.sequential import SequentialConfig, replay_sequential
-
-    if "sequential" not in config:
-        return replay_schedule(cube, schedule)
-    grid = np.asarray(schedule.grid, dtype=np.int64)
-    errors = np.full((*cube.errors.shape[:2], len(grid)), np.nan, dtype=np.float32)
-    errors[:, :, :cube.errors.shape[2]] = cube.errors
-    sequential = SequentialConfig.from_dict(config["sequential"])
-    return replay_sequential(replace(cube, errors=errors, timesteps=grid), sequential)
 
 
 def summarise_predictions(images: pd.DataFrame, num_classes: int) -> dict:

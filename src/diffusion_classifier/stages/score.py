@@ -18,22 +18,24 @@ if TYPE_CHECKING:
     from ..models.prompts import PromptSpec
     from ..specs import ModelSpec, ScoringSpec, StrategySpec
 
-__all__ = ["candidate_labels", "classify_images", "run_conditioning", "score_images", "score_shard",
+__all__ = ["candidate_labels", "classify_images", "run_conditioning", "score_calibration", "score_images", "score_shard",
            "shard_provenance", "shard_rows", "shard_writer"]
 
 log = logging.getLogger(__name__)
 
 
-def shard_rows(rows, shard: int, num_shards: int, key: str = "image_id"):
+def shard_rows(rows, shard: int, num_shards: int, key: str = "image_id", first: int | None = None):
     """Rows of shard ``shard`` of ``num_shards``: every ``num_shards``-th row by ``key``
-    (an image's id; a caption pair's example id).
+    (an image's id; a caption pair's example id), of the ``first`` rows only when given.
 
     Interleaving keeps class balance across shards; sorting by id makes the split
     independent of manifest order.
     """
     if not 0 <= shard < num_shards:
         raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
-    ordered = rows.sort_values(key, kind="stable").reset_index(drop=True)
+    if first is not None and len(rows) < first:
+        raise ValueError(f"{first} rows asked for, but there are {len(rows)}")
+    ordered = rows.sort_values(key, kind="stable").reset_index(drop=True).iloc[:first]
     return ordered.iloc[shard::num_shards].reset_index(drop=True)
 
 
@@ -176,14 +178,18 @@ def score_shard(
     prompts_dir: str | Path | None = None,
     prompt: dict | None = None,
     max_images: int | None = None,
+    calibration: str | Path | None = None,
 ) -> Path:
     """Score every image of one shard and write the shard's error store.
 
     Resumes from ``<output_dir>.partial`` when a previous attempt of the same
     configuration was interrupted. Text-conditional models take their
     conditioning from ``prompts_dir`` (a prompt table folder) or, without one, encode
-    ``prompt`` (``{"template": ..., "class_names": ...}``) here. ``max_images``: only
-    the split's first images by id (a sequential run's calibration set), then sharded.
+    ``prompt`` (``{"template": ..., "class_names": ...}``) here.
+
+    Args:
+        max_images: Only the split's first images by id (a calibration set), then sharded.
+        calibration: The sequential test's calibration file (``sequential.calibration``).
     """
     from ..data import load_dataset
     from ..engine import DiffusionClassifier
@@ -191,16 +197,18 @@ def score_shard(
     from ..errors import UserError
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
+    if calibration is not None:
+        if not strategy.get("sequential"):
+            raise UserError(f"--calibration {calibration}: the strategy has no sequential test to calibrate")
+        strategy = {**strategy, "sequential": {**strategy["sequential"], "calibration": str(calibration)}}
     model_spec = from_dict(ModelSpec, model, "model")
     strategy_spec = from_dict(StrategySpec, strategy, "strategy")
     scoring_spec = from_dict(ScoringSpec, scoring, "scoring")
     dataset = load_dataset(dataset_dir)
-    split_rows = dataset.split(split)
-    if max_images is not None:
-        if len(split_rows) < max_images:
-            raise UserError(f"--max-images {max_images}: split {split!r} of {dataset_dir} has {len(split_rows)} images")
-        split_rows = split_rows.sort_values("image_id", kind="stable").head(max_images)
-    rows = shard_rows(split_rows, shard, num_shards)
+    try:
+        rows = shard_rows(dataset.split(split), shard, num_shards, first=max_images)
+    except ValueError as exc:
+        raise UserError(f"--max-images {max_images}, split {split!r} of {dataset_dir}: {exc}") from None
     transform = model_spec.transform
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
@@ -226,6 +234,28 @@ def score_shard(
     return score_images(dataset, todo, writer, lambda row: classifier, predictor=predictor, transform=transform,
                         scoring_spec=scoring_spec, strategy_spec=strategy_spec, pack=scoring_spec.pack_images,
                         labels_of=labels_of, expected_ids=rows["image_id"], desc=f"score {Path(output_dir).name}")
+
+
+@stage("score-calibration", threads=True)
+def score_calibration(
+    dataset_dir: str | Path,
+    checkpoint: str | Path,
+    model: dict,
+    strategy: dict,
+    scoring: dict,
+    output_dir: str | Path,
+    *,
+    split: str,
+    images: int,
+    names: dict | None = None,
+    prompts_dir: str | Path | None = None,
+) -> Path:
+    """A sequential run's calibration set: the first ``images`` images of ``split`` by id,
+    scored at one stage on the run's grid (``strategy`` without its sequential test), one shard.
+    ``fit-calibration`` turns it into the file the run's ``score-shard --calibration`` reads."""
+    one_stage = {key: value for key, value in strategy.items() if key != "sequential"}
+    return score_shard(dataset_dir, checkpoint, model, one_stage, scoring, output_dir, split=split, names=names,
+                       prompts_dir=prompts_dir, max_images=images)
 
 
 def score_images(dataset, rows, writer: ShardWriter, classifier_of: Callable[[pd.Series], DiffusionClassifier], *,
