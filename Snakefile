@@ -37,3 +37,9 @@ rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+rule opt_in:
+    """Every opt-in experiment (experiments[].opt_in): runs beyond the paper, built only when asked for."""
+    input:
+        opt_in_summaries(),

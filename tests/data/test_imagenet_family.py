@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -161,3 +163,59 @@ def test_train_tree_is_a_train_split_with_the_same_classes(tmp_path, raw, mappin
     assert ds.metadata["source_split"] == "train" and ds.metadata["source"] == "imagenet_train"
     with pytest.raises(DatasetError, match="ILSVRC2012_img_train.tar"):
         prepare_dataset("imagenet_train", tmp_path / "bad")
+
+
+def test_val_extraction_waits_for_another_job_extracting(tmp_path, raw, monkeypatch):
+    """Download jobs of several val subsets share one root: torchvision extracts it in place."""
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    from diffusion_classifier.data.imagenet import EXTRACTION_LOCK
+
+    devkit, val_tar = build_devkit(raw), build_val_tar(raw)
+    trust_imagenet(monkeypatch, devkit, val_tar)
+    results = []
+    job = threading.Thread(target=lambda: results.append(prepare_dataset("imagenet_val", tmp_path / "out",
+                                                                         root=str(raw))))
+    with FileLock(raw / EXTRACTION_LOCK):  # another job is extracting
+        job.start()
+        time.sleep(1.0)
+        assert job.is_alive() and not (raw / "meta.bin").exists() and not (raw / "val").exists()
+    job.join(timeout=60)
+    assert len(load_dataset(results[0]).split("test")) == 12
+
+
+def test_val_extraction_cut_short_is_refused(tmp_path, raw, monkeypatch):
+    devkit, val_tar = build_devkit(raw), build_val_tar(raw)
+    trust_imagenet(monkeypatch, devkit, val_tar)
+    prepare_dataset("imagenet_val", tmp_path / "whole", root=str(raw))
+    next((raw / "val").glob("*/*.JPEG")).unlink()  # a job killed while extracting
+    with pytest.raises(DatasetError, match=r"holds 11 images, the devkit's ground truth 12 .*delete .*val"):
+        prepare_dataset("imagenet_val", tmp_path / "cut", root=str(raw))
+    assert not (tmp_path / "cut").exists()
+
+
+def test_a_download_cut_short_leaves_no_partial_folder(tmp_path, raw, mapping, monkeypatch):
+    """ImageNet-A's tarball extracts next to its root: a partial folder would pass for the whole set."""
+    from torchvision.datasets import utils
+
+    source = build_imagenet_a(tmp_path / "published")  # what the tarball holds
+    root = raw / "imagenet-a" / "imagenet-a"
+
+    def cut_short(url, download_root, *args, **kwargs):
+        first = sorted(p for p in source.iterdir() if p.is_dir())[0]
+        shutil.copytree(first, Path(download_root) / "imagenet-a" / first.name)
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", cut_short)
+    with pytest.raises(DatasetError, match="could not download .*connection reset"):
+        prepare_dataset("imagenet_a", tmp_path / "cut", root=str(root), class_index=str(mapping), download=True)
+    assert not root.exists() and [p.name for p in root.parent.iterdir()] == [".imagenet-extraction.lock"]
+
+    monkeypatch.setattr(utils, "download_and_extract_archive",
+                        lambda url, download_root, *a, **k: shutil.copytree(source, Path(download_root) / "imagenet-a"))
+    ds = load_dataset(prepare_dataset("imagenet_a", tmp_path / "out", root=str(root), class_index=str(mapping),
+                                      download=True))
+    assert len(ds.classes) == 3 and len(ds.split("test")) == 6

@@ -221,6 +221,15 @@ def summaries():
     return [summary_of(run["dataset"], run["model"], run["strategy"]) for run in reported_runs()]
 
 
+def opt_in_summaries():
+    """Summaries of the opt-in experiments (the target of rule opt_in)."""
+    return [
+        summary_of(run["dataset"], run["model"], run["strategy"])
+        for run in config["experiments"]
+        if run.get("opt_in", False)
+    ]
+
+
 def zeroshot_runs():
     """Reported experiments of the text-conditional models (the zero-shot table)."""
     return [run for run in reported_runs() if uses_prompts(run["model"])]

@@ -26,10 +26,14 @@ images are referenced in place unless ``copy_images`` is set.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from .._registry import Registry
 from ._readers import folder_records, require_dir, subset_spec, write_records
@@ -44,6 +48,9 @@ IMAGENET_V2_URL = "https://huggingface.co/datasets/vaishaal/ImageNetV2/resolve/m
 IMAGENET_V2_FOLDER = "imagenetv2-matched-frequency-format-val"
 IMAGENET_A_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar"
 IMAGENET_A_FOLDER = "imagenet-a"
+#: The lock file that serialises extraction into a folder (torchvision's in place into an
+#: ImageNet root; the ImageNetV2 and ImageNet-A tarballs next to their roots).
+EXTRACTION_LOCK = ".imagenet-extraction.lock"
 
 VAL_HELP = (
     "ImageNet val needs a manual download (login at https://image-net.org/download-images, "
@@ -87,17 +94,47 @@ TRAIN_HELP = (
 IMAGENET_SPLITS = {"val": (VAL_HELP, "test"), "train": (TRAIN_HELP, "train")}
 
 
+@contextlib.contextmanager
+def _extraction_lock(root: Path) -> Iterator[None]:
+    """One process at a time extracts into ``root`` (no lock where it cannot write: nothing to extract)."""
+    if not os.access(root, os.W_OK):
+        yield
+        return
+    lock = FileLock(root / EXTRACTION_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another job extracting into {root} ({EXTRACTION_LOCK})", flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _torchvision_split(root: Path, split: str) -> tuple[Path, pd.DataFrame]:
-    """Let torchvision check and extract the official archives; return the tree and classes."""
+    """Let torchvision check and extract the official archives; return the tree and classes.
+
+    Several download jobs read one ImageNet root (the val subsets, the train split), and
+    torchvision extracts in place on first use: a job reading meanwhile would see a
+    half-written ``meta.bin`` or a half-extracted split. So extraction holds a lock file in
+    the root, and a val folder with fewer images than the devkit's ground truth (an
+    extraction cut short) is refused rather than read as the whole test set.
+    """
     import torchvision.datasets as tvd
     from torchvision.datasets.imagenet import load_meta_file
 
-    try:
-        tvd.ImageNet(str(root), split=split)
-        wnid_to_classes = load_meta_file(str(root))[0]
-    except (RuntimeError, OSError) as exc:
-        raise DatasetError(f"ImageNet {split} under {root}: {exc}. {IMAGENET_SPLITS[split][0]}") from None
-    return root / split, imagenet_class_table(dict(wnid_to_classes), "devkit", root)
+    with _extraction_lock(root):
+        try:
+            tvd.ImageNet(str(root), split=split)
+            wnid_to_classes, val_wnids = load_meta_file(str(root))
+        except (RuntimeError, OSError) as exc:
+            raise DatasetError(f"ImageNet {split} under {root}: {exc}. {IMAGENET_SPLITS[split][0]}") from None
+    tree = root / split
+    if split == "val" and (found := sum(1 for path in tree.glob("*/*") if path.is_file())) != len(val_wnids):
+        raise DatasetError(f"{tree} holds {found} images, the devkit's ground truth {len(val_wnids)} (an extraction "
+                           f"cut short?): delete {tree} and run again to extract ILSVRC2012_img_val.tar anew")
+    return tree, imagenet_class_table(dict(wnid_to_classes), "devkit", root)
 
 
 def _val_class_names(root: str | None = None, restrict_to: dict | None = None, **_options: Any) -> tuple | None:
@@ -175,13 +212,27 @@ V2_HELP = (
 
 
 def _fetch(url: str, root: Path, help_text: str) -> None:
-    """Download and extract ``url`` next to ``root`` (no checksum is published for it)."""
+    """Download and extract ``url`` as ``root`` (no checksum is published for it).
+
+    The archive is extracted into a hidden sibling and renamed into place, so a download cut
+    short never leaves a partial ``root`` that a later run would take for the whole set; two
+    jobs fetching at once download it once (the second finds ``root`` after the lock).
+    """
     from torchvision.datasets.utils import download_and_extract_archive
 
-    try:
-        download_and_extract_archive(url, str(root.parent))
-    except (RuntimeError, OSError) as exc:
-        raise DatasetError(f"could not download {url} ({exc}). {help_text}") from None
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with _extraction_lock(root.parent):
+        if root.is_dir():
+            return
+        with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{root.name}.") as staging:
+            try:
+                download_and_extract_archive(url, staging)
+            except (RuntimeError, OSError) as exc:
+                raise DatasetError(f"could not download {url} ({exc}). {help_text}") from None
+            extracted = Path(staging) / root.name
+            if not extracted.is_dir():
+                raise DatasetError(f"{url} did not extract to a folder {root.name}. {help_text}")
+            extracted.rename(root)
 
 
 @register_dataset("imagenet_v2", "ImageNetV2 matched-frequency (public tarball; folders 0..999)")
