@@ -219,3 +219,31 @@ def test_a_download_cut_short_leaves_no_partial_folder(tmp_path, raw, mapping, m
     ds = load_dataset(prepare_dataset("imagenet_a", tmp_path / "out", root=str(root), class_index=str(mapping),
                                       download=True))
     assert len(ds.classes) == 3 and len(ds.split("test")) == 6
+
+
+def test_two_jobs_needing_imagenet_a_fetch_it_once(tmp_path, raw, mapping, monkeypatch):
+    """imagenet_a and imagenet_val_a200 (restricted to its classes) start together on a fresh root."""
+    import threading
+    import time
+
+    from torchvision.datasets import utils
+
+    source = build_imagenet_a(tmp_path / "published")
+    root = raw / "imagenet-a" / "imagenet-a"
+    fetches = []
+
+    def slow_fetch(url, download_root, *args, **kwargs):
+        fetches.append(url)
+        time.sleep(0.5)
+        shutil.copytree(source, Path(download_root) / "imagenet-a")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", slow_fetch)
+    options = {"root": str(root), "class_index": str(mapping), "download": True}
+    jobs = [threading.Thread(target=prepare_dataset, args=("imagenet_a", tmp_path / f"out{k}"), kwargs=options)
+            for k in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    assert len(fetches) == 1
+    assert [len(load_dataset(tmp_path / f"out{k}").split("test")) for k in range(2)] == [6, 6]
