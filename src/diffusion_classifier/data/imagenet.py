@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -214,25 +213,31 @@ V2_HELP = (
 def _fetch(url: str, root: Path, help_text: str) -> None:
     """Download and extract ``url`` as ``root`` (no checksum is published for it).
 
-    The archive is extracted into a hidden sibling and renamed into place, so a download cut
-    short never leaves a partial ``root`` that a later run would take for the whole set; two
-    jobs fetching at once download it once (the second finds ``root`` after the lock).
+    The archive is extracted into an :func:`~diffusion_classifier.artifacts.io.atomic_directory`
+    swapped in as ``root`` only when complete, so a download cut short never leaves a partial
+    ``root`` that a later run would take for the whole set (and the next fetch removes what a
+    killed one left); two jobs fetching at once download it once (the second finds ``root``
+    after the lock).
     """
     from torchvision.datasets.utils import download_and_extract_archive
+
+    from ..artifacts.io import atomic_directory
 
     root.parent.mkdir(parents=True, exist_ok=True)
     with _extraction_lock(root.parent):
         if root.is_dir():
             return
-        with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{root.name}.") as staging:
+        with atomic_directory(root) as staging:
             try:
-                download_and_extract_archive(url, staging)
+                download_and_extract_archive(url, str(staging), remove_finished=True)
             except (RuntimeError, OSError) as exc:
                 raise DatasetError(f"could not download {url} ({exc}). {help_text}") from None
-            extracted = Path(staging) / root.name
+            extracted = staging / root.name  # the tarball's top folder: its contents become root's
             if not extracted.is_dir():
                 raise DatasetError(f"{url} did not extract to a folder {root.name}. {help_text}")
-            extracted.rename(root)
+            for item in extracted.iterdir():
+                item.rename(staging / item.name)
+            extracted.rmdir()
 
 
 @register_dataset("imagenet_v2", "ImageNetV2 matched-frequency (public tarball; folders 0..999)")

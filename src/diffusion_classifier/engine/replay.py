@@ -29,8 +29,7 @@ from .schedule import Schedule
 from .sequential import replay_sequential
 
 __all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_scored_run", "replay_sequential",
-           "replayed_labels",
-           "subset_predictions"]
+           "replayed_labels", "subset_predictions"]
 
 
 @dataclass(frozen=True)
