@@ -66,6 +66,34 @@ def test_without_a_results_directory_time_is_only_logged(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_timing_file_names_the_git_commit_the_artifact_never_does(results, monkeypatch):
+    from diffusion_classifier.artifacts import provenance as provenance_module
+    from diffusion_classifier.artifacts import timing
+
+    assert timing.git_describe is provenance_module.git_describe  # one home for the commit
+    monkeypatch.setattr(timing, "git_describe", lambda: "0123456789ab-dirty")
+    shard = write_shard(results / "scores/d/m/s/shard-000", seconds=0.5)
+    assert read_timing(shard)["git_commit"] == "0123456789ab-dirty"
+    assert "0123456789ab" not in (shard / "provenance.json").read_text()
+    monkeypatch.setattr(timing, "git_describe", lambda: None)  # no git checkout (an installed wheel)
+    assert json.loads(write_timing(results / "models/unet", {"seconds": 1.0}).read_text()) == {
+        "artifact": "models/unet", "git_commit": None, "seconds": 1.0}
+
+
+def test_the_git_commit_is_that_of_the_checkout_the_package_runs_from():
+    import subprocess
+    from pathlib import Path
+
+    import diffusion_classifier
+    from diffusion_classifier.artifacts.provenance import git_describe
+
+    package = Path(diffusion_classifier.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=package, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("the package does not run from a git checkout")
+    assert head.stdout.strip() in git_describe()
+
+
 def test_a_missing_timing_file_is_a_one_line_error_naming_it(results):
     with pytest.raises(TimingError, match=r"timing/models/unet\.timing\.json is missing; rerun") as info:
         read_timing(results / "models/unet")

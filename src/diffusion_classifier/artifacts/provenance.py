@@ -27,6 +27,9 @@ __all__ = [
     "environment",
     "file_sha256",
     "files_sha256",
+    "git_describe",
+    "package_files",
+    "package_source_sha256",
 ]
 
 
@@ -86,13 +89,52 @@ def files_sha256(paths: list[Path], root: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def code_version() -> str:
-    """``git describe`` of the checkout the package runs from, else the package version.
+PACKAGE_DATA = ("py.typed", "reporting/*.yaml", "robustness/data/*.csv", "robustness/data/*.md")
+"""The package's data files, as ``[tool.setuptools.package-data]`` in pyproject.toml installs them."""
 
-    A ``-dirty`` suffix says the working tree had uncommitted changes.
+
+def package_files(root: str | os.PathLike | None = None) -> list[Path]:
+    """Every file of the package that a wheel installs: its ``.py`` sources and :data:`PACKAGE_DATA`.
+
+    ``root`` is the package directory (default: the one this module is imported from).
+    Bytecode (``__pycache__``) and anything else a run or an install leaves in the
+    source tree are not counted.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    found = {path for pattern in ("**/*.py", *PACKAGE_DATA) for path in root.glob(pattern)}
+    return sorted(path for path in found if path.is_file() and "__pycache__" not in path.relative_to(root).parts)
+
+
+def package_source_sha256(root: str | os.PathLike | None = None) -> str:
+    """sha256 over :func:`package_files`, with their names relative to the package directory.
+
+    The same in a git checkout, an sdist and a wheel of the same code; it changes with
+    any edit to the package (committed or not) and with nothing outside it.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    return files_sha256(package_files(root), root)
+
+
+def code_version() -> str:
+    """What computed an artifact: ``<package version>+src.<first 12 hex of package_source_sha256()>``.
+
+    A content hash of the package, not the git commit: a commit that does not touch the
+    package (a README edit) leaves every versioned artifact byte for byte the same, and an
+    uncommitted edit of the package changes it. The commit a run was made from is
+    recorded apart, with the measured times (:func:`git_describe`, in every timing file).
     """
     from .. import __version__
 
+    return f"{__version__}+src.{package_source_sha256()[:12]}"
+
+
+def git_describe() -> str | None:
+    """``git describe --always --dirty`` of the checkout the package runs from, or ``None``.
+
+    ``None`` outside a git checkout (an installed wheel) or without git. A ``-dirty``
+    suffix says the working tree had uncommitted changes. Not for versioned artifacts
+    (it changes with every commit): :mod:`.timing` records it beside measured times.
+    """
     here = Path(__file__).resolve().parent
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         out = subprocess.run(
@@ -100,8 +142,8 @@ def code_version() -> str:
             cwd=here, capture_output=True, text=True, timeout=10,
         )
         if out.returncode == 0 and out.stdout.strip():
-            return f"{__version__}+g{out.stdout.strip()}"
-    return __version__
+            return out.stdout.strip()
+    return None
 
 
 ERROR_CODE_PACKAGES = ("engine", "models")

@@ -9,7 +9,13 @@ of its own, under ``<results>/timing/`` at the path of the artifact it measures:
     results/timing/scores/digits/unet/adaptive/shard-000.timing.json
 
 ``dvc.yaml`` does not list ``results/timing`` as an output. Each timing file names its
-artifact (``artifact``, relative to the results directory), so it stays auditable.
+artifact (``artifact``, relative to the results directory), so it stays auditable, and
+the git commit of the code that made it (``git_commit``: ``git describe --always
+--dirty``, see :func:`~.provenance.git_describe`; ``null`` outside a git checkout).
+The commit lives here and not in the artifact, for the same reason as the time: any
+commit, even one that does not touch the code, would change every artifact's bytes.
+The artifact records what computed it instead (:func:`~.provenance.code_version`, a
+hash of the package's source).
 
 The results directory comes from the environment variable :data:`RESULTS_ENV`, which
 the workflow sets (``workflow/rules/common.smk``); without it (a stage called from
@@ -27,6 +33,7 @@ from typing import Any
 
 from ..errors import UserError
 from .io import write_json
+from .provenance import git_describe
 
 __all__ = ["RESULTS_ENV", "TIMING_FOLDER", "TimingError", "now", "read_timing", "results_root", "timing_path",
            "write_timing"]
@@ -82,8 +89,10 @@ def write_timing(artifact: str | os.PathLike, measured: dict[str, Any],
                  root: str | os.PathLike | None = None) -> Path | None:
     """Record ``measured`` (seconds, timestamps, ...) for ``artifact``; returns the file or ``None``.
 
-    Write it before the artifact itself appears, so that a finished artifact always
-    has its timing (a kill in between leaves only a timing file that the rerun rewrites).
+    The record also names the artifact and the git commit the run was made from
+    (``artifact``, ``git_commit``). Write it before the artifact itself appears, so that
+    a finished artifact always has its timing (a kill in between leaves only a timing
+    file that the rerun rewrites).
     """
     located = _relative(artifact, root)
     if located is None:
@@ -91,7 +100,7 @@ def write_timing(artifact: str | os.PathLike, measured: dict[str, Any],
                  artifact, RESULTS_ENV, json.dumps(measured, default=str)[:500])
         return None
     path = timing_path(artifact, located[0])
-    write_json(path, {"artifact": located[1].as_posix(), **measured})
+    write_json(path, {"artifact": located[1].as_posix(), "git_commit": git_describe(), **measured})
     return path
 
 
