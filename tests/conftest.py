@@ -5,10 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier import numerics
+
+numerics.pin()  # before torch loads: the tests compute as the console script's jobs do
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from diffusion_classifier.models import CallablePredictor  # noqa: E402
+
+numerics.configure_torch()
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -86,6 +86,7 @@ SCHEMA_ONLY_DEFAULTS = {
     "supervised.objectives.objectives", "supervised.schedules.direct", "supervised.schedules.sequential_runs",
     "compositional", "compositional[].split", "compositional[].group_by", "contrastive.split",
     "contrastive.group_by", "contrastive.train",
+    "numerics",  # the modes and their default: tests/test_numerics.py
 }
 
 

@@ -167,7 +167,8 @@ class ZeroShotClassifier:
                  scoring: ScoringSpec, prompts: Sequence[str] = ()) -> None:
         self.predictor, self.model, self.classes = predictor, model, list(classes)
         self.strategy, self.scoring, self.prompts = strategy, scoring, list(prompts)
-        self.config = strategy.scoring_config(predictor.num_train_timesteps, scoring.batch_size)
+        self.config = strategy.scoring_config(predictor.num_train_timesteps, scoring.batch_size,
+                                              device=predictor.device)
         self.engine = DiffusionClassifier(predictor, conditioning, self.config)
         self.transform = model.transform
 

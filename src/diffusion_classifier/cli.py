@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import click
 
+from . import numerics
 from .errors import UserError
 from .stages import Stage, load_stages
 
@@ -157,7 +158,8 @@ class StageCommand(click.Command):
                   for p in inspect.signature(spec.function).parameters.values()]
         if spec.threads:
             params.append(click.Option(["--threads"], type=click.INT, default=0, show_default=True,
-                                       help="torch threads, the rule's {threads} (0: torch's default)"))
+                                       help="torch threads, the rule's {threads} (0: one thread with portable "
+                                            "numerics, else torch's default)"))
         super().__init__(spec.name, params=params, callback=self._run, help=spec.help, short_help=spec.help)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -173,10 +175,8 @@ class StageCommand(click.Command):
                 values[param.name] = param.container(value)
         ctx = click.get_current_context()
         try:
-            if threads:
-                import torch
-
-                torch.set_num_threads(threads)
+            if self.spec.threads:
+                numerics.configure_torch(threads)
             self.spec.function(**values)
         except (UserError, ValueError, OSError) as exc:
             # A failure the user can fix: one line naming the file or key and the fix.
@@ -227,7 +227,16 @@ def build_cli() -> click.Group:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the console script; a user error is one line on stderr and exit status 2."""
+    """Run the console script; a user error is one line on stderr and exit status 2.
+
+    The numerics mode (:data:`~diffusion_classifier.numerics.MODE_ENV`, portable unless
+    set) is pinned first, before any subcommand imports torch or numpy.
+    """
+    try:
+        numerics.pin()
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
     try:
         return cli.main(args=argv, prog_name="diffusion-classifier", standalone_mode=False) or 0
     except click.ClickException as exc:  # a usage error: click's message, status 2

@@ -99,7 +99,10 @@ class StrategySpec:
         return Schedule(tuple(self.evaluations), tuple(self.keep), num_train_timesteps, grid)
 
     def scoring_config(self, num_train_timesteps: int, batch_size: int | str,
-                       acceleration: Acceleration = Acceleration()) -> ScoringConfig:
+                       acceleration: Acceleration = Acceleration(), device: str | None = None) -> ScoringConfig:
+        """The engine's config of this strategy, for a model on ``device`` (its forward shape
+        follows the numerics in force there: :func:`diffusion_classifier.numerics.forward_rows`)."""
+        from . import numerics
         from .engine.scoring import ScoringConfig  # the scoring engine (torch): only where a run is set up
 
         return ScoringConfig(
@@ -110,6 +113,7 @@ class StrategySpec:
             sequential=None if self.sequential is None
             else from_dict(SequentialConfig, self.sequential, "strategy.sequential"),
             acceleration=acceleration,
+            forward_rows=None if device is None else numerics.forward_rows(device),
         )
 
 

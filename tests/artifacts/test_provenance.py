@@ -113,3 +113,34 @@ def test_a_commit_changes_the_git_describe_and_not_the_code_version(tmp_path):
     (package / "engine/__init__.py").write_text((package / "engine/__init__.py").read_text() + "\n# edit\n")
     version_3, commit_3 = _versions(repo)  # an uncommitted edit of the package
     assert version_3 != version and commit_3 == f"{commit_2}-dirty"
+
+
+def test_the_versioned_environment_names_no_machine_and_the_timing_record_does(tmp_path, monkeypatch):
+    """Two machines that compute the same bytes write the same artifacts: host, kernel and CPU
+    go with the measured times, the numerics in force with the artifact."""
+    from diffusion_classifier.artifacts import read_timing, write_timing
+
+    env = provenance.environment()
+    assert {"host", "platform"}.isdisjoint(env) and env["python"].count(".") == 1
+    assert env["numerics"]["mode"] == "portable" and env["numerics"]["pins"]["MKL_CBWR"] == "COMPATIBLE"
+    artifact = tmp_path / "scores" / "shard-000"
+    write_timing(artifact, {"seconds": 1.0}, root=tmp_path)
+    machine = read_timing(artifact, root=tmp_path)["machine"]
+    assert machine["host"] and machine["python"].count(".") == 2
+    if Path("/proc/cpuinfo").exists():
+        assert machine["cpu"]["model"] and isinstance(machine["cpu"]["isa_flags"], list)
+
+
+def test_the_lock_state_names_every_installed_version_that_is_not_the_locked_one(tmp_path):
+    import importlib.metadata
+
+    pytest_version = importlib.metadata.version("pytest")
+    lock = tmp_path / "lock.txt"
+    lock.write_text(f"--extra-index-url https://example.invalid/simple\n\npytest=={pytest_version} \\\n"
+                    "    --hash=sha256:00\nPyYAML==0.0.1 ; python_version >= '3.10' \\\n    --hash=sha256:11\n"
+                    "no-such-distribution==1.0\n")
+    state = provenance.lock_state(lock)
+    assert state["sha256"] == file_sha256(lock)
+    assert state["installed_differs"] == {"pyyaml": importlib.metadata.version("pyyaml"),
+                                          "no-such-distribution": None}
+    assert provenance.lock_state(tmp_path / "absent.txt") is None

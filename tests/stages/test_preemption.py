@@ -42,15 +42,15 @@ from diffusion_classifier import cli
 from diffusion_classifier.engine import DiffusionClassifier
 
 counter, argv = sys.argv[1], sys.argv[2:]
-original = DiffusionClassifier._forward
+original = DiffusionClassifier._batch_errors
 
-def counted(self, x_t, t, conditions):
-    out = original(self, x_t, t, conditions)
+def counted(self, x0, eps_true, t, cond_idx):
+    out = original(self, x0, eps_true, t, cond_idx)
     with open(counter, "a") as handle:
-        handle.write(f"{len(x_t)}\\n")
+        handle.write(f"{len(t)}\\n")
     return out
 
-DiffusionClassifier._forward = counted
+DiffusionClassifier._batch_errors = counted
 sys.exit(cli.main(argv))
 """
 
@@ -146,16 +146,16 @@ def test_packed_images_are_preempted_and_resumed_to_the_unpacked_shard(tmp_path,
     checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
     reference = read_shard(score_shard(data, checkpoint, MODEL, STRATEGY, SCORING, tmp_path / "reference"))
     packed = {**SCORING, "pack_images": 3}
-    sizes, original = [], DiffusionClassifier._forward
+    sizes, original = [], DiffusionClassifier._batch_errors
 
-    def forward(self, x_t, t, conditions):
-        out = original(self, x_t, t, conditions)
-        sizes.append(len(x_t))
+    def forward(self, x0, eps_true, t, cond_idx):  # a batch's pairs (its forward passes may be padded)
+        out = original(self, x0, eps_true, t, cond_idx)
+        sizes.append(len(t))
         if len(sizes) == forward.kill_at:
             os.kill(os.getpid(), signal.SIGTERM)
         return out
 
-    monkeypatch.setattr(DiffusionClassifier, "_forward", forward)
+    monkeypatch.setattr(DiffusionClassifier, "_batch_errors", forward)
     out = tmp_path / "packed" / "shard-000"
     for kill_after in (9, 4):
         forward.kill_at = len(sizes) + kill_after

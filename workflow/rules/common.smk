@@ -12,6 +12,7 @@ from snakemake.utils import validate
 
 # Torch-free, so that parsing (and `snakemake -n`) takes a second, not the package's import.
 from diffusion_classifier.artifacts.timing import RESULTS_ENV
+from diffusion_classifier.numerics import MODE_ENV as NUMERICS_ENV
 from diffusion_classifier.workflow_config import (
     AUDIT_WEIGHT_FILES,
     AUTHORS_PROMPTS_URL,
@@ -36,6 +37,9 @@ RESULTS = config.get("results", "results")
 # Measured times go to {RESULTS}/timing, apart from the versioned artifacts: every job's
 # stage finds the results directory here (the Snakefile is read again in every job).
 os.environ[RESULTS_ENV] = os.path.abspath(RESULTS)
+# CPU numerics of every job (portable: the same bytes on any x86-64 CPU with AVX2; native:
+# each library's fastest kernels), which the console script pins before torch loads.
+os.environ[NUMERICS_ENV] = config["numerics"]  # the schema fills its default
 
 
 # Shard numbers go into shell arithmetic ($((10#{wildcards.shard}))): digits only.

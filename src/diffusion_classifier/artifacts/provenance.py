@@ -5,12 +5,16 @@ measured times in :mod:`.timing`."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,8 @@ __all__ = [
     "engine_code_sha256",
     "environment",
     "file_sha256",
+    "lock_state",
+    "machine",
     "files_sha256",
     "git_describe",
     "package_files",
@@ -163,16 +169,48 @@ def engine_code_sha256() -> str:
     return files_sha256(files, root)
 
 
+LOCK_FILE = Path(__file__).resolve().parents[3] / "requirements" / "lock.txt"
+"""The lock of a source checkout (exact versions and hashes of every installed package)."""
+
+_LOCKED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=None)
+def lock_state(lock: Path = LOCK_FILE) -> dict[str, Any] | None:
+    """The lock's sha256 and the installed distributions whose version is not the locked one.
+
+    ``None`` where the package runs without its checkout's lock (an installed wheel).
+    """
+    if not lock.is_file():
+        return None
+    installed = {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
+                 if d.metadata["Name"]}
+    locked = {_canonical(name): version for name, version in _LOCKED.findall(lock.read_text())}
+    differs = {name: installed.get(name) for name, version in sorted(locked.items())
+               if installed.get(name) != version}
+    return {"sha256": file_sha256(lock), "installed_differs": differs}
+
+
 def environment() -> dict[str, Any]:
-    """Versions and hardware that can change a number."""
+    """What besides code, config and data can change a number, and is the same on every
+    machine that runs the same install: versions, the numerics in force, the lock.
+
+    Versioned artifacts record this; what differs between machines that compute the
+    same bytes (host, CPU model, kernel) goes with the measured times (:func:`machine`).
+    """
     import torch
 
+    from .. import numerics
+
     env: dict[str, Any] = {
-        "python": platform.python_version(),
+        "python": ".".join(platform.python_version_tuple()[:2]),
         "torch": torch.__version__,
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "cpu_threads": torch.get_num_threads(),
+        "numerics": numerics.state(),
+        "lock": lock_state(),
     }
     with contextlib.suppress(ImportError):
         import diffusers
@@ -182,3 +220,38 @@ def environment() -> dict[str, Any]:
         env["cuda_device"] = torch.cuda.get_device_name(0)
         env["cuda"] = torch.version.cuda
     return env
+
+
+#: CPU flags that decide which kernels a library may pick (``/proc/cpuinfo``'s names).
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+             "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def machine() -> dict[str, Any]:
+    """The machine a job ran on: host, OS, Python, CPU model and instruction-set flags, GPU and driver.
+
+    Recorded with the measured times (:mod:`.timing`), not in versioned artifacts: two
+    machines that compute the same bytes differ here.
+    """
+    out: dict[str, Any] = {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+    with contextlib.suppress(OSError):
+        info = Path("/proc/cpuinfo").read_text()
+        fields = dict(line.split(":", 1) for line in info.split("\n\n")[0].splitlines() if ":" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        flags = set(fields.get("flags", "").split())
+        out["cpu"] = {"model": fields.get("model name"), "vendor": fields.get("vendor_id"),
+                      "isa_flags": [flag for flag in ISA_FLAGS if flag in flags]}
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            out["gpu"] = torch.cuda.get_device_name(0)
+            out["cuda"] = torch.version.cuda
+            with contextlib.suppress(OSError):
+                out["gpu_driver"] = Path("/proc/driver/nvidia/version").read_text().splitlines()[0].strip()
+    return out

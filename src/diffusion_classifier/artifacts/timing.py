@@ -33,7 +33,7 @@ from typing import Any
 
 from ..errors import UserError
 from .io import write_json
-from .provenance import git_describe
+from .provenance import git_describe, machine
 
 __all__ = ["RESULTS_ENV", "TIMING_FOLDER", "TimingError", "now", "read_timing", "results_root", "timing_path",
            "write_timing"]
@@ -89,8 +89,9 @@ def write_timing(artifact: str | os.PathLike, measured: dict[str, Any],
                  root: str | os.PathLike | None = None) -> Path | None:
     """Record ``measured`` (seconds, timestamps, ...) for ``artifact``; returns the file or ``None``.
 
-    The record also names the artifact and the git commit the run was made from
-    (``artifact``, ``git_commit``). Write it before the artifact itself appears, so that
+    The record also names the artifact, the git commit the run was made from and the
+    machine it ran on (``artifact``, ``git_commit``, ``machine``: host, CPU model and
+    instruction-set flags, GPU and driver; :func:`~.provenance.machine`). Write it before the artifact itself appears, so that
     a finished artifact always has its timing (a kill in between leaves only a timing
     file that the rerun rewrites).
     """
@@ -100,7 +101,8 @@ def write_timing(artifact: str | os.PathLike, measured: dict[str, Any],
                  artifact, RESULTS_ENV, json.dumps(measured, default=str)[:500])
         return None
     path = timing_path(artifact, located[0])
-    write_json(path, {"artifact": located[1].as_posix(), "git_commit": git_describe(), **measured})
+    write_json(path, {"artifact": located[1].as_posix(), "git_commit": git_describe(), "machine": machine(),
+                      **measured})
     return path
 
 

@@ -87,6 +87,12 @@ class ScoringConfig:
         sequential: Sequential elimination on the one-stage grid (:mod:`.sequential`)
             instead of the schedule's fixed stages; ``None``: Algorithm 1 / 2.
         acceleration: GPU speed switches (:mod:`.acceleration`); all off by default.
+        forward_rows: Rows of every forward pass (batches run in pieces of exactly
+            this many, the last padded), so that a pair's error does not depend on the
+            pairs that share its batch: batch size, packing across images and the
+            surviving classes of adaptive and sequential runs leave its bytes alone.
+            ``None``: each batch as it comes. Portable CPU numerics set it
+            (:func:`diffusion_classifier.numerics.forward_rows`).
     """
 
     schedule: Schedule
@@ -95,6 +101,7 @@ class ScoringConfig:
     batch_size: int | str = 256
     sequential: SequentialConfig | None = None
     acceleration: Acceleration = Acceleration()
+    forward_rows: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra_objectives", tuple(self.extra_objectives))
@@ -103,6 +110,8 @@ class ScoringConfig:
         if self.loss in self.extra_objectives:
             raise ValueError(f"{self.loss!r} is the ranking loss; do not list it in extra_objectives too")
         check_batch_size(self.batch_size)
+        if self.forward_rows is not None and (isinstance(self.forward_rows, bool) or self.forward_rows < 1):
+            raise ValueError(f"forward_rows must be a positive number of rows or None, got {self.forward_rows!r}")
         if self.sequential is not None and len(self.schedule.stages) != 1:
             raise ValueError(f"the sequential strategy tests on a one-stage grid (evaluations: [N], keep: [1]); "
                              f"got evaluations {list(self.schedule.evaluations)}, keep {list(self.schedule.keep)}")
@@ -124,6 +133,8 @@ class ScoringConfig:
             out["sequential"] = self.sequential.to_dict()
         if not self.acceleration.is_default:
             out["acceleration"] = self.acceleration.to_dict()
+        if self.forward_rows is not None:
+            out["forward_rows"] = self.forward_rows
         return out
 
 
@@ -367,19 +378,36 @@ class DiffusionClassifier:
         cond_idx: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
         """Errors of one batch, on the device: ``x0`` is one input ``[C, H, W]`` or one per row,
-        ``eps_true`` the noise of each row, ``t`` its timestep, ``cond_idx`` its class."""
+        ``eps_true`` the noise of each row, ``t`` its timestep, ``cond_idx`` its class.
+
+        With ``forward_rows`` the batch runs in pieces of exactly that many rows (the
+        last one padded), objectives included, so every row's bytes are those of the
+        same shape whatever shares its batch.
+        """
+        rows = self.config.forward_rows
+        if rows is None:
+            pad_to = (self.batch_size or len(t)) if self.config.acceleration.pads else len(t)
+            return self._padded_errors(x0, eps_true, t, cond_idx, pad_to)
+        per_row = x0.dim() == eps_true.dim()
+        pieces = [self._padded_errors(x0[lo : lo + rows] if per_row else x0, eps_true[lo : lo + rows],
+                                      t[lo : lo + rows], cond_idx[lo : lo + rows], rows)
+                  for lo in range(0, len(t), rows)]
+        return {name: torch.cat([piece[name] for piece in pieces]) for name in self._objectives}
+
+    def _padded_errors(self, x0: torch.Tensor, eps_true: torch.Tensor, t: torch.Tensor, cond_idx: torch.Tensor,
+                       pad_to: int) -> dict[str, torch.Tensor]:
+        """:meth:`_batch_errors` of one forward pass of ``pad_to`` rows (the last row repeated);
+        the padded rows are cut off the errors, so they never reach the store."""
         device = self.predictor.device
-        accel = self.config.acceleration
-        bs = self.batch_size or len(t)  # (the trial batch of ``auto`` comes before a size is chosen)
+        n = len(t)
+        t = pad_rows(t, pad_to)
         signal = self._signal[t].to(device).view(-1, 1, 1, 1)
         scale = self._noise_scale[t].to(device).view(-1, 1, 1, 1)
+        eps_true = pad_rows(eps_true, pad_to)
+        x0 = pad_rows(x0, pad_to) if x0.dim() == eps_true.dim() else x0
         x_t = signal * x0 + scale * eps_true
-        conditions = self.conditioning[cond_idx.to(self.conditioning.device)]
-        if accel.pads:  # one static shape; the padded rows are cut off below
-            pred = self._forward(pad_rows(x_t, bs), pad_rows(t, bs), pad_rows(conditions, bs))
-            pred = type(pred)(pred.eps[: len(t)], None if pred.variance is None else pred.variance[: len(t)])
-        else:
-            pred = self._forward(x_t, t, conditions)
+        conditions = pad_rows(self.conditioning[cond_idx.to(self.conditioning.device)], pad_to)
+        pred = self._forward(x_t, t, conditions)
         batch = PairBatch(
             x0=x0.expand_as(x_t),
             x_t=x_t,
@@ -389,7 +417,7 @@ class DiffusionClassifier:
             alphas_cumprod=self._abar,
             variance=None if pred.variance is None else pred.variance.float(),
         )
-        return {name: objective(batch).float() for name, objective in self._objectives.items()}
+        return {name: objective(batch).float()[:n] for name, objective in self._objectives.items()}
 
     def _forward(self, x_t: torch.Tensor, t: torch.Tensor, conditions: torch.Tensor):
         """One network pass in the model's dtype, under the configured autocast and layout."""

@@ -47,7 +47,7 @@ def error_curves(predictor, x0: torch.Tensor, conditioning: torch.Tensor, names:
 
     with torch.no_grad():
         config = StrategySpec(evaluations=[evaluations], keep=[1], loss="l2").scoring_config(
-            predictor.num_train_timesteps, batch_size)
+            predictor.num_train_timesteps, batch_size, device=predictor.device)
         classifier = DiffusionClassifier(predictor, conditioning, config)
         frames = []
         for i, eps in enumerate(noises):

@@ -70,7 +70,7 @@ def score_pairs(
         raise ValueError(f"prompt table {prompts_dir} has no captions for example(s) {missing[:3]}: "
                          "re-run prepare_prompts for this dataset and model")
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
-                                          scoring_spec.accelerations)
+                                          scoring_spec.accelerations, predictor.device)
 
     provenance = shard_provenance(
         dataset=dataset, split=split, shard=shard, num_shards=num_shards, model=model, predictor=predictor,

@@ -125,6 +125,7 @@ def shard_provenance(
     ``config_hash`` hashes all of them. ``extra`` adds stage-specific fields (the task,
     the candidate labels).
     """
+    from .. import numerics
     from ..artifacts import code_version, config_hash, engine_code_sha256, environment
 
     settings = {
@@ -140,6 +141,7 @@ def shard_provenance(
         "seed": scoring_spec.seed,
         "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
         "transform": transform.to_dict(),
+        "numerics": numerics.state(),  # a checkpoint made with other kernels is never resumed
     }
     if prompts is not None:
         settings["prompts"] = prompts
@@ -213,7 +215,7 @@ def score_shard(
 
     predictor = model_spec.load(checkpoint, scoring_spec.device)
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
-                                          scoring_spec.accelerations)
+                                          scoring_spec.accelerations, predictor.device)
     if config.sequential is not None:  # a conditional test's calibration: read and checked before any pass
         point_blocks(config.schedule.grid, config.sequential, config.sequential.load_calibration())
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir,
