@@ -31,9 +31,13 @@ from diffusion_classifier.models.architectures import build_architecture
 numerics.configure_torch(1)
 model, steps, score_batch = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 train, image = model["train"], model["image"]
-text = "text_hidden_size" in train
+text = model["adapter"] == "stable_diffusion"
+if text:  # the text model's widths: its config, else TextTrainConfig's defaults
+    from diffusion_classifier.models.text_training import TextTrainConfig
+    defaults = TextTrainConfig(**{k: v for k, v in train.items() if k in TextTrainConfig.__dataclass_fields__})
+    tokens, width = defaults.model_max_length, defaults.text_hidden_size
 kwargs = dict(train.get("architecture_kwargs", {}), sample_size=image["size"], in_channels=image["channels"])
-kwargs.update({"cross_attention_dim": train["text_hidden_size"]} if text else {"num_classes": 10})
+kwargs.update({"cross_attention_dim": width} if text else {"num_classes": 10})
 torch.manual_seed(0)
 net = build_architecture(train["architecture"], **kwargs)
 g = torch.Generator().manual_seed(1)
@@ -42,7 +46,7 @@ def forward(n):
     x = torch.randn(n, image["channels"], image["size"], image["size"], generator=g)
     t = torch.randint(0, 1000, (n,), generator=g)
     if text:
-        return net(x, t, encoder_hidden_states=torch.randn(n, 8, train["text_hidden_size"], generator=g)).sample
+        return net(x, t, encoder_hidden_states=torch.randn(n, tokens, width, generator=g)).sample
     return net(x, t, class_labels=torch.randint(0, 10, (n,), generator=g)).sample
 
 opt = torch.optim.AdamW(net.parameters(), 1e-3)

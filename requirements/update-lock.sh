@@ -1,67 +1,27 @@
 #!/usr/bin/env bash
 # Regenerates requirements/lock.txt from pyproject.toml's ranges (the package and its test and
-# cluster extras): exact versions and sha256 hashes for CPython 3.11 on Linux x86-64.
+# cluster extras): exact versions and sha256 hashes for CPython 3.11 on Linux x86-64, every
+# package from PyPI, the newest release each range (and requirements/constraints.txt) allows
+# on the day it runs.
 #
 #   requirements/update-lock.sh        (needs uv: python -m pip install uv)
 #
-# uv resolves everything against PyPI, except torch and torchvision: the lock holds the CPU
-# builds from the PyTorch CPU index (https://download.pytorch.org/whl/cpu). uv is given those
-# two wheels' names, sha256 and requirements (below: the index lists the sha256 of each file,
-# the requirements are the wheels' METADATA) instead of the index itself, so the same command
-# gives the same lock on a machine that cannot reach download.pytorch.org. To move torch, change
-# the six values below to another release pair (the torchvision release made for that torch).
+# torch is PyPI's build: it carries its CUDA libraries (the nvidia-* packages, ~3 GB), and
+# its CPU kernels are the same on a laptop and on a GPU node. The committed tables were made
+# with exactly the wheels this file names; another build of the same torch version (the
+# PyTorch index's +cpu wheels) is compiled apart and need not give the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TORCH_WHEEL=torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
-TORCH_SHA256=6746dbcbeb526eb61330b76b41ff1b4eb848951103a892eeb080dfa2b264667b
-TORCH_REQUIRES='"filelock", "typing-extensions>=4.10.0", "setuptools>=77.0.3", "sympy>=1.13.3", "networkx>=2.5.1", "jinja2", "fsspec>=0.8.5"'
-TORCHVISION_WHEEL=torchvision-0.28.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
-TORCHVISION_SHA256=1dad604dfc0177ecebe0891bd9701fe2c62ec3f7819a247be541b3fb6effee99
-TORCHVISION_REQUIRES='"numpy", "torch==2.13.0", "pillow!=8.3.*,>=5.3.0"'
-
 command -v "${UV:-uv}" >/dev/null || { echo "uv not found: python -m pip install uv (or set UV=/path/to/uv)" >&2; exit 1; }
-version() { local rest=${1#*-}; echo "${rest%%-*}"; }  # torch-2.13.0+cpu-cp311-... -> 2.13.0+cpu
-TORCH=$(version "$TORCH_WHEEL")
-TORCHVISION=$(version "$TORCHVISION_WHEEL")
-INDEX=https://download.pytorch.org/whl/cpu
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The two wheels as the index lists them (uv reads names and versions; it fetches nothing) ...
-cat >"$tmp/pytorch-cpu.html" <<EOF
-<a href="$INDEX/${TORCH_WHEEL/+/%2B}#sha256=$TORCH_SHA256">$TORCH_WHEEL</a>
-<a href="$INDEX/${TORCHVISION_WHEEL/+/%2B}#sha256=$TORCHVISION_SHA256">$TORCHVISION_WHEEL</a>
-EOF
-# ... their requirements, and that the lock takes these CPU builds (not PyPI's CUDA builds).
-cat >"$tmp/uv.toml" <<EOF
-constraint-dependencies = ["torch==$TORCH", "torchvision==$TORCHVISION"]
-
-[[dependency-metadata]]
-name = "torch"
-version = "$TORCH"
-requires-dist = [$TORCH_REQUIRES]
-
-[[dependency-metadata]]
-name = "torchvision"
-version = "$TORCHVISION"
-requires-dist = [$TORCHVISION_REQUIRES]
-
-EOF
-
 "${UV:-uv}" pip compile pyproject.toml --extra test --extra cluster \
     --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-    --index-url https://pypi.org/simple --find-links "$tmp/pytorch-cpu.html" \
-    --config-file "$tmp/uv.toml" \
+    --index-url https://pypi.org/simple --constraint requirements/constraints.txt \
     --generate-hashes --no-header --quiet --output-file "$tmp/compiled.txt"
-
-# uv writes the two CPU wheels without a hash (it never sees their bytes): add the index's.
-# Drop the annotation "-c (workspace)" (the constraint-dependencies above).
-sed -e '/^    #   -c (workspace)$/d' \
-    -e "s/^torch==$TORCH\$/torch==$TORCH \\\\\n    --hash=sha256:$TORCH_SHA256/" \
-    -e "s/^torchvision==$TORCHVISION\$/torchvision==$TORCHVISION \\\\\n    --hash=sha256:$TORCHVISION_SHA256/" \
-    "$tmp/compiled.txt" >"$tmp/hashed.txt"
-if grep -nE '^[A-Za-z0-9].*==[^ ]+$' "$tmp/hashed.txt"; then
+if grep -nE '^[A-Za-z0-9].*==[^ ]+$' "$tmp/compiled.txt"; then
     echo "update-lock.sh: the requirements above have no hash" >&2
     exit 1
 fi
@@ -69,16 +29,14 @@ fi
 {
     cat <<EOF
 # Exact versions and sha256 hashes of every package the project installs (pyproject.toml's
-# dependencies and its test and cluster extras), for CPython 3.11 on Linux x86-64 only.
+# dependencies and its test and cluster extras), for CPython 3.11 on Linux x86-64 only:
 #   python -m pip install -r requirements/lock.txt && python -m pip install --no-deps -e .
-# torch and torchvision are the CPU builds from the PyTorch CPU index (the line below); with a
-# GPU, replace them afterwards with the CUDA build of the same versions
-# (https://pytorch.org/get-started/locally/).
+# Every package comes from PyPI, torch as PyPI builds it (with its CUDA libraries): the
+# committed tables were made with these wheels (README "Exact regeneration").
 # Other platforms and Python versions: python -m pip install -e ".[test]" (ranges, not exact).
 # Generated by requirements/update-lock.sh ($("${UV:-uv}" --version | cut -d" " -f1-2)); do not edit by hand.
---extra-index-url $INDEX
 
 EOF
-    cat "$tmp/hashed.txt"
+    cat "$tmp/compiled.txt"
 } >requirements/lock.txt
 echo "wrote requirements/lock.txt ($(grep -cE '^[A-Za-z0-9]' requirements/lock.txt) packages)"
