@@ -18,7 +18,7 @@ from diffusion_classifier.stages.metrics import make_metrics
 
 from .dvc_helpers import ROOT, dvc, git, repository_copy
 
-NOT_PARAMS = {"results", "threads"}  # where results go and how many threads: never change a number
+NOT_PARAMS = {"results"}  # where results go never changes a number (threads do: float sums split by thread)
 
 
 def _stage():
