@@ -93,6 +93,19 @@ def _fake_run(repo, accuracy: float, seed: int) -> None:
     dvc("commit", "-f", "embedded", cwd=repo)
 
 
+def test_after_a_run_and_dvc_commit_a_plain_dvc_status_is_clean(tmp_path):
+    """README command 1, then `dvc commit embedded`: `dvc status` says nothing is stale and names no
+    paper-scale stage (paper/dvc.template.yaml becomes a dvc.yaml only with a cluster run's commit),
+    and `dvc repro` runs nothing."""
+    repo = repository_copy(tmp_path / "repo")
+    _fake_run(repo, accuracy=80.0, seed=0)
+    status = dvc("status", cwd=repo)
+    said = status.stdout + status.stderr
+    assert "up to date" in said and "paper" not in said and "frozen" not in said, said
+    repro = dvc("repro", "--dry", cwd=repo)
+    assert "didn't change" in repro.stdout and "Running stage" not in repro.stdout, repro.stdout
+
+
 def test_metrics_params_and_plots_diff_between_two_commits(tmp_path):
     repo = repository_copy(tmp_path / "repo")
     _fake_run(repo, accuracy=80.0, seed=0)

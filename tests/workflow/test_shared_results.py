@@ -1,6 +1,6 @@
 """Paper tables from shared results: push a run's scores to a remote, clone, pull, regenerate, compare bytes.
 
-Runs paper/dvc.yaml on tests/configs/shared.yaml (one tiny model, one scored run): the
+Runs paper/dvc.template.yaml (as paper/dvc.yaml) on tests/configs/shared.yaml (one tiny model, one scored run): the
 "cluster run" is Snakemake on the CPU; everything after it is what a lab does with the
 paper-scale scores. Outputs the small config does not make (Winoground, the zoo, the
 audit, ...) are dropped from the copy's paper/dvc.yaml, nothing else changes.
@@ -44,9 +44,10 @@ def test_the_tables_only_profile_allows_no_gpu_rule():
 
 
 def _only_existing(repo: Path) -> None:
-    """The copy's paper/dvc.yaml on the small config: its config path, and only the outputs it makes."""
+    """The copy's paper/dvc.yaml from the template, on the small config: its config path, and only the
+    outputs it makes."""
     path = repo / "paper/dvc.yaml"
-    spec = yaml.safe_load(path.read_text())
+    spec = yaml.safe_load((repo / "paper/dvc.template.yaml").read_text())  # copied in after the cluster run
     spec["vars"] = [{"config": CONFIG, "results": RESULTS}]
     exists = lambda entry: (repo / (entry if isinstance(entry, str) else next(iter(entry))).replace(  # noqa: E731
         "${results}", RESULTS).replace("${config}", CONFIG)).exists()
