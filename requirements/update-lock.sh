@@ -39,4 +39,8 @@ fi
 EOF
     cat "$tmp/compiled.txt"
 } >requirements/lock.txt
+# The rules' conda environment installs the lock in its post-deploy script, whose text names the
+# lock's sha256: Snakemake hashes that script into the environment, so a new lock makes a new one.
+sed -i -E "s/^(# requirements\/lock.txt sha256: ).*/\1$(sha256sum requirements/lock.txt | cut -d" " -f1)/" \
+    envs/diffusion-classifier.post-deploy.sh
 echo "wrote requirements/lock.txt ($(grep -cE '^[A-Za-z0-9]' requirements/lock.txt) packages)"
