@@ -20,6 +20,9 @@ from pathlib import Path
 
 import yaml
 
+from diffusion_classifier import numerics
+from diffusion_classifier.artifacts.provenance import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = r"""
@@ -69,7 +72,7 @@ print(json.dumps({"train_step_s": train_s, "pair_ms": pair_ms, "rows": rows,
 
 
 def measure(mode: str, model: dict, steps: int, score_batch: int) -> dict:
-    env = {**os.environ, "DIFFUSION_CLASSIFIER_NUMERICS": mode}
+    env = {**os.environ, numerics.MODE_ENV: mode}
     out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(model), str(steps), str(score_batch)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -80,8 +83,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="training steps timed per model and mode")
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / "config/mini.yaml").read_text())
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
+    cpu = (machine().get("cpu") or {}).get("model") or "unknown CPU"
     print(f"CPU: {cpu}; one thread; {args.steps} training steps per model and mode\n")
     print("| model | mode | kernels | training step (s) | scored pair (ms) | rows per forward |")
     print("|---|---|---|---|---|---|")

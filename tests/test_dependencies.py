@@ -33,14 +33,13 @@ def test_the_rules_conda_environment_installs_the_current_lock():
     """envs/: Python and pip from conda, the packages from the lock in the post-deploy script, whose
     text names the lock's sha256 (Snakemake hashes the script into the environment's name, so an
     environment built from an older lock is never reused)."""
-    import hashlib
-
     import yaml
 
-    root = Path(__file__).resolve().parents[1]
-    env = yaml.safe_load((root / "envs/diffusion-classifier.yaml").read_text())
+    from diffusion_classifier.artifacts import file_sha256
+
+    env = yaml.safe_load((ROOT / "envs/diffusion-classifier.yaml").read_text())
     assert all(isinstance(entry, str) for entry in env["dependencies"]), "packages come from the lock, not the yaml"
-    script = (root / "envs/diffusion-classifier.post-deploy.sh").read_text()
-    lock = hashlib.sha256((root / "requirements/lock.txt").read_bytes()).hexdigest()
+    script = (ROOT / "envs/diffusion-classifier.post-deploy.sh").read_text()
+    lock = file_sha256(ROOT / "requirements/lock.txt")
     assert f"# requirements/lock.txt sha256: {lock}\n" in script, "run requirements/update-lock.sh"
     assert "python -m pip install -r requirements/lock.txt\npython -m pip install --no-deps -e .\n" in script

@@ -8,7 +8,6 @@ native numerics the same two environments give different bytes, which shows that
 environments differ where it matters and that the pins are what removes it.
 """
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from diffusion_classifier import numerics
+from diffusion_classifier.artifacts import files_sha256
 
 MODEL = {
     "adapter": "class_conditional",
@@ -40,9 +40,9 @@ def run(args: list[str], env: dict[str, str]) -> None:
 
 
 def digest(folder: Path, pattern: str) -> str:
-    files = sorted(folder.rglob(pattern))
+    files = list(folder.rglob(pattern))
     assert files, f"no {pattern} under {folder}"
-    return hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
+    return files_sha256(files, folder)
 
 
 def train_and_score(root: Path, machine: dict[str, str], mode: str, dataset: Path) -> tuple[str, str]:
