@@ -34,8 +34,10 @@ rule make_table2:
         scores=expand(f"{RESULTS}/audit/{{dataset}}.parquet", dataset=AUDIT.get("datasets", [])),
         summaries=expand(f"{RESULTS}/audit/{{dataset}}.json", dataset=AUDIT.get("datasets", [])),
     output:
-        md=report(table("table2"), caption="../report/table2.rst", category="Tables"),
-        csv=table("table2", "csv"),
+        md=artifact_output("table2", "md"),
+        csv=artifact_output("table2", "csv"),
+    params:
+        caption=report_caption("table2"),
     log:
         f"{RESULTS}/logs/make_table2/make_table2.log",
     benchmark:

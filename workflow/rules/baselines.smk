@@ -62,9 +62,10 @@ rule make_table1:
     input:
         lambda w: table1_inputs(),
     output:
-        md=report(table("table1"), caption="../report/table1.rst", category="Tables"),
-        csv=table("table1", "csv"),
+        md=artifact_output("table1", "md"),
+        csv=artifact_output("table1", "csv"),
     params:
+        caption=report_caption("table1"),
         sources=lambda w: as_json(table1_sources()),
         datasets=lambda w: TABLE1["datasets"],
     log:

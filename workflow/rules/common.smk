@@ -6,13 +6,13 @@ import json
 import os
 import re
 import shlex
-from pathlib import Path
 
 from snakemake.utils import validate
 
 # Torch-free, so that parsing (and `snakemake -n`) takes a second, not the package's import.
 from diffusion_classifier.artifacts.timing import RESULTS_ENV
 from diffusion_classifier.numerics import MODE_ENV as NUMERICS_ENV
+from diffusion_classifier.reporting.catalog import artifact, artifacts
 from diffusion_classifier.workflow_config import (
     AUDIT_WEIGHT_FILES,
     AUTHORS_PROMPTS_URL,
@@ -104,10 +104,6 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def table(name, suffix="md"):
-    return f"{RESULTS}/tables/{name}.{suffix}"
-
-
 def dataset_dir(name):
     return f"{RESULTS}/data/{name}"
 
@@ -195,17 +191,63 @@ def released_table(dataset):
     return f"{RESULTS}/prompt_tables/{dataset}.csv"
 
 
-FIG2 = f"{RESULTS}/figures/fig2_noise_pairing"
-FIG3 = f"{RESULTS}/figures/fig3_single_timestep"
-FIG4 = f"{RESULTS}/figures/fig4_timestep_strategies"
-TABLE5 = f"{RESULTS}/tables/table5_objectives"
-STUDY_TABLE = f"{RESULTS}/tables/schedule_study"
-STUDY_FIGURE = f"{RESULTS}/figures/passes_vs_accuracy.png"
-# The sequential strategy's curve over k (beyond the paper), on the study's run and further ones.
-SEQ_TABLE = f"{RESULTS}/tables/sequential_study"
-SEQ_FIGURE = f"{RESULTS}/figures/sequential_vs_passes.png"
-SEQ_OUTPUTS = [f"{SEQ_TABLE}.md", f"{SEQ_TABLE}.csv", SEQ_FIGURE] if STUDY.get("study", {}).get("sequential") else []
-PROVENANCE = f"{RESULTS}/tables/provenance"
+# ------------------------------------------------------------------ the paper's artifacts
+# Every table and figure is an entry of the catalog (reporting/catalog.yaml): its files,
+# report caption and category, the config sections that ask for it and its metrics.
+# Its rule names its outputs through artifact_output; rule all requests what
+# requested() allows. One caption file renders every artifact's caption from its rule's
+# `params.caption` (report_caption).
+ARTIFACT_CAPTION = "../report/artifact.rst"
+
+
+def artifact_file(name, suffix, folder=None):
+    """The path of one file of a catalog artifact (``{dataset}`` left a wildcard)."""
+    return f"{RESULTS}/{artifact(name).file(suffix, folder)}"
+
+
+def artifact_output(name, suffix, folder=None):
+    """An artifact's file for a rule's output, in the report (with its category) where the catalog says so."""
+    entry = artifact(name)
+    file = entry.file(suffix, folder)
+    if not entry.in_report(file):
+        return f"{RESULTS}/{file}"
+    return report(f"{RESULTS}/{file}", caption=ARTIFACT_CAPTION, category=entry.category_of(file))
+
+
+def report_caption(*names):
+    """The report caption of a rule's artifacts (``params.caption``, which ARTIFACT_CAPTION shows)."""
+    return "\n\n".join(artifact(name).caption for name in names)
+
+
+def config_section(dotted):
+    """The config value at a dotted path (``supervised.timesteps``), None where absent."""
+    value = config
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+# Artifacts asked for by more than a config section: the zero-shot table needs a reported
+# experiment of a text-conditional model.
+REQUESTED_ONLY_IF = {"zeroshot": lambda: bool(zeroshot_runs())}
+
+
+def requested(name):
+    """Whether the config asks for an artifact: every section it requires is there and non-empty."""
+    only_if = REQUESTED_ONLY_IF.get(name, lambda: True)
+    return all(config_section(path) for path in artifact(name).requires) and only_if()
+
+
+def artifact_outputs(name):
+    """Every file of an artifact, ``{dataset}`` expanded over its config list's datasets."""
+    entry = artifact(name)
+    files = [f"{RESULTS}/{file}" for file in entry.files]
+    if entry.per_dataset_of is None:
+        return files
+    datasets = sorted({run["dataset"] for run in config_section(entry.per_dataset_of) or []})
+    return [file.replace("{dataset}", dataset) for file in files for dataset in datasets]
+
+
 METRICS = f"{RESULTS}/metrics.json"
 
 
@@ -450,45 +492,19 @@ def fit_diffusion_summaries(fit):
 
 # ------------------------------------------------------------------ final targets
 def analysis_outputs():
-    """Every table, figure and baseline summary the config asks for (all but the metrics)."""
-    outputs = [table("classification"), f"{RESULTS}/timing/runtime.md"]
-    if AUDIT:
-        outputs += [table("table2"), table("table2", "csv")]
+    """Every requested table and figure of the catalog and every baseline summary (all but the metrics)."""
+    outputs = [file for name in artifacts() if requested(name) for file in artifact_outputs(name)]
     outputs += [clip_summary(m, d) for m in ZERO_SHOT.get("models", []) for d in ZERO_SHOT["datasets"]]
     outputs += [clip_winoground_summary(m) for m in WINOGROUND.get("models", [])]
-    if TABLE1:
-        outputs += [table("table1"), table("table1", "csv")]
-    if TIMESTEPS:
-        outputs += [f"{FIG3}.png", f"{FIG3}.csv", f"{FIG4}.png", f"{FIG4}.csv"]
-    if "objectives" in SUPERVISED:
-        outputs += [f"{TABLE5}.md", f"{TABLE5}.csv"]
-    if STUDY:
-        outputs += [f"{STUDY_TABLE}.md", f"{STUDY_TABLE}.csv", STUDY_FIGURE, *SEQ_OUTPUTS]
-    if FITS:
-        outputs += [table("table4"), f"{RESULTS}/figures/figure6.png"]
-    if zeroshot_runs():
-        outputs += [table("zeroshot"), table("zeroshot", "csv")]
-    if COMPOSITIONAL:
-        outputs += [table("compositional"), table("compositional", "csv")]
-    if TABLE3:
-        outputs += [table("table3"), table("table3", "csv")]
-    outputs += [f"{RESULTS}/figures/fig5_examples_{d}.png" for d in sorted({run["dataset"] for run in COMPOSITIONAL})]
     outputs += [synthetic_file(d, "summary.json") for d in SYNTHETIC.get("datasets", [])]
     outputs += [features_file(d, "summary.json") for d in FEATURES.get("datasets", [])]
-    if NOISE_PAIRING:
-        outputs += [f"{FIG2}.png", f"{FIG2}.csv", f"{FIG2}.json"]
-    return outputs + [f"{PROVENANCE}.md", f"{PROVENANCE}.csv"]
+    return outputs
 
 
 def metric_tables():
-    """The CSV of every requested table whose numbers are metrics (not the provenance table)."""
-    tables = Path(RESULTS, "tables")
+    """The CSV of every requested table that has headline numbers in the catalog (its ``metrics``)."""
     return sorted(
-        {
-            str(Path(path).with_suffix(".csv"))
-            for path in analysis_outputs()
-            if Path(path).parent == tables and Path(path).stem != "provenance"
-        }
+        f"{RESULTS}/{artifact(name).metrics_csv}" for name in artifacts() if requested(name) and artifact(name).metrics
     )
 
 

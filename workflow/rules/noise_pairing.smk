@@ -12,10 +12,11 @@ rule figure_noise_pairing:
         model=lambda w: trained_model_of(NOISE_PAIRING["model"]),
         prompts=lambda w: prompts_of(NOISE_PAIRING["dataset"], NOISE_PAIRING["model"]),
     output:
-        png=report(f"{FIG2}.png", caption="../report/noise_pairing.rst", category="Figures"),
-        csv=f"{FIG2}.csv",
-        json=f"{FIG2}.json",
+        png=artifact_output("fig2", "png"),
+        csv=artifact_output("fig2", "csv"),
+        json=artifact_output("fig2", "json"),
     params:
+        caption=report_caption("fig2"),
         checkpoint=lambda w: checkpoint_of(NOISE_PAIRING["model"]),
         model=lambda w: as_json(config["models"][NOISE_PAIRING["model"]]),
         spec=as_json(NOISE_PAIRING),

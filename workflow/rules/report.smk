@@ -5,12 +5,10 @@ rule make_tables:
     input:
         summaries(),
     output:
-        md=report(
-            f"{RESULTS}/tables/classification.md",
-            caption="../report/classification.rst",
-            category="Tables",
-        ),
-        csv=f"{RESULTS}/tables/classification.csv",
+        md=artifact_output("classification", "md"),
+        csv=artifact_output("classification", "csv"),
+    params:
+        caption=report_caption("classification"),
     log:
         f"{RESULTS}/logs/make_tables/make_tables.log",
     benchmark:
@@ -26,12 +24,10 @@ rule make_runtime_table:
     input:
         summaries(),
     output:
-        md=report(
-            f"{RESULTS}/timing/runtime.md",
-            caption="../report/runtime.rst",
-            category="Timing",
-        ),
-        csv=f"{RESULTS}/timing/runtime.csv",
+        md=artifact_output("runtime", "md"),
+        csv=artifact_output("runtime", "csv"),
+    params:
+        caption=report_caption("runtime"),
     log:
         f"{RESULTS}/logs/make_runtime_table/make_runtime_table.log",
     benchmark:

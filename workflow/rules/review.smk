@@ -11,8 +11,10 @@ rule make_provenance_table:
     input:
         summaries() + compositional_summaries() + contrastive_summaries(),
     output:
-        md=report(f"{PROVENANCE}.md", caption="../report/provenance.rst", category="Provenance"),
-        csv=f"{PROVENANCE}.csv",
+        md=artifact_output("provenance", "md"),
+        csv=artifact_output("provenance", "csv"),
+    params:
+        caption=report_caption("provenance"),
     log:
         f"{RESULTS}/logs/make_provenance_table/make_provenance_table.log",
     benchmark:

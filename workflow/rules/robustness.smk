@@ -61,12 +61,10 @@ rule make_robustness_table:
         fits=[fit_file(fit, "fit.json") for fit in FITS],
         models=[fit_file(fit, "models.csv") for fit in FITS],
     output:
-        md=report(
-            f"{RESULTS}/tables/table4.md",
-            caption="../report/table4.rst",
-            category="Tables",
-        ),
-        csv=f"{RESULTS}/tables/table4.csv",
+        md=artifact_output("table4", "md"),
+        csv=artifact_output("table4", "csv"),
+    params:
+        caption=report_caption("table4"),
     log:
         f"{RESULTS}/logs/make_robustness_table/table4.log",
     benchmark:
@@ -83,12 +81,10 @@ rule plot_effective_robustness:
         fits=[fit_file(fit, "fit.json") for fit in FITS],
         models=[fit_file(fit, "models.csv") for fit in FITS],
     output:
-        png=report(
-            f"{RESULTS}/figures/figure6.png",
-            caption="../report/figure6.rst",
-            category="Figures",
-        ),
-        csv=f"{RESULTS}/figures/figure6.csv",
+        png=artifact_output("fig6", "png"),
+        csv=artifact_output("fig6", "csv"),
+    params:
+        caption=report_caption("fig6"),
     log:
         f"{RESULTS}/logs/plot_effective_robustness/figure6.log",
     benchmark:

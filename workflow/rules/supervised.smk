@@ -10,11 +10,12 @@ rule figures_timesteps:
         even=lambda w: shards_of(TIMESTEPS["dataset"], TIMESTEPS["model"], TIMESTEPS["even"]),
         repeats=lambda w: shards_of(TIMESTEPS["dataset"], TIMESTEPS["model"], TIMESTEPS["repeats"]),
     output:
-        fig3_png=report(f"{FIG3}.png", caption="../report/timesteps.rst", category="Figures"),
-        fig3_csv=f"{FIG3}.csv",
-        fig4_png=report(f"{FIG4}.png", caption="../report/timesteps.rst", category="Figures"),
-        fig4_csv=f"{FIG4}.csv",
+        fig3_png=artifact_output("fig3", "png"),
+        fig3_csv=artifact_output("fig3", "csv"),
+        fig4_png=artifact_output("fig4", "png"),
+        fig4_csv=artifact_output("fig4", "csv"),
     params:
+        caption=report_caption("fig3", "fig4"),
         loss=TIMESTEPS.get("loss", "l2"),
         sets=lambda w: as_json(TIMESTEPS["sets"]),
         names=lambda w: as_json({"dataset": TIMESTEPS["dataset"], "model": TIMESTEPS["model"]}),
@@ -36,9 +37,10 @@ rule table_objectives:
     input:
         lambda w: [shard for run in objective_runs() for shard in run["shards"]],
     output:
-        md=report(f"{TABLE5}.md", caption="../report/objectives.rst", category="Tables"),
-        csv=f"{TABLE5}.csv",
+        md=artifact_output("table5", "md"),
+        csv=artifact_output("table5", "csv"),
     params:
+        caption=report_caption("table5"),
         runs=lambda w: as_json(objective_runs()),
         objectives=lambda w: SUPERVISED["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"]),
     log:
@@ -59,19 +61,20 @@ rule schedule_study:
         direct=lambda w: [shard for run in study_direct() for shard in run["shards"]],
         sequential=lambda w: [shard for run in study_sequential_runs() for shard in run["shards"]],
     output:
-        md=report(f"{STUDY_TABLE}.md", caption="../report/schedules.rst", category="Tables"),
-        csv=f"{STUDY_TABLE}.csv",
-        figure=report(STUDY_FIGURE, caption="../report/schedules.rst", category="Figures"),
+        md=artifact_output("schedule_study", "md"),
+        csv=artifact_output("schedule_study", "csv"),
+        figure=artifact_output("schedule_study", "png"),
         sequential=(
             [
-                report(f"{SEQ_TABLE}.md", caption="../report/sequential.rst", category="Tables"),
-                f"{SEQ_TABLE}.csv",
-                report(SEQ_FIGURE, caption="../report/sequential.rst", category="Figures"),
+                artifact_output("sequential_study", "md"),
+                artifact_output("sequential_study", "csv"),
+                artifact_output("sequential_study", "png"),
             ]
-            if SEQ_OUTPUTS
+            if requested("sequential_study")
             else []
         ),
     params:
+        caption=report_caption("schedule_study", *(["sequential_study"] if requested("sequential_study") else [])),
         study=as_json(STUDY.get("study", {})),
         direct=lambda w: as_json(study_direct()),
         sequential_runs=lambda w: as_json(study_sequential_runs()),

@@ -118,12 +118,10 @@ rule make_zeroshot_table:
         summaries=lambda w: [summary_of(r["dataset"], r["model"], r["strategy"]) for r in zeroshot_runs()],
         prompts=lambda w: [prompts_dir(r["dataset"], r["model"]) for r in zeroshot_runs()],
     output:
-        md=report(
-            f"{RESULTS}/tables/zeroshot.md",
-            caption="../report/zeroshot.rst",
-            category="Tables",
-        ),
-        csv=f"{RESULTS}/tables/zeroshot.csv",
+        md=artifact_output("zeroshot", "md"),
+        csv=artifact_output("zeroshot", "csv"),
+    params:
+        caption=report_caption("zeroshot"),
     log:
         f"{RESULTS}/logs/make_zeroshot_table/make_zeroshot_table.log",
     benchmark:
@@ -140,12 +138,10 @@ rule make_compositional_table:
     input:
         compositional_summaries() + contrastive_summaries(),
     output:
-        md=report(
-            f"{RESULTS}/tables/compositional.md",
-            caption="../report/compositional.rst",
-            category="Tables",
-        ),
-        csv=f"{RESULTS}/tables/compositional.csv",
+        md=artifact_output("compositional", "md"),
+        csv=artifact_output("compositional", "csv"),
+    params:
+        caption=report_caption("compositional"),
     log:
         f"{RESULTS}/logs/make_compositional_table/make_compositional_table.log",
     benchmark:
@@ -163,9 +159,10 @@ rule make_table3:
         diffusion=lambda w: pair_summary_of(TABLE3["dataset"], TABLE3["model"], TABLE3["strategy"]),
         clip=lambda w: list(table3_clip().values()),
     output:
-        md=report(table("table3"), caption="../report/table3.rst", category="Tables"),
-        csv=table("table3", "csv"),
+        md=artifact_output("table3", "md"),
+        csv=artifact_output("table3", "csv"),
     params:
+        caption=report_caption("table3"),
         clip=lambda w: as_json(table3_clip()),
     log:
         f"{RESULTS}/logs/make_table3/make_table3.log",
@@ -183,12 +180,9 @@ rule figure_pair_examples:
     input:
         lambda w: dataset_dir(w.dataset),
     output:
-        report(
-            f"{RESULTS}/figures/fig5_examples_{{dataset}}.png",
-            caption="../report/pair_examples.rst",
-            category="Figures",
-        ),
+        artifact_output("fig5", "png"),
     params:
+        caption=report_caption("fig5"),
         per_tag=PAIR_EXAMPLES_PER_TAG,
     log:
         f"{RESULTS}/logs/figure_pair_examples/{{dataset}}.log",

@@ -1,50 +1,32 @@
 """Every headline number of the tables in one JSON file: what ``dvc metrics diff`` compares.
 
-Each table that carries headline numbers is registered here with the columns that
-name a row and the columns that are its headline numbers (accuracies, scores,
-effective robustness, passes per image; never intervals or measured times). The
-metrics file nests ``table -> row key ("dataset/model/strategy") -> column -> value``,
-so a diff between two commits reads as "which number of which table moved".
+Which tables carry headline numbers, and which of their columns name a row and which
+are the numbers (accuracies, scores, effective robustness, passes per image; never
+intervals or measured times), is the ``metrics`` of each table's catalog entry
+(``catalog.yaml``). The metrics file nests ``table -> row key ("dataset/model/strategy")
+-> column -> value``, so a diff between two commits reads as "which number of which
+table moved".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .._registry import Registry
+from .catalog import MetricTable, artifact, artifacts
 
 __all__ = ["MetricTable", "METRIC_TABLES", "UNMEASURED_TABLES", "table_metrics", "collect_metrics"]
 
-
-@dataclass(frozen=True)
-class MetricTable:
-    """Which columns of a table name a row, and which are its headline numbers."""
-
-    key: tuple[str, ...]
-    values: tuple[str, ...]
-
-
+# Table name (its CSV's stem) -> row key and headline columns, from the catalog.
 METRIC_TABLES: Registry[MetricTable] = Registry("metrics table")
-# Tables without headline numbers: measured times (they vary from run to run) and provenance.
-UNMEASURED_TABLES = frozenset({"runtime", "provenance"})
-
-for _name, _key, _values in (
-    ("classification", ("dataset", "model", "strategy"), ("accuracy", "mean_per_class", "passes_per_image")),
-    ("zeroshot", ("dataset", "model", "strategy"), ("accuracy", "passes_per_image")),
-    ("compositional", ("dataset", "model", "strategy", "subset"), ("text", "image", "group", "passes_per_image")),
-    ("table1", ("method_key", "dataset", "metric"), ("ours",)),
-    ("table2", ("dataset", "column"), ("ours",)),
-    ("table3", ("method_key", "column"), ("ours",)),
-    ("table4", ("shift", "family", "model"), ("id_accuracy", "ood_accuracy", "effective_robustness")),
-    ("table5_objectives", ("dataset", "model", "strategy", "objective"), ("accuracy",)),
-    ("schedule_study", ("loss", "schedule"), ("accuracy", "passes_per_image")),
-    ("sequential_study", ("run", "rule"), ("accuracy", "passes_per_image")),
-):
-    METRIC_TABLES.add(_name, MetricTable(_key, _values))
+for _name in artifacts():
+    if artifact(_name).metrics is not None:
+        METRIC_TABLES.add(_name, artifact(_name).metrics)
+# Catalog tables without headline numbers: measured times (they vary from run to run) and provenance.
+UNMEASURED_TABLES = frozenset(n for n in artifacts() if artifact(n).metrics is None and artifact(n).files[0].endswith(".md"))
 
 
 def _number(value):
@@ -59,7 +41,7 @@ def table_metrics(name: str, frame: pd.DataFrame) -> dict:
     spec = METRIC_TABLES.get(name)
     missing = [c for c in (*spec.key, *spec.values) if c not in frame.columns]
     if missing:
-        raise ValueError(f"table {name!r} lacks columns {missing} that reporting/metrics.py reads; "
+        raise ValueError(f"table {name!r} lacks columns {missing} that its catalog entry's metrics name; "
                          f"its columns: {list(frame.columns)}")
     out: dict = {}
     for row in frame.itertuples(index=False):
@@ -67,7 +49,7 @@ def table_metrics(name: str, frame: pd.DataFrame) -> dict:
         key = "/".join(str(fields[c]) for c in spec.key)
         if key in out:
             raise ValueError(f"table {name!r} has two rows keyed {key!r}: add the distinguishing column "
-                             "to its key in reporting/metrics.py")
+                             "to its metrics key in reporting/catalog.yaml")
         out[key] = {c: _number(fields[c]) for c in spec.values}
     return out
 
@@ -83,7 +65,7 @@ def collect_metrics(table_csvs: list[str | Path]) -> dict:
         if path.stem in UNMEASURED_TABLES:
             continue
         if path.stem not in METRIC_TABLES:
-            raise ValueError(f"{path}: table {path.stem!r} has no entry in reporting/metrics.py: register its key "
-                             f"and headline columns (known: {METRIC_TABLES.names()})")
+            raise ValueError(f"{path}: table {path.stem!r} has no entry with metrics in reporting/catalog.yaml: "
+                             f"give its entry a metrics key and headline columns (known: {METRIC_TABLES.names()})")
         metrics[path.stem] = table_metrics(path.stem, pd.read_csv(path, keep_default_na=True))
     return metrics

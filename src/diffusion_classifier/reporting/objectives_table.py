@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PAPER_TABLE5", "OBJECTIVE_LABELS", "PAPER_COLUMN", "TABLE5_CAPTION", "paper_value", "objectives_frame"]
+__all__ = ["OBJECTIVE_LABELS", "PAPER_COLUMN", "TABLE5_CAPTION", "paper_value", "objectives_frame"]
 
 TABLE5_CAPTION = ("Table 5: accuracy (%) by classification objective, all from one stored scoring pass per run "
                   "(99.5% Clopper-Pearson interval); paper = the paper's Table 5 value for the named setting.")
@@ -25,28 +25,23 @@ OBJECTIVE_LABELS = {"l2": "l2", "vlb": "VLB", "l2_vlb": "l2 + VLB",
 # The paper's column of each objective: its VLB and L2+VLB are the authors' bits.
 PAPER_COLUMN = {"vlb_bits": "vlb", "l2_vlb_bits": "l2_vlb"}
 
-# Paper Table 5 (DiT-XL/2 on ImageNet and its shifts, top-1 %), keyed by
-# (resolution, dataset) then objective.
-PAPER_TABLE5: dict[tuple[int, str], dict[str, float]] = {
-    (256, "ImageNet"): {"l2": 77.5, "vlb": 71.6, "l2_vlb": 77.5},
-    (256, "ImageNetV2"): {"l2": 64.6, "vlb": 57.7, "l2_vlb": 64.6},
-    (256, "ImageNet-A"): {"l2": 20.0, "vlb": 17.9, "l2_vlb": 20.0},
-    (256, "ObjectNet"): {"l2": 33.9, "vlb": 24.7, "l2_vlb": 33.8},
-    (512, "ImageNet"): {"l2": 79.1, "vlb": 74.0, "l2_vlb": 79.0},
-    (512, "ImageNetV2"): {"l2": 66.7, "vlb": 59.1, "l2_vlb": 66.6},
-    (512, "ImageNet-A"): {"l2": 30.2, "vlb": 24.9, "l2_vlb": 30.2},
-    (512, "ObjectNet"): {"l2": 33.9, "vlb": 24.7, "l2_vlb": 33.8},
-}
-
 
 def paper_value(paper: dict | None, objective: str) -> tuple[float | None, str]:
-    """The paper's number for a run's ``paper: {resolution, dataset}`` key, and its label."""
+    """The paper's number for a run's ``paper: {resolution, dataset}`` key, and its label.
+
+    The paper's Table 5 (catalog entry ``table5``) names its rows by setting,
+    ``DiT-XL/2 <resolution>px, <dataset>``.
+    """
+    from .paper_values import paper_table
+
     if not paper:
         return None, ""
-    key = (int(paper["resolution"]), str(paper["dataset"]))
-    if key not in PAPER_TABLE5:
-        raise ValueError(f"the paper's Table 5 has no column {key}; choose one of {sorted(PAPER_TABLE5)}")
-    return PAPER_TABLE5[key].get(PAPER_COLUMN.get(objective, objective)), f"DiT-XL/2 {key[0]}px, {key[1]}"
+    setting = f"DiT-XL/2 {int(paper['resolution'])}px, {paper['dataset']}"
+    rows = paper_table("table5")
+    if setting not in rows:
+        raise ValueError(f"the paper's Table 5 has no column {setting!r}; choose one of {sorted(rows)}")
+    value = rows[setting].get(PAPER_COLUMN.get(objective, objective))
+    return (None if value is None else float(value)), setting
 
 
 def objectives_frame(runs: list[dict], objectives: list[str]) -> pd.DataFrame:

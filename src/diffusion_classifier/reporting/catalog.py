@@ -1,0 +1,139 @@
+"""The catalog of the paper's artifacts: one entry per table and figure, and what follows from it.
+
+Every table and figure of the paper (``table1`` .. ``table5``, ``fig2`` .. ``fig6``) and
+of the miniature's own studies (``classification``, ``zeroshot``, ...) is one entry of
+``catalog.yaml``: where the paper shows it, the rule that writes it, the config sections
+that ask for it, whether its rule needs a GPU, its file names, its report caption and
+category, the headline columns it contributes to the metrics file and the paper's
+reported values. The workflow (``common.smk``: targets, output paths, report captions),
+the metrics file (:mod:`.metrics`), the paper's values beside ours (:mod:`.paper_values`)
+and the tables-only profile (kept equal by a test) all read it here, so that a fact
+about an artifact is written once.
+
+Torch- and pandas-free: ``common.smk`` imports it while Snakemake parses the workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .._registry import Registry
+
+__all__ = ["CATALOG_FILE", "MetricTable", "Artifact", "artifacts", "artifact", "CATEGORY_OF_FOLDER"]
+
+CATALOG_FILE = "catalog.yaml"
+
+# The report's category of a file by its folder under the results directory.
+CATEGORY_OF_FOLDER = {"tables": "Tables", "figures": "Figures", "timing": "Timing"}
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    """Which columns of a table's CSV name a row, and which are its headline numbers."""
+
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One table or figure.
+
+    Attributes:
+        name: Catalog name: ``table1`` .. ``table5``, ``fig2`` .. ``fig6``, or a study's name.
+            A table's files are named after it (``tables/<name>.md``); a figure's files
+            start with it (``figures/fig2_noise_pairing.png``).
+        paper: Where the paper shows it ("Table 1 (Sec. 6.1)"), or "beyond the paper".
+        title: One line on what it shows.
+        rule: The workflow rule that writes it (several artifacts may share one).
+        requires: Dotted config sections that ask for it: the workflow makes it when every
+            one is present and non-empty (none: always).
+        gpu: Whether its rule runs a model itself; the tables-only profile leaves such
+            rules out, so the artifact is then made only where a GPU is.
+        files: Its files, relative to the results directory; ``{dataset}`` expands over the
+            datasets of the config list ``per_dataset_of``.
+        report: Suffixes of the files shown in the Snakemake report.
+        category: The report's category (default: by folder, :data:`CATEGORY_OF_FOLDER`).
+        caption: The report's caption (reStructuredText).
+        metrics: Its CSV's row key and headline columns in ``metrics.json`` (None: none).
+        values: The paper's reported numbers, row -> column -> value (percent).
+        notes: Column -> how our evaluation set relates to the paper's.
+        per_dataset_of: Config list whose runs' datasets ``{dataset}`` expands over.
+    """
+
+    name: str
+    paper: str
+    title: str
+    rule: str
+    caption: str
+    requires: tuple[str, ...] = ()
+    gpu: bool = False
+    files: tuple[str, ...] = ()
+    report: tuple[str, ...] = ("md", "png")
+    category: str | None = None
+    metrics: MetricTable | None = None
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    per_dataset_of: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.files:
+            object.__setattr__(self, "files", (f"tables/{self.name}.md", f"tables/{self.name}.csv"))
+
+    def file(self, suffix: str, folder: str | None = None) -> str:
+        """The one file with this suffix (in ``folder`` where two folders hold one)."""
+        found = [f for f in self.files if f.endswith(f".{suffix}") and (folder is None or f.startswith(f"{folder}/"))]
+        if len(found) != 1:
+            raise ValueError(f"artifact {self.name!r} has {len(found)} .{suffix} files"
+                             f"{'' if folder is None else ' in ' + folder}: {list(self.files)}")
+        return found[0]
+
+    def category_of(self, file: str) -> str:
+        """The report's category of one of its files."""
+        return self.category or CATEGORY_OF_FOLDER[file.split("/", 1)[0]]
+
+    def in_report(self, file: str) -> bool:
+        return file.rsplit(".", 1)[-1] in self.report
+
+    @property
+    def metrics_csv(self) -> str | None:
+        """The CSV whose headline columns go to the metrics file (keyed by its stem, the name)."""
+        return self.file("csv", "tables") if self.metrics else None
+
+
+def _artifact(name: str, entry: dict[str, Any]) -> Artifact:
+    entry = dict(entry)
+    metrics = entry.pop("metrics", None)
+    if metrics is not None:
+        entry["metrics"] = MetricTable(tuple(metrics["key"]), tuple(metrics["values"]))
+    for key in ("requires", "files", "report"):
+        if key in entry:
+            entry[key] = tuple(entry[key])
+    for row, columns in entry.get("values", {}).items():
+        if not isinstance(columns, dict):
+            raise ValueError(f"{CATALOG_FILE}: {name}.values.{row} needs a column -> value mapping")
+    artifact = Artifact(name=name, **entry)
+    if artifact.metrics and artifact.metrics_csv != f"tables/{name}.csv":
+        raise ValueError(f"{CATALOG_FILE}: {name}'s metrics are read from tables/{name}.csv, which it does not write")
+    return artifact
+
+
+@lru_cache(maxsize=1)
+def artifacts() -> Registry[Artifact]:
+    """Every entry of ``catalog.yaml``, read on first use (the package ships the YAML)."""
+    text = resources.files(__package__).joinpath(CATALOG_FILE).read_text()
+    registry: Registry[Artifact] = Registry("paper artifact", KeyError)
+    for name, entry in yaml.safe_load(text).items():
+        registry.add(name, _artifact(name, entry))
+    return registry
+
+
+def artifact(name: str) -> Artifact:
+    """One entry; an unknown name lists the known ones."""
+    return artifacts().get(name)
+
