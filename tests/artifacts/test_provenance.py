@@ -48,7 +48,7 @@ def test_the_code_version_is_a_hash_of_the_package_source_and_runs_no_git(monkey
 def test_the_source_hash_counts_sources_and_package_data_and_nothing_else(tmp_path):
     package = _package_copy(tmp_path)
     names = {p.relative_to(package).as_posix() for p in provenance.package_files(package)}
-    assert {"__init__.py", "artifacts/provenance.py", "py.typed", "reporting/paper_values.yaml",
+    assert {"__init__.py", "artifacts/provenance.py", "py.typed", "reporting/catalog.yaml",
             "robustness/data/testbed_top1.csv"} <= names
     before = provenance.package_source_sha256(package)
     assert before == provenance.package_source_sha256(PACKAGE)  # a copy hashes like the checkout
@@ -64,11 +64,11 @@ def test_the_source_hash_counts_sources_and_package_data_and_nothing_else(tmp_pa
     source.write_text(source.read_text() + "\n# an edit\n")
     edited = provenance.package_source_sha256(package)
     assert edited != before
-    data = package / "reporting/paper_values.yaml"
+    data = package / "reporting/catalog.yaml"
     data.write_text(data.read_text() + "\n")
     assert provenance.package_source_sha256(package) not in (before, edited)
     changed = provenance.package_source_sha256(package)
-    (package / "reporting/paper_values.yaml").rename(package / "reporting/paper_values_renamed.yaml")
+    (package / "reporting/catalog.yaml").rename(package / "reporting/catalog_renamed.yaml")
     assert provenance.package_source_sha256(package) != changed
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from diffusion_classifier.reporting.catalog import artifact, artifacts
 from diffusion_classifier.reporting.metrics import METRIC_TABLES, UNMEASURED_TABLES, collect_metrics
 from diffusion_classifier.stages.metrics import make_metrics
 
@@ -33,13 +34,13 @@ def test_params_are_every_config_section_that_changes_results():
 
 
 def test_plots_and_metrics_name_files_the_rules_write():
-    rules = "".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
+    # Rules name their tables and figures through the catalog (common.smk: artifact_output).
+    files = {f"results/{file}" for name in artifacts() for file in artifact(name).files}
     plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
     for plot in plots:
         (definition,) = plot.values()
         for path in definition["y"]:
-            stem = path.removeprefix("results/").rsplit(".", 1)[0]
-            assert stem.split("/")[-1] in rules, f"plot {path} is written by no rule"
+            assert path in files, f"plot {path} is a file of no catalog artifact (reporting/catalog.yaml)"
     assert _stage()["metrics"] == [{"results/metrics.json": {"cache": False}}]
 
 
@@ -57,7 +58,7 @@ def test_metrics_hold_every_table_headline_and_refuse_unknown_tables(tmp_path):
         "digits/unet/even25": {"accuracy": 91.5, "mean_per_class": 91, "passes_per_image": 250},
         "digits/unet/adaptive": {"accuracy": 90, "mean_per_class": None, "passes_per_image": 90}}}
     (tmp_path / "table9.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="table 'table9' has no entry in reporting/metrics.py"):
+    with pytest.raises(ValueError, match="table 'table9' has no entry with metrics in reporting/catalog.yaml"):
         collect_metrics([tmp_path / "table9.csv"])
     pd.DataFrame({"dataset": ["d"]}).to_csv(tmp_path / "zeroshot.csv", index=False)
     with pytest.raises(ValueError, match=r"table 'zeroshot' lacks columns \['model'"):
@@ -65,15 +66,17 @@ def test_metrics_hold_every_table_headline_and_refuse_unknown_tables(tmp_path):
     assert "runtime" not in METRIC_TABLES
 
 
-def test_every_table_a_rule_writes_has_metrics_or_is_exempt():
+def test_every_table_a_rule_writes_is_a_catalog_artifact_with_metrics_or_exempt():
     import re
 
     rules = "".join(p.read_text() for p in (ROOT / "workflow/rules").glob("*.smk"))
-    # Tables are named as {RESULTS}/tables/<stem> or through common.smk's table("<stem>").
-    stems = set(re.findall(r"\{RESULTS\}/tables/(\w+)", rules)) | set(re.findall(r"\btable\(\"(\w+)\"", rules))
-    unknown = sorted(s for s in stems if s not in METRIC_TABLES and s not in UNMEASURED_TABLES)
-    assert not unknown, f"tables without an entry in reporting/metrics.py: {unknown}"
-    assert {"classification", "table1", "table3", "table4", "compositional"} <= stems
+    # No rule names a table or figure by hand: each comes from its catalog entry.
+    assert not re.findall(r"\{RESULTS\}/(?:tables|figures)/", rules)
+    assert set(re.findall(r'artifact_output\("(\w+)"', rules)) == set(artifacts())
+    tables = {name for name in artifacts() if artifact(name).files[0].endswith(".md")}
+    assert tables == set(METRIC_TABLES) | UNMEASURED_TABLES
+    assert UNMEASURED_TABLES == {"runtime", "provenance"}
+    assert {"classification", "table1", "table3", "table4", "table5", "compositional"} <= set(METRIC_TABLES)
 
 
 def _fake_run(repo, accuracy: float, seed: int) -> None:

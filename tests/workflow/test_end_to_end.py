@@ -80,8 +80,8 @@ def test_robustness_study_outputs(micro_run):
     assert fit["fit"]["reference"] == "linear_e2" and "linear_e2" in fit["fit"]["excluded"]
     table = pd.read_csv(micro_run / "tables/table4.csv")
     assert set(table["model"]) == members | {"Diffusion Classifier"} and table["paper_id"].isna().all()
-    assert (micro_run / "figures/figure6.png").read_bytes()[:4] == b"\x89PNG"
-    assert set(pd.read_csv(micro_run / "figures/figure6.csv")["panel"]) == {"corrupted", "adversarial"}
+    assert (micro_run / "figures/fig6_effective_robustness.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(pd.read_csv(micro_run / "figures/fig6_effective_robustness.csv")["panel"]) == {"corrupted", "adversarial"}
 
 
 def test_second_run_has_nothing_to_do(micro_run):
@@ -149,7 +149,7 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     # "Even 4" uses every pair of the one-stage run: its accuracy is that run's.
     even = fig4[fig4["strategy"].str.startswith("Even")].set_index("trials")["accuracy"]
     assert even[4] == pytest.approx(accuracy["even25"])
-    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "passes_vs_accuracy", "fig2_noise_pairing",
+    for png in ("fig3_single_timestep", "fig4_timestep_strategies", "schedule_study", "fig2_noise_pairing",
                 "fig5_examples_digit_captions"):
         assert (micro_run / "figures" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     # Figure 2: 2 noises x 20 timesteps x 2 classes, the image of the first class.
@@ -157,7 +157,7 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     assert len(fig2) == 80 and set(fig2["condition"].astype(str)) == {"5", "3"}
     assert json.loads((micro_run / "figures/fig2_noise_pairing.json").read_text())["label"] == "5"
 
-    table5 = pd.read_csv(micro_run / "tables/table5_objectives.csv").set_index("objective")
+    table5 = pd.read_csv(micro_run / "tables/table5.csv").set_index("objective")
     assert list(table5.index) == ["l2", "VLB", "l2 + VLB"]
     assert table5.loc["l2", "accuracy"] == pytest.approx(accuracy["even25"])
     assert table5.loc["VLB", "paper_accuracy"] == 71.6
@@ -179,7 +179,7 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     assert ones.loc["digits/digits_unet", "accuracy"] == pytest.approx(accuracy["even25"])
     assert (ones["passes_per_image"] == 40).all() and (ones["agreement_with_one_stage"] == 100).all()
     assert (seq.loc[seq["kind"] == "sequential", "passes_per_image"] <= 40).all()
-    assert (micro_run / "figures/sequential_vs_passes.png").read_bytes()[:4] == b"\x89PNG"
+    assert (micro_run / "figures/sequential_study.png").read_bytes()[:4] == b"\x89PNG"
     # opt_in runs are scored for the study but are no rows of the classification table
     assert "grid4" not in set(pd.read_csv(micro_run / "tables/classification.csv")["strategy"])
 
