@@ -118,8 +118,10 @@ def test_the_runtime_table_reads_the_shards_timing_files(results, tmp_path):
     assert row["seconds_per_image"] == pytest.approx((1 + 2 + 3 + 2 + 3 + 4) / 6)
     assert row["passes_per_second"] == pytest.approx(20 / row["seconds_per_image"])
     tables = results / "tables"
-    assert [p.name for p in make_tables([path], tables / "classification.md", tables / "classification.csv")] == [
-        "classification.csv", "classification.md"]
+    made = make_tables("classification", {"summaries": [str(path)]}, tables / "classification.md",
+                       tables / "classification.csv")
+    assert [p.name for p in made] == ["classification.csv", "classification.md"]
+    assert (tables / "classification.md").read_text().startswith("Diffusion Classifier accuracy (%) with 99.5%")
 
 
 def test_shards_pulled_without_their_timing_leave_the_runtime_empty(results, caplog):

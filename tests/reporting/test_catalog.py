@@ -6,9 +6,11 @@ tables-only profile, the report captions and the paper's values in step with it.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -50,6 +52,9 @@ def test_each_artifact_is_written_by_its_rule_with_its_caption():
     for name in artifacts():
         entry = artifact(name)
         block = blocks[entry.rule]
+        if entry.frame:  # the generic rule
+            assert entry.rule == "make_tables" and "caption=lambda w: report_caption(w.table)" in block
+            continue
         for file in entry.files:
             suffix = file.rsplit(".", 1)[1]
             assert re.search(rf'artifact_output\("{name}", "{suffix}"', block), f"rule {entry.rule} lacks {file}"
@@ -87,6 +92,29 @@ def test_report_captions_are_the_catalogs_rendered_by_one_template():
     assert "fig2_noise_pairing.json" in html and "<p>Paper Figure 2" in html
     for name in artifacts():  # every caption is valid reStructuredText (halt_level: a warning raises)
         publish_parts(artifact(name).caption, writer="html", settings_overrides={"halt_level": 2})
+
+
+def test_a_table_with_a_frame_function_needs_no_rule_or_stage_of_its_own(tmp_path):
+    """rule make_tables / stage make-tables build it from its catalog entry alone."""
+    from diffusion_classifier.errors import UserError
+    from diffusion_classifier.stages.report import make_tables
+
+    blocks = _rule_blocks()
+    generic = [name for name in artifacts() if artifact(name).frame]
+    assert "classification" in generic
+    assert "table=one_of(CATALOG_TABLES)" in blocks["make_tables"]
+    summary = {"dataset": "d", "model": "m", "strategy": "s", "passes_per_image": 20.0, "num_images": 6,
+               "accuracy": 0.5, "accuracy_ci_low": 0.1, "accuracy_ci_high": 0.9, "mean_per_class_accuracy": 0.5,
+               "scoring_config": {"schedule": {"evaluations": [5], "keep": [1]}, "loss": "l2"}, "shards": []}
+    path = tmp_path / "s.summary.json"
+    path.write_text(json.dumps(summary))
+    csv, md = make_tables("classification", {"summaries": [str(path)]}, tmp_path / "c.md", tmp_path / "c.csv")
+    assert md.read_text().splitlines()[0] == artifact("classification").table_caption
+    assert list(pd.read_csv(csv)["accuracy"]) == [50.0]
+    with pytest.raises(UserError, match="reads \\['summaries'\\]"):
+        make_tables("classification", {"runs": []}, tmp_path / "c.md", tmp_path / "c.csv")
+    with pytest.raises(ValueError, match="has no frame function"):
+        artifact("table1").build([])
 
 
 def test_the_papers_values_live_in_the_catalog():

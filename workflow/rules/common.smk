@@ -238,6 +238,17 @@ def requested(name):
     return all(config_section(path) for path in artifact(name).requires) and only_if()
 
 
+# The tables that rule make_tables builds from their catalog `frame` and `inputs`, and the
+# input kinds they may name: each a function listing the JSON files of that kind.
+CATALOG_TABLES = [name for name in artifacts() if artifact(name).frame]
+ARTIFACT_INPUTS = {"summaries": lambda: summaries()}
+
+
+def catalog_table_inputs(wildcards):
+    """Input kind -> files of a catalog table made by rule make_tables."""
+    return {kind: ARTIFACT_INPUTS[kind]() for kind in artifact(wildcards.table).inputs}
+
+
 def artifact_outputs(name):
     """Every file of an artifact, ``{dataset}`` expanded over its config list's datasets."""
     entry = artifact(name)

@@ -1,20 +1,24 @@
 rule make_tables:
-    """Accuracy table of every experiment (Markdown + CSV)."""
+    """Every catalog table with a `frame` function, from its inputs (the classification table, ...)."""
     conda:
         CONDA_ENV
     input:
-        summaries(),
+        unpack(catalog_table_inputs),
     output:
-        md=artifact_output("classification", "md"),
-        csv=artifact_output("classification", "csv"),
+        md=report(f"{RESULTS}/tables/{{table}}.md", caption=ARTIFACT_CAPTION, category="Tables"),
+        csv=f"{RESULTS}/tables/{{table}}.csv",
+    wildcard_constraints:
+        table=one_of(CATALOG_TABLES),
     params:
-        caption=report_caption("classification"),
+        inputs=lambda w, input: as_json({kind: list(input[kind]) for kind in artifact(w.table).inputs}),
+        caption=lambda w: report_caption(w.table),
     log:
-        f"{RESULTS}/logs/make_tables/make_tables.log",
+        f"{RESULTS}/logs/make_tables/{{table}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/make_tables/make_tables.tsv"
+        f"{RESULTS}/benchmarks/make_tables/{{table}}.tsv"
     shell:
-        "diffusion-classifier make-tables --summary-paths {input:q} --output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
+        "diffusion-classifier make-tables --name {wildcards.table:q} --inputs {params.inputs:q} "
+        "--output-md {output.md:q} --output-csv {output.csv:q} > {log:q} 2>&1"
 
 
 rule make_runtime_table:

@@ -64,6 +64,12 @@ class Artifact:
         values: The paper's reported numbers, row -> column -> value (percent).
         notes: Column -> how our evaluation set relates to the paper's.
         per_dataset_of: Config list whose runs' datasets ``{dataset}`` expands over.
+        frame: ``module:function`` building the table from its inputs. A table with one is
+            made by the generic rule ``make_tables`` (stage ``make-tables``, :meth:`build`):
+            it needs no rule or stage of its own.
+        inputs: The workflow's input kinds (``common.smk``: ``ARTIFACT_INPUTS``) whose JSON
+            files are the ``frame`` function's arguments, in order.
+        table_caption: The caption line of the Markdown table a ``frame`` table writes.
     """
 
     name: str
@@ -80,6 +86,9 @@ class Artifact:
     values: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     per_dataset_of: str | None = None
+    frame: str | None = None
+    inputs: tuple[str, ...] = ()
+    table_caption: str | None = None
 
     def __post_init__(self) -> None:
         if not self.files:
@@ -100,6 +109,15 @@ class Artifact:
     def in_report(self, file: str) -> bool:
         return file.rsplit(".", 1)[-1] in self.report
 
+    def build(self, inputs: list[list[Any]]) -> Any:
+        """The table's frame: its ``frame`` function applied to the contents of its inputs."""
+        from importlib import import_module
+
+        if self.frame is None:
+            raise ValueError(f"artifact {self.name!r} has no frame function: its own rule writes it")
+        module, function = self.frame.split(":")
+        return getattr(import_module(module), function)(*inputs)
+
     @property
     def metrics_csv(self) -> str | None:
         """The CSV whose headline columns go to the metrics file (keyed by its stem, the name)."""
@@ -111,13 +129,17 @@ def _artifact(name: str, entry: dict[str, Any]) -> Artifact:
     metrics = entry.pop("metrics", None)
     if metrics is not None:
         entry["metrics"] = MetricTable(tuple(metrics["key"]), tuple(metrics["values"]))
-    for key in ("requires", "files", "report"):
+    for key in ("requires", "files", "report", "inputs"):
         if key in entry:
             entry[key] = tuple(entry[key])
     for row, columns in entry.get("values", {}).items():
         if not isinstance(columns, dict):
             raise ValueError(f"{CATALOG_FILE}: {name}.values.{row} needs a column -> value mapping")
     artifact = Artifact(name=name, **entry)
+    if artifact.frame and (artifact.rule != "make_tables" or artifact.table_caption is None
+                           or artifact.files != (f"tables/{name}.md", f"tables/{name}.csv")):
+        raise ValueError(f"{CATALOG_FILE}: {name} has a frame function, so rule make_tables writes it: give it "
+                         "rule: make_tables, a table_caption and the default files")
     if artifact.metrics and artifact.metrics_csv != f"tables/{name}.csv":
         raise ValueError(f"{CATALOG_FILE}: {name}'s metrics are read from tables/{name}.csv, which it does not write")
     return artifact
