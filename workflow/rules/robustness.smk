@@ -86,9 +86,9 @@ rule plot_effective_robustness:
     params:
         caption=report_caption("fig6"),
     log:
-        f"{RESULTS}/logs/plot_effective_robustness/figure6.log",
+        f"{RESULTS}/logs/plot_effective_robustness/fig6_effective_robustness.log",
     benchmark:
-        f"{RESULTS}/benchmarks/plot_effective_robustness/figure6.tsv"
+        f"{RESULTS}/benchmarks/plot_effective_robustness/fig6_effective_robustness.tsv"
     shell:
         "diffusion-classifier plot-effective-robustness --fit-paths {input.fits:q} --models-paths {input.models:q} --output-png {output.png:q} --output-csv {output.csv:q} "
         "> {log:q} 2>&1"
