@@ -74,6 +74,23 @@ def test_gpu_is_what_the_rule_declares_and_the_tables_only_profile_runs_the_rest
     assert "figure_noise_pairing" not in derived
 
 
+def test_the_paper_dvc_template_versions_every_figure_where_its_rule_runs():
+    """GPU figures are outputs of the frozen cluster stage, the others of the tables stage."""
+    paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    stages = yaml.safe_load((ROOT / "paper/dvc.template.yaml").read_text())["stages"]
+    declared = {stage: {out for out in spec["outs"] if isinstance(out, str) and "/figures/" in out}
+                for stage, spec in stages.items()}
+    expected: dict[str, set[str]] = {"scores": set(), "tables": set()}
+    for name in artifacts():
+        entry = artifact(name)
+        datasets = sorted({run["dataset"] for run in paper[entry.per_dataset_of]}) if entry.per_dataset_of else [""]
+        for file in entry.files:
+            if file.startswith("figures/"):
+                expected["scores" if entry.gpu else "tables"] |= {
+                    "${results}/" + file.replace("{dataset}", d) for d in datasets}
+    assert declared == expected
+
+
 def test_report_captions_are_the_catalogs_rendered_by_one_template():
     from docutils.core import publish_parts
     from jinja2 import Template
