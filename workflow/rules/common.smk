@@ -200,13 +200,9 @@ def released_table(dataset):
 ARTIFACT_CAPTION = "../report/artifact.rst"
 
 
-def artifact_file(name, suffix, folder=None):
-    """The path of one file of a catalog artifact (``{dataset}`` left a wildcard)."""
-    return f"{RESULTS}/{artifact(name).file(suffix, folder)}"
-
-
 def artifact_output(name, suffix, folder=None):
-    """An artifact's file for a rule's output, in the report (with its category) where the catalog says so."""
+    """An artifact's file for a rule's output (``{dataset}`` left a wildcard), in the report
+    (with its category) where the catalog says so."""
     entry = artifact(name)
     file = entry.file(suffix, folder)
     if not entry.in_report(file):
