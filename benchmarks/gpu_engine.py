@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig
 from diffusion_classifier.engine.acceleration import Acceleration
 from diffusion_classifier.engine.noising import forward_noise
-from diffusion_classifier.models.base import NoisePrediction, NoisePredictor
+from diffusion_classifier.engine.predictor import NoisePrediction, NoisePredictor
 
 # stabilityai/stable-diffusion-2-base unet/config.json (the fields that shape compute).
 SD2_BASE_UNET = dict(

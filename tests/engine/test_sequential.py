@@ -11,7 +11,7 @@ from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringCo
 from diffusion_classifier.engine.replay import ErrorCube, error_cube, replay_sequential
 from diffusion_classifier.engine.sequential import (Calibration, EliminationTest, SequentialConfig,
                                                     cross_fitted_replay, point_blocks, spread_order, visit_order)
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine import CallablePredictor
 from diffusion_classifier.specs import StrategySpec
 
 

@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     submod_attrs={
         "noising": ["forward_noise"],
         "objectives": ["PairBatch", "get_objective", "list_objectives", "register_objective"],
+        "predictor": ["CallablePredictor", "NoisePrediction", "NoisePredictor"],
         "schedule": ["Schedule", "Stage", "strided_subgrid", "timestep_grid"],
         "scoring": ["DiffusionClassifier", "ImageScores", "NonFiniteErrorsError", "ScoringConfig", "check_finite",
                     "draw_noise"],

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..models.base import NoisePredictor
 from .acceleration import Acceleration, pad_rows
 from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
+from .predictor import NoisePredictor
 from .progress import PairLog
 from .schedule import Schedule
 from .sequential import SequentialConfig, check_block_count, sequential_steps
