@@ -226,7 +226,7 @@ def run_model(name: str, args, device: torch.device) -> dict:
     e_sec, e_peak, e_out = measure(engine, args.images, device)
 
     if args.pack > 1:
-        # The same images with batches packed across groups of --pack images (engine/packing.py).
+        # The same images with batches packed across groups of --pack images (engine/scoring.py, classify_packed).
         groups = [list(range(lo, min(lo + args.pack, args.images))) for lo in range(0, args.images, args.pack)]
 
         def packed(i):

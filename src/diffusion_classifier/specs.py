@@ -133,7 +133,7 @@ class ScoringSpec:
             of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
         pack_images: Images scored together, network batches packed across them
-            (:mod:`diffusion_classifier.engine.packing`); 1: one image at a time.
+            (:func:`diffusion_classifier.engine.scoring.classify_packed`); 1: one image at a time.
         acceleration: GPU speed switches (:class:`~diffusion_classifier.engine.acceleration.Acceleration`);
             all off by default.
     """
@@ -237,7 +237,7 @@ class SequentialStudySpec:
         test, pool, first: The test's options (:class:`SequentialConfig`; off by default).
         calibration_images: ``test: conditional``: images of the other half of the stored
             run that each half's calibration is fitted on (``None``: the whole other half;
-            :func:`~diffusion_classifier.engine.sequential.cross_fitted_replay`). A direct
+            :func:`~diffusion_classifier.engine.replay.cross_fitted_replay`). A direct
             run would score as many extra images at one stage's cost, once.
     """
 

@@ -14,8 +14,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "objectives": ["PairBatch", "get_objective", "list_objectives", "register_objective"],
         "predictor": ["CallablePredictor", "NoisePrediction", "NoisePredictor"],
         "schedule": ["Schedule", "Stage", "strided_subgrid", "timestep_grid"],
-        "scoring": ["DiffusionClassifier", "ImageScores", "NonFiniteErrorsError", "ScoringConfig", "check_finite",
-                    "draw_noise"],
+        "results": ["ImageScores", "NonFiniteErrorsError", "ReplayResult"],
+        "scoring": ["DiffusionClassifier", "ScoringConfig", "check_finite", "draw_noise"],
         "seeding": ["image_seed"],
     },
 )
