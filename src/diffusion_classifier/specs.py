@@ -67,7 +67,7 @@ class ModelSpec:
         return from_dict(ImageTransform, self.image, "model image settings")
 
     def load(self, checkpoint: str, device: str = "auto"):
-        """The model as a :class:`~diffusion_classifier.models.NoisePredictor` on ``device``
+        """The model as a :class:`~diffusion_classifier.engine.predictor.NoisePredictor` on ``device``
         (``auto``: CUDA when present), in ``dtype`` on an accelerator and float32 on the CPU."""
         from .models import load_predictor
 

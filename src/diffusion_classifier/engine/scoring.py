@@ -237,7 +237,7 @@ class DiffusionClassifier:
         next, receives their errors, and returns the :class:`ImageScores`.
 
         Who evaluates the pairs, and in which batches, is the caller's business
-        (:meth:`classify`: one image; :mod:`.packing`: batches shared by several images).
+        (:meth:`classify`: one image; :func:`classify_packed`: batches shared by several images).
         """
         if self.config.sequential is not None:
             return sequential_steps(self, start)
