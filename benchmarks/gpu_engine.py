@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig
 from diffusion_classifier.engine.acceleration import Acceleration
 from diffusion_classifier.engine.noising import forward_noise
-from diffusion_classifier.models.base import NoisePrediction, NoisePredictor
+from diffusion_classifier.engine.predictor import NoisePrediction, NoisePredictor
 
 # stabilityai/stable-diffusion-2-base unet/config.json (the fields that shape compute).
 SD2_BASE_UNET = dict(
@@ -226,7 +226,7 @@ def run_model(name: str, args, device: torch.device) -> dict:
     e_sec, e_peak, e_out = measure(engine, args.images, device)
 
     if args.pack > 1:
-        # The same images with batches packed across groups of --pack images (engine/packing.py).
+        # The same images with batches packed across groups of --pack images (engine/scoring.py, classify_packed).
         groups = [list(range(lo, min(lo + args.pack, args.images))) for lo in range(0, args.images, args.pack)]
 
         def packed(i):

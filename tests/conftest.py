@@ -13,7 +13,7 @@ numerics.pin()  # before torch loads: the tests compute as the console script's 
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from diffusion_classifier.models import CallablePredictor  # noqa: E402
+from diffusion_classifier.engine import CallablePredictor  # noqa: E402
 
 numerics.configure_torch()
 

@@ -46,7 +46,7 @@ def test_the_helpers_import_nothing_heavy():
 def _schema_mirrors() -> dict:
     from diffusion_classifier import specs
     from diffusion_classifier.audit.config import AuditConfig
-    from diffusion_classifier.baselines.zoo import ZooImage
+    from diffusion_classifier.baselines.zoo import ZooImage, ZooModelSpec
     from diffusion_classifier.baselines.zoo_training import ZooTrainConfig
     from diffusion_classifier.engine.acceleration import Acceleration
     from diffusion_classifier.engine.sequential import SequentialConfig
@@ -68,7 +68,7 @@ def _schema_mirrors() -> dict:
         "supervised.schedules.study": specs.ScheduleStudySpec,
         "supervised.schedules.study.sequential": specs.SequentialStudySpec,
         "zoo.settings.*": specs.EvaluationSetting,
-        "zoo.models.*": specs.ZooModelSpec,
+        "zoo.models.*": ZooModelSpec,
         "zoo.models.*.image": ZooImage,
         "zoo.models.*.train": ZooTrainConfig,
         "shifts.*": specs.ShiftSpec,

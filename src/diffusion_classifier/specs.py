@@ -13,7 +13,10 @@ that every one equals its field here.
 Nested settings that belong to a library keep their dataclass there and are built from
 these sections' dicts: :class:`~.engine.sequential.SequentialConfig`,
 :class:`~.engine.acceleration.Acceleration`, :class:`~.audit.config.AuditConfig`,
-:class:`~.baselines.zoo.ZooImage`, :class:`~.baselines.zoo_training.ZooTrainConfig`.
+:class:`~.baselines.zoo.ZooImage`, :class:`~.baselines.zoo_training.ZooTrainConfig`; and so
+does a ``zoo.models`` entry, :class:`~.baselines.zoo.ZooModelSpec`, which is checked against
+the zoo's registry of weight sources (this module imports nothing of ``baselines``, which
+imports it).
 
 Torch-free at import (tests/test_imports.py): the methods that need the engine or a
 registry with torch import it when called.
@@ -31,12 +34,11 @@ from .engine.schedule import Schedule
 from .engine.sequential import SequentialConfig
 
 if TYPE_CHECKING:
-    from .baselines.zoo import ZooImage
     from .engine.scoring import ScoringConfig
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
            "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "AuditSpec", "ZeroShotSpec",
-           "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec", "ZooModelSpec",
+           "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec",
            "EvaluationSetting", "ShiftSpec", "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec",
            "RobustnessSpec"]
 
@@ -65,7 +67,7 @@ class ModelSpec:
         return from_dict(ImageTransform, self.image, "model image settings")
 
     def load(self, checkpoint: str, device: str = "auto"):
-        """The model as a :class:`~diffusion_classifier.models.NoisePredictor` on ``device``
+        """The model as a :class:`~diffusion_classifier.engine.predictor.NoisePredictor` on ``device``
         (``auto``: CUDA when present), in ``dtype`` on an accelerator and float32 on the CPU."""
         from .models import load_predictor
 
@@ -133,7 +135,7 @@ class ScoringSpec:
             of the two comes first (at paper scale 20 images can be hours of work).
         shards: Scoring jobs per dataset x model x strategy.
         pack_images: Images scored together, network batches packed across them
-            (:mod:`diffusion_classifier.engine.packing`); 1: one image at a time.
+            (:func:`diffusion_classifier.engine.scoring.classify_packed`); 1: one image at a time.
         acceleration: GPU speed switches (:class:`~diffusion_classifier.engine.acceleration.Acceleration`);
             all off by default.
     """
@@ -237,7 +239,7 @@ class SequentialStudySpec:
         test, pool, first: The test's options (:class:`SequentialConfig`; off by default).
         calibration_images: ``test: conditional``: images of the other half of the stored
             run that each half's calibration is fitted on (``None``: the whole other half;
-            :func:`~diffusion_classifier.engine.sequential.cross_fitted_replay`). A direct
+            :func:`~diffusion_classifier.engine.replay.cross_fitted_replay`). A direct
             run would score as many extra images at one stage's cost, once.
     """
 
@@ -417,7 +419,7 @@ class SyntheticSpec:
         shards: Generation shards (each a job).
         size: Output image side; ``None``: the model's native resolution.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        classifier: Zoo entry (:class:`ZooModelSpec` fields) trained on the
+        classifier: Zoo entry (:class:`~.baselines.zoo.ZooModelSpec` fields) trained on the
             synthetic images; ``num_classes`` is taken from the dataset.
         evaluation_split: Split of the real dataset the classifier is tested on.
         batch_size_eval: Images per evaluation forward pass.
@@ -522,63 +524,6 @@ class FeatureSpec:
 
 
 # --- robustness study (zoo, shifts, fits; paper Sec. 6.3.1) ----------------------------
-@dataclass(frozen=True)
-class ZooModelSpec:
-    """One entry of ``zoo.models``.
-
-    Attributes:
-        architecture: Model name in the source (``resnet50.tv_in1k`` for timm,
-            ``vit_b_16`` for torchvision, ``digits_cnn`` for the embedded zoo).
-        source: Weight source: ``timm`` or ``torchvision``.
-        pretrained: timm only: load the published weights of ``architecture``.
-        weights: torchvision only: the weights enum member, e.g. ``IMAGENET1K_V1``.
-        kwargs: Extra keyword arguments of the constructor (widths, input size).
-        num_classes: Output classes of the model (1000 for ImageNet models).
-        image: Preprocessing (:class:`~.baselines.zoo.ZooImage` fields).
-        train_dataset: Dataset the pipeline trains the model on (with ``train``).
-        train: Training settings (:class:`~.baselines.zoo_training.ZooTrainConfig` fields).
-        paper_name: Row name of the model in the paper's Table 4, if it has one.
-    """
-
-    architecture: str
-    source: str = "timm"
-    pretrained: bool = False
-    weights: str | None = None
-    kwargs: dict = field(default_factory=dict)
-    num_classes: int = 1000
-    image: dict = field(default_factory=lambda: {"size": 224, "resize": 256})
-    train_dataset: str | None = None
-    train: dict | None = None
-    paper_name: str | None = None
-
-    def __post_init__(self) -> None:
-        # The source names are the zoo's registry (baselines.zoo, which imports torch): only
-        # the jobs that build or train a zoo model make this spec.
-        from .baselines.zoo import ZooError, list_sources
-
-        if self.source not in list_sources():
-            raise ZooError(f"unknown zoo source {self.source!r}; known: {list_sources()}")
-        if self.train is not None and (self.pretrained or self.weights):
-            raise ZooError(f"zoo model {self.architecture!r}: give either published weights "
-                           "(pretrained / weights) or a 'train' section, not both")
-        if self.train is not None and not self.train_dataset:
-            raise ZooError(f"zoo model {self.architecture!r} has a 'train' section but no 'train_dataset'")
-
-    @property
-    def transform(self) -> ZooImage:  # noqa: F821 - imported lazily below
-        from .baselines.zoo import ZooImage
-
-        return from_dict(ZooImage, self.image, f"zoo model {self.architecture} image")
-
-    @property
-    def trained_here(self) -> bool:
-        return self.train is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-
 @dataclass(frozen=True)
 class EvaluationSetting:
     """One entry of ``zoo.settings``: where the zoo is evaluated.

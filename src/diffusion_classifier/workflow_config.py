@@ -372,7 +372,8 @@ def _check_testbed_trend(robustness: dict[str, Any]) -> None:
 def _check_text_conditional(config: dict[str, Any]) -> None:
     """Prompt templates, compositional runs, and one shared split for the digit datasets."""
     from .models import adapter_uses_prompts
-    from .models.prompts import PromptSpec, PromptTableError
+    from .models.prompt_checks import PromptTableError
+    from .models.prompts import PromptSpec
 
     datasets, models, strategies = config["datasets"], config["models"], config["strategies"]
     for name, spec in datasets.items():
@@ -405,7 +406,8 @@ def _check_text_conditional(config: dict[str, Any]) -> None:
 def _check_template_prompts(name: str, spec: dict[str, Any]) -> None:
     """Identical template prompts of two classes, when the class names are known before preparing."""
     from .data.registry import known_class_names
-    from .models.prompts import PromptSpec, PromptTableError, check_identical_prompts
+    from .models.prompt_checks import PromptTableError, check_identical_prompts
+    from .models.prompts import PromptSpec
 
     prompt = PromptSpec(spec.get("prompt_template", "{}"), spec.get("prompt_class_names"))
     names = prompt.class_names or known_class_names(spec["source"], spec.get("options", {}))

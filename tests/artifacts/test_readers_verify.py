@@ -13,7 +13,8 @@ from PIL import Image
 from diffusion_classifier.artifacts import ChecksumError, file_sha256
 from diffusion_classifier.audit import score_manifest
 from diffusion_classifier.data import load_dataset, write_dataset
-from diffusion_classifier.models.prompts import PromptTableError, read_prompt_table, write_prompt_table
+from diffusion_classifier.models.prompt_checks import PromptTableError
+from diffusion_classifier.models.prompts import read_prompt_table, write_prompt_table
 
 
 def flip_last_byte(path: Path) -> None:

@@ -14,8 +14,7 @@ from PIL import Image
 from diffusion_classifier.artifacts import file_sha256
 from diffusion_classifier.baselines.sd_features import mid_block_features, read_features
 from diffusion_classifier.baselines.synthetic import plan_images, sample_images
-from diffusion_classifier.baselines.zoo import build_zoo_model
-from diffusion_classifier.specs import ZooModelSpec
+from diffusion_classifier.baselines.zoo import ZooModelSpec, build_zoo_model
 from diffusion_classifier.data import load_dataset, write_dataset
 from diffusion_classifier.models import load_predictor
 from diffusion_classifier.stages.prompts import prepare_prompts

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from diffusion_classifier.baselines import zoo as zoo_module
-from diffusion_classifier.baselines.zoo import ZooError, build_zoo_model, load_trained, load_zoo_model
-from diffusion_classifier.specs import ZooModelSpec
+from diffusion_classifier.baselines.zoo import ZooError, ZooModelSpec, build_zoo_model, load_trained, load_zoo_model
 from diffusion_classifier.baselines.zoo_evaluation import class_mapping, evaluate_classifier
 from diffusion_classifier.data import DatasetError, load_dataset
 from diffusion_classifier.stages.zoo import evaluate_zoo_model, train_zoo_model

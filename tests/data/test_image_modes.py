@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from diffusion_classifier.data.images import BACKGROUND, SUPPORTED_MODES, convert_image, normalize, opened
-from diffusion_classifier.data.manifest import DatasetError, load_dataset, write_dataset
+from diffusion_classifier.data.errors import DatasetError
+from diffusion_classifier.data.manifest import load_dataset, write_dataset
 from diffusion_classifier.data.transforms import ImageTransform
 
 

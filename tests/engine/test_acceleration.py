@@ -6,7 +6,7 @@ import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
 from diffusion_classifier.engine.acceleration import Acceleration, pad_rows
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine import CallablePredictor
 from diffusion_classifier.specs import ScoringSpec, StrategySpec, from_dict
 
 

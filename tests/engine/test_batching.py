@@ -8,7 +8,7 @@ import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
 from diffusion_classifier.engine import batching
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine import CallablePredictor
 
 SCHEDULE = Schedule((8, 32), (3, 1))
 

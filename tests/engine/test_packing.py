@@ -7,7 +7,7 @@ import torch
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
 from diffusion_classifier.engine.progress import PairLog
 from diffusion_classifier.engine.sequential import SequentialConfig
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine import CallablePredictor
 
 CONFIGS = {
     "adaptive": dict(schedule=Schedule((4, 16), (2, 1))),

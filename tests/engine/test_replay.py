@@ -7,7 +7,7 @@ import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
 from diffusion_classifier.engine.replay import error_cube, replay_schedule, subset_predictions
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine import CallablePredictor
 from diffusion_classifier.specs import StrategySpec
 
 

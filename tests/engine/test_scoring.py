@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise, image_seed
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine import CallablePredictor
 
 
 def classify(predictor, x0, schedule, loss="l2", batch_size=64, seed=0, num_classes=6):

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from diffusion_classifier.engine import DiffusionClassifier, Schedule, ScoringConfig, draw_noise
-from diffusion_classifier.engine.replay import ErrorCube, error_cube, replay_sequential
-from diffusion_classifier.engine.sequential import (Calibration, EliminationTest, SequentialConfig,
-                                                    cross_fitted_replay, point_blocks, spread_order, visit_order)
-from diffusion_classifier.models import CallablePredictor
+from diffusion_classifier.engine.replay import ErrorCube, cross_fitted_replay, error_cube, replay_sequential
+from diffusion_classifier.engine.sequential import (Calibration, EliminationTest, SequentialConfig, point_blocks,
+                                                    spread_order, visit_order)
+from diffusion_classifier.engine import CallablePredictor
 from diffusion_classifier.specs import StrategySpec
 
 

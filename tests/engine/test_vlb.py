@@ -9,7 +9,7 @@ import torch
 from diffusion_classifier.engine import DiffusionClassifier, PairBatch, Schedule, ScoringConfig, draw_noise
 from diffusion_classifier.engine import get_objective
 from diffusion_classifier.engine.objectives import needs_variance
-from diffusion_classifier.models import CallablePredictor, NoisePrediction
+from diffusion_classifier.engine import CallablePredictor, NoisePrediction
 
 T = 10
 BETAS = np.linspace(0.01, 0.2, T)  # a short schedule so that every term matters

@@ -9,7 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from diffusion_classifier.models.prompts import PromptSpec, PromptTableError, class_prompts, read_prompt_table
+from diffusion_classifier.models.prompt_checks import PromptTableError
+from diffusion_classifier.models.prompts import PromptSpec, class_prompts, read_prompt_table
 from diffusion_classifier.models.released_prompts import (comparable_name, fetch_prompt_table,
                                                           join_released_table, read_released_table)
 from diffusion_classifier.stages.prompts import fetch_released_prompts, prepare_prompts

@@ -11,7 +11,8 @@ import torch
 from diffusion_classifier.artifacts import read_shard
 from diffusion_classifier.models import TextConditionalPredictor, load_predictor
 from diffusion_classifier.models.loading import CheckpointError
-from diffusion_classifier.models.prompts import PromptTableError, read_prompt_table
+from diffusion_classifier.models.prompt_checks import PromptTableError
+from diffusion_classifier.models.prompts import read_prompt_table
 from diffusion_classifier.stages.prompts import prepare_prompts
 from diffusion_classifier.stages.score import score_shard
 

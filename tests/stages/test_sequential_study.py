@@ -10,8 +10,8 @@ import torch
 
 from diffusion_classifier.artifacts import ShardError, read_shard
 from diffusion_classifier.data import prepare_dataset
-from diffusion_classifier.engine.replay import replay_sequential
-from diffusion_classifier.engine.sequential import SequentialConfig, cross_fitted_replay
+from diffusion_classifier.engine.replay import cross_fitted_replay, replay_sequential
+from diffusion_classifier.engine.sequential import SequentialConfig
 from diffusion_classifier.reporting.schedule_study import sequential_caption, sequential_study
 from diffusion_classifier.specs import SequentialStudySpec
 from diffusion_classifier.reporting import stored_runs

@@ -79,7 +79,7 @@ def test_parsing_the_workflow_does_not_import_torch(tmp_path):
         f"sys.argv = ['snakemake', '-n', '--quiet', '--configfile', 'config/paper.yaml', "
         f"'--config', 'results={tmp_path / 'results'}']\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print('IMPORTED', sorted(m for m in ('torch', 'diffusion_classifier.models.base',"
+        "print('IMPORTED', sorted(m for m in ('torch', 'diffusion_classifier.engine.predictor',"
         " 'diffusion_classifier.engine.scoring') if m in sys.modules))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)

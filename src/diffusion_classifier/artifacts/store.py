@@ -43,7 +43,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -54,9 +54,6 @@ from .preemption import signals_deferred
 from .io import atomic_directory, atomic_path, remove_stale_temporaries, write_json
 from .provenance import file_sha256, verify_sha256
 from .timing import now, write_timing
-
-if TYPE_CHECKING:  # annotations only: a runtime import would be circular (engine -> models -> artifacts)
-    from ..engine.scoring import ImageScores
 
 __all__ = ["Shard", "ShardError", "ShardWriter", "read_shard", "read_images", "read_errors", "verify_shard",
            "ERROR_PREFIX", "SHARD_FILES"]
@@ -82,7 +79,23 @@ class ShardError(ValueError):
     """A shard or its checkpoint is damaged, incomplete, or being written by someone else."""
 
 
-def _errors_table(image_id: str, scores: ImageScores) -> pa.Table:
+class ScoredImage(Protocol):
+    """What the store reads of one scored image: the fields of the engine's result type
+    (:class:`diffusion_classifier.engine.results.ImageScores`), stated here so that the
+    store, below the engine, imports nothing of it."""
+
+    condition: np.ndarray
+    grid_index: np.ndarray
+    timestep: np.ndarray
+    stage: np.ndarray
+    errors: dict[str, np.ndarray]
+    kept: list[list[int]]
+    prediction: int
+    passes: int
+    seconds: float
+
+
+def _errors_table(image_id: str, scores: ScoredImage) -> pa.Table:
     n = len(scores.condition)
     columns = {
         "image_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([image_id])),
@@ -96,7 +109,7 @@ def _errors_table(image_id: str, scores: ImageScores) -> pa.Table:
     return pa.table(columns)
 
 
-def _images_row(image_id: str, label: int, seed: int, scores: ImageScores, predicted_label: int | None) -> dict:
+def _images_row(image_id: str, label: int, seed: int, scores: ScoredImage, predicted_label: int | None) -> dict:
     prediction = int(scores.prediction if predicted_label is None else predicted_label)
     return {
         "image_id": image_id,
@@ -271,7 +284,7 @@ class ShardWriter:
         self._chunk = max(numbers, default=-1) + 1
         log.info("resuming %s: %d images already scored", self.target, len(self._done))
 
-    def add(self, image_id: str, label: int, seed: int, scores: ImageScores,
+    def add(self, image_id: str, label: int, seed: int, scores: ScoredImage,
             predicted_label: int | None = None) -> None:
         """Record one scored image; checkpoints every ``checkpoint_every`` images or seconds.
 

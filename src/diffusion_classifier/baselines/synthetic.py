@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version
 from ..data.images import opened
-from ..data.manifest import DatasetError, load_dataset, write_dataset
+from ..data.errors import DatasetError
+from ..data.manifest import load_dataset, write_dataset
 from ..engine.seeding import image_seed
 from ..specs import SyntheticSpec
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -24,13 +24,13 @@ from ..data.images import convert_image
 from ..errors import UserError
 from ..data.transforms import _RESAMPLING
 from ..config import from_dict
-from ..specs import ZooModelSpec
 
 __all__ = [
     "CHECKPOINT_CONFIG",
     "CHECKPOINT_WEIGHTS",
     "ZooError",
     "ZooImage",
+    "ZooModelSpec",
     "build_zoo_model",
     "list_sources",
     "load_zoo_model",
@@ -103,6 +103,58 @@ class ZooImage:
         mean = np.asarray(self.mean, dtype=np.float32)[:, None, None]
         std = np.asarray(self.std, dtype=np.float32)[:, None, None]
         return torch.from_numpy(np.ascontiguousarray((array - mean) / std))
+
+
+@dataclass(frozen=True)
+class ZooModelSpec:
+    """One entry of ``zoo.models``.
+
+    Attributes:
+        architecture: Model name in the source (``resnet50.tv_in1k`` for timm,
+            ``vit_b_16`` for torchvision, ``digits_cnn`` for the embedded zoo).
+        source: Weight source: ``timm`` or ``torchvision``.
+        pretrained: timm only: load the published weights of ``architecture``.
+        weights: torchvision only: the weights enum member, e.g. ``IMAGENET1K_V1``.
+        kwargs: Extra keyword arguments of the constructor (widths, input size).
+        num_classes: Output classes of the model (1000 for ImageNet models).
+        image: Preprocessing (:class:`ZooImage` fields).
+        train_dataset: Dataset the pipeline trains the model on (with ``train``).
+        train: Training settings (:class:`~.zoo_training.ZooTrainConfig` fields).
+        paper_name: Row name of the model in the paper's Table 4, if it has one.
+    """
+
+    architecture: str
+    source: str = "timm"
+    pretrained: bool = False
+    weights: str | None = None
+    kwargs: dict = field(default_factory=dict)
+    num_classes: int = 1000
+    image: dict = field(default_factory=lambda: {"size": 224, "resize": 256})
+    train_dataset: str | None = None
+    train: dict | None = None
+    paper_name: str | None = None
+
+    def __post_init__(self) -> None:
+        # The source names are this module's registry (which imports torch): only the jobs
+        # that build or train a zoo model make this spec.
+        if self.source not in list_sources():
+            raise ZooError(f"unknown zoo source {self.source!r}; known: {list_sources()}")
+        if self.train is not None and (self.pretrained or self.weights):
+            raise ZooError(f"zoo model {self.architecture!r}: give either published weights "
+                           "(pretrained / weights) or a 'train' section, not both")
+        if self.train is not None and not self.train_dataset:
+            raise ZooError(f"zoo model {self.architecture!r} has a 'train' section but no 'train_dataset'")
+
+    @property
+    def transform(self) -> ZooImage:
+        return from_dict(ZooImage, self.image, f"zoo model {self.architecture} image")
+
+    @property
+    def trained_here(self) -> bool:
+        return self.train is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 # --- weight sources ------------------------------------------------------------------

@@ -28,10 +28,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import from_dict
-from ..data.manifest import DatasetError, PreparedDataset
+from ..data.errors import DatasetError
+from ..data.manifest import PreparedDataset
 from ..data.shifts import ReferenceModel
-from ..specs import ZooModelSpec
-from .zoo import ZooImage, load_zoo_model
+from .zoo import ZooImage, ZooModelSpec, load_zoo_model
 
 __all__ = ["ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
            "reference_model", "summarise"]

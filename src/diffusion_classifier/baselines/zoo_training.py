@@ -25,8 +25,7 @@ from ..artifacts.provenance import code_version, config_hash, environment
 from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
 from ..config import from_dict, resolve_device
-from ..specs import ZooModelSpec
-from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, build_zoo_model
+from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
 
 __all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "split_tensors"]
 

@@ -2,7 +2,8 @@
 
 from . import digit_captions, digits, imagenet, objectnet, shifts, torchvision_sets, winoground  # noqa: F401
 from .class_map import ClassMap
-from .manifest import MANIFEST_COLUMNS, DatasetError, PreparedDataset, load_dataset, write_dataset
+from .errors import DatasetError
+from .manifest import MANIFEST_COLUMNS, PreparedDataset, load_dataset, write_dataset
 from .registry import DatasetEntry, get_dataset, list_datasets, prepare_dataset, register_dataset
 from .paper_settings import PaperSettings, accuracy, get_paper_settings, list_paper_settings
 from .transforms import ImageTransform

@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 
 from ..artifacts.provenance import file_sha256
 from .images import opened
-from .manifest import DatasetError, write_dataset
+from .errors import DatasetError
+from .manifest import write_dataset
 from .subsets import SubsetSpec, select_subset
 
 __all__ = ["subset_spec", "write_records", "require_dir", "folder_records", "list_images"]

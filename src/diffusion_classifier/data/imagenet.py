@@ -37,8 +37,8 @@ from filelock import FileLock, Timeout
 from .._registry import Registry
 from ._readers import folder_records, require_dir, subset_spec, write_records
 from .class_map import ClassMap, format_ids
+from .errors import DatasetError
 from .imagenet_classes import DEVKIT_HELP, WNID, imagenet_class_names, imagenet_class_table, read_imagenet_classes
-from .manifest import DatasetError
 from .registry import register_dataset
 
 __all__ = ["register_class_table", "class_table_of", "IMAGENET_V2_URL", "IMAGENET_A_URL"]

@@ -34,7 +34,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .manifest import DatasetError
+from .errors import DatasetError
 
 __all__ = ["read_imagenet_classes", "imagenet_class_table", "imagenet_class_names", "CLASS_LIST_FORMATS", "WNID"]
 

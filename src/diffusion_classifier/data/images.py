@@ -32,7 +32,7 @@ from typing import Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from .manifest import DatasetError
+from .errors import DatasetError
 
 __all__ = ["BACKGROUND", "convert_image", "normalize", "opened", "SUPPORTED_MODES"]
 

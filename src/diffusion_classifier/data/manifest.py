@@ -27,16 +27,13 @@ from PIL import Image, UnidentifiedImageError
 
 from ..artifacts.io import write_frame, write_json
 from ..artifacts.provenance import check_sha256, code_version, files_sha256
-from ..errors import UserError
 from .class_map import ClassMap
+from .errors import DatasetError
+from .images import normalize, opened
 
-__all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset", "DatasetError"]
+__all__ = ["MANIFEST_COLUMNS", "PreparedDataset", "write_dataset", "load_dataset"]
 
 MANIFEST_COLUMNS = ("image_id", "path", "label", "split", "orig_width", "orig_height", "sha256")
-
-
-class DatasetError(UserError, ValueError):
-    """A prepared dataset or one of its images is missing or malformed."""
 
 
 def write_dataset(
@@ -162,8 +159,6 @@ class PreparedDataset:
         check_sha256(hashlib.sha256(data).hexdigest(), row.get("sha256"), f"image {row['image_id']!r} at {path}",
                      self.root / "manifest.csv", "re-run the download rule (delete the directory first)",
                      error=DatasetError)
-        from .images import normalize, opened
-
         try:
             with opened(data, name=str(path)) as image:
                 image = normalize(image, name=str(path))

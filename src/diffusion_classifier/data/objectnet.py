@@ -35,8 +35,8 @@ import pandas as pd
 
 from ._readers import folder_records, require_dir, subset_spec, write_records
 from .class_map import format_ids
+from .errors import DatasetError
 from .imagenet import register_class_table
-from .manifest import DatasetError
 from .registry import register_dataset
 
 __all__ = ["objectnet_classes", "OBJECTNET_HELP", "MAPPING_FILES"]

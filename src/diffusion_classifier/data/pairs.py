@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .manifest import DatasetError, PreparedDataset, write_dataset
+from .errors import DatasetError
+from .manifest import PreparedDataset, write_dataset
 
 __all__ = [
     "EXAMPLE_COLUMNS",

@@ -32,7 +32,8 @@ import pandas as pd
 from PIL import Image, ImageFilter
 
 from .images import convert_image
-from .manifest import DatasetError, load_dataset, write_dataset
+from .errors import DatasetError
+from .manifest import load_dataset, write_dataset
 from .registry import register_dataset
 
 __all__ = ["ReferenceModel", "corrupt", "adversarial_variant", "prepare_corrupted", "prepare_adversarial"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .manifest import DatasetError
+from .errors import DatasetError
 
 __all__ = ["SubsetSpec", "SubsetRecord", "balanced_subset", "select_subset", "read_ids_file", "SUBSET_FILE"]
 

@@ -28,8 +28,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .manifest import DatasetError
 from ._readers import subset_spec, write_records
+from .errors import DatasetError
 from .registry import register_dataset
 
 __all__ = ["TorchvisionSet", "TORCHVISION_SETS"]

@@ -26,8 +26,8 @@ from typing import Iterator
 
 import pandas as pd
 
+from .errors import DatasetError
 from .images import opened
-from .manifest import DatasetError
 from .pairs import EXAMPLE_COLUMNS, write_pair_dataset
 from .registry import register_dataset
 

@@ -10,6 +10,7 @@ fields of :class:`PairBatch`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .._registry import Registry
+from .vlb import vlb_terms
 
 __all__ = ["PairBatch", "Objective", "register_objective", "get_objective", "list_objectives"]
 
@@ -99,6 +101,34 @@ def huber(batch: PairBatch) -> torch.Tensor:
     return _per_pair(F.huber_loss(batch.eps, batch.noise, reduction="none", delta=1.0))
 
 
-# The learned-variance objectives (vlb, l2_vlb, and in bits) register with the others,
-# whichever engine module is imported first (the engine package loads its names lazily).
-from . import vlb as _vlb  # noqa: E402,F401
+# --- the learned-variance objectives (paper Table 5): the bound's term from :mod:`.vlb`
+
+def _require_variance(batch: PairBatch) -> torch.Tensor:
+    if batch.variance is None:
+        raise ValueError("the VLB objectives need the model's learned variance, and this batch has none")
+    return batch.variance
+
+
+@register_objective("vlb", needs_variance=True)
+def vlb(batch: PairBatch) -> torch.Tensor:
+    """The variational-bound term with the learned variance, nats per dimension."""
+    return vlb_terms(batch.x0, batch.x_t, batch.eps, _require_variance(batch), batch.timesteps,
+                     batch.alphas_cumprod).float()
+
+
+@register_objective("l2_vlb", needs_variance=True)
+def l2_vlb(batch: PairBatch) -> torch.Tensor:
+    """``l2 + vlb``: the paper's third objective of Table 5 (both per dimension)."""
+    return l2(batch) + vlb(batch)
+
+
+@register_objective("vlb_bits", needs_variance=True)
+def vlb_bits(batch: PairBatch) -> torch.Tensor:
+    """The variational-bound term in bits per dimension (``vlb / log 2``), the authors' unit."""
+    return vlb(batch) / math.log(2.0)
+
+
+@register_objective("l2_vlb_bits", needs_variance=True)
+def l2_vlb_bits(batch: PairBatch) -> torch.Tensor:
+    """``l2 + vlb_bits``: Table 5's L2+VLB as the authors' release computes it (mse + kl in bits)."""
+    return l2(batch) + vlb_bits(batch)

@@ -11,8 +11,9 @@ exactly as a direct run would compute it:
 * the accuracy of any subset of grid points (a single timestep for Figure 3, a
   timestep strategy for Figure 4: :func:`subset_predictions`);
 * another objective stored in the same pass (Table 5);
-* the sequential elimination strategy (:func:`replay_sequential`, from
-  :mod:`.sequential`, which shares its decision code with the direct run).
+* the sequential elimination strategy (:func:`replay_sequential`, and
+  :func:`cross_fitted_replay` for ``test: conditional``), with the decision code of
+  :mod:`.sequential` that the direct run uses too.
 
 Errors are held as a dense cube ``[images, classes, grid points]`` per objective
 (:func:`error_cube`); callers go shard by shard to bound memory at paper scale.
@@ -25,11 +26,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from .results import ReplayResult
 from .schedule import Schedule
-from .sequential import replay_sequential
+from .sequential import Calibration, EliminationTest, SequentialConfig, point_blocks
 
-__all__ = ["ErrorCube", "ReplayResult", "error_cube", "replay_schedule", "replay_scored_run", "replay_sequential",
-           "replayed_labels", "subset_predictions"]
+__all__ = ["ErrorCube", "error_cube", "replay_schedule", "replay_scored_run", "replay_sequential",
+           "cross_fitted_replay", "replayed_labels", "subset_predictions"]
 
 
 @dataclass(frozen=True)
@@ -104,21 +106,6 @@ def error_cube(errors: pd.DataFrame, images: pd.DataFrame, objective: str, num_c
     return ErrorCube(ids, labels.loc[ids].to_numpy(np.int64), cube, timesteps, mapping)
 
 
-@dataclass(frozen=True)
-class ReplayResult:
-    """Outcome of a replayed schedule for every image of a cube.
-
-    Attributes:
-        predictions: Predicted class per image.
-        kept: Per stage, ``[images, keep]`` classes kept, best first.
-        passes: Noise-predictor passes each image would have cost.
-    """
-
-    predictions: np.ndarray
-    kept: list[np.ndarray]
-    passes: np.ndarray
-
-
 def replay_schedule(cube: ErrorCube, schedule: Schedule) -> ReplayResult:
     """Algorithm 2 on stored errors, bit for bit as :class:`.DiffusionClassifier` runs it.
 
@@ -161,8 +148,6 @@ def replay_scored_run(cube: ErrorCube, scoring_config: dict) -> ReplayResult:
     """A run's own decisions replayed on its stored errors (``complete=False`` cube), from the
     scoring config its provenance records: its schedule, or its sequential test on the
     one-stage grid (the cube padded to the whole grid: late points may never have been seen)."""
-    from .sequential import SequentialConfig
-
     schedule = Schedule(**scoring_config["schedule"])
     if "sequential" not in scoring_config:
         return replay_schedule(cube, schedule)
@@ -204,3 +189,54 @@ def subset_predictions(cube: ErrorCube, grid_indices: np.ndarray | list[int]) ->
         raise ValueError("a timestep strategy needs at least one grid point")
     means = cube.errors[:, :, idx].astype(np.float64).mean(axis=2)
     return np.argmin(means, axis=1)
+
+
+def replay_sequential(cube: "ErrorCube", config: SequentialConfig,
+                      calibration: Calibration | None = None) -> "ReplayResult":
+    """The sequential strategy on stored one-stage errors, exactly as a direct run decides.
+
+    ``kept`` holds, per block, ``[images, classes]`` survivors best first, padded
+    with -1 (images stop at different blocks). ``calibration``: ``test: conditional``'s
+    (default: the one ``config.calibration`` names).
+    """
+    n, c, size = cube.errors.shape
+    calibration = calibration if calibration is not None else config.load_calibration()
+    blocks = point_blocks(cube.timesteps, config, calibration)
+    predictions = np.zeros(n, dtype=np.int64)
+    passes = np.zeros(n, dtype=np.int64)
+    kept = [np.full((n, c), -1, dtype=np.int64) for _ in blocks]
+    for i in range(n):
+        test = EliminationTest(c, size, config, calibration)
+        for b, block in enumerate(blocks):
+            alive = test.survivors
+            passes[i] += len(alive) * len(block)
+            ranked = test.update(cube.errors[i][np.ix_(alive, block)])
+            kept[b][i, :len(ranked)] = ranked
+            if test.done:
+                break
+        predictions[i] = ranked[0]
+    return ReplayResult(predictions, kept, passes)
+
+
+def cross_fitted_replay(cube: "ErrorCube", config: SequentialConfig,
+                        calibration_images: int | None = None) -> "ReplayResult":
+    """``test: conditional`` replayed on a stored one-stage run that comes without a calibration:
+    its images are split into two halves (even and odd rows), and each half is replayed with
+    a :class:`Calibration` fitted on the other half (its first ``calibration_images``
+    images; ``None``: all of them). No image calibrates its own test, and no label is read.
+    """
+    n = len(cube.errors)
+    if n < 2:
+        raise ValueError(f"cross-fitting needs at least 2 images, got {n}")
+    halves = [np.arange(0, n, 2), np.arange(1, n, 2)]
+    predictions, passes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    kept: list[np.ndarray] = []
+    for rows, other in (halves, halves[::-1]):
+        calibration = Calibration.fit(cube.errors[other[:calibration_images]], timesteps=cube.timesteps)
+        part = replay_sequential(replace(cube, image_ids=cube.image_ids[rows], labels=cube.labels[rows],
+                                         errors=cube.errors[rows]), config, calibration)
+        predictions[rows], passes[rows] = part.predictions, part.passes
+        kept = kept or [np.full((n, cube.num_classes), -1, dtype=np.int64) for _ in part.kept]
+        for whole, block in zip(kept, part.kept):
+            whole[rows] = block
+    return ReplayResult(predictions, kept, passes)

@@ -11,6 +11,13 @@ release numbers noise by evaluation order instead; tying it to the grid point ma
 a stored one-stage run replayable under any adaptive schedule on the same grid.)
 Passes are batched across classes and timesteps; the model never sees a batch of one
 class at a time unless the batch size asks for it.
+
+An image's decisions are a coroutine (:meth:`DiffusionClassifier.steps`): the stages of
+Algorithms 1 and 2, or the blocks of the sequential strategy (:func:`sequential_steps`,
+testing with :mod:`.sequential`). One image answers its own requests
+(:meth:`DiffusionClassifier.classify`), or several images share every batch
+(:func:`classify_packed`, at the end of this module: it drives the classifier's batch
+machinery, so it lives beside it). What a run returns is in :mod:`.results`.
 """
 
 from __future__ import annotations
@@ -23,16 +30,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..models.base import NoisePredictor
 from .acceleration import Acceleration, pad_rows
 from .batching import AUTO, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
+from .predictor import NoisePredictor
 from .progress import PairLog
+from .results import ImageScores, NonFiniteErrorsError
 from .schedule import Schedule
-from .sequential import SequentialConfig, check_block_count, sequential_steps
+from .sequential import EliminationTest, SequentialConfig, check_block_count, point_blocks
 
-__all__ = ["ScoringConfig", "ImageScores", "DiffusionClassifier", "NonFiniteErrorsError", "check_finite",
-           "draw_noise"]
+__all__ = ["ScoringConfig", "DiffusionClassifier", "check_finite", "draw_noise", "sequential_steps",
+           "classify_packed"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +56,6 @@ def drive(steps: "Steps", evaluate: Callable[[torch.Tensor, torch.Tensor], dict[
             request = steps.send(evaluate(*request))
     except StopIteration as done:
         return done.value
-
-
-class NonFiniteErrorsError(ValueError):
-    """A noise prediction gave a NaN or infinite error: the ranking would be meaningless."""
 
 
 def check_finite(errors: dict[str, np.ndarray], conditions: np.ndarray, timesteps: np.ndarray,
@@ -138,50 +142,6 @@ class ScoringConfig:
         return out
 
 
-@dataclass
-class ImageScores:
-    """Every evaluated pair of one image, in evaluation order, and the outcome.
-
-    Attributes:
-        condition: Condition (class) index of each evaluated pair.
-        grid_index: Grid index of each pair (= its noise index).
-        timestep: Timestep of each pair.
-        stage: Stage in which each pair was evaluated.
-        errors: Objective name -> float32 error of each pair.
-        kept: Classes kept after each stage, best first.
-        prediction: The predicted condition index.
-        passes: Number of noise-predictor inputs evaluated.
-        seconds: Wall time spent classifying the image.
-    """
-
-    condition: np.ndarray
-    grid_index: np.ndarray
-    timestep: np.ndarray
-    stage: np.ndarray
-    errors: dict[str, np.ndarray]
-    kept: list[list[int]]
-    prediction: int
-    passes: int
-    seconds: float = field(default=0.0)
-
-    @classmethod
-    def collect(cls, pieces: dict[str, list[np.ndarray]], errors: dict[str, list[np.ndarray]],
-                grid: Sequence[int], kept: list[list[int]], prediction: int, start: float) -> "ImageScores":
-        """Assemble the per-batch ``condition`` / ``grid_index`` / ``stage`` pieces and errors of one image."""
-        grid_index = np.concatenate(pieces["grid_index"]).astype(np.int32)
-        return cls(
-            condition=np.concatenate(pieces["condition"]).astype(np.int32),
-            grid_index=grid_index,
-            timestep=np.asarray(grid, dtype=np.int32)[grid_index],
-            stage=np.concatenate(pieces["stage"]).astype(np.int16),
-            errors={name: np.concatenate(v).astype(np.float32) for name, v in errors.items()},
-            kept=kept,
-            prediction=prediction,
-            passes=int(len(grid_index)),
-            seconds=time.perf_counter() - start,
-        )
-
-
 Steps = Generator[Request, dict[str, np.ndarray], ImageScores]
 """One image's decisions as a coroutine (:meth:`DiffusionClassifier.steps`)."""
 
@@ -259,9 +219,7 @@ class DiffusionClassifier:
 
     def classify_packed(self, inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
                         logs: Sequence[PairLog] | None = None) -> list[ImageScores]:
-        """:meth:`classify` several inputs at once, batches packed across them (:mod:`.packing`)."""
-        from .packing import classify_packed
-
+        """:meth:`classify` several inputs at once, batches packed across them (:func:`classify_packed`)."""
         return classify_packed(self, inputs, logs)
 
     def _prepare(self, x0: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -279,7 +237,7 @@ class DiffusionClassifier:
         next, receives their errors, and returns the :class:`ImageScores`.
 
         Who evaluates the pairs, and in which batches, is the caller's business
-        (:meth:`classify`: one image; :mod:`.packing`: batches shared by several images).
+        (:meth:`classify`: one image; :func:`classify_packed`: batches shared by several images).
         """
         if self.config.sequential is not None:
             return sequential_steps(self, start)
@@ -425,3 +383,156 @@ class DiffusionClassifier:
         with accel.autocast_context(self.predictor.device):
             return self._predict(accel.inputs(x_t.to(self.predictor.dtype)), t.to(self.predictor.device),
                                  conditions)
+
+
+def sequential_steps(classifier: "DiffusionClassifier", start: float) -> "Steps":
+    """The direct run's decisions: ask for one block's pairs at a time, testing after each
+    (a :meth:`DiffusionClassifier.steps` coroutine; the test is :mod:`.sequential`'s)."""
+    config, schedule = classifier.config, classifier.config.schedule
+    calibration = config.sequential.load_calibration()
+    test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential, calibration)
+    pieces: dict[str, list[np.ndarray]] = {"condition": [], "grid_index": [], "stage": []}
+    errors: dict[str, list[np.ndarray]] = {name: [] for name in config.objectives}
+    kept: list[list[int]] = []
+    for index, block in enumerate(point_blocks(schedule.grid, config.sequential, calibration)):
+        alive = test.survivors
+        cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
+        grid_idx = torch.from_numpy(block).repeat(len(alive))
+        block_errors = yield cond_idx, grid_idx
+        ranked = test.update(block_errors[config.loss].reshape(len(alive), len(block)))
+        for name, values in block_errors.items():
+            errors[name].append(values)
+        pieces["condition"].append(cond_idx.numpy())
+        pieces["grid_index"].append(grid_idx.numpy())
+        pieces["stage"].append(np.full(len(cond_idx), index))
+        kept.append([int(c) for c in ranked])
+        if test.done:
+            break
+    return ImageScores.collect(pieces, errors, schedule.grid, kept, kept[-1][0], start)
+
+
+# --- Batches packed across images: full batches when a stage leaves too few pairs.
+#
+# The first stage of an image fills batches on its own (every class at several grid
+# points), but Algorithm 2's last stages (a few survivors at a few new points) and the
+# sequential strategy's late blocks (one or two survivors at one point) ask for far fewer
+# pairs than a GPU batch holds, so a one-image loop runs the network mostly empty. Here
+# several images advance together: each image's decisions are a coroutine
+# (:meth:`DiffusionClassifier.steps`) that asks for pairs and receives their
+# errors, and every batch is filled with the pending pairs of the images in order. An
+# image's decisions see exactly the errors an unpacked run computes (a pair's error
+# depends on its own input, noise, timestep and class only), so its stored pairs and
+# prediction are the same; only the batches differ.
+
+
+@dataclass
+class _Image:
+    """One image in flight: its input, noise, log, decisions, and the request being filled."""
+
+    x0: torch.Tensor
+    noise: torch.Tensor
+    log: PairLog
+    steps: "Steps"
+    request: "Request | None"
+    offset: int = 0
+    filled: list[dict[str, torch.Tensor]] = field(default_factory=list)
+
+    @property
+    def remaining(self) -> int:
+        return len(self.request[0]) - self.offset
+
+    def answer(self) -> "ImageScores | None":
+        """Send the filled request's errors to the decisions; the result once they are done."""
+        errors = {name: torch.cat([f[name] for f in self.filled]).cpu().numpy() for name in self.filled[0]}
+        self.offset, self.filled = 0, []
+        try:
+            self.request = self.steps.send(errors)
+        except StopIteration as done:
+            self.request = None
+            return done.value
+        return None
+
+
+def classify_packed(classifier: "DiffusionClassifier", inputs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                    logs: Sequence[PairLog] | None = None) -> list["ImageScores"]:
+    """Classify ``inputs`` (``(x0, noise)`` each), batches packed across them.
+
+    Args:
+        classifier: The classifier (its batch size, ``auto`` included, applies per batch).
+        inputs: One ``(x0, noise)`` per image, as :meth:`DiffusionClassifier.classify` takes.
+        logs: One :class:`PairLog` per image (mid-image checkpoints and resumes), or ``None``.
+
+    Returns:
+        One :class:`ImageScores` per input, in order; ``seconds`` is the time from the
+        start of the call to the image's last decision.
+    """
+    start = time.perf_counter()
+    if logs is not None and len(logs) != len(inputs):
+        raise ValueError(f"got {len(logs)} logs for {len(inputs)} inputs")
+    images = []
+    for i, (x0, noise) in enumerate(inputs):
+        x0, noise = classifier._prepare(x0, noise)
+        steps = classifier.steps(start)
+        images.append(_Image(x0, noise, logs[i] if logs is not None else PairLog(), steps, next(steps)))
+    results: list[ImageScores | None] = [None] * len(images)
+    while True:
+        pending = [i for i, image in enumerate(images) if image.request is not None]
+        if not pending:
+            return results
+        first = images[pending[0]]
+        classifier._choose_batch_size(first.x0, first.noise, *first.request)
+        parts, room = [], classifier.batch_size
+        for i in pending:
+            take = min(room, images[i].remaining)
+            parts.append((i, images[i].offset, images[i].offset + take))
+            room -= take
+            if not room:
+                break
+        try:
+            errors = _evaluate_parts(classifier, images, parts)
+        except torch.OutOfMemoryError as exc:
+            classifier._halve_batch_size(exc)
+            continue
+        for (i, _, hi), part_errors in zip(parts, errors):
+            image = images[i]
+            image.filled.append(part_errors)
+            image.offset = hi
+            if image.remaining == 0:
+                try:
+                    results[i] = image.answer()
+                except NonFiniteErrorsError as exc:
+                    exc.input = i  # which input: the caller names the image
+                    raise
+
+
+def _evaluate_parts(classifier: "DiffusionClassifier", images: list[_Image],
+                    parts: list[tuple[int, int, int]]) -> list[dict[str, torch.Tensor]]:
+    """One network batch for the ``(image, lo, hi)`` slices of the images' requests.
+
+    Pairs an image's log holds from a previous attempt are taken from it, not
+    evaluated; each slice is recorded in its image's log.
+    """
+    device = classifier.predictor.device
+    slices, stored, rows = [], [], {"x0": [], "eps": [], "t": [], "cond": []}
+    for i, lo, hi in parts:
+        image = images[i]
+        c, g = image.request[0][lo:hi], image.request[1][lo:hi]
+        k, kept = image.log.take(c, g, device)
+        slices.append((image, c, g, len(c) - k))
+        stored.append(kept)
+        if k < len(c):
+            rest = g[k:]
+            rows["x0"].append(image.x0.expand(len(rest), *image.x0.shape))
+            rows["eps"].append(image.noise[rest.to(image.noise.device)])
+            rows["t"].append(classifier.grid[rest])
+            rows["cond"].append(c[k:])
+    computed = None
+    if rows["t"]:
+        computed = classifier._batch_errors(torch.cat(rows["x0"]), torch.cat(rows["eps"]), torch.cat(rows["t"]),
+                                            torch.cat(rows["cond"]))
+    out, at = [], 0
+    for (image, c, g, n), kept in zip(slices, stored):
+        mine = {name: values[at:at + n] for name, values in computed.items()} if n else None
+        at += n
+        out.append(image.log.record(c, g, kept, mine))
+    return out

@@ -28,8 +28,8 @@ every block of grid points:
 * Scoring stops when one class is left or the grid is exhausted; then the lowest
   mean wins, as in Algorithm 1.
 
-Both the direct run (:func:`sequential_steps`) and the replay on stored one-stage
-errors (:func:`replay_sequential`) feed the same :class:`EliminationTest` with the
+Both the direct run (:func:`.scoring.sequential_steps`) and the replay on stored one-stage
+errors (:func:`.replay.replay_sequential`) feed the same :class:`EliminationTest` with the
 same float32 errors in the same order, so a replay reproduces a direct run exactly.
 Each block is stored as a "stage" of the error store, and the survivors after each
 test (best first) as its ``kept`` list.
@@ -39,19 +39,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .replay import ErrorCube, ReplayResult
-    from .scoring import DiffusionClassifier, Steps
-
 __all__ = ["SequentialConfig", "Calibration", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
-           "point_blocks", "check_block_count", "sequential_steps", "replay_sequential", "cross_fitted_replay"]
+           "point_blocks", "check_block_count"]
 
 # The error store keeps a pair's stage (here: its block) as int8.
 MAX_BLOCKS = 127
@@ -410,88 +405,3 @@ class EliminationTest:
         pooled = np.delete(var, leader).mean()
         pool = self.config.pool
         return np.sqrt(((n - 1) * var + pool * pooled) / (n - 1 + pool) / n)
-
-
-def sequential_steps(classifier: "DiffusionClassifier", start: float) -> "Steps":
-    """The direct run's decisions: ask for one block's pairs at a time, testing after each
-    (a :meth:`~.scoring.DiffusionClassifier.steps` coroutine)."""
-    import torch
-
-    from .scoring import ImageScores
-
-    config, schedule = classifier.config, classifier.config.schedule
-    calibration = config.sequential.load_calibration()
-    test = EliminationTest(classifier.num_classes, len(schedule.grid), config.sequential, calibration)
-    pieces: dict[str, list[np.ndarray]] = {"condition": [], "grid_index": [], "stage": []}
-    errors: dict[str, list[np.ndarray]] = {name: [] for name in config.objectives}
-    kept: list[list[int]] = []
-    for index, block in enumerate(point_blocks(schedule.grid, config.sequential, calibration)):
-        alive = test.survivors
-        cond_idx = torch.from_numpy(alive).repeat_interleave(len(block))
-        grid_idx = torch.from_numpy(block).repeat(len(alive))
-        block_errors = yield cond_idx, grid_idx
-        ranked = test.update(block_errors[config.loss].reshape(len(alive), len(block)))
-        for name, values in block_errors.items():
-            errors[name].append(values)
-        pieces["condition"].append(cond_idx.numpy())
-        pieces["grid_index"].append(grid_idx.numpy())
-        pieces["stage"].append(np.full(len(cond_idx), index))
-        kept.append([int(c) for c in ranked])
-        if test.done:
-            break
-    return ImageScores.collect(pieces, errors, schedule.grid, kept, kept[-1][0], start)
-
-
-def replay_sequential(cube: "ErrorCube", config: SequentialConfig,
-                      calibration: Calibration | None = None) -> "ReplayResult":
-    """The sequential strategy on stored one-stage errors, exactly as a direct run decides.
-
-    ``kept`` holds, per block, ``[images, classes]`` survivors best first, padded
-    with -1 (images stop at different blocks). ``calibration``: ``test: conditional``'s
-    (default: the one ``config.calibration`` names).
-    """
-    from .replay import ReplayResult
-
-    n, c, size = cube.errors.shape
-    calibration = calibration if calibration is not None else config.load_calibration()
-    blocks = point_blocks(cube.timesteps, config, calibration)
-    predictions = np.zeros(n, dtype=np.int64)
-    passes = np.zeros(n, dtype=np.int64)
-    kept = [np.full((n, c), -1, dtype=np.int64) for _ in blocks]
-    for i in range(n):
-        test = EliminationTest(c, size, config, calibration)
-        for b, block in enumerate(blocks):
-            alive = test.survivors
-            passes[i] += len(alive) * len(block)
-            ranked = test.update(cube.errors[i][np.ix_(alive, block)])
-            kept[b][i, :len(ranked)] = ranked
-            if test.done:
-                break
-        predictions[i] = ranked[0]
-    return ReplayResult(predictions, kept, passes)
-
-
-def cross_fitted_replay(cube: "ErrorCube", config: SequentialConfig,
-                        calibration_images: int | None = None) -> "ReplayResult":
-    """``test: conditional`` replayed on a stored one-stage run that comes without a calibration:
-    its images are split into two halves (even and odd rows), and each half is replayed with
-    a :class:`Calibration` fitted on the other half (its first ``calibration_images``
-    images; ``None``: all of them). No image calibrates its own test, and no label is read.
-    """
-    from .replay import ReplayResult
-
-    n = len(cube.errors)
-    if n < 2:
-        raise ValueError(f"cross-fitting needs at least 2 images, got {n}")
-    halves = [np.arange(0, n, 2), np.arange(1, n, 2)]
-    predictions, passes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    kept: list[np.ndarray] = []
-    for rows, other in (halves, halves[::-1]):
-        calibration = Calibration.fit(cube.errors[other[:calibration_images]], timesteps=cube.timesteps)
-        part = replay_sequential(replace(cube, image_ids=cube.image_ids[rows], labels=cube.labels[rows],
-                                         errors=cube.errors[rows]), config, calibration)
-        predictions[rows], passes[rows] = part.predictions, part.passes
-        kept = kept or [np.full((n, cube.num_classes), -1, dtype=np.int64) for _ in part.kept]
-        for whole, block in zip(kept, part.kept):
-            whole[rows] = block
-    return ReplayResult(predictions, kept, passes)

@@ -25,17 +25,13 @@ are those units. VLB alone ranks classes identically in either unit; the sum
 weighs the two terms differently, so Table 5's L2+VLB column depends on the choice.
 
 The same function serves scoring (objectives ``vlb``, ``l2_vlb`` and their ``_bits``
-forms) and training
+forms, registered with the others in :mod:`.objectives`) and training
 (the hybrid loss of :mod:`..models.training`), so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
-
-from .objectives import PairBatch, l2, register_objective
 
 __all__ = ["gaussian_kl", "discretized_gaussian_nll", "learned_log_variance", "vlb_terms"]
 
@@ -118,34 +114,3 @@ def vlb_terms(x0: torch.Tensor, x_t: torch.Tensor, eps: torch.Tensor, v: torch.T
     kl = gaussian_kl(true_mean, s["posterior_log_var"], model_mean, model_log_var).flatten(1).mean(1)
     nll = discretized_gaussian_nll(x0, model_mean, 0.5 * model_log_var).flatten(1).mean(1)
     return torch.where(timesteps.to(device) == 0, nll, kl)
-
-
-def _require_variance(batch: PairBatch) -> torch.Tensor:
-    if batch.variance is None:
-        raise ValueError("the VLB objectives need the model's learned variance, and this batch has none")
-    return batch.variance
-
-
-@register_objective("vlb", needs_variance=True)
-def vlb(batch: PairBatch) -> torch.Tensor:
-    """The variational-bound term with the learned variance, nats per dimension."""
-    return vlb_terms(batch.x0, batch.x_t, batch.eps, _require_variance(batch), batch.timesteps,
-                     batch.alphas_cumprod).float()
-
-
-@register_objective("l2_vlb", needs_variance=True)
-def l2_vlb(batch: PairBatch) -> torch.Tensor:
-    """``l2 + vlb``: the paper's third objective of Table 5 (both per dimension)."""
-    return l2(batch) + vlb(batch)
-
-
-@register_objective("vlb_bits", needs_variance=True)
-def vlb_bits(batch: PairBatch) -> torch.Tensor:
-    """The variational-bound term in bits per dimension (``vlb / log 2``), the authors' unit."""
-    return vlb(batch) / math.log(2.0)
-
-
-@register_objective("l2_vlb_bits", needs_variance=True)
-def l2_vlb_bits(batch: PairBatch) -> torch.Tensor:
-    """``l2 + vlb_bits``: Table 5's L2+VLB as the authors' release computes it (mse + kl in bits)."""
-    return l2(batch) + vlb_bits(batch)

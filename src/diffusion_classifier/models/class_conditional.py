@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .base import NoisePrediction
+from ..engine.predictor import NoisePrediction
 from .diffusers_adapter import DiffusersPredictor
 from .loading import (CheckpointError, load_component, load_scheduler, place_frozen, resolve_checkpoint,
                       weights_sha256)

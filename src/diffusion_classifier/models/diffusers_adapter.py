@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import NoisePredictor
+from ..engine.predictor import NoisePredictor
 from .loading import place_frozen
 
 __all__ = ["DiffusersPredictor"]

@@ -25,52 +25,23 @@ import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
 from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version, file_sha256, verify_sha256
-from ..errors import UserError
+from .prompt_checks import PromptTableError, check_identical_prompts
+from .released_prompts import join_released_table, read_released_table
 
 if TYPE_CHECKING:
     import torch  # imported by the functions that read or build embeddings
 
 __all__ = ["PromptSpec", "PromptTable", "class_prompts", "caption_prompts", "write_prompt_table",
-           "read_prompt_table", "PromptTableError", "check_identical_prompts"]
+           "read_prompt_table"]
 
 CLASS_COLUMNS = ("index", "class_index", "class_name", "template", "prompt")
 CAPTION_COLUMNS = ("index", "example_id", "slot", "template", "prompt")
-
-
-class PromptTableError(UserError, ValueError):
-    """A prompt table is missing, malformed, or does not fit the dataset or model."""
-
-
-def check_identical_prompts(prompts: Sequence[str], labels: Sequence[object], where: str,
-                            allowed: Iterable[Iterable[int]] = (), released: bool = False) -> None:
-    """Refuse two classes with the same prompt: the second could never be predicted.
-
-    Args:
-        prompts: One prompt per class, in class-index order.
-        labels: A name per class for the message.
-        where: What the prompts come from (file or config key), named in the error.
-        allowed: Groups of class indices whose identical prompts are accepted knowingly
-            (the authors' ImageNet table has two such pairs).
-        released: The prompts are a released table's (the fix named differs).
-    """
-    accepted = {frozenset(int(i) for i in group) for group in allowed}
-    seen: dict[str, list[int]] = {}
-    for index, prompt in enumerate(prompts):
-        seen.setdefault(str(prompt).strip().casefold(), []).append(index)
-    for indices in seen.values():
-        if len(indices) > 1 and frozenset(indices) not in accepted:
-            named = ", ".join(f"{i} ({labels[i]!s})" for i in indices)
-            fix = (f"if the run being reproduced had them, list {sorted(indices)} under the dataset's "
-                   "prompt_table.identical_prompts" if released else
-                   "give them distinct names with the dataset's prompt_class_names")
-            raise PromptTableError(f"{where}: classes {named} get the identical prompt {prompts[indices[0]]!r}, so "
-                                   f"only one of them can ever be predicted; {fix}")
 
 
 @dataclass(frozen=True)
@@ -119,8 +90,6 @@ def class_prompts(classes: Sequence[str] | pd.DataFrame, spec: PromptSpec) -> pd
     if not labels:
         raise PromptTableError("the dataset has no classes to build prompts for")
     if spec.table is not None:
-        from .released_prompts import join_released_table, read_released_table
-
         joined = join_released_table(read_released_table(spec.table, spec.identical_prompts), table, spec.table)
         template, prompts = f"released table {Path(spec.table).name}", joined["prompt"].tolist()
     else:

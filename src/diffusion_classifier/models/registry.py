@@ -20,7 +20,7 @@ from .._registry import Registry
 if TYPE_CHECKING:
     import torch
 
-    from .base import NoisePredictor
+    from ..engine.predictor import NoisePredictor
 
 __all__ = ["ConditionSpec", "register_adapter", "load_predictor", "list_adapters", "build_conditioning",
            "adapter_uses_prompts"]

@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from ..artifacts.provenance import file_sha256
-from .prompts import PromptTableError, check_identical_prompts
+from .prompt_checks import PromptTableError, check_identical_prompts
 
 __all__ = ["AUTHORS_PROMPTS_URL", "RELEASED_COLUMNS", "fetch_prompt_table", "read_released_table",
            "join_released_table", "comparable_name"]

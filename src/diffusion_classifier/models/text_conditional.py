@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .base import NoisePrediction
+from ..engine.predictor import NoisePrediction
 from .diffusers_adapter import DiffusersPredictor
 from .loading import (CheckpointError, load_component, load_scheduler, place_frozen, read_weights,
                       resolve_checkpoint, weights_sha256)

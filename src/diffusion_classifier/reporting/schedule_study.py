@@ -345,8 +345,8 @@ def add_sequential_tallies(tallies: dict[str, dict], cube, provenance: dict, spe
 
     Returns the reference schedule's label (``None`` without one).
     """
-    from ..engine.replay import replay_schedule, replay_sequential
-    from ..engine.sequential import CONDITIONAL, cross_fitted_replay
+    from ..engine.replay import cross_fitted_replay, replay_schedule, replay_sequential
+    from ..engine.sequential import CONDITIONAL
     from .stored_runs import stored_schedule
 
     def replay(config):

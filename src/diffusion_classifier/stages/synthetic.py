@@ -22,7 +22,8 @@ from ._registry import stage
 if TYPE_CHECKING:
     import pandas as pd
     import torch
-    from ..specs import FeatureSpec, ZooModelSpec
+    from ..baselines.zoo import ZooModelSpec
+    from ..specs import FeatureSpec
 
 __all__ = ["generate_synthetic", "merge_synthetic", "train_synthetic_classifier", "extract_sd_features",
            "train_feature_classifier", "evaluate_feature_classifier"]
@@ -43,7 +44,7 @@ def _predictor(model: dict, checkpoint: str | Path, device_name: str):
 
 def _classifier_spec(section: dict, where: str, num_classes: int, train_dataset: str, **kwargs) -> ZooModelSpec:
     """The zoo entry of a baseline classifier, its class count and inputs filled in."""
-    from ..specs import ZooModelSpec
+    from ..baselines.zoo import ZooModelSpec
     from ..specs import from_dict
 
     spec = from_dict(ZooModelSpec, {"train_dataset": train_dataset, **section}, where)

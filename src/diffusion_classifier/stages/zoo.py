@@ -13,7 +13,7 @@ __all__ = ["train_zoo_model", "evaluate_zoo_model"]
 @stage("train-zoo-model", threads=True)
 def train_zoo_model(dataset_dir: str | Path, model: dict, model_name: str, output_dir: str | Path) -> Path:
     """Train zoo member ``model_name`` on the train split of a prepared dataset."""
-    from ..specs import ZooModelSpec
+    from ..baselines.zoo import ZooModelSpec
     from ..baselines.zoo_training import train_zoo_classifier
     from ..data import load_dataset
     from ..specs import from_dict
@@ -39,8 +39,7 @@ def evaluate_zoo_model(model: dict, model_name: str, settings: dict, data_root: 
         checkpoint: Trained weights (a model trained here); none: the spec's published weights.
     """
     from ..artifacts import code_version, write_frame, write_json
-    from ..baselines.zoo import load_zoo_model
-    from ..specs import ZooModelSpec
+    from ..baselines.zoo import ZooModelSpec, load_zoo_model
     from ..baselines.zoo_evaluation import class_mapping, evaluate_classifier, summarise
     from ..specs import EvaluationSetting
     from ..data import load_dataset

@@ -1,5 +1,8 @@
 """The one interface the engine sees: a conditional noise predictor.
 
+The engine owns it (adapters in :mod:`diffusion_classifier.models` implement it), so the
+engine imports nothing of the models that plug into it.
+
 A :class:`NoisePredictor` wraps a concrete diffusion model (a diffusers
 class-conditional UNet, a DiT, Stable Diffusion, or a plain function) behind
 ``predict(x_t, timesteps, conditions) -> NoisePrediction``. Conditions are rows of
