@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..runs.inputs import shard_rows
 from ._registry import stage
 from .aggregate import check_one_run
-from .score import score_images, shard_provenance, shard_rows, shard_writer
 
 __all__ = ["score_pairs", "aggregate_pairs"]
 
@@ -46,6 +46,8 @@ def score_pairs(
     from ..engine import DiffusionClassifier
     from ..models import adapter_uses_prompts
     from ..models.prompts import read_prompt_table
+    from ..runs.loop import score_images
+    from ..runs.store import shard_provenance, shard_writer
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
     model_spec = from_dict(ModelSpec, model, "model")
