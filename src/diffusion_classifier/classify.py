@@ -177,7 +177,7 @@ class ZeroShotClassifier:
             target = Path(out) if out is not None else Path(scratch) / "shard"
             path, seconds = score_user_images(source, target, classifier=self.engine, model=asdict(self.model),
                                               transform=self.transform, scoring_spec=self.scoring,
-                                              strategy_spec=self.strategy, progress=progress)
+                                              strategy_spec=self.strategy, progress=progress, scratch=out is None)
             shard = read_shard(path)
         images = shard.images.assign(seconds=shard.images["image_id"].map(seconds))
         return ClassifyResult(self._predictions(images, shard.errors), shard.errors, shard.provenance,

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def score_user_images(source: UserImages, out: str | Path, *, classifier: DiffusionClassifier, model: dict,
                       transform, scoring_spec: ScoringSpec, strategy_spec: StrategySpec,
-                      progress: bool = True) -> tuple[Path, dict[str, float]]:
+                      progress: bool = True, scratch: bool = False) -> tuple[Path, dict[str, float]]:
     """Score every image of ``source`` into the shard ``out``; returns it and each image's seconds.
 
     Args:
@@ -36,6 +36,7 @@ def score_user_images(source: UserImages, out: str | Path, *, classifier: Diffus
         transform: The model's image transform.
         scoring_spec, strategy_spec: Seeds, batch size and checkpoint timing; the strategy.
         progress: Show a progress bar.
+        scratch: ``out`` is a scratch directory the caller removes (nothing to resume from).
     """
     from .loop import score_images
     from .store import shard_provenance, shard_writer
@@ -48,10 +49,14 @@ def score_user_images(source: UserImages, out: str | Path, *, classifier: Diffus
     )
     writer = shard_writer(out, provenance, scoring_spec, checkpoint_every=1)
     rows = source.rows()
-    todo = rows[~rows["image_id"].isin(writer.done)]
-    if len(todo) < len(rows):
-        log.info("continuing %s: %d of %d images already scored", out, len(rows) - len(todo), len(rows))
-    path = score_images(source, todo, writer, lambda row: classifier, predictor=predictor, transform=transform,
-                        scoring_spec=scoring_spec, strategy_spec=strategy_spec, expected_ids=rows["image_id"],
-                        desc="classify", progress=progress)
+    todo = rows[~rows["image_id"].isin(writer.done)]  # the writer has logged what a previous attempt left
+    try:
+        path = score_images(source, todo, writer, lambda row: classifier, predictor=predictor, transform=transform,
+                            scoring_spec=scoring_spec, strategy_spec=strategy_spec, expected_ids=rows["image_id"],
+                            desc="classify", progress=progress)
+    except BaseException:
+        if not scratch:
+            log.warning("%d of %d images are scored and saved in %s.partial; the same call again continues from "
+                        "them", len(writer.done), len(rows), out)
+        raise
     return path, writer.image_seconds
