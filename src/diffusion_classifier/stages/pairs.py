@@ -5,7 +5,7 @@ captions of its example with the same :class:`DiffusionClassifier` as
 classification (the two captions are the conditioning table, a one-stage schedule:
 every caption sees the same timesteps and one fixed noise per timestep). The
 per-pair errors go to the error store, one shard per job, image by image, through
-the classification shards' loop (:func:`.score.score_images`);
+the one scoring loop (:func:`diffusion_classifier.runs.loop.score_images`);
 an image's label is its own caption's slot, so "correct" there means the image
 prefers its own caption. ``aggregate_pairs`` turns the shards into per-example
 text / image / group outcomes and their summary overall and per tag.
