@@ -204,6 +204,21 @@ def test_an_undecodable_image_is_refused_by_name_before_the_model_loads(digits_u
     assert len(err) == 1 and "broken.png" in err[0]
 
 
+@pytest.mark.parametrize("words, says", [
+    (["--class-ids", "2"], "1 class ids for 2 classes"),
+    (["--template", "a {}"], "it takes class ids, not prompts"),
+])
+def test_classes_ids_and_prompts_are_checked_before_the_model_loads(digits_unet, tmp_path, monkeypatch, capsys,
+                                                                    words, says):
+    from diffusion_classifier.specs import ModelSpec
+
+    folder = _digit_folder(tmp_path / "images", n=1)
+    monkeypatch.setattr(ModelSpec, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    argv = [w for w in _classify_argv(digits_unet, folder, tmp_path / "p.csv") if w not in ("--class-ids", "2", "4")]
+    assert main([*argv, *words]) == 2
+    assert says in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("option", ["--checkpoint", "--images", "--classes", "--output"])
 def test_a_missing_required_option_is_one_usage_line_before_any_model_loads(option, tmp_path, monkeypatch, capsys):
     from diffusion_classifier.specs import ModelSpec
