@@ -15,11 +15,18 @@ there is one loop, one shard writer and one provenance record:
   signals checkpoint the images in flight (:mod:`~diffusion_classifier.artifacts.preemption`);
 - :mod:`.shard`: one shard of a prepared dataset, end to end (``score-shard``).
 
-Every module imports torch and the engine inside the functions that need them, so
-importing the package stays as light as the torch-free jobs need.
+The names below load on first use (``lazy_loader``, SPEC 1), and every module imports
+torch and the engine inside the functions that need them, so the torch-free jobs that
+take :func:`shard_rows` (``aggregate-scores``) stay torch-free.
 """
 
-from .inputs import UNKNOWN_LABEL, UserImages, list_images, shard_rows
-from .store import shard_provenance, shard_writer
+import lazy_loader
 
-__all__ = ["UNKNOWN_LABEL", "UserImages", "list_images", "shard_provenance", "shard_rows", "shard_writer"]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["classifier", "inputs", "loop", "shard", "store", "user"],
+    submod_attrs={
+        "inputs": ["UNKNOWN_LABEL", "UserImages", "list_images", "shard_rows"],
+        "store": ["shard_provenance", "shard_writer"],
+    },
+)
