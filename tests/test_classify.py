@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -123,8 +125,12 @@ def test_cli_classifies_with_a_class_conditional_model(digits_unet, tmp_path):
 
 
 def test_bad_input_is_one_clear_line(digits_unet, sd, tmp_path, capsys):
-    assert main(["classify", "--checkpoint", str(digits_unet), "--images", str(tmp_path), "--classes", "a", "b",
-                 "--template", "a {}", "--device", "cpu", "--output", str(tmp_path / "x.csv")]) == 2
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    Image.new("L", (8, 8)).save(tmp_path / "images" / "0.png")
+    assert main(["classify", "--checkpoint", str(digits_unet), "--images", str(tmp_path / "images"), "--classes",
+                 "a", "b", "--template", "a {}", "--device", "cpu", "--output", str(tmp_path / "x.csv")]) == 2
     assert "class-conditional: it takes class ids, not prompts" in capsys.readouterr().err
     assert main(["classify", "--checkpoint", str(sd), "--images", str(tmp_path / "none"), "--classes", "cat", "dog",
                  "--device", "cpu", "--output", str(tmp_path / "x.csv")]) == 2
@@ -132,3 +138,104 @@ def test_bad_input_is_one_clear_line(digits_unet, sd, tmp_path, capsys):
     with pytest.raises(ValueError, match="EVALS"):
         parse_strategy("many")
     assert parse_strategy("25,100:5,1@l1").keep == [5, 1] and parse_strategy("25,100:5,1@l1").loss == "l1"
+
+
+def _digit_folder(where, n=6):
+    from PIL import Image
+
+    where.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(where / f"{i}.png")
+    return where
+
+
+def _classify_argv(checkpoint, folder, out):
+    return ["classify", "--checkpoint", str(checkpoint), "--images", str(folder), "--classes", "two", "four",
+            "--class-ids", "2", "4", "--strategy", "3", "--device", "cpu", "--output", str(out)]
+
+
+def test_a_crash_halfway_keeps_every_scored_image_and_the_rerun_scores_only_the_rest(digits_unet, tmp_path,
+                                                                                      monkeypatch):
+    import pyarrow.parquet as pq
+
+    from diffusion_classifier.engine import DiffusionClassifier
+
+    folder = _digit_folder(tmp_path / "images")
+    reference = tmp_path / "reference.csv"
+    assert main(_classify_argv(digits_unet, folder, reference)) == 0
+
+    original, calls = DiffusionClassifier.classify, []
+
+    def crashes_on_the_fourth_image(self, x0, noise, *log):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("injected crash")
+        return original(self, x0, noise, *log)
+
+    out = tmp_path / "predictions.csv"
+    monkeypatch.setattr(DiffusionClassifier, "classify", crashes_on_the_fourth_image)
+    with pytest.raises(RuntimeError, match="injected crash"):
+        main(_classify_argv(digits_unet, folder, out))
+    assert not out.exists()  # no CSV that looks complete
+    kept = out.with_name(out.name + ".pairs.partial")
+    saved = [i for p in kept.glob("chunk-*.images.parquet") for i in pq.read_table(p).column("image_id").to_pylist()]
+    assert sorted(saved) == ["0.png", "1.png", "2.png"]  # every image scored before the crash is on disk
+
+    calls.clear()
+    monkeypatch.setattr(DiffusionClassifier, "classify", lambda self, x0, noise, *log: calls.append(1) or
+                        original(self, x0, noise, *log))
+    assert main(_classify_argv(digits_unet, folder, out)) == 0
+    assert len(calls) == 3  # only the three images not yet scored
+    mine, theirs = pd.read_csv(out), pd.read_csv(reference)
+    pd.testing.assert_frame_equal(mine.drop(columns="seconds"), theirs.drop(columns="seconds"))
+    # The working store goes once the CSV is written: no partial, lock or hidden copy is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "predictions.csv", "reference.csv"]
+
+
+def test_an_undecodable_image_is_refused_by_name_before_the_model_loads(digits_unet, tmp_path, monkeypatch, capsys):
+    from diffusion_classifier.specs import ModelSpec
+
+    folder = _digit_folder(tmp_path / "images", n=2)
+    (folder / "broken.png").write_bytes(b"not a png")
+    monkeypatch.setattr(ModelSpec, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(_classify_argv(digits_unet, folder, tmp_path / "p.csv")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "broken.png" in err[0]
+
+
+@pytest.mark.parametrize("words, says", [
+    (["--class-ids", "2"], "1 class ids for 2 classes"),
+    (["--template", "a {}"], "it takes class ids, not prompts"),
+])
+def test_classes_ids_and_prompts_are_checked_before_the_model_loads(digits_unet, tmp_path, monkeypatch, capsys,
+                                                                    words, says):
+    from diffusion_classifier.specs import ModelSpec
+
+    folder = _digit_folder(tmp_path / "images", n=1)
+    monkeypatch.setattr(ModelSpec, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    argv = [w for w in _classify_argv(digits_unet, folder, tmp_path / "p.csv") if w not in ("--class-ids", "2", "4")]
+    assert main([*argv, *words]) == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--checkpoint", "--images", "--classes", "--output"])
+def test_a_missing_required_option_is_one_usage_line_before_any_model_loads(option, tmp_path, monkeypatch, capsys):
+    from diffusion_classifier.specs import ModelSpec
+
+    monkeypatch.setattr(ModelSpec, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    given = {"--checkpoint": ["unused"], "--images": [str(tmp_path)], "--classes": ["a", "b"],
+             "--output": [str(tmp_path / "p.csv")]}
+    argv = ["classify"] + [word for flag, words in given.items() if flag != option for word in (flag, *words)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"Missing option '{option}'" in err[0]
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_the_user_api_imports_no_workflow_stage():
+    code = ("import sys, diffusion_classifier.classify; "
+            "print(sorted(m for m in sys.modules if m.startswith('diffusion_classifier.stages')))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"

@@ -91,6 +91,25 @@ def test_a_flag_the_stage_lacks_fails_to_parse():
         _parse(["make-table1", "--sources", "{", "--datasets", "a", "--output-md", "t.md", "--output-csv", "t.csv"])
 
 
+def _words_for(param: click.Option) -> list[str]:
+    """A value that parses for ``param``: a JSON object, a number, or a word, as many as it takes."""
+    types = param.type.types if isinstance(param.type, click.Tuple) else [param.type] * max(param.nargs, 1)
+    return [param.opts[0], *("{}" if t.name == "json" else "1" if t.name in ("integer", "float") else "x"
+                              for t in types)]
+
+
+@pytest.mark.parametrize("name", sorted(load_stages().names()))
+def test_a_missing_required_option_stops_parsing_and_names_it(name):
+    """Left out, each required option is click's usage error naming it, before the stage runs
+    (click 8.3+ takes an explicit default=None as a value: a required option must have none)."""
+    required = [p for p in cli.get_command(click.Context(cli), name).params if p.required]
+    assert _parse([name, *(w for p in required for w in _words_for(p))]).params  # all given: parses
+    for left_out in required:
+        with pytest.raises(click.MissingParameter) as missing:
+            _parse([name, *(w for p in required if p is not left_out for w in _words_for(p))])
+        assert missing.value.param.name == left_out.name
+
+
 def test_lists_are_the_words_after_their_flag():
     flags, options = {"--a"}, {"--a", "--b"}
     assert _greedy(["--a", "x", "y", "--b", "z"], flags, options) == ["--a", "x", "--a", "y", "--b", "z"]

@@ -65,7 +65,8 @@ def _resolve(node: ast.ImportFrom, package: str) -> list[str]:
 
 
 def imported_modules(function, seen: set | None = None) -> set[str]:
-    """Modules ``function`` imports when it runs, following the package's functions it calls by name."""
+    """Modules ``function`` imports when it runs, following the package's functions it calls by name
+    (defined in its module, or imported by the function itself)."""
     seen = set() if seen is None else seen
     if function in seen or not getattr(function, "__module__", "").startswith(PACKAGE):
         return set()
@@ -73,13 +74,20 @@ def imported_modules(function, seen: set | None = None) -> set[str]:
     module = inspect.getmodule(function)
     modules = {module.__name__}
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    local: dict[str, str] = {}  # a name the function imports -> the module it comes from
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             modules.update(_resolve(node, module.__package__))
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), module.__package__) \
+                if node.level else node.module
+            local.update({alias.asname or alias.name: base for alias in node.names})
         elif isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            callee = getattr(module, node.func.id, None)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            name = node.func.id
+            callee = getattr(importlib.import_module(local[name]), name, None) if name in local \
+                else getattr(module, name, None)
             if inspect.isfunction(callee):
                 modules |= imported_modules(callee, seen)
     return modules

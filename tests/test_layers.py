@@ -15,7 +15,6 @@ cycle remains") directly on grimp's graph of modules: it sees a cycle through a 
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import subprocess
@@ -42,19 +41,6 @@ def _graph():
     return grimp.build_graph(PACKAGE, cache_dir=None)
 
 
-PENDING = (f"{PACKAGE}.classify", f"{PACKAGE}.stages.score")
-"""The one import that breaks the contracts today, the user API's import of the CLI layer
-(``shard_provenance``): the scoring run's move to ``runs/`` (issue 21, step 1) removes it. When it
-is gone, delete :data:`PENDING`, the ``xfail`` marker and :func:`test_contracts_hold_but_for_pending`."""
-
-
-@functools.cache
-def _pending() -> bool:
-    return importlib.util.find_spec("grimp") is not None and _graph().direct_import_exists(
-        importer=PENDING[0], imported=PENDING[1])
-
-
-@pytest.mark.xfail(_pending(), strict=True, reason=f"{PENDING[0]} imports {PENDING[1]} until runs/ lands")
 def test_import_contracts_hold() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
@@ -66,28 +52,6 @@ def test_import_contracts_hold() -> None:
     report = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0, f"lint-imports found broken contracts (exit {proc.returncode}):\n{report}"
     assert "Contracts: 2 kept, 0 broken." in report, report
-
-
-@pytest.mark.skipif(not _pending(), reason="the pending import is gone: delete this test")
-def test_contracts_hold_but_for_pending() -> None:
-    """Until runs/ lands: the same contracts, on the graph without :data:`PENDING` only
-    (a broken contract prints lint-imports' report of it)."""
-    from importlinter.api import read_configuration
-    from importlinter.contracts.acyclic_siblings import AcyclicSiblingsContract
-    from importlinter.contracts.layers import LayersContract
-
-    graph = _graph()
-    graph.remove_import(importer=PENDING[0], imported=PENDING[1])
-    config = read_configuration(str(ROOT / "pyproject.toml"))
-    kinds = {kind.type_name: kind for kind in (LayersContract, AcyclicSiblingsContract)}
-    broken = []
-    for options in config["contracts_options"]:
-        contract = kinds[options["type"]](options["name"], config["session_options"], options)
-        check = contract.check(graph, verbose=False)
-        if not check.kept:
-            contract.render_broken_contract(check)
-            broken.append(options["name"])
-    assert not broken, f"broken contracts (report above): {broken}"
 
 
 def test_no_module_imports_itself_through_others() -> None:

@@ -13,40 +13,37 @@ checkpoint (hub id or local directory) and a folder or list of images::
     result.pairs            # every evaluated (image, class, timestep, noise) pair and its error
 
 Everything runs through the pipeline's own parts: the adapter registry loads the
-model and builds the conditioning table, :class:`~diffusion_classifier.engine.DiffusionClassifier`
-scores, and the pairs are written by :class:`~diffusion_classifier.artifacts.ShardWriter`
-in the error-store format of ``results/scores`` (pass ``out=`` to keep the shard).
+model and builds the conditioning table, and the scoring run (:mod:`diffusion_classifier.runs`:
+the pipeline's one loop, shard writer and provenance) scores the images into the error
+store of ``results/scores``. Pass ``out=`` to keep the shard: it is written as the
+images are scored, so a crash or Ctrl-C keeps every image scored so far and the same
+call again scores only the rest.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Iterable, Sequence
 
 import pandas as pd
 from PIL import Image
-from tqdm.auto import tqdm
 
-from .artifacts import ShardWriter, file_sha256, read_shard
+from .artifacts import read_shard
+from .artifacts.io import atomic_path
 from .compositional.scores import pair_scores
-from .engine import DiffusionClassifier, draw_noise
-from .models import ConditionSpec, adapter_uses_prompts, build_conditioning
-from .models.loading import resolve_checkpoint
-from .models.prompts import PromptSpec, class_prompts
 from .config import from_dict
+from .engine import DiffusionClassifier
+from .models import build_conditioning
+from .runs import UNKNOWN_LABEL, UserImages, list_images
+from .runs.classifier import detect_adapter, model_image, user_condition
+from .runs.user import score_user_images
 from .specs import ModelSpec, ScoringSpec, StrategySpec
-from .stages.score import shard_provenance
 
 __all__ = ["ZeroShotClassifier", "ClassifyResult", "parse_strategy", "detect_adapter", "list_images", "model_image",
            "UNKNOWN_LABEL"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-UNKNOWN_LABEL = -1  # the error store's label of an image whose true class is not known
 
 
 def parse_strategy(strategy: str | dict | StrategySpec | None) -> StrategySpec:
@@ -73,53 +70,6 @@ def parse_strategy(strategy: str | dict | StrategySpec | None) -> StrategySpec:
         raise ValueError(f"strategy {strategy!r}: write EVALS[:KEEP][@LOSS] (e.g. '25', '25,100:5,1', "
                          "'25@l1') or a JSON strategy object") from None
     return StrategySpec(evaluations=evals, keep=kept, loss=loss or "l2")
-
-
-def detect_adapter(checkpoint: str | Path) -> str:
-    """``stable_diffusion`` when the checkpoint has a text encoder, else ``class_conditional``."""
-    root = resolve_checkpoint(checkpoint, weights=False)
-    return "stable_diffusion" if (root / "text_encoder").is_dir() else "class_conditional"
-
-
-def model_image(predictor, image: dict | None = None) -> dict:
-    """The input size and channels the loaded model expects (its config, bicubic), overridden by ``image``."""
-    image = dict(image or {})
-    network = getattr(predictor, "unet", None)
-    network = network if network is not None else getattr(predictor, "network", None)
-    config = getattr(network, "config", None)
-    size = getattr(config, "sample_size", None)
-    vae = getattr(predictor, "vae", None)
-    if size is None or config is None:
-        if "size" not in image:
-            raise ValueError(f"cannot tell the input size of {predictor.model_id!r}: give the image size")
-        return {"channels": 3, "resample": "bicubic", **image}
-    size = size[0] if isinstance(size, (list, tuple)) else int(size)
-    if vae is not None:
-        size, channels = size * 2 ** (len(vae.config.block_out_channels) - 1), 3
-    else:
-        channels = int(config.in_channels)
-    return {"size": size, "channels": channels, "resample": "bicubic", **image}
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Every image file under ``folder`` (recursively), in sorted order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder {folder} does not exist")
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise ValueError(f"{folder} holds no images (looked for {', '.join(IMAGE_SUFFIXES)})")
-    return paths
-
-
-def _content_sha256(images: list, ids: list[str], labels: list) -> str:
-    """sha256 over every image's id, label and bytes (file bytes, or a PIL image's pixels and mode)."""
-    digest = hashlib.sha256()
-    for image, image_id, label in zip(images, ids, labels):
-        content = (hashlib.sha256(image.tobytes() + image.mode.encode()).hexdigest()
-                   if isinstance(image, Image.Image) else file_sha256(image))
-        digest.update(f"{image_id}\0{label}\0{content}\n".encode())
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -150,9 +100,10 @@ class ClassifyResult:
         return None if known.empty else float(known["correct"].mean())
 
     def to_csv(self, path: str | Path) -> Path:
+        """Write :attr:`predictions` to ``path`` atomically: the file appears whole or not at all."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.predictions.to_csv(path, index=False)
+        with atomic_path(path) as tmp:
+            self.predictions.to_csv(tmp, index=False)
         return path
 
 
@@ -192,28 +143,10 @@ class ZeroShotClassifier:
             image: ``{"size", "channels", "resample"}``, each by default read off the model.
         """
         classes = [str(c) for c in classes]
-        if not classes:
-            raise ValueError("give at least one class name")
-        if len(set(classes)) != len(classes):
-            raise ValueError(f"class names repeat: {sorted({c for c in classes if classes.count(c) > 1})}")
         adapter = adapter or detect_adapter(checkpoint)
+        condition = user_condition(adapter, classes, template=template, prompts=prompts, class_ids=class_ids)
         predictor = ModelSpec(adapter=adapter, dtype=dtype).load(str(checkpoint), device)
         spec = ModelSpec(adapter=adapter, checkpoint=str(checkpoint), dtype=dtype, image=model_image(predictor, image))
-        if adapter_uses_prompts(adapter):
-            if prompts is None:
-                prompts = class_prompts(classes, PromptSpec(template or "{}"))["prompt"].tolist()
-            elif template is not None:
-                raise ValueError("give a template or explicit prompts, not both")
-            condition = ConditionSpec(class_names=tuple(classes), class_ids=tuple(range(len(classes))),
-                                      prompts=tuple(prompts))
-        else:
-            if template is not None or prompts is not None:
-                raise ValueError(f"adapter {adapter!r} is class-conditional: it takes class ids, not prompts "
-                                 "(drop template/prompts; pass class_ids to map names to the model's ids)")
-            ids = tuple(range(len(classes))) if class_ids is None else tuple(int(i) for i in class_ids)
-            if len(ids) != len(classes):
-                raise ValueError(f"{len(ids)} class ids for {len(classes)} classes: give one id per class")
-            condition = ConditionSpec(class_names=tuple(classes), class_ids=ids)
         conditioning = build_conditioning(adapter, predictor, condition)
         scoring = ScoringSpec(seed=seed, batch_size=batch_size, device=device)
         return cls(predictor, spec, classes, conditioning, parse_strategy(strategy), scoring, condition.prompts)
@@ -224,11 +157,7 @@ class ZeroShotClassifier:
 
     def classify_folder(self, folder: str | Path, **kwargs) -> ClassifyResult:
         """Classify every image under ``folder``; an image in a subfolder named like a class gets that label."""
-        folder = Path(folder)
-        paths = list_images(folder)
-        ids = [p.relative_to(folder).as_posix() for p in paths]
-        labels = [p.parent.name if p.parent != folder and p.parent.name in self.classes else None for p in paths]
-        return self.classify(paths, ids=ids, labels=labels, **kwargs)
+        return self._classify(UserImages.from_folder(folder, self.classes, self.prompts), **kwargs)
 
     def classify(self, images: Iterable[Image.Image | str | Path], *, ids: Sequence[str] | None = None,
                  labels: Sequence[str | None] | None = None, out: str | Path | None = None,
@@ -236,49 +165,23 @@ class ZeroShotClassifier:
         """Classify ``images`` (PIL images or paths); ``out`` keeps the error-store shard there.
 
         ``ids`` name the images (default: the path, or ``image-00000``...); each id
-        seeds the image's noise, so an image gets the same pairs in every run.
+        seeds the image's noise, so an image gets the same pairs in every run. With
+        ``out``, every image is on disk as soon as it is scored (``<out>.partial`` until
+        all are), and a rerun after an interruption scores only the images not yet there.
         """
-        images = list(images)
-        ids = list(ids) if ids is not None else [
-            str(x) if isinstance(x, (str, Path)) else f"image-{i:05d}" for i, x in enumerate(images)]
-        labels = list(labels) if labels is not None else [None] * len(images)
-        if not len(images) == len(ids) == len(labels):
-            raise ValueError(f"{len(images)} images, {len(ids)} ids and {len(labels)} labels: give one of each")
-        if len(set(ids)) != len(ids):
-            raise ValueError("image ids repeat: give every image its own id")
-        unknown = sorted({lab for lab in labels if lab is not None and lab not in self.classes})
-        if unknown:
-            raise ValueError(f"labels {unknown} are not among the classes {self.classes}")
+        return self._classify(UserImages.build(images, self.classes, ids=ids, labels=labels, prompts=self.prompts),
+                              out=out, progress=progress)
+
+    def _classify(self, source: UserImages, out: str | Path | None = None, progress: bool = True) -> ClassifyResult:
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(out) if out is not None else Path(scratch) / "shard"
-            writer = ShardWriter(target, self._provenance(_content_sha256(images, ids, labels)),
-                                 checkpoint_every=self.scoring.checkpoint_every)
-            device, dtype = self.predictor.device, self.predictor.dtype
-            for image, image_id, label in tqdm(list(zip(images, ids, labels)), desc="classify",
-                                               disable=not progress):
-                if image_id in writer.done:
-                    continue
-                pil = image if isinstance(image, Image.Image) else Image.open(image)
-                latent = self.predictor.encode(self.transform(pil).unsqueeze(0).to(device, dtype))[0]
-                seed = self.scoring.noise_seed(image_id, self.strategy)
-                noise = draw_noise(seed, self.config.schedule.num_noise, tuple(latent.shape))
-                scores = self.engine.classify(latent, noise)
-                writer.add(image_id, UNKNOWN_LABEL if label is None else self.classes.index(label), seed, scores)
-            writer.finalize()
-            shard = read_shard(target)
-        images = shard.images.assign(seconds=shard.images["image_id"].map(writer.image_seconds))
+            path, seconds = score_user_images(source, target, classifier=self.engine, model=asdict(self.model),
+                                              transform=self.transform, scoring_spec=self.scoring,
+                                              strategy_spec=self.strategy, progress=progress, scratch=out is None)
+            shard = read_shard(path)
+        images = shard.images.assign(seconds=shard.images["image_id"].map(seconds))
         return ClassifyResult(self._predictions(images, shard.errors), shard.errors, shard.provenance,
                               Path(out) if out is not None else None)
-
-    def _provenance(self, content_sha256: str) -> dict:
-        # The pipeline's shard provenance with a stand-in dataset entry: the images are the user's.
-        dataset = SimpleNamespace(metadata={"name": "user_images", "classes": self.classes, "prompts": self.prompts},
-                                  content_sha256=content_sha256)
-        return shard_provenance(
-            dataset=dataset, split="user", shard=0, num_shards=1, model=asdict(self.model),
-            predictor=self.predictor, config=self.config, scoring_spec=self.scoring, strategy_spec=self.strategy,
-            transform=self.transform, num_classes=len(self.classes), names={"classes": self.classes},
-        )
 
     def _predictions(self, images: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         means = pair_scores(pairs, self.config.loss).assign(mean_error=lambda f: -f["score"])

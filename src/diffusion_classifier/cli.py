@@ -92,9 +92,10 @@ class _Option(click.Option):
         self.greedy = greedy
 
     def process_value(self, ctx: click.Context, value):
-        if self.greedy and value and all(v == _EMPTY for v in value):
+        given = isinstance(value, (tuple, list)) and len(value) > 0  # click's "not given" is a sentinel
+        if self.greedy and given and all(v == _EMPTY for v in value):
             return self.container()  # given with no words: an empty list, even where required
-        if self.greedy and not value and not self.required:
+        if self.greedy and not given and not self.required:
             return self.default  # not given: the stage's own default (None stays None)
         return super().process_value(ctx, value)
 
@@ -106,21 +107,22 @@ def _option(param: inspect.Parameter, hint, help: str) -> click.Option:
     default = None if required else param.default
     hint, _ = _without_none(hint)
     kwargs: dict[str, Any] = {"required": required, "help": help, "show_default": default not in (None, (), [])}
+    if not required:  # a required option gets no default at all: click (8.3+) takes default=None as a value
+        kwargs["default"] = default
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is bool:
-        return _Option([f"{flag}/--no-{flag[2:]}"], default=bool(default), **kwargs)
+        return _Option([f"{flag}/--no-{flag[2:]}"], **{**kwargs, "default": bool(default)})
     if _scalar(hint) is not None:
-        return _Option([flag], type=_scalar(hint), default=default, **kwargs)
+        return _Option([flag], type=_scalar(hint), **kwargs)
     if origin in (list, tuple, Sequence, typing.Sequence) or hint in (list, tuple):
         container = tuple if origin is tuple or hint is tuple else list
         if origin is tuple and args and args[-1] is not Ellipsis:  # fixed length: tuple[str, str]
             if all(_scalar(a) is not None for a in args):
-                return _Option([flag], type=tuple(_scalar(a) for a in args), nargs=len(args), default=default,
-                               container=tuple, **kwargs)
+                return _Option([flag], type=tuple(_scalar(a) for a in args), nargs=len(args), container=tuple,
+                               **kwargs)
         elif args and _scalar(args[0]) is not None:  # list[str], tuple[int, ...]: the words after the flag
-            return _Option([flag], type=_scalar(args[0]), multiple=True, default=default, container=container,
-                           greedy=True, **kwargs)
-    return _Option([flag], type=JSON, default=default, **kwargs)  # dict, list[dict], ...: a JSON value
+            return _Option([flag], type=_scalar(args[0]), multiple=True, container=container, greedy=True, **kwargs)
+    return _Option([flag], type=JSON, **kwargs)  # dict, list[dict], ...: a JSON value
 
 
 def _greedy(args: list[str], flags: set[str], options: set[str]) -> list[str]:
@@ -239,7 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return cli.main(args=argv, prog_name="diffusion-classifier", standalone_mode=False) or 0
-    except click.ClickException as exc:  # a usage error: click's message, status 2
+    except click.UsageError as exc:  # a missing or unknown option: one line naming it, status 2
+        command = exc.ctx.command_path if exc.ctx is not None else "diffusion-classifier"
+        click.echo(f"error: {_one_line(exc.format_message())} (see {command} --help)", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except click.Abort:
@@ -247,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     """The error as one line; a third-party error keeps its type and points at ``--debug``."""
-    if isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.filename and exc.strerror:
+    if isinstance(exc, str):
+        text = exc
+    elif isinstance(exc, OSError) and not isinstance(exc, UserError) and exc.filename and exc.strerror:
         text = f"{exc.strerror}: {exc.filename}"  # permission denied, disk full, ...: names the file
     elif isinstance(exc, UserError) or type(exc) in (ValueError, FileNotFoundError):
         text = str(exc)

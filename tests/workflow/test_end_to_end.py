@@ -95,7 +95,7 @@ def test_cli_reports_bad_input_without_traceback(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "diffusion_classifier.cli", "score-shard", "--dataset-dir", str(tmp_path / "none"),
          "--checkpoint", str(tmp_path), "--model", '{"adapter": "class_conditional"}',
-         "--strategy", '{"evaluations": [4]}', "--output-dir", str(tmp_path / "out")],
+         "--strategy", '{"evaluations": [4]}', "--scoring", "{}", "--output-dir", str(tmp_path / "out")],
         capture_output=True, text=True,
     )
     assert run.returncode == 2

@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..runs.inputs import shard_rows
 from ._registry import stage
-from .score import shard_rows
 
 if TYPE_CHECKING:
     import pandas as pd

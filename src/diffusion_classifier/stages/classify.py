@@ -32,16 +32,32 @@ def classify(checkpoint: str, images: str, classes: list[str], output: str, *, t
         device: ``auto``, ``cpu``, ``cuda``, ...
         batch_size: Noised inputs per forward pass.
         seed: Seed of the noise.
-        output_pairs: Keep every evaluated pair here (an error-store shard).
+        output_pairs: Keep every evaluated pair here (an error-store shard). Without it they
+            are kept in OUTPUT.pairs while scoring and removed once the CSV is written.
+            Either way each image is saved as soon as it is scored, so after a crash or
+            Ctrl-C the same command scores only the images not yet done.
     """
+    import shutil
+
     from ..classify import ZeroShotClassifier
+    from ..runs import UserImages
+
+    # Checked before the model loads (seconds to minutes): the images, the output's place.
+    UserImages.from_folder(images, classes).check()
+    output_path = Path(output)
+    if output_path.is_dir():
+        raise ValueError(f"--output {output} is a folder: give the CSV file to write")
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    store = Path(output_pairs) if output_pairs is not None else output_path.with_name(output_path.name + ".pairs")
 
     image = {"size": image_size} if image_size is not None else None
     clf = ZeroShotClassifier.load(checkpoint, classes, template=template, prompts=prompts, class_ids=class_ids,
                                   adapter=adapter, strategy=strategy, image=image, dtype=dtype, device=device,
                                   seed=seed, batch_size=batch_size)
-    result = clf.classify_folder(images, out=output_pairs)
-    path = result.to_csv(output)
+    result = clf.classify_folder(images, out=store)
+    path = result.to_csv(output)  # atomically, from the finished store
+    if output_pairs is None:
+        shutil.rmtree(store)
     accuracy = result.accuracy
     print(f"{len(result.predictions)} images, {clf.passes_per_image} passes per image -> {path}"
           + (f" (accuracy on labelled images: {100 * accuracy:.1f}%)" if accuracy is not None else ""))

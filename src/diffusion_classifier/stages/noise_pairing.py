@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from ..specs import NoisePairingSpec
 from ._registry import stage
-from .score import candidate_labels, run_conditioning
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,6 +86,7 @@ def figure_noise_pairing(dataset_dir: str | Path, checkpoint: str | Path, model:
     from ..data import load_dataset
     from ..engine import draw_noise, image_seed
     from ..reporting.noise_pairing import normalize_errors, pairing_statistics, plot_noise_pairing
+    from ..runs.classifier import candidate_labels, run_conditioning
     from ..specs import ModelSpec, from_dict
 
     spec = from_dict(NoisePairingSpec, spec, "noise_pairing")

@@ -5,7 +5,7 @@ captions of its example with the same :class:`DiffusionClassifier` as
 classification (the two captions are the conditioning table, a one-stage schedule:
 every caption sees the same timesteps and one fixed noise per timestep). The
 per-pair errors go to the error store, one shard per job, image by image, through
-the classification shards' loop (:func:`.score.score_images`);
+the one scoring loop (:func:`diffusion_classifier.runs.loop.score_images`);
 an image's label is its own caption's slot, so "correct" there means the image
 prefers its own caption. ``aggregate_pairs`` turns the shards into per-example
 text / image / group outcomes and their summary overall and per tag.
@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..runs.inputs import shard_rows
 from ._registry import stage
 from .aggregate import check_one_run
-from .score import score_images, shard_provenance, shard_rows, shard_writer
 
 __all__ = ["score_pairs", "aggregate_pairs"]
 
@@ -46,6 +46,8 @@ def score_pairs(
     from ..engine import DiffusionClassifier
     from ..models import adapter_uses_prompts
     from ..models.prompts import read_prompt_table
+    from ..runs.loop import score_images
+    from ..runs.store import shard_provenance, shard_writer
     from ..specs import ModelSpec, ScoringSpec, StrategySpec, from_dict
 
     model_spec = from_dict(ModelSpec, model, "model")
