@@ -3,12 +3,14 @@
 (:func:`from_dict`, :func:`resolve_device` and :func:`resolve_dtype` are
 :mod:`.config`'s, imported here for the stages that take them from this module.)
 
-The workflow validates the whole config against ``workflow/schemas`` at start; each
-stage then turns its section into a frozen dataclass here, so a misspelt key fails
-with the list of known keys even when a stage is called by hand. A field's default is
-the section's default: the schema's ``default:`` entries restate them for Snakemake
-(which fills them into the config the rules read), and tests/test_config.py checks
-that every one equals its field here.
+These dataclasses, with :class:`WorkflowConfig` at the top, are the one home of every
+key, type, default, range and description of the workflow config:
+``workflow/schemas/config.schema.yaml`` is generated from them
+(:mod:`diffusion_classifier.config_schema`; constraints in the annotations, descriptions in
+the ``Attributes:``). The workflow validates the whole config against it at start
+(Snakemake fills the defaults into the config the rules read); each stage then turns its
+section into a frozen dataclass here, so a misspelt key fails with the list of known keys
+even when a stage is called by hand.
 
 Nested settings that belong to a library keep their dataclass there and are built from
 these sections' dicts: :class:`~.engine.sequential.SequentialConfig`,
@@ -22,13 +24,18 @@ registry with torch import it when called.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from .config import from_dict, resolve_device, resolve_dtype
+from pydantic import Field
+
+from .config import (DTYPES, Name, NonNegative, Positive, from_dict, one_of, optional_key, resolve_device,
+                     resolve_dtype, section, unfilled)
 from .data.transforms import ImageTransform
 from .engine.acceleration import Acceleration
 from .engine.schedule import Schedule
 from .engine.sequential import SequentialConfig
+from .models.released_prompts import AUTHORS_PROMPTS_URL
+from .numerics import MODES
 
 if TYPE_CHECKING:
     from .baselines.zoo import ZooImage
@@ -38,7 +45,9 @@ __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_dev
            "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "AuditSpec", "ZeroShotSpec",
            "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec", "ZooModelSpec",
            "EvaluationSetting", "ShiftSpec", "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec",
-           "RobustnessSpec"]
+           "RobustnessSpec", "ScheduleSpec", "DatasetSpec", "PromptTableSpec", "PromptTablesSpec", "RunSpec",
+           "CalibrationSetSpec", "ExperimentSpec", "BaselinesSpec", "Table1Spec", "SupervisedSpec",
+           "CompositionalSpec", "ContrastiveSpec", "ZooSpec", "WorkflowConfig"]
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -54,11 +63,12 @@ class ModelSpec:
     """
 
     adapter: str
-    image: dict = field(default_factory=lambda: {"size": 16, "channels": 1, "resample": "bilinear"})
+    image: Annotated[dict, section(ImageTransform)] = unfilled(
+        default_factory=lambda: {"size": 16, "channels": 1, "resample": "bilinear"})
     checkpoint: str | None = None
-    dtype: str = "float32"
-    train: dict | None = None
-    train_dataset: str | None = None
+    dtype: Annotated[str, one_of(DTYPES)] = "float32"
+    train: dict | None = optional_key()
+    train_dataset: str | None = optional_key()
 
     @property
     def transform(self) -> ImageTransform:
@@ -77,20 +87,29 @@ class ModelSpec:
 class StrategySpec:
     """One entry of ``strategies:``: an evaluation schedule and its loss.
 
-    ``timesteps`` with ``noises_per_timestep`` replaces the evenly spaced grid by an
-    explicit one, each timestep repeated with that many noises (round-robin order).
-    ``sequential`` (``{block, k, min_points}``) replaces the fixed stages by sequential
-    elimination on the one-stage grid (:mod:`diffusion_classifier.engine.sequential`).
+    Attributes:
+        evaluations: Evaluations per class by the end of each stage (Algorithm 2's TrialList).
+        keep: Classes kept after each stage (KeepList); the last is 1.
+        loss: Objective that ranks the classes.
+        extra_objectives: Further objectives stored per pair from the same passes.
+        timesteps: Explicit grid replacing the evenly spaced one, each timestep repeated with
+            ``noises_per_timestep`` different noises (round-robin order); len x noises must
+            equal the last ``evaluations`` entry.
+        noises_per_timestep: Noise draws per listed timestep (only with ``timesteps``).
+        share_noise_across_images: One noise set for every image (DiT setup) or one per
+            image; overrides ``scoring.share_noise_across_images`` for this strategy when set.
+        sequential: Sequential elimination (beyond the paper) on the one-stage grid of
+            ``evaluations: [N]`` instead of fixed stages (:mod:`diffusion_classifier.engine.sequential`).
     """
 
-    evaluations: list[int]
-    keep: list[int] = field(default_factory=lambda: [1])
-    loss: str = "l2"
+    evaluations: Annotated[list[Positive], Field(min_length=1)]
+    keep: list[Positive] = field(default_factory=lambda: [1])
+    loss: Literal["l2", "l1", "huber"] = "l2"
     extra_objectives: list[str] = field(default_factory=list)
-    timesteps: list[int] = field(default_factory=list)
-    noises_per_timestep: int = 1
+    timesteps: list[NonNegative] = field(default_factory=list)
+    noises_per_timestep: Positive = 1
     share_noise_across_images: bool | None = None
-    sequential: dict | None = None
+    sequential: Annotated[dict, section(SequentialConfig)] | None = optional_key()
 
     def schedule(self, num_train_timesteps: int = 1000) -> Schedule:
         if self.noises_per_timestep < 1:
@@ -140,13 +159,13 @@ class ScoringSpec:
 
     seed: int = 0
     share_noise_across_images: bool = False
-    batch_size: int | str = 256
+    batch_size: Positive | Literal["auto"] = 256
     device: str = "auto"
-    checkpoint_every: int = 50
-    checkpoint_seconds: float = 300.0
-    shards: int = 1
-    pack_images: int = 1
-    acceleration: dict = field(default_factory=dict)
+    checkpoint_every: Positive = 50
+    checkpoint_seconds: Annotated[float, Field(gt=0)] = 300
+    shards: Positive = 1
+    pack_images: Positive = 1
+    acceleration: Annotated[dict, section(Acceleration)] = unfilled(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.pack_images, bool) or not isinstance(self.pack_images, int) or self.pack_images < 1:
@@ -188,13 +207,13 @@ class NoisePairingSpec:
 
     dataset: str
     model: str
-    classes: list[str] = field(default_factory=list)
+    classes: Annotated[list[str], Field(min_length=2, max_length=2)]
     image: str | None = None
-    split: str = "test"
-    noises: int = 4
-    evaluations: int = 1000
+    split: Name = "test"
+    noises: Annotated[int, Field(ge=2)] = 4
+    evaluations: Positive = 1000
     seed: int = 0
-    batch_size: int = 250
+    batch_size: Positive = 250
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -218,10 +237,10 @@ class ScheduleStudySpec:
     """
 
     loss: str = "l2"
-    two_stage_evaluations: list[int] = field(default_factory=list)
-    two_stage_keep: list[int] = field(default_factory=list)
-    schedules: list[dict] = field(default_factory=list)
-    sequential: dict = field(default_factory=dict)
+    two_stage_evaluations: list[Positive] = field(default_factory=list)
+    two_stage_keep: list[Positive] = field(default_factory=list)
+    schedules: list[Annotated[dict, section(ScheduleSpec)]] = field(default_factory=list)
+    sequential: Annotated[dict, section(SequentialStudySpec)] = unfilled(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -241,14 +260,15 @@ class SequentialStudySpec:
             run would score as many extra images at one stage's cost, once.
     """
 
-    k: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
-    block: int = 5
-    min_points: int = 5
-    reference: dict | None = None
-    test: str = "mean"
-    pool: float = 0.0
-    first: list[int] | None = None
-    calibration_images: int | None = 20
+    k: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] = unfilled(
+        default_factory=lambda: [1.0, 2.0, 3.0])
+    block: Positive = 5
+    min_points: Positive = 5
+    reference: Annotated[dict, section(ScheduleSpec)] | None = optional_key()
+    test: Literal["mean", "grid", "conditional"] = "mean"
+    pool: Annotated[float, Field(ge=0)] = 0
+    first: Annotated[list[NonNegative], Field(min_length=2, max_length=2)] | None = optional_key()
+    calibration_images: Annotated[int, Field(ge=2)] | None = 20
 
     def configs(self) -> list[SequentialConfig]:
         return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points, test=self.test,
@@ -287,14 +307,15 @@ class AuditSpec:
         required: Fail instead of reporting n/a when a filter cannot be computed.
     """
 
-    datasets: list[str]
-    split: str = "test"
+    datasets: Annotated[list[str], Field(min_length=1)]
+    split: Name = "test"
     weights_dir: str = "weights/laion_filters"
-    sha256: dict[str, str] = field(default_factory=dict)
+    sha256: dict[str, Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]] = field(default_factory=dict)
     clip_checkpoint: str = "openai"
     clip_cache_dir: str | None = None
-    thresholds: dict[str, float] = field(default_factory=dict)
-    batch_size: int = 32
+    thresholds: Annotated[dict[str, float], section("diffusion_classifier.audit.config:FilterThresholds")] = \
+        unfilled(default_factory=dict)
+    batch_size: Positive = 32
     device: str = "auto"
     required: bool = False
 
@@ -321,9 +342,9 @@ class ZeroShotSpec:
 
     models: list[str]
     datasets: list[str]
-    split: str = "test"
+    split: Name = "test"
     prompt_templates: dict[str, str] = field(default_factory=dict)
-    batch_size: int = 64
+    batch_size: Positive = 64
     device: str = "auto"
 
     def template(self, dataset: str) -> str:
@@ -353,8 +374,8 @@ class WinogroundBaselineSpec:
     """
 
     models: list[str]
-    dataset: str = "winoground"
-    batch_size: int = 16
+    dataset: str
+    batch_size: Positive = 16
     device: str = "auto"
 
 
@@ -381,7 +402,7 @@ class ClipModelSpec:
 
     architecture: str
     pretrained: str
-    label: str = ""
+    label: str = unfilled(default="")
     backend: str = "open_clip"
     checkpoint: str | None = None
     sha256: str | None = None
@@ -424,19 +445,19 @@ class SyntheticSpec:
     """
 
     model: str
-    datasets: tuple[str, ...]
-    classifier: dict = field(default_factory=dict)
-    images_per_class: int = 10
-    steps: int = 50
-    guidance_scale: float = 1.0
+    datasets: Annotated[tuple[str, ...], Field(min_length=1)]
+    classifier: Annotated[dict, section(ZooModelSpec)]
+    images_per_class: Positive = 10
+    steps: Positive = 50
+    guidance_scale: Annotated[float, Field(ge=1)] = 1.0
     negative_prompt: str = ""
     seed: int = 0
-    batch_size: int = 16
-    shards: int = 1
-    size: int | None = None
+    batch_size: Positive = 16
+    shards: Positive = 1
+    size: Positive | None = None
     device: str = "auto"
-    evaluation_split: str = "test"
-    batch_size_eval: int = 256
+    evaluation_split: Name = "test"
+    batch_size_eval: Positive = 256
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))
@@ -476,17 +497,17 @@ class FeatureSpec:
     """
 
     model: str
-    datasets: tuple[str, ...]
-    classifier: dict = field(default_factory=dict)
-    timestep: int = 100
+    datasets: Annotated[tuple[str, ...], Field(min_length=1)]
+    classifier: Annotated[dict, section(ZooModelSpec)]
+    timestep: NonNegative = 100
     prompt: str = ""
     seed: int = 0
-    batch_size: int = 32
-    splits: tuple[str, ...] = ("train", "test")
-    evaluation_split: str = "test"
+    batch_size: Positive = 32
+    splits: tuple[Name, ...] = ("train", "test")
+    evaluation_split: Name = "test"
     device: str = "auto"
-    train_from: dict = field(default_factory=dict)
-    classifier_from: dict = field(default_factory=dict)
+    train_from: dict[str, str] = field(default_factory=dict)
+    classifier_from: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))
@@ -541,14 +562,16 @@ class ZooModelSpec:
     """
 
     architecture: str
-    source: str = "timm"
+    source: Literal["timm", "torchvision"] = "timm"
     pretrained: bool = False
     weights: str | None = None
     kwargs: dict = field(default_factory=dict)
-    num_classes: int = 1000
-    image: dict = field(default_factory=lambda: {"size": 224, "resize": 256})
-    train_dataset: str | None = None
-    train: dict | None = None
+    num_classes: Positive = 1000
+    image: Annotated[dict, section("diffusion_classifier.baselines.zoo:ZooImage")] = unfilled(
+        default_factory=lambda: {"size": 224, "resize": 256})
+    train_dataset: str | None = optional_key()
+    train: Annotated[dict, section("diffusion_classifier.baselines.zoo_training:ZooTrainConfig")] | None = \
+        optional_key()
     paper_name: str | None = None
 
     def __post_init__(self) -> None:
@@ -594,10 +617,10 @@ class EvaluationSetting:
     """
 
     dataset: str
-    split: str = "test"
+    split: Name = "test"
     classes_from: str | None = None
-    border_crop: int = 0
-    batch_size: int = 256
+    border_crop: NonNegative = 0
+    batch_size: Positive = 256
 
 
 @dataclass(frozen=True)
@@ -612,7 +635,7 @@ class ShiftSpec:
     """
 
     base: str
-    split: str = "test"
+    split: Name = "test"
     reference: str | None = None
 
 
@@ -664,9 +687,9 @@ class TrendSpec:
         names: Zoo model -> testbed model name where they differ.
     """
 
-    source: str = "zoo"
+    source: Literal["zoo", "testbed"] = "zoo"
     file: str | None = None
-    names: dict = field(default_factory=dict)
+    names: dict[str, str] = unfilled(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.source not in ("zoo", "testbed"):
@@ -692,13 +715,13 @@ class FitSpec:
 
     id_setting: str
     ood_setting: str
-    title: str = ""
+    title: str = unfilled(default="")
     reference: str | None = None
-    pivot: float | None = None
-    diffusion: list = field(default_factory=list)
+    pivot: Annotated[float, Field(gt=0, lt=1)] | None = None
+    diffusion: list[Annotated[dict, section(DiffusionRowSpec)]] = unfilled(default_factory=list)
     paper_id_column: str | None = None
     paper_ood_column: str | None = None
-    testbed: dict | None = None
+    testbed: Annotated[dict, section(TestbedColumnsSpec)] | None = optional_key()
 
     @property
     def diffusion_rows(self) -> list[DiffusionRowSpec]:
@@ -718,11 +741,11 @@ class RobustnessSpec:
         trend: :class:`TrendSpec` fields (default: the zoo's own trend).
     """
 
-    alpha: float = 0.005
-    boundary_policy: str = "exclude"
-    min_points: int = 2
-    fits: dict = field(default_factory=dict)
-    trend: dict = field(default_factory=dict)
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.005
+    boundary_policy: Literal["exclude", "raise"] = "exclude"
+    min_points: Annotated[int, Field(ge=2)] = 2
+    fits: dict[Name, Annotated[dict, section(FitSpec)]] = unfilled(default_factory=dict)
+    trend: Annotated[dict, section(TrendSpec)] = unfilled(default_factory=dict)
 
     @property
     def trend_spec(self) -> TrendSpec:
@@ -732,3 +755,382 @@ class RobustnessSpec:
         if name not in self.fits:
             raise ValueError(f"robustness.fits has no fit {name!r}; defined: {sorted(self.fits)}")
         return from_dict(FitSpec, self.fits[name], f"robustness.fits.{name}")
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An adaptive schedule on a stored grid: Algorithm 2's TrialList and KeepList.
+
+    Attributes:
+        evaluations: Evaluations per class by the end of each stage (TrialList); the last is the grid size.
+        keep: Classes kept after each stage (KeepList).
+    """
+
+    evaluations: list[Positive]
+    keep: list[Positive] = unfilled(default_factory=lambda: [1])
+
+
+# --- the whole workflow config: the sections the rules read ------------------------------
+# The sections without a stage of their own: the rules expand them into jobs and paths
+# (workflow/rules/common.smk). With the sections above they make up WorkflowConfig, the
+# source of workflow/schemas/config.schema.yaml (diffusion_classifier.config_schema).
+@dataclass(frozen=True)
+class PromptTableSpec:
+    """``datasets.<name>.prompt_table``: the authors' released prompt table of a dataset.
+
+    Fetched by rule fetch_prompt_table from ``prompt_tables.base_url/<file>``, checked against
+    ``sha256``, and used instead of ``prompt_template`` for text-conditional models (classidx =
+    label index; class names must agree up to case and punctuation).
+
+    Attributes:
+        file: File name in the release's prompts/ folder, e.g. pets_prompts.csv.
+        sha256: sha256 of the released file; a download or local copy that differs is refused.
+        identical_prompts: Groups of class indices allowed to share one prompt (the released
+            ImageNet table has two such pairs); any other repeated prompt is a config error.
+    """
+
+    file: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+\.csv$")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    identical_prompts: list[Annotated[list[NonNegative], Field(min_length=2)]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One entry of ``datasets:``: how a dataset is obtained, and its prompts.
+
+    Attributes:
+        source: Name in the dataset registry (``diffusion-classifier list``).
+        options: Keyword options of the registry entry (image size, split seed, ...).
+        prompt_template: Zero-shot prompt of every class for text-conditional models, with one
+            {} for the class name (paper Sec. 5.1: "a photo of a {}." for ImageNet, one per
+            dataset). Needed when an experiment scores this dataset with a text-conditional
+            model; ignored for caption-pair datasets (their captions are the prompts).
+        prompt_class_names: Names put into prompt_template instead of classes.csv's names (same
+            order and count), e.g. CLIP-style cleaned ImageNet names.
+        prompt_table: The authors' released prompt table, used instead of prompt_template.
+    """
+
+    source: str
+    options: dict = field(default_factory=dict)
+    prompt_template: str | None = optional_key()
+    prompt_class_names: list[str] | None = optional_key()
+    prompt_table: PromptTableSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class PromptTablesSpec:
+    """``prompt_tables:``: where rule fetch_prompt_table gets the released prompt tables.
+
+    Attributes:
+        base_url: Folder URL (https:// or file://) holding the tables: the authors' release at
+            the pinned commit, or a local mirror for offline runs.
+        dir: Download cache; a file <dir>/<file> with the right sha256 is used without any
+            network access (how an offline machine, or a test, provides a table).
+    """
+
+    base_url: str = unfilled(default=AUTHORS_PROMPTS_URL)
+    dir: str = "data/raw/prompts"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A scoring run named by its dataset, model and strategy (one of ``experiments``).
+
+    Attributes:
+        dataset: Dataset of the run.
+        model: Model of the run.
+        strategy: Strategy of the run.
+    """
+
+    dataset: str
+    model: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class CalibrationSetSpec:
+    """``experiments[].calibration``: the calibration set of a sequential strategy with test conditional.
+
+    Rules score_calibration and fit_calibration score the first ``images`` images of another
+    ``split`` of the dataset at one stage on the strategy's grid.
+
+    Attributes:
+        split: Split the calibration images come from (not the experiment's).
+        images: Calibration images.
+    """
+
+    split: Name
+    images: Annotated[int, Field(ge=2)]
+
+
+@dataclass(frozen=True)
+class ExperimentSpec(RunSpec):
+    """One entry of ``experiments:``: a scoring run of a dataset, a model and a strategy defined above.
+
+    Attributes:
+        split: Split of the dataset to classify.
+        calibration: The calibration set of a sequential strategy with test conditional.
+        opt_in: Scored only when an analysis reads it, its summary is named as a target, or
+            ``snakemake opt_in`` builds every opt-in run; not a target of ``rule all`` nor a row
+            of the classification, runtime and zero-shot tables.
+    """
+
+    split: Name = "test"
+    calibration: CalibrationSetSpec | None = optional_key()
+    opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class BaselinesSpec:
+    """``baselines:``: CLIP-style baselines (Tables 1 and 3) and Table 1's SD baselines.
+
+    Attributes:
+        clip_models: Image-text models by name.
+        zero_shot: CLIP zero-shot classification with the Diffusion Classifier's prompts.
+        winoground: CLIP similarities on Winoground (text, image and group scores).
+        synthetic: Table 1 "Synthetic SD Data": images generated from the class prompts train
+            a classifier tested on the real split.
+        features: Table 1 "SD Features": a classifier on UNet mid-block maps at t=100.
+    """
+
+    clip_models: dict[Name, ClipModelSpec] = unfilled(default_factory=dict)
+    zero_shot: ZeroShotSpec | None = optional_key()
+    winoground: WinogroundBaselineSpec | None = optional_key()
+    synthetic: SyntheticSpec | None = optional_key()
+    features: FeatureSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class Table1Cell:
+    """The experiment whose summary fills a Diffusion Classifier cell of Table 1.
+
+    Attributes:
+        model: Model name of the experiment.
+        strategy: Strategy name of the experiment.
+    """
+
+    model: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Table1Spec:
+    """``table1:``: paper Table 1 (zero-shot accuracy per method and dataset).
+
+    Attributes:
+        datasets: Columns, in order.
+        diffusion_classifier: Dataset -> the experiment whose summary fills its Diffusion
+            Classifier cell.
+    """
+
+    datasets: Annotated[list[str], Field(min_length=1)]
+    diffusion_classifier: dict[str, Table1Cell] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimestepStudySpec:
+    """``supervised.timesteps``: Figures 3 and 4 (paper Sec. 4.1) from two stored runs.
+
+    Attributes:
+        dataset: Dataset of both runs.
+        model: Model of both runs.
+        even: One-stage strategy on the evenly spaced grid (Figure 3 and "Even N").
+        repeats: One-stage strategy with explicit repeated timesteps (Figure 4's fixed sets).
+        sets: Figure 4's fixed-set strategies, name -> timesteps (each on the repeats grid).
+        loss: Objective that ranks classes.
+    """
+
+    dataset: str
+    model: str
+    even: str
+    repeats: str
+    sets: dict[str, Annotated[list[NonNegative], Field(min_length=1)]]
+    loss: str = "l2"
+
+
+@dataclass(frozen=True)
+class PaperColumnSpec:
+    """The column of the paper's Table 5 shown beside a run.
+
+    Attributes:
+        resolution: DiT-XL/2 resolution.
+        dataset: Paper column.
+    """
+
+    resolution: Literal[256, 512] | None = optional_key()
+    dataset: Literal["ImageNet", "ImageNetV2", "ImageNet-A", "ObjectNet"] | None = optional_key()
+
+
+@dataclass(frozen=True)
+class ObjectiveRunSpec(RunSpec):
+    """A one-stage run of a learned-variance model that stores every objective of Table 5.
+
+    Attributes:
+        paper: Column of the paper's Table 5 shown beside this run.
+    """
+
+    paper: PaperColumnSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class ObjectivesSpec:
+    """``supervised.objectives``: Table 5 (paper Sec. 6.3.3).
+
+    Attributes:
+        runs: One-stage runs of a learned-variance model.
+        objectives: Objective columns, each stored by every run (loss or extra_objectives).
+    """
+
+    runs: Annotated[list[ObjectiveRunSpec], Field(min_length=1)]
+    objectives: list[str] = field(default_factory=lambda: ["l2", "vlb", "l2_vlb"])
+
+
+@dataclass(frozen=True)
+class SchedulesSpec(RunSpec):
+    """``supervised.schedules``: the passes-vs-accuracy study of adaptive schedules replayed
+    from one one-stage run (``strategy``).
+
+    Attributes:
+        direct: Adaptive strategies scored directly on the same grid, compared with their replay.
+        sequential_runs: Further one-stage runs (each in experiments) on which
+            study.sequential's curve is replayed beside this one.
+        study: Which schedules are replayed.
+    """
+
+    direct: list[str] = field(default_factory=list)
+    sequential_runs: list[RunSpec] = field(default_factory=list)
+    study: ScheduleStudySpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class SupervisedSpec:
+    """``supervised:``: analyses of stored per-pair errors (no rescoring).
+
+    Figures 3-4, Table 5 and the passes-vs-accuracy study; every run named here must be
+    listed in experiments.
+
+    Attributes:
+        timesteps: Figures 3 and 4 (paper Sec. 4.1).
+        objectives: Table 5 (paper Sec. 6.3.3).
+        schedules: The passes-vs-accuracy study.
+    """
+
+    timesteps: TimestepStudySpec | None = optional_key()
+    objectives: ObjectivesSpec | None = optional_key()
+    schedules: SchedulesSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    """``zoo:``: the discriminative zoo of the robustness study (paper Sec. 6.3.1) and where it is evaluated.
+
+    Attributes:
+        members: Zoo models that enter the fits; default every model defined.
+        settings: Evaluation settings by name (dataset, split, class restriction).
+        models: Zoo classifiers by name.
+    """
+
+    members: list[str] | None = optional_key()
+    settings: dict[Name, EvaluationSetting] = unfilled(default_factory=dict)
+    models: dict[Name, ZooModelSpec] = unfilled(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompositionalSpec(RunSpec):
+    """One entry of ``compositional:``: a Winoground-style run (paper Table 3).
+
+    A caption-pair dataset (examples.csv), a text-conditional model and a one-stage strategy
+    (the paper: all 1000 timesteps, l2); each image is scored against its example's two captions.
+
+    Attributes:
+        split: Split whose examples are scored.
+        group_by: Example fields the scores are broken down by besides the overall score.
+    """
+
+    split: Name = "test"
+    group_by: list[str] = field(default_factory=lambda: ["collapsed_tag"])
+
+
+@dataclass(frozen=True)
+class ContrastiveSpec:
+    """``contrastive:``: the contrastive (CLIP-analogue) baseline of the compositional table.
+
+    Trained on the captioned corpus of a caption-pair dataset and scored on its examples like
+    the compositional runs (rule evaluate_contrastive).
+
+    Attributes:
+        dataset: A caption-pair dataset with a captions.csv corpus (digit_captions).
+        split: Split whose examples are scored.
+        group_by: Example fields the scores are broken down by besides the overall score.
+        train: Training settings (baselines.contrastive.ContrastiveConfig: steps, batch_size, ...).
+    """
+
+    dataset: str
+    split: str = "test"
+    group_by: list[str] = field(default_factory=lambda: ["collapsed_tag"])
+    train: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    """Configuration of the Diffusion Classifier reproduction.
+
+    The same keys serve the embedded default (config/mini.yaml) and the paper-scale run
+    (config/paper.yaml); the workflow validates a config against the schema generated from
+    this class (:mod:`diffusion_classifier.config_schema`) before it builds a job.
+
+    Attributes:
+        datasets: Datasets by name; each says how it is obtained.
+        models: Diffusion models by name.
+        strategies: Evaluation schedules by name (Algorithm 2's TrialList / KeepList and loss).
+        experiments: The scoring runs; each names a dataset, a model and a strategy defined above.
+        results: Directory every rule writes under. Any path (spaces included: every rule
+            quotes it) except braces, which Snakemake reads as wildcards, and control characters.
+        threads: Threads of each torch job (torch jobs never share cores). With portable
+            numerics the bytes of a result depend on it: keep it fixed to regenerate a run exactly.
+        numerics: CPU numerics of every job (:mod:`diffusion_classifier.numerics`). portable:
+            every library capped at AVX2, MKL's reproducible branch, deterministic algorithms,
+            fixed forward shapes, so any x86-64 machine with AVX2 computes the same bytes;
+            native: each library's fastest kernels for this CPU (the same bytes only on the same
+            kind of machine). Recorded in every artifact's provenance and in the scoring run keys.
+        prompt_tables: Where rule fetch_prompt_table gets the released prompt tables.
+        scoring: Settings shared by every scoring job.
+        audit: LAION-filter audit of SD 2.0's training filters on test sets (paper Table 2).
+        baselines: CLIP-style baselines (Table 1's zero-shot rows, Table 3's Winoground rows)
+            and Table 1's SD baselines.
+        table1: Paper Table 1 (zero-shot accuracy per method and dataset).
+        table3: Paper Table 3 (Winoground text score by swap type): the compositional run
+            (grouped by collapsed_tag) whose summary fills the Diffusion Classifier row; the
+            CLIP rows are baselines.winoground.models.
+        noise_pairing: Paper Figure 2 (Sec. 3.3): one image's error at every t for fixed
+            noises and two classes.
+        supervised: Analyses of stored per-pair errors: Figures 3-4, Table 5, the
+            passes-vs-accuracy study.
+        zoo: The discriminative zoo of the robustness study (paper Sec. 6.3.1).
+        shifts: Datasets derived from a prepared dataset by rule build_shift (each also
+            listed in datasets).
+        robustness: Effective-robustness fits (Taori et al. 2020; paper Fig. 6).
+        compositional: Winoground-style runs (paper Table 3).
+        contrastive: The contrastive baseline of the compositional table.
+    """
+
+    datasets: Annotated[dict[Name, DatasetSpec], Field(min_length=1)]
+    models: Annotated[dict[Name, ModelSpec], Field(min_length=1)]
+    strategies: Annotated[dict[Name, StrategySpec], Field(min_length=1)]
+    experiments: Annotated[list[ExperimentSpec], Field(min_length=1)]
+    results: Annotated[str, Field(pattern=r"^[^{}\n\r\t\x00]+$")] = "results"
+    threads: Positive = 2
+    numerics: Annotated[str, one_of(MODES)] = MODES[0]
+    prompt_tables: PromptTablesSpec | None = optional_key()
+    scoring: ScoringSpec | None = optional_key()
+    audit: AuditSpec | None = optional_key()
+    baselines: BaselinesSpec | None = optional_key()
+    table1: Table1Spec | None = optional_key()
+    table3: RunSpec | None = optional_key()
+    noise_pairing: NoisePairingSpec | None = optional_key()
+    supervised: SupervisedSpec | None = optional_key()
+    zoo: ZooSpec | None = optional_key()
+    shifts: dict[Name, ShiftSpec] | None = optional_key()
+    robustness: RobustnessSpec | None = optional_key()
+    compositional: list[CompositionalSpec] = field(default_factory=list)
+    contrastive: ContrastiveSpec | None = optional_key()

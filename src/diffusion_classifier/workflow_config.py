@@ -1,7 +1,7 @@
 """Checks on a whole workflow config that a JSON schema cannot express.
 
-The schema (workflow/schemas/config.schema.yaml) catches misspelt keys and wrong
-types; this catches dangling references (an experiment naming a model that is not
+The schema (workflow/schemas/config.schema.yaml, generated from
+:class:`~.specs.WorkflowConfig`) catches misspelt keys and wrong types; this catches dangling references (an experiment naming a model that is not
 defined, a model neither trained nor loaded) and unknown registry names, before any
 job starts.
 """

@@ -14,7 +14,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable, Literal
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from PIL import Image
 from ..data.images import convert_image
 from ..errors import UserError
 from ..data.transforms import _RESAMPLING
-from ..config import from_dict
+from ..config import NonNegative, Positive, from_dict, one_of, unfilled
 from ..specs import ZooModelSpec
 
 __all__ = [
@@ -64,13 +64,13 @@ class ZooImage:
             2-pixel border, following the robustness testbed).
     """
 
-    size: int
-    resize: int | None = None
-    channels: int = 3
-    resample: str = "bilinear"
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
-    border_crop: int = 0
+    size: Positive
+    resize: Positive | None = None
+    channels: Literal[1, 3] = 3
+    resample: Annotated[str, one_of(_RESAMPLING)] = "bilinear"
+    mean: tuple[float, ...] = unfilled(default=(0.485, 0.456, 0.406))
+    std: tuple[float, ...] = unfilled(default=(0.229, 0.224, 0.225))
+    border_crop: NonNegative = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))

@@ -42,9 +42,12 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
+from pydantic import Field
+
+from ..config import NonNegative, Positive, one_of, optional_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from .replay import ErrorCube, ReplayResult
@@ -89,13 +92,13 @@ class SequentialConfig:
             :func:`cross_fitted_replay`).
     """
 
-    block: int = 5
-    k: float = 3.0
-    min_points: int = 5
-    test: str = "mean"
-    pool: float = 0.0
-    first: tuple[int, int] | None = None
-    calibration: str | None = None
+    block: Positive = 5
+    k: Annotated[float, Field(gt=0)] = 3.0
+    min_points: Positive = 5
+    test: Annotated[str, one_of(lambda: [*ELIMINATION_TESTS, CONDITIONAL])] = "mean"
+    pool: Annotated[float, Field(ge=0)] = 0
+    first: tuple[NonNegative, NonNegative] | None = optional_key()
+    calibration: str | None = optional_key()
 
     def __post_init__(self) -> None:
         if self.block < 1:
