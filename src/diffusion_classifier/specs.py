@@ -30,8 +30,10 @@ from pydantic import Field
 
 from .config import (DTYPES, Name, NonNegative, Positive, from_dict, one_of, optional_key, resolve_device,
                      resolve_dtype, section, unfilled)
+from .audit.config import AuditConfig
 from .data.transforms import ImageTransform
 from .engine.acceleration import Acceleration
+from .engine.batching import AUTO, BATCH_SIZE
 from .engine.schedule import Schedule
 from .engine.sequential import SequentialConfig
 from .models.released_prompts import AUTHORS_PROMPTS_URL
@@ -159,7 +161,7 @@ class ScoringSpec:
 
     seed: int = 0
     share_noise_across_images: bool = False
-    batch_size: Positive | Literal["auto"] = 256
+    batch_size: Positive | Annotated[str, one_of([AUTO])] = BATCH_SIZE
     device: str = "auto"
     checkpoint_every: Positive = 50
     checkpoint_seconds: Annotated[float, Field(gt=0)] = 300
@@ -315,14 +317,12 @@ class AuditSpec:
     clip_cache_dir: str | None = None
     thresholds: Annotated[dict[str, float], section("diffusion_classifier.audit.config:FilterThresholds")] = \
         unfilled(default_factory=dict)
-    batch_size: Positive = 32
+    batch_size: Positive = AuditConfig.batch_size
     device: str = "auto"
     required: bool = False
 
-    def audit_config(self) -> "AuditConfig":  # noqa: F821 - imported lazily below
+    def audit_config(self) -> AuditConfig:
         """The audit library's frozen config with these thresholds."""
-        from .audit import AuditConfig
-
         return from_dict(AuditConfig, {**self.thresholds, "batch_size": self.batch_size}, "audit.thresholds")
 
 

@@ -15,7 +15,7 @@ rule figures_timesteps:
         fig4_png=report(f"{FIG4}.png", caption="../report/timesteps.rst", category="Figures"),
         fig4_csv=f"{FIG4}.csv",
     params:
-        loss=TIMESTEPS.get("loss", "l2"),
+        loss=lambda w: TIMESTEPS["loss"],
         sets=lambda w: as_json(TIMESTEPS["sets"]),
         names=lambda w: as_json({"dataset": TIMESTEPS["dataset"], "model": TIMESTEPS["model"]}),
     log:
@@ -40,7 +40,7 @@ rule table_objectives:
         csv=f"{TABLE5}.csv",
     params:
         runs=lambda w: as_json(objective_runs()),
-        objectives=lambda w: SUPERVISED["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"]),
+        objectives=lambda w: SUPERVISED["objectives"]["objectives"],
     log:
         f"{RESULTS}/logs/table_objectives/table_objectives.log",
     benchmark:

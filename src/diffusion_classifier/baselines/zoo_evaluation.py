@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ..config import from_dict
 from ..data.manifest import DatasetError, PreparedDataset
 from ..data.shifts import ReferenceModel
-from ..specs import ZooModelSpec
+from ..specs import EvaluationSetting, ZooModelSpec
 from .zoo import ZooImage, load_zoo_model
 
 __all__ = ["ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
@@ -107,7 +107,8 @@ def predict_logits(model: torch.nn.Module, images: Sequence, transform: ZooImage
 
 
 def evaluate_classifier(model: torch.nn.Module, dataset: PreparedDataset, transform: ZooImage,
-                        mapping: ClassMapping, split: str, batch_size: int = 256) -> pd.DataFrame:
+                        mapping: ClassMapping, split: str,
+                        batch_size: int = EvaluationSetting.batch_size) -> pd.DataFrame:
     """Per-image predictions of ``model`` on a split, restricted to the mapping's candidates.
 
     Returns:

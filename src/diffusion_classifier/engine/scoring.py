@@ -25,7 +25,7 @@ import torch
 
 from ..models.base import NoisePredictor
 from .acceleration import Acceleration, pad_rows
-from .batching import AUTO, AutoBatch, check_batch_size
+from .batching import AUTO, BATCH_SIZE, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .progress import PairLog
 from .schedule import Schedule
@@ -98,7 +98,7 @@ class ScoringConfig:
     schedule: Schedule
     loss: str = "l2"
     extra_objectives: tuple[str, ...] = ()
-    batch_size: int | str = 256
+    batch_size: int | str = BATCH_SIZE
     sequential: SequentialConfig | None = None
     acceleration: Acceleration = Acceleration()
     forward_rows: int | None = None
