@@ -17,8 +17,8 @@ from .config import ConfigError, from_dict
 from .engine.sequential import CONDITIONAL
 from .models.registry import adapter_uses_prompts, list_adapters
 from .models.released_prompts import AUTHORS_PROMPTS_URL
-from .specs import (ClipModelSpec, FeatureSpec, SequentialStudySpec, StrategySpec, SyntheticSpec, TestbedColumnsSpec,
-                    TrendSpec, ZeroShotSpec)
+from .specs import (ClipModelSpec, CompositionalSpec, ExperimentSpec, FeatureSpec, ObjectivesSpec, SchedulesSpec,
+                    SequentialStudySpec, StrategySpec, SyntheticSpec, TestbedColumnsSpec, TrendSpec, ZeroShotSpec)
 
 __all__ = ["check_config", "check_names", "check_references", "ConfigError", "REFERENCES", "Reference",
            "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES"]
@@ -240,7 +240,7 @@ def _check_calibration(run: dict[str, Any], config: dict[str, Any], where: str) 
     if calibration and sequential.get("calibration"):
         raise ConfigError(f"{where}.calibration: strategy {run['strategy']!r} already names a calibration file; "
                           "keep one of the two")
-    if calibration and calibration["split"] == run.get("split", "test"):
+    if calibration and calibration["split"] == from_dict(ExperimentSpec, run, where).split:
         raise ConfigError(f"{where}.calibration.split {calibration['split']!r} is the split the experiment "
                           "classifies: calibrate on other images (e.g. split: train)")
     if conditional and not calibration and not sequential.get("calibration"):
@@ -296,19 +296,22 @@ def _check_supervised(config: dict[str, Any]) -> None:
         s = section["timesteps"]
         for key in ("even", "repeats"):
             scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
-    for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
+    objectives = from_dict(ObjectivesSpec, section["objectives"], "supervised.objectives") \
+        if "objectives" in section else ObjectivesSpec(runs=[])
+    for i, run in enumerate(objectives.runs):
         scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
         stored = set(_stored_objectives(from_dict(StrategySpec, config["strategies"][run["strategy"]],
                                                   f"strategies.{run['strategy']}")))
-        missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
+        missing = sorted(set(objectives.objectives) - stored)
         if missing:
             raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
                               f"{missing}; add them to its extra_objectives")
     if "schedules" in section:
         s = section["schedules"]
-        for strategy in [s["strategy"], *s.get("direct", [])]:
-            scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
-        for i, run in enumerate(s.get("sequential_runs", [])):
+        schedules = from_dict(SchedulesSpec, s, "supervised.schedules")
+        for strategy in [schedules.strategy, *schedules.direct]:
+            scored_run(schedules.dataset, schedules.model, strategy, "supervised.schedules")
+        for i, run in enumerate(schedules.sequential_runs):
             scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
         sequential = (s.get("study") or {}).get("sequential")
         if sequential:
@@ -426,7 +429,7 @@ def _check_table3(config: dict[str, Any]) -> None:
     runs = [r for r in config.get("compositional", []) if (r["dataset"], r["model"], r["strategy"]) == key]
     if not runs:
         raise ConfigError(f"table3: {'/'.join(key)} is not a compositional run; add it to compositional")
-    if "collapsed_tag" not in runs[0].get("group_by", ["collapsed_tag"]):
+    if "collapsed_tag" not in from_dict(CompositionalSpec, runs[0], "compositional").group_by:
         raise ConfigError("table3: its compositional run must group by collapsed_tag (Table 3's columns); "
                           "add collapsed_tag to its group_by")
 
