@@ -125,7 +125,8 @@ class _Generator(GenerateJsonSchema):
                     description = f"{description} (default {_json(default)!r}: applied by the stage, not filled in)"
             if description:
                 prop["description"] = description.strip()
-        return out
+        order = ["type", "description", "properties", "required", "additionalProperties"]
+        return {**{k: out[k] for k in order if k in out}, **{k: v for k, v in out.items() if k not in order}}
 
 
 def _tidy(node: Any) -> Any:
@@ -151,9 +152,33 @@ def generate() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Block style for sections, flow style for the short leaves (``{type: integer, minimum: 1}``)."""
+
+
+def _is_leaf(value: Any) -> bool:
+    scalar = (str, int, float, bool, type(None))
+    if isinstance(value, list):
+        return all(isinstance(v, scalar) or (isinstance(v, dict) and _is_leaf(v)) for v in value)
+    return isinstance(value, dict) and all(isinstance(v, scalar) or (isinstance(v, list) and _is_leaf(v))
+                                           for v in value.values()) and len(str(value)) <= 100
+
+
+def _represent_dict(dumper: yaml.SafeDumper, value: dict) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", value.items(), flow_style=_is_leaf(value))
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list) -> yaml.Node:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=_is_leaf(value))
+
+
+_Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(list, _represent_list)
+
+
 def render() -> str:
     """The schema as the committed YAML file."""
-    return HEADER + yaml.safe_dump(generate(), sort_keys=False, width=100, allow_unicode=True)
+    return HEADER + yaml.dump(generate(), Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
 
 
 if __name__ == "__main__":
