@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -167,7 +167,8 @@ class SequentialConfig:
         return None if self.calibration is None else _read_calibration(str(self.calibration))
 
 
-_DEFAULTS = {"test": "mean", "pool": 0.0, "first": None, "calibration": None}
+#: The options a run key leaves out at their default (added after the first runs were keyed).
+_DEFAULTS = {f.name: f.default for f in fields(SequentialConfig) if f.name in ("test", "pool", "first", "calibration")}
 
 
 @lru_cache(maxsize=8)
