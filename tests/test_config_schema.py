@@ -5,7 +5,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import yaml
 from snakemake.utils import validate
 
 from diffusion_classifier import config_schema

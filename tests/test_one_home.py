@@ -71,7 +71,7 @@ KNOWN = {
     "audit.batch_size": (32, "audit/config.py:AuditConfig.batch_size", ["specs.py:AuditSpec.batch_size"]),
     "zoo.settings.*.batch_size": (256, "specs.py:EvaluationSetting.batch_size", [
         "baselines/zoo_evaluation.py:evaluate_classifier(batch_size)"]),
-    "prompt_tables.dir": ("data/raw/prompts", "specs.py:PromptTablesSpec.dir", []),
+    "prompt_tables.dir": ("data/raw/prompts", "workflow_config.py:PromptTablesSpec.dir", []),
 }
 
 

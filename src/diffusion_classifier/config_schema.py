@@ -2,7 +2,7 @@
 
 ``python -m diffusion_classifier.config_schema > workflow/schemas/config.schema.yaml``
 writes it; tests/test_config_schema.py checks that the committed file is this output. The
-dataclasses (:class:`~.specs.WorkflowConfig` and the sections it holds) are the one home of
+dataclasses (:class:`~.workflow_config.WorkflowConfig` and the sections it holds) are the one home of
 every key, type, default, range and description: pydantic's JSON-schema generator reads their
 annotations (constraints from :mod:`.config`'s vocabulary), and this module adds
 
@@ -26,7 +26,8 @@ from pydantic.json_schema import GenerateJsonSchema
 
 __all__ = ["generate", "render", "field_docs"]
 
-HEADER = ("# Generated from the config dataclasses (diffusion_classifier.specs.WorkflowConfig): do not edit.\n"
+HEADER = ("# Generated from the config dataclasses (diffusion_classifier.workflow_config.WorkflowConfig): "
+          "do not edit.\n"
           "# python -m diffusion_classifier.config_schema > workflow/schemas/config.schema.yaml\n")
 
 _ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
@@ -145,8 +146,8 @@ def _tidy(node: Any) -> Any:
 
 
 def generate() -> dict[str, Any]:
-    """The JSON schema (draft 2020-12) of :class:`~.specs.WorkflowConfig`."""
-    from .specs import WorkflowConfig
+    """The JSON schema (draft 2020-12) of :class:`~.workflow_config.WorkflowConfig`."""
+    from .workflow_config import WorkflowConfig
 
     schema = _tidy(TypeAdapter(WorkflowConfig).json_schema(schema_generator=_Generator))
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

@@ -13,10 +13,11 @@ from snakemake.utils import validate
 # Torch-free, so that parsing (and `snakemake -n`) takes a second, not the package's import.
 from diffusion_classifier.artifacts.timing import RESULTS_ENV
 from diffusion_classifier.numerics import MODE_ENV as NUMERICS_ENV
-from diffusion_classifier.specs import PromptTablesSpec, RobustnessSpec, ScoringSpec, from_dict
+from diffusion_classifier.specs import RobustnessSpec, ScoringSpec, from_dict
 from diffusion_classifier.workflow_config import (
     AUDIT_WEIGHT_FILES,
     PROMPT_ADAPTERS,
+    PromptTablesSpec,
     check_config,
     check_names,
 )
