@@ -30,38 +30,37 @@ HEADER = ("# Generated from the config dataclasses (diffusion_classifier.workflo
           "do not edit.\n"
           "# python -m diffusion_classifier.config_schema > workflow/schemas/config.schema.yaml\n")
 
-_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_ROLE = re.compile(r":[a-z]+:`(~?)\.?([^`]+)`")
 
 
 def _plain(text: str) -> str:
-    """Docstring markup as plain text: ``x`` -> x, :class:`~a.b.C` -> C."""
-    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1] if m.group(0).count("~") else m.group(1).lstrip("."),
-                     text)
+    """Docstring markup as plain text on one line: ``x`` -> x, :class:`~a.b.C` -> C, :mod:`a.b` -> a.b."""
+    text = _ROLE.sub(lambda m: m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2), text)
     return " ".join(text.replace("``", "").split())
 
 
 def field_docs(cls: type) -> tuple[str, dict[str, str]]:
     """(summary, field -> description) from the docstrings (Google style ``Attributes:``) of
-    ``cls`` and the dataclasses it inherits fields from."""
+    ``cls`` and of the dataclasses it inherits fields from."""
     docs = {}
-    for base in reversed([c for c in cls.__mro__ if dataclasses.is_dataclass(c) and c.__doc__]):
-        summary, own = _docstring(base.__doc__)
-        docs.update(own)
-    return summary, docs
+    for base in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(base) and base.__doc__:
+            docs.update(_docstring(base.__doc__)[1])
+    return _docstring(cls.__doc__ or "")[0], docs
 
 
 def _docstring(doc: str) -> tuple[str, dict[str, str]]:
-    lines = doc.expandtabs().splitlines()
-    summary, docs, names, indent, in_attributes = [], {}, [], None, False
-    for line in lines:
+    """(first paragraph, field -> description) of one docstring."""
+    summary, docs, names, indent, part = [], {}, [], None, "summary"
+    for line in doc.expandtabs().splitlines():
         stripped = line.strip()
         if stripped == "Attributes:":
-            in_attributes = True
-            continue
-        if not in_attributes:
+            part = "attributes"
+        elif part == "summary" and (stripped or not summary):
             summary.append(stripped)
-            continue
-        if not stripped:
+        elif part == "summary":
+            part = "body"  # the first paragraph ended: read nothing more until the Attributes
+        if part != "attributes" or not stripped or stripped == "Attributes:":
             continue
         width = len(line) - len(line.lstrip())
         match = re.match(r"([A-Za-z_][\w, ]*):\s*(.*)", stripped)
@@ -73,8 +72,7 @@ def _docstring(doc: str) -> tuple[str, dict[str, str]]:
         elif names and width > (indent or 0):
             for name in names:
                 docs[name] += " " + stripped
-    text = " ".join(summary).strip()
-    return _plain(text.split("  ")[0] if text else ""), {k: _plain(v) for k, v in docs.items()}
+    return _plain(" ".join(summary)), {k: _plain(v) for k, v in docs.items()}
 
 
 def _default(field: dataclasses.Field) -> Any:
@@ -103,10 +101,10 @@ class _Generator(GenerateJsonSchema):
         cls = schema["cls"]
         summary, docs = field_docs(cls)
         out.pop("title", None)
+        out.pop("description", None)  # pydantic's: the whole docstring
         out["additionalProperties"] = False
-        out["description"] = summary or out.get("description", "")
-        if not out["description"]:
-            del out["description"]
+        if summary:
+            out["description"] = summary
         properties = out.get("properties", {})
         for field in dataclasses.fields(cls):
             if field.name not in properties:
