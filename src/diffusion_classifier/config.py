@@ -1,5 +1,6 @@
 """Generic helpers for config sections: a frozen dataclass from a section, device and
-dtype by name, and the error a bad section raises.
+dtype by name, the error a bad section raises, and the vocabulary of the config
+dataclasses' annotations (ranges, names, defaults the workflow fills or not).
 
 Low level on purpose: no import of the rest of the package and no torch at import
 time (torch only inside the device and dtype helpers), so the data, model and
@@ -30,7 +31,8 @@ DTYPES = ("float32", "float16", "bfloat16")
 
 
 # --- the vocabulary of the config dataclasses' annotations -------------------------------
-# The dataclasses of :mod:`.specs` and the libraries' own settings are the one home of every
+# The dataclasses of :mod:`.specs` and :mod:`.workflow_config` and the libraries' own
+# settings they hold are the one home of every
 # key, type, default and range: :mod:`.config_schema` generates the workflow's JSON schema
 # from their annotations (these constraints) and docstrings (their ``Attributes:``). At run
 # time a dataclass ignores the annotations; its ``__post_init__`` checks what it needs.
@@ -42,7 +44,6 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Positive = Annotated[int, Field(ge=1)]
 #: A count, index or timestep of at least zero.
 NonNegative = Annotated[int, Field(ge=0)]
-
 
 
 def one_of(names: Any) -> Any:
