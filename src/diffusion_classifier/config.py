@@ -31,11 +31,11 @@ DTYPES = ("float32", "float16", "bfloat16")
 
 
 # --- the vocabulary of the config dataclasses' annotations -------------------------------
-# The dataclasses of :mod:`.specs` and :mod:`.workflow_config` and the libraries' own
-# settings they hold are the one home of every
-# key, type, default and range: :mod:`.config_schema` generates the workflow's JSON schema
-# from their annotations (these constraints) and docstrings (their ``Attributes:``). At run
-# time a dataclass ignores the annotations; its ``__post_init__`` checks what it needs.
+# The dataclasses of :mod:`.specs` and :mod:`.workflow_config`, and the libraries' own
+# settings they hold, are the one home of every key, type, default and range:
+# :mod:`.config_schema` generates the workflow's JSON schema from their annotations (these
+# constraints) and docstrings (their ``Attributes:``). At run time a dataclass ignores the
+# annotations; its ``__post_init__`` checks what it needs.
 
 #: A name that becomes part of file paths and job wildcards: letters, digits, '_', '.', '-',
 #: starting with a letter or digit (no spaces, quotes or shell characters).
