@@ -128,7 +128,7 @@ class ZeroShotClassifier:
              prompts: Sequence[str] | None = None, class_ids: Sequence[int] | None = None,
              adapter: str | None = None, strategy: str | dict | StrategySpec | None = None,
              image: dict | None = None, dtype: str = "float32", device: str = "auto", seed: int = 0,
-             batch_size: int = 256) -> "ZeroShotClassifier":
+             batch_size: int = ScoringSpec.batch_size) -> "ZeroShotClassifier":
         """Load ``checkpoint`` (hub id or local directory) and build the conditioning of ``classes``.
 
         Args:

@@ -3,12 +3,15 @@
 (:func:`from_dict`, :func:`resolve_device` and :func:`resolve_dtype` are
 :mod:`.config`'s, imported here for the stages that take them from this module.)
 
-The workflow validates the whole config against ``workflow/schemas`` at start; each
-stage then turns its section into a frozen dataclass here, so a misspelt key fails
-with the list of known keys even when a stage is called by hand. A field's default is
-the section's default: the schema's ``default:`` entries restate them for Snakemake
-(which fills them into the config the rules read), and tests/test_config.py checks
-that every one equals its field here.
+These dataclasses, with the rules' own sections and
+:class:`~.workflow_config.WorkflowConfig` at the top, are the one home of every key, type,
+default, range and description of the workflow config:
+``workflow/schemas/config.schema.yaml`` is generated from them
+(:mod:`diffusion_classifier.config_schema`; constraints in the annotations, descriptions in
+the ``Attributes:``). The workflow validates the whole config against it at start
+(Snakemake fills the defaults into the config the rules read); each stage then turns its
+section into a frozen dataclass here, so a misspelt key fails with the list of known keys
+even when a stage is called by hand.
 
 Nested settings that belong to a library keep their dataclass there and are built from
 these sections' dicts: :class:`~.engine.sequential.SequentialConfig`,
@@ -25,11 +28,16 @@ registry with torch import it when called.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from .config import from_dict, resolve_device, resolve_dtype
+from pydantic import Field
+
+from .config import (DTYPES, Name, NonNegative, Positive, from_dict, one_of, optional_key, resolve_device,
+                     resolve_dtype, section, unfilled)
+from .audit.config import AuditConfig
 from .data.transforms import ImageTransform
 from .engine.acceleration import Acceleration
+from .engine.batching import AUTO, BATCH_SIZE
 from .engine.schedule import Schedule
 from .engine.sequential import SequentialConfig
 
@@ -40,7 +48,7 @@ __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_dev
            "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "AuditSpec", "ZeroShotSpec",
            "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec",
            "EvaluationSetting", "ShiftSpec", "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec",
-           "RobustnessSpec"]
+           "RobustnessSpec", "ScheduleSpec"]
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -56,11 +64,12 @@ class ModelSpec:
     """
 
     adapter: str
-    image: dict = field(default_factory=lambda: {"size": 16, "channels": 1, "resample": "bilinear"})
+    image: Annotated[dict, section(ImageTransform)] = unfilled(
+        default_factory=lambda: {"size": 16, "channels": 1, "resample": "bilinear"})
     checkpoint: str | None = None
-    dtype: str = "float32"
-    train: dict | None = None
-    train_dataset: str | None = None
+    dtype: Annotated[str, one_of(DTYPES)] = "float32"
+    train: dict | None = optional_key()
+    train_dataset: str | None = optional_key()
 
     @property
     def transform(self) -> ImageTransform:
@@ -79,20 +88,29 @@ class ModelSpec:
 class StrategySpec:
     """One entry of ``strategies:``: an evaluation schedule and its loss.
 
-    ``timesteps`` with ``noises_per_timestep`` replaces the evenly spaced grid by an
-    explicit one, each timestep repeated with that many noises (round-robin order).
-    ``sequential`` (``{block, k, min_points}``) replaces the fixed stages by sequential
-    elimination on the one-stage grid (:mod:`diffusion_classifier.engine.sequential`).
+    Attributes:
+        evaluations: Evaluations per class by the end of each stage (Algorithm 2's TrialList).
+        keep: Classes kept after each stage (KeepList); the last is 1.
+        loss: Objective that ranks the classes.
+        extra_objectives: Further objectives stored per pair from the same passes.
+        timesteps: Explicit grid replacing the evenly spaced one, each timestep repeated with
+            ``noises_per_timestep`` different noises (round-robin order); len x noises must
+            equal the last ``evaluations`` entry.
+        noises_per_timestep: Noise draws per listed timestep (only with ``timesteps``).
+        share_noise_across_images: One noise set for every image (DiT setup) or one per
+            image; overrides ``scoring.share_noise_across_images`` for this strategy when set.
+        sequential: Sequential elimination (beyond the paper) on the one-stage grid of
+            ``evaluations: [N]`` instead of fixed stages (:mod:`diffusion_classifier.engine.sequential`).
     """
 
-    evaluations: list[int]
-    keep: list[int] = field(default_factory=lambda: [1])
-    loss: str = "l2"
+    evaluations: Annotated[list[Positive], Field(min_length=1)]
+    keep: list[Positive] = field(default_factory=lambda: [1])
+    loss: Literal["l2", "l1", "huber"] = "l2"
     extra_objectives: list[str] = field(default_factory=list)
-    timesteps: list[int] = field(default_factory=list)
-    noises_per_timestep: int = 1
+    timesteps: list[NonNegative] = field(default_factory=list)
+    noises_per_timestep: Positive = 1
     share_noise_across_images: bool | None = None
-    sequential: dict | None = None
+    sequential: Annotated[dict, section(SequentialConfig)] | None = optional_key()
 
     def schedule(self, num_train_timesteps: int = 1000) -> Schedule:
         if self.noises_per_timestep < 1:
@@ -142,13 +160,13 @@ class ScoringSpec:
 
     seed: int = 0
     share_noise_across_images: bool = False
-    batch_size: int | str = 256
+    batch_size: Positive | Annotated[str, one_of([AUTO])] = BATCH_SIZE
     device: str = "auto"
-    checkpoint_every: int = 50
-    checkpoint_seconds: float = 300.0
-    shards: int = 1
-    pack_images: int = 1
-    acceleration: dict = field(default_factory=dict)
+    checkpoint_every: Positive = 50
+    checkpoint_seconds: Annotated[float, Field(gt=0)] = 300
+    shards: Positive = 1
+    pack_images: Positive = 1
+    acceleration: Annotated[dict, section(Acceleration)] = unfilled(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.pack_images, bool) or not isinstance(self.pack_images, int) or self.pack_images < 1:
@@ -190,13 +208,13 @@ class NoisePairingSpec:
 
     dataset: str
     model: str
-    classes: list[str] = field(default_factory=list)
+    classes: Annotated[list[str], Field(min_length=2, max_length=2)]
     image: str | None = None
-    split: str = "test"
-    noises: int = 4
-    evaluations: int = 1000
+    split: Name = "test"
+    noises: Annotated[int, Field(ge=2)] = 4
+    evaluations: Positive = 1000
     seed: int = 0
-    batch_size: int = 250
+    batch_size: Positive = 250
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -220,10 +238,10 @@ class ScheduleStudySpec:
     """
 
     loss: str = "l2"
-    two_stage_evaluations: list[int] = field(default_factory=list)
-    two_stage_keep: list[int] = field(default_factory=list)
-    schedules: list[dict] = field(default_factory=list)
-    sequential: dict = field(default_factory=dict)
+    two_stage_evaluations: list[Positive] = field(default_factory=list)
+    two_stage_keep: list[Positive] = field(default_factory=list)
+    schedules: list[Annotated[dict, section(ScheduleSpec)]] = field(default_factory=list)
+    sequential: Annotated[dict, section(SequentialStudySpec)] = unfilled(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -243,14 +261,15 @@ class SequentialStudySpec:
             run would score as many extra images at one stage's cost, once.
     """
 
-    k: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
-    block: int = 5
-    min_points: int = 5
-    reference: dict | None = None
-    test: str = "mean"
-    pool: float = 0.0
-    first: list[int] | None = None
-    calibration_images: int | None = 20
+    k: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] = unfilled(
+        default_factory=lambda: [1.0, 2.0, 3.0])
+    block: Positive = 5
+    min_points: Positive = 5
+    reference: Annotated[dict, section(ScheduleSpec)] | None = optional_key()
+    test: Literal["mean", "grid", "conditional"] = "mean"
+    pool: Annotated[float, Field(ge=0)] = 0
+    first: Annotated[list[NonNegative], Field(min_length=2, max_length=2)] | None = optional_key()
+    calibration_images: Annotated[int, Field(ge=2)] | None = 20
 
     def configs(self) -> list[SequentialConfig]:
         return [SequentialConfig(block=self.block, k=float(k), min_points=self.min_points, test=self.test,
@@ -289,21 +308,20 @@ class AuditSpec:
         required: Fail instead of reporting n/a when a filter cannot be computed.
     """
 
-    datasets: list[str]
-    split: str = "test"
+    datasets: Annotated[list[str], Field(min_length=1)]
+    split: Name = "test"
     weights_dir: str = "weights/laion_filters"
-    sha256: dict[str, str] = field(default_factory=dict)
+    sha256: dict[str, Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]] = field(default_factory=dict)
     clip_checkpoint: str = "openai"
     clip_cache_dir: str | None = None
-    thresholds: dict[str, float] = field(default_factory=dict)
-    batch_size: int = 32
+    thresholds: Annotated[dict[str, float], section("diffusion_classifier.audit.config:FilterThresholds")] = \
+        unfilled(default_factory=dict)
+    batch_size: Positive = AuditConfig.batch_size
     device: str = "auto"
     required: bool = False
 
-    def audit_config(self) -> "AuditConfig":  # noqa: F821 - imported lazily below
+    def audit_config(self) -> AuditConfig:
         """The audit library's frozen config with these thresholds."""
-        from .audit import AuditConfig
-
         return from_dict(AuditConfig, {**self.thresholds, "batch_size": self.batch_size}, "audit.thresholds")
 
 
@@ -323,9 +341,9 @@ class ZeroShotSpec:
 
     models: list[str]
     datasets: list[str]
-    split: str = "test"
+    split: Name = "test"
     prompt_templates: dict[str, str] = field(default_factory=dict)
-    batch_size: int = 64
+    batch_size: Positive = 64
     device: str = "auto"
 
     def template(self, dataset: str) -> str:
@@ -355,8 +373,8 @@ class WinogroundBaselineSpec:
     """
 
     models: list[str]
-    dataset: str = "winoground"
-    batch_size: int = 16
+    dataset: str
+    batch_size: Positive = 16
     device: str = "auto"
 
 
@@ -383,7 +401,7 @@ class ClipModelSpec:
 
     architecture: str
     pretrained: str
-    label: str = ""
+    label: str = unfilled(default="")
     backend: str = "open_clip"
     checkpoint: str | None = None
     sha256: str | None = None
@@ -426,19 +444,19 @@ class SyntheticSpec:
     """
 
     model: str
-    datasets: tuple[str, ...]
-    classifier: dict = field(default_factory=dict)
-    images_per_class: int = 10
-    steps: int = 50
-    guidance_scale: float = 1.0
+    datasets: Annotated[tuple[str, ...], Field(min_length=1)]
+    classifier: Annotated[dict, section("diffusion_classifier.baselines.zoo:ZooModelSpec")]
+    images_per_class: Positive = 10
+    steps: Positive = 50
+    guidance_scale: Annotated[float, Field(ge=1)] = 1.0
     negative_prompt: str = ""
     seed: int = 0
-    batch_size: int = 16
-    shards: int = 1
-    size: int | None = None
+    batch_size: Positive = 16
+    shards: Positive = 1
+    size: Positive | None = None
     device: str = "auto"
-    evaluation_split: str = "test"
-    batch_size_eval: int = 256
+    evaluation_split: Name = "test"
+    batch_size_eval: Positive = 256
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))
@@ -478,17 +496,17 @@ class FeatureSpec:
     """
 
     model: str
-    datasets: tuple[str, ...]
-    classifier: dict = field(default_factory=dict)
-    timestep: int = 100
+    datasets: Annotated[tuple[str, ...], Field(min_length=1)]
+    classifier: Annotated[dict, section("diffusion_classifier.baselines.zoo:ZooModelSpec")]
+    timestep: NonNegative = 100
     prompt: str = ""
     seed: int = 0
-    batch_size: int = 32
-    splits: tuple[str, ...] = ("train", "test")
-    evaluation_split: str = "test"
+    batch_size: Positive = 32
+    splits: tuple[Name, ...] = ("train", "test")
+    evaluation_split: Name = "test"
     device: str = "auto"
-    train_from: dict = field(default_factory=dict)
-    classifier_from: dict = field(default_factory=dict)
+    train_from: dict[str, str] = field(default_factory=dict)
+    classifier_from: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", tuple(self.datasets))
@@ -539,10 +557,10 @@ class EvaluationSetting:
     """
 
     dataset: str
-    split: str = "test"
+    split: Name = "test"
     classes_from: str | None = None
-    border_crop: int = 0
-    batch_size: int = 256
+    border_crop: NonNegative = 0
+    batch_size: Positive = 256
 
 
 @dataclass(frozen=True)
@@ -557,7 +575,7 @@ class ShiftSpec:
     """
 
     base: str
-    split: str = "test"
+    split: Name = "test"
     reference: str | None = None
 
 
@@ -609,9 +627,9 @@ class TrendSpec:
         names: Zoo model -> testbed model name where they differ.
     """
 
-    source: str = "zoo"
+    source: Literal["zoo", "testbed"] = "zoo"
     file: str | None = None
-    names: dict = field(default_factory=dict)
+    names: dict[str, str] = unfilled(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.source not in ("zoo", "testbed"):
@@ -637,13 +655,13 @@ class FitSpec:
 
     id_setting: str
     ood_setting: str
-    title: str = ""
+    title: str = unfilled(default="")
     reference: str | None = None
-    pivot: float | None = None
-    diffusion: list = field(default_factory=list)
+    pivot: Annotated[float, Field(gt=0, lt=1)] | None = None
+    diffusion: list[Annotated[dict, section(DiffusionRowSpec)]] = unfilled(default_factory=list)
     paper_id_column: str | None = None
     paper_ood_column: str | None = None
-    testbed: dict | None = None
+    testbed: Annotated[dict, section(TestbedColumnsSpec)] | None = optional_key()
 
     @property
     def diffusion_rows(self) -> list[DiffusionRowSpec]:
@@ -663,11 +681,11 @@ class RobustnessSpec:
         trend: :class:`TrendSpec` fields (default: the zoo's own trend).
     """
 
-    alpha: float = 0.005
-    boundary_policy: str = "exclude"
-    min_points: int = 2
-    fits: dict = field(default_factory=dict)
-    trend: dict = field(default_factory=dict)
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.005
+    boundary_policy: Literal["exclude", "raise"] = "exclude"
+    min_points: Annotated[int, Field(ge=2)] = 2
+    fits: dict[Name, Annotated[dict, section(FitSpec)]] = unfilled(default_factory=dict)
+    trend: Annotated[dict, section(TrendSpec)] = unfilled(default_factory=dict)
 
     @property
     def trend_spec(self) -> TrendSpec:
@@ -677,3 +695,16 @@ class RobustnessSpec:
         if name not in self.fits:
             raise ValueError(f"robustness.fits has no fit {name!r}; defined: {sorted(self.fits)}")
         return from_dict(FitSpec, self.fits[name], f"robustness.fits.{name}")
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An adaptive schedule on a stored grid: Algorithm 2's TrialList and KeepList.
+
+    Attributes:
+        evaluations: Evaluations per class by the end of each stage (TrialList); the last is the grid size.
+        keep: Classes kept after each stage (KeepList).
+    """
+
+    evaluations: list[Positive]
+    keep: list[Positive] = unfilled(default_factory=lambda: [1])

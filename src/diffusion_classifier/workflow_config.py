@@ -1,7 +1,9 @@
-"""Checks on a whole workflow config that a JSON schema cannot express.
+"""The whole workflow config: its model, and the checks a JSON schema cannot express.
 
-The schema (workflow/schemas/config.schema.yaml) catches misspelt keys and wrong
-types; this catches dangling references (an experiment naming a model that is not
+:class:`WorkflowConfig` holds every section (the stages' sections are :mod:`.specs`'s); the
+schema the workflow validates against (workflow/schemas/config.schema.yaml) is generated
+from it by :mod:`.config_schema`, and catches misspelt keys, wrong types and values out of
+range. The checks here catch dangling references (an experiment naming a model that is not
 defined, a model neither trained nor loaded) and unknown registry names, before any
 job starts.
 """
@@ -9,19 +11,394 @@ job starts.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, Iterator, Literal
+
+from pydantic import Field
 
 from .audit.weights import WEIGHTS
-from .config import ConfigError, from_dict
+from .config import ConfigError, Name, NonNegative, Positive, from_dict, one_of, optional_key, section, unfilled
 from .engine.sequential import CONDITIONAL
 from .models.registry import adapter_uses_prompts, list_adapters
 from .models.released_prompts import AUTHORS_PROMPTS_URL
-from .specs import (ClipModelSpec, FeatureSpec, SequentialStudySpec, StrategySpec, SyntheticSpec, TestbedColumnsSpec,
-                    TrendSpec, ZeroShotSpec)
+from .numerics import MODES
+from .specs import (AuditSpec, ClipModelSpec, EvaluationSetting, FeatureSpec, ModelSpec, NoisePairingSpec,
+                    RobustnessSpec, ScheduleStudySpec, ScoringSpec, SequentialStudySpec, ShiftSpec, StrategySpec,
+                    SyntheticSpec, TestbedColumnsSpec, TrendSpec, WinogroundBaselineSpec, ZeroShotSpec)
 
 __all__ = ["check_config", "check_names", "check_references", "ConfigError", "REFERENCES", "Reference",
-           "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES"]
+           "PROMPT_ADAPTERS", "AUTHORS_PROMPTS_URL", "AUDIT_WEIGHT_FILES", "WorkflowConfig", "DatasetSpec",
+           "PromptTableSpec", "PromptTablesSpec", "RunSpec", "CalibrationSetSpec", "ExperimentSpec", "BaselinesSpec",
+           "Table1Spec", "SupervisedSpec", "ObjectivesSpec", "SchedulesSpec", "CompositionalSpec", "ContrastiveSpec",
+           "ZooSpec"]
+
+
+# --- the whole workflow config ---------------------------------------------------------
+# The sections without a stage of their own (the rules expand them into jobs and paths,
+# workflow/rules/common.smk) and, with the stages' sections of .specs, WorkflowConfig: the
+# source of workflow/schemas/config.schema.yaml (diffusion_classifier.config_schema).
+@dataclass(frozen=True)
+class PromptTableSpec:
+    """``datasets.<name>.prompt_table``: the authors' released prompt table of a dataset.
+
+    Fetched by rule fetch_prompt_table from ``prompt_tables.base_url/<file>``, checked against
+    ``sha256``, and used instead of ``prompt_template`` for text-conditional models (classidx =
+    label index; class names must agree up to case and punctuation).
+
+    Attributes:
+        file: File name in the release's prompts/ folder, e.g. pets_prompts.csv.
+        sha256: sha256 of the released file; a download or local copy that differs is refused.
+        identical_prompts: Groups of class indices allowed to share one prompt (the released
+            ImageNet table has two such pairs); any other repeated prompt is a config error.
+    """
+
+    file: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+\.csv$")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    identical_prompts: list[Annotated[list[NonNegative], Field(min_length=2)]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One entry of ``datasets:``: how a dataset is obtained, and its prompts.
+
+    Attributes:
+        source: Name in the dataset registry (``diffusion-classifier list``).
+        options: Keyword options of the registry entry (image size, split seed, ...).
+        prompt_template: Zero-shot prompt of every class for text-conditional models, with one
+            {} for the class name (paper Sec. 5.1: "a photo of a {}." for ImageNet, one per
+            dataset). Needed when an experiment scores this dataset with a text-conditional
+            model; ignored for caption-pair datasets (their captions are the prompts).
+        prompt_class_names: Names put into prompt_template instead of classes.csv's names (same
+            order and count), e.g. CLIP-style cleaned ImageNet names.
+        prompt_table: The authors' released prompt table, used instead of prompt_template.
+    """
+
+    source: str
+    options: dict = field(default_factory=dict)
+    prompt_template: str | None = optional_key()
+    prompt_class_names: list[str] | None = optional_key()
+    prompt_table: PromptTableSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class PromptTablesSpec:
+    """``prompt_tables:``: where rule fetch_prompt_table gets the released prompt tables.
+
+    Attributes:
+        base_url: Folder URL (https:// or file://) holding the tables: the authors' release at
+            the pinned commit, or a local mirror for offline runs.
+        dir: Download cache; a file <dir>/<file> with the right sha256 is used without any
+            network access (how an offline machine, or a test, provides a table).
+    """
+
+    base_url: str = unfilled(default=AUTHORS_PROMPTS_URL)
+    dir: str = "data/raw/prompts"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A scoring run named by its dataset, model and strategy (one of ``experiments``).
+
+    Attributes:
+        dataset: Dataset of the run.
+        model: Model of the run.
+        strategy: Strategy of the run.
+    """
+
+    dataset: str
+    model: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class CalibrationSetSpec:
+    """``experiments[].calibration``: the calibration set of a sequential strategy with test conditional.
+
+    Rules score_calibration and fit_calibration score the first ``images`` images of another
+    ``split`` of the dataset at one stage on the strategy's grid.
+
+    Attributes:
+        split: Split the calibration images come from (not the experiment's).
+        images: Calibration images.
+    """
+
+    split: Name
+    images: Annotated[int, Field(ge=2)]
+
+
+@dataclass(frozen=True)
+class ExperimentSpec(RunSpec):
+    """One entry of ``experiments:``: a scoring run of a dataset, a model and a strategy defined above.
+
+    Attributes:
+        split: Split of the dataset to classify.
+        calibration: The calibration set of a sequential strategy with test conditional.
+        opt_in: Scored only when an analysis reads it, its summary is named as a target, or
+            ``snakemake opt_in`` builds every opt-in run; not a target of ``rule all`` nor a row
+            of the classification, runtime and zero-shot tables.
+    """
+
+    split: Name = "test"
+    calibration: CalibrationSetSpec | None = optional_key()
+    opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class BaselinesSpec:
+    """``baselines:``: CLIP-style baselines (Tables 1 and 3) and Table 1's SD baselines.
+
+    Attributes:
+        clip_models: Image-text models by name.
+        zero_shot: CLIP zero-shot classification with the Diffusion Classifier's prompts.
+        winoground: CLIP similarities on Winoground (text, image and group scores).
+        synthetic: Table 1 "Synthetic SD Data": images generated from the class prompts train
+            a classifier tested on the real split.
+        features: Table 1 "SD Features": a classifier on UNet mid-block maps at t=100.
+    """
+
+    clip_models: dict[Name, ClipModelSpec] = unfilled(default_factory=dict)
+    zero_shot: ZeroShotSpec | None = optional_key()
+    winoground: WinogroundBaselineSpec | None = optional_key()
+    synthetic: SyntheticSpec | None = optional_key()
+    features: FeatureSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class Table1Cell:
+    """The experiment whose summary fills a Diffusion Classifier cell of Table 1.
+
+    Attributes:
+        model: Model name of the experiment.
+        strategy: Strategy name of the experiment.
+    """
+
+    model: str
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Table1Spec:
+    """``table1:``: paper Table 1 (zero-shot accuracy per method and dataset).
+
+    Attributes:
+        datasets: Columns, in order.
+        diffusion_classifier: Dataset -> the experiment whose summary fills its Diffusion
+            Classifier cell.
+    """
+
+    datasets: Annotated[list[str], Field(min_length=1)]
+    diffusion_classifier: dict[str, Table1Cell] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimestepStudySpec:
+    """``supervised.timesteps``: Figures 3 and 4 (paper Sec. 4.1) from two stored runs.
+
+    Attributes:
+        dataset: Dataset of both runs.
+        model: Model of both runs.
+        even: One-stage strategy on the evenly spaced grid (Figure 3 and "Even N").
+        repeats: One-stage strategy with explicit repeated timesteps (Figure 4's fixed sets).
+        sets: Figure 4's fixed-set strategies, name -> timesteps (each on the repeats grid).
+        loss: Objective that ranks classes.
+    """
+
+    dataset: str
+    model: str
+    even: str
+    repeats: str
+    sets: dict[str, Annotated[list[NonNegative], Field(min_length=1)]]
+    loss: str = "l2"
+
+
+@dataclass(frozen=True)
+class PaperColumnSpec:
+    """The column of the paper's Table 5 shown beside a run.
+
+    Attributes:
+        resolution: DiT-XL/2 resolution.
+        dataset: Paper column.
+    """
+
+    resolution: Literal[256, 512] | None = optional_key()
+    dataset: Literal["ImageNet", "ImageNetV2", "ImageNet-A", "ObjectNet"] | None = optional_key()
+
+
+@dataclass(frozen=True)
+class ObjectiveRunSpec(RunSpec):
+    """A one-stage run of a learned-variance model that stores every objective of Table 5.
+
+    Attributes:
+        paper: Column of the paper's Table 5 shown beside this run.
+    """
+
+    paper: PaperColumnSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class ObjectivesSpec:
+    """``supervised.objectives``: Table 5 (paper Sec. 6.3.3).
+
+    Attributes:
+        runs: One-stage runs of a learned-variance model.
+        objectives: Objective columns, each stored by every run (loss or extra_objectives).
+    """
+
+    runs: Annotated[list[ObjectiveRunSpec], Field(min_length=1)]
+    objectives: list[str] = field(default_factory=lambda: ["l2", "vlb", "l2_vlb"])
+
+
+@dataclass(frozen=True)
+class SchedulesSpec(RunSpec):
+    """``supervised.schedules``: the passes-vs-accuracy study of adaptive schedules replayed
+    from one one-stage run (``strategy``).
+
+    Attributes:
+        direct: Adaptive strategies scored directly on the same grid, compared with their replay.
+        sequential_runs: Further one-stage runs (each in experiments) on which
+            study.sequential's curve is replayed beside this one.
+        study: Which schedules are replayed.
+    """
+
+    direct: list[str] = field(default_factory=list)
+    sequential_runs: list[RunSpec] = field(default_factory=list)
+    study: ScheduleStudySpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class SupervisedSpec:
+    """``supervised:``: analyses of stored per-pair errors (no rescoring).
+
+    Figures 3-4, Table 5 and the passes-vs-accuracy study; every run named here must be
+    listed in experiments.
+
+    Attributes:
+        timesteps: Figures 3 and 4 (paper Sec. 4.1).
+        objectives: Table 5 (paper Sec. 6.3.3).
+        schedules: The passes-vs-accuracy study.
+    """
+
+    timesteps: TimestepStudySpec | None = optional_key()
+    objectives: ObjectivesSpec | None = optional_key()
+    schedules: SchedulesSpec | None = optional_key()
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    """``zoo:``: the discriminative zoo of the robustness study (paper Sec. 6.3.1) and where it is evaluated.
+
+    Attributes:
+        members: Zoo models that enter the fits; default every model defined.
+        settings: Evaluation settings by name (dataset, split, class restriction).
+        models: Zoo classifiers by name.
+    """
+
+    members: list[str] | None = optional_key()
+    settings: dict[Name, EvaluationSetting] = unfilled(default_factory=dict)
+    # baselines.zoo imports torch: the schema generator alone imports it, parsing the workflow does not
+    models: dict[Name, Annotated[dict, section("diffusion_classifier.baselines.zoo:ZooModelSpec")]] = \
+        unfilled(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompositionalSpec(RunSpec):
+    """One entry of ``compositional:``: a Winoground-style run (paper Table 3).
+
+    A caption-pair dataset (examples.csv), a text-conditional model and a one-stage strategy
+    (the paper: all 1000 timesteps, l2); each image is scored against its example's two captions.
+
+    Attributes:
+        split: Split whose examples are scored.
+        group_by: Example fields the scores are broken down by besides the overall score.
+    """
+
+    split: Name = "test"
+    group_by: list[str] = field(default_factory=lambda: ["collapsed_tag"])
+
+
+@dataclass(frozen=True)
+class ContrastiveSpec:
+    """``contrastive:``: the contrastive (CLIP-analogue) baseline of the compositional table.
+
+    Trained on the captioned corpus of a caption-pair dataset and scored on its examples like
+    the compositional runs (rule evaluate_contrastive).
+
+    Attributes:
+        dataset: A caption-pair dataset with a captions.csv corpus (digit_captions).
+        split: Split whose examples are scored.
+        group_by: Example fields the scores are broken down by besides the overall score.
+        train: Training settings (baselines.contrastive.ContrastiveConfig: steps, batch_size, ...).
+    """
+
+    dataset: str
+    split: str = "test"
+    group_by: list[str] = field(default_factory=lambda: ["collapsed_tag"])
+    train: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    """Configuration of the Diffusion Classifier reproduction.
+
+    The same keys serve the embedded default (config/mini.yaml) and the paper-scale run
+    (config/paper.yaml); the workflow validates a config against the schema generated from
+    this class (:mod:`diffusion_classifier.config_schema`) before it builds a job.
+
+    Attributes:
+        datasets: Datasets by name; each says how it is obtained.
+        models: Diffusion models by name.
+        strategies: Evaluation schedules by name (Algorithm 2's TrialList / KeepList and loss).
+        experiments: The scoring runs; each names a dataset, a model and a strategy defined above.
+        results: Directory every rule writes under. Any path (spaces included: every rule
+            quotes it) except braces, which Snakemake reads as wildcards, and control characters.
+        threads: Threads of each torch job (torch jobs never share cores). With portable
+            numerics the bytes of a result depend on it: keep it fixed to regenerate a run exactly.
+        numerics: CPU numerics of every job (:mod:`diffusion_classifier.numerics`). portable:
+            every library capped at AVX2, MKL's reproducible branch, deterministic algorithms,
+            fixed forward shapes, so any x86-64 machine with AVX2 computes the same bytes;
+            native: each library's fastest kernels for this CPU (the same bytes only on the same
+            kind of machine). Recorded in every artifact's provenance and in the scoring run keys.
+        prompt_tables: Where rule fetch_prompt_table gets the released prompt tables.
+        scoring: Settings shared by every scoring job.
+        audit: LAION-filter audit of SD 2.0's training filters on test sets (paper Table 2).
+        baselines: CLIP-style baselines (Table 1's zero-shot rows, Table 3's Winoground rows)
+            and Table 1's SD baselines.
+        table1: Paper Table 1 (zero-shot accuracy per method and dataset).
+        table3: Paper Table 3 (Winoground text score by swap type): the compositional run
+            (grouped by collapsed_tag) whose summary fills the Diffusion Classifier row; the
+            CLIP rows are baselines.winoground.models.
+        noise_pairing: Paper Figure 2 (Sec. 3.3): one image's error at every t for fixed
+            noises and two classes.
+        supervised: Analyses of stored per-pair errors: Figures 3-4, Table 5, the
+            passes-vs-accuracy study.
+        zoo: The discriminative zoo of the robustness study (paper Sec. 6.3.1).
+        shifts: Datasets derived from a prepared dataset by rule build_shift (each also
+            listed in datasets).
+        robustness: Effective-robustness fits (Taori et al. 2020; paper Fig. 6).
+        compositional: Winoground-style runs (paper Table 3).
+        contrastive: The contrastive baseline of the compositional table.
+    """
+
+    datasets: Annotated[dict[Name, DatasetSpec], Field(min_length=1)]
+    models: Annotated[dict[Name, ModelSpec], Field(min_length=1)]
+    strategies: Annotated[dict[Name, StrategySpec], Field(min_length=1)]
+    experiments: Annotated[list[ExperimentSpec], Field(min_length=1)]
+    results: Annotated[str, Field(pattern=r"^[^{}\n\r\t\x00]+$")] = "results"
+    threads: Positive = 2
+    numerics: Annotated[str, one_of(MODES)] = MODES[0]
+    prompt_tables: PromptTablesSpec | None = optional_key()
+    scoring: ScoringSpec | None = optional_key()
+    audit: AuditSpec | None = optional_key()
+    baselines: BaselinesSpec | None = optional_key()
+    table1: Table1Spec | None = optional_key()
+    table3: RunSpec | None = optional_key()
+    noise_pairing: NoisePairingSpec | None = optional_key()
+    supervised: SupervisedSpec | None = optional_key()
+    zoo: ZooSpec | None = optional_key()
+    shifts: dict[Name, ShiftSpec] | None = optional_key()
+    robustness: RobustnessSpec | None = optional_key()
+    compositional: list[CompositionalSpec] = field(default_factory=list)
+    contrastive: ContrastiveSpec | None = optional_key()
 
 
 def _known(kind: str, name: str, known: list[str], where: str) -> None:
@@ -240,7 +617,7 @@ def _check_calibration(run: dict[str, Any], config: dict[str, Any], where: str) 
     if calibration and sequential.get("calibration"):
         raise ConfigError(f"{where}.calibration: strategy {run['strategy']!r} already names a calibration file; "
                           "keep one of the two")
-    if calibration and calibration["split"] == run.get("split", "test"):
+    if calibration and calibration["split"] == from_dict(ExperimentSpec, run, where).split:
         raise ConfigError(f"{where}.calibration.split {calibration['split']!r} is the split the experiment "
                           "classifies: calibrate on other images (e.g. split: train)")
     if conditional and not calibration and not sequential.get("calibration"):
@@ -296,19 +673,22 @@ def _check_supervised(config: dict[str, Any]) -> None:
         s = section["timesteps"]
         for key in ("even", "repeats"):
             scored_run(s["dataset"], s["model"], s[key], f"supervised.timesteps.{key}")
-    for i, run in enumerate((section.get("objectives") or {}).get("runs", [])):
+    objectives = from_dict(ObjectivesSpec, section["objectives"], "supervised.objectives") \
+        if "objectives" in section else ObjectivesSpec(runs=[])
+    for i, run in enumerate(objectives.runs):
         scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.objectives.runs[{i}]")
         stored = set(_stored_objectives(from_dict(StrategySpec, config["strategies"][run["strategy"]],
                                                   f"strategies.{run['strategy']}")))
-        missing = sorted(set(section["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"])) - stored)
+        missing = sorted(set(objectives.objectives) - stored)
         if missing:
             raise ConfigError(f"supervised.objectives.runs[{i}]: strategy {run['strategy']!r} does not store "
                               f"{missing}; add them to its extra_objectives")
     if "schedules" in section:
         s = section["schedules"]
-        for strategy in [s["strategy"], *s.get("direct", [])]:
-            scored_run(s["dataset"], s["model"], strategy, "supervised.schedules")
-        for i, run in enumerate(s.get("sequential_runs", [])):
+        schedules = from_dict(SchedulesSpec, s, "supervised.schedules")
+        for strategy in [schedules.strategy, *schedules.direct]:
+            scored_run(schedules.dataset, schedules.model, strategy, "supervised.schedules")
+        for i, run in enumerate(schedules.sequential_runs):
             scored_run(run["dataset"], run["model"], run["strategy"], f"supervised.schedules.sequential_runs[{i}]")
         sequential = (s.get("study") or {}).get("sequential")
         if sequential:
@@ -428,7 +808,7 @@ def _check_table3(config: dict[str, Any]) -> None:
     runs = [r for r in config.get("compositional", []) if (r["dataset"], r["model"], r["strategy"]) == key]
     if not runs:
         raise ConfigError(f"table3: {'/'.join(key)} is not a compositional run; add it to compositional")
-    if "collapsed_tag" not in runs[0].get("group_by", ["collapsed_tag"]):
+    if "collapsed_tag" not in from_dict(CompositionalSpec, runs[0], "compositional").group_by:
         raise ConfigError("table3: its compositional run must group by collapsed_tag (Table 3's columns); "
                           "add collapsed_tag to its group_by")
 
@@ -459,12 +839,12 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
     from .models import adapter_uses_prompts
 
     baselines = config.get("baselines") or {}
-    for section, spec_cls in (("synthetic", SyntheticSpec), ("features", FeatureSpec)):
-        if not baselines.get(section):
+    for key, spec_cls in (("synthetic", SyntheticSpec), ("features", FeatureSpec)):
+        if not baselines.get(key):
             continue
-        where = f"baselines.{section}"
+        where = f"baselines.{key}"
         try:
-            spec = from_dict(spec_cls, baselines[section], where)
+            spec = from_dict(spec_cls, baselines[key], where)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         if not adapter_uses_prompts(config["models"][spec.model]["adapter"]):

@@ -13,10 +13,11 @@ from snakemake.utils import validate
 from diffusion_classifier.artifacts.timing import RESULTS_ENV
 from diffusion_classifier.numerics import MODE_ENV as NUMERICS_ENV
 from diffusion_classifier.reporting.catalog import artifact, artifacts
+from diffusion_classifier.specs import RobustnessSpec, ScoringSpec, from_dict
 from diffusion_classifier.workflow_config import (
     AUDIT_WEIGHT_FILES,
-    AUTHORS_PROMPTS_URL,
     PROMPT_ADAPTERS,
+    PromptTablesSpec,
     check_config,
     check_names,
 )
@@ -33,7 +34,10 @@ onstart:
 
 
 # ------------------------------------------------------------------ settings and sections
-RESULTS = config.get("results", "results")
+# The schema fills every default it states (config["results"], a run's "split", ...): the
+# rules read the key, never restate the default. A section that may be absent reads as
+# empty; one whose defaults the stage applies is parsed by its spec (diffusion_classifier.specs).
+RESULTS = config["results"]
 # Measured times go to {RESULTS}/timing, apart from the versioned artifacts: every job's
 # stage finds the results directory here (the Snakefile is read again in every job).
 os.environ[RESULTS_ENV] = os.path.abspath(RESULTS)
@@ -49,7 +53,7 @@ wildcard_constraints:
 
 THREADS = config["threads"]  # the schema fills its default
 SCORING = config.get("scoring", {})
-NUM_SHARDS = SCORING.get("shards", 1)
+NUM_SHARDS = from_dict(ScoringSpec, SCORING, "scoring").shards
 # Every rule runs this package; with `--sdm conda` this environment provides it
 # (relative to workflow/rules/, where the rules live).
 CONDA_ENV = "../../envs/diffusion-classifier.yaml"
@@ -66,8 +70,8 @@ TABLE1 = config.get("table1") or {}
 TABLE3 = config.get("table3") or {}
 CONTRASTIVE = config.get("contrastive") or {}
 NOISE_PAIRING = config.get("noise_pairing") or {}
-COMPOSITIONAL = config.get("compositional", [])
-PROMPT_TABLES = config.get("prompt_tables", {})
+COMPOSITIONAL = config["compositional"]
+PROMPT_TABLES = from_dict(PromptTablesSpec, config.get("prompt_tables"), "prompt_tables")
 SUPERVISED = config.get("supervised", {})
 TIMESTEPS = SUPERVISED.get("timesteps", {})
 STUDY = SUPERVISED.get("schedules", {})
@@ -79,7 +83,7 @@ SHIFTS = config.get("shifts", {})
 ROBUSTNESS = config.get("robustness", {"fits": {}})
 FITS = list(ROBUSTNESS.get("fits", {}))
 # SD-features columns scored by another column's classifier (ObjectNet: ImageNet's).
-FEATURES_BORROWED = FEATURES.get("classifier_from", {})
+FEATURES_BORROWED = FEATURES["classifier_from"] if FEATURES else {}
 FEATURES_TRAINED = [d for d in FEATURES.get("datasets", []) if d not in FEATURES_BORROWED]
 # The SD model of each of these baselines: a fixed component of its rules' output paths.
 SYNTHETIC_MODEL = SYNTHETIC.get("model", "none")
@@ -156,7 +160,7 @@ def synthetic_file(dataset, name):
 
 def synthetic_shards(dataset):
     """Generation shards of one dataset (rule generate_synthetic)."""
-    return [synthetic_file(dataset, f"shard-{shard:03d}") for shard in range(SYNTHETIC.get("shards", 1))]
+    return [synthetic_file(dataset, f"shard-{shard:03d}") for shard in range(SYNTHETIC["shards"])]
 
 
 def features_file(dataset, name):
@@ -266,7 +270,7 @@ def uses_prompts(model):
 
 def reported_runs():
     """The experiments of the tables (opt_in runs are built only when asked for)."""
-    return [run for run in config["experiments"] if not run.get("opt_in", False)]
+    return [run for run in config["experiments"] if not run["opt_in"]]
 
 
 def summaries():
@@ -276,11 +280,7 @@ def summaries():
 
 def opt_in_summaries():
     """Summaries of the opt-in experiments (the target of rule opt_in)."""
-    return [
-        summary_of(run["dataset"], run["model"], run["strategy"])
-        for run in config["experiments"]
-        if run.get("opt_in", False)
-    ]
+    return [summary_of(run["dataset"], run["model"], run["strategy"]) for run in config["experiments"] if run["opt_in"]]
 
 
 def zeroshot_runs():
@@ -304,7 +304,7 @@ def experiment_of(dataset, model, strategy):
 
 
 def experiment_split(dataset, model, strategy):
-    return experiment_of(dataset, model, strategy).get("split", "test")
+    return experiment_of(dataset, model, strategy)["split"]
 
 
 # A sequential run's calibration set (experiments[].calibration: the conditional test's
@@ -349,8 +349,7 @@ def prompts_flag(dataset, model):
 def released_table_source(dataset):
     """(URL, download cache path) of a dataset's released table; see the schema's prompt_tables."""
     name = config["datasets"][dataset]["prompt_table"]["file"]
-    base_url = PROMPT_TABLES.get("base_url", AUTHORS_PROMPTS_URL).rstrip("/")
-    return f"{base_url}/{name}", f"{PROMPT_TABLES.get('dir', 'data/raw/prompts')}/{name}"
+    return f"{PROMPT_TABLES.base_url.rstrip('/')}/{name}", f"{PROMPT_TABLES.dir}/{name}"
 
 
 def released_table_of(dataset):
@@ -362,7 +361,7 @@ def prompt_settings(dataset):
     spec = config["datasets"][dataset]
     if spec.get("prompt_table"):
         table = spec["prompt_table"]
-        return {"table": released_table(dataset), "identical_prompts": table.get("identical_prompts", [])}
+        return {"table": released_table(dataset), "identical_prompts": table["identical_prompts"]}
     settings = {"template": spec.get("prompt_template", "{}")}
     if spec.get("prompt_class_names"):
         settings["class_names"] = spec["prompt_class_names"]
@@ -381,7 +380,7 @@ def table1_sources():
     if not TABLE1:
         return {}
     sources = {}
-    for dataset, run in TABLE1.get("diffusion_classifier", {}).items():
+    for dataset, run in TABLE1["diffusion_classifier"].items():
         sources.setdefault("diffusion_classifier", {})[dataset] = summary_of(dataset, run["model"], run["strategy"])
     for model in ZERO_SHOT.get("models", []):
         row = CLIP_MODELS[model].get("table1_row")
@@ -417,13 +416,13 @@ def objective_runs():
 
 
 def study_direct():
-    return [{"strategy": s, "shards": shards_of(STUDY["dataset"], STUDY["model"], s)} for s in STUDY.get("direct", [])]
+    return [{"strategy": s, "shards": shards_of(STUDY["dataset"], STUDY["model"], s)} for s in STUDY["direct"]]
 
 
 def study_sequential_runs():
     return [
         {"name": f"{r['dataset']}/{r['model']}", "shards": shards_of(r["dataset"], r["model"], r["strategy"])}
-        for r in STUDY.get("sequential_runs", [])
+        for r in STUDY["sequential_runs"]
     ]
 
 
@@ -431,7 +430,7 @@ def feature_training_inputs(wildcards):
     """A column's own maps, plus the train maps and dataset it borrows (features.train_from)."""
     dataset = wildcards.dataset
     inputs = {"features": features_dir(dataset), "dataset": dataset_dir(dataset)}
-    source = FEATURES.get("train_from", {}).get(dataset)
+    source = FEATURES["train_from"].get(dataset)
     if source:
         inputs.update(train_features=features_dir(source), train_dataset=dataset_dir(source))
     return inputs
@@ -491,9 +490,9 @@ def fit_zoo_summaries(fit):
 
 def fit_diffusion_summaries(fit):
     return [
-        summary_of(dataset, row["model"], row["strategy"])
-        for row in ROBUSTNESS["fits"][fit].get("diffusion", [])
-        for dataset in (row["id_dataset"], row["ood_dataset"])
+        summary_of(dataset, row.model, row.strategy)
+        for row in from_dict(RobustnessSpec, ROBUSTNESS, "robustness").fit(fit).diffusion_rows
+        for dataset in (row.id_dataset, row.ood_dataset)
     ]
 
 

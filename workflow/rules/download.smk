@@ -6,7 +6,7 @@ rule download_dataset:
         directory(f"{RESULTS}/data/{{dataset}}"),
     params:
         source=lambda w: config["datasets"][w.dataset]["source"],
-        options=lambda w: as_json(config["datasets"][w.dataset].get("options", {})),
+        options=lambda w: as_json(config["datasets"][w.dataset]["options"]),
     log:
         f"{RESULTS}/logs/download_dataset/{{dataset}}.log",
     benchmark:

@@ -16,7 +16,7 @@ rule build_shift:
         shift=one_of(SHIFTS),
     params:
         source=lambda w: config["datasets"][w.shift]["source"],
-        options=lambda w: as_json(config["datasets"][w.shift].get("options", {})),
+        options=lambda w: as_json(config["datasets"][w.shift]["options"]),
         shift=lambda w: as_json(SHIFTS[w.shift]),
         reference=shift_reference,
     threads: THREADS

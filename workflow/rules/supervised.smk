@@ -16,7 +16,7 @@ rule figures_timesteps:
         fig4_csv=artifact_output("fig4", "csv"),
     params:
         caption=report_caption("fig3", "fig4"),
-        loss=TIMESTEPS.get("loss", "l2"),
+        loss=lambda w: TIMESTEPS["loss"],
         sets=lambda w: as_json(TIMESTEPS["sets"]),
         names=lambda w: as_json({"dataset": TIMESTEPS["dataset"], "model": TIMESTEPS["model"]}),
     log:
@@ -42,7 +42,7 @@ rule table_objectives:
     params:
         caption=report_caption("table5"),
         runs=lambda w: as_json(objective_runs()),
-        objectives=lambda w: SUPERVISED["objectives"].get("objectives", ["l2", "vlb", "l2_vlb"]),
+        objectives=lambda w: SUPERVISED["objectives"]["objectives"],
     log:
         f"{RESULTS}/logs/table_objectives/table_objectives.log",
     benchmark:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ..config import Positive
 
 
 @dataclass(frozen=True)
-class AuditConfig:
-    """Settings of the LAION-filter audit; saved beside its results.
-
-    Defaults are SD 2.0's filters (paper Sec. 6.1 and Table 2; the SD 2.0 model card).
+class FilterThresholds:
+    """SD 2.0's filter thresholds (paper Sec. 6.1 and Table 2; the SD 2.0 model card): ``audit.thresholds``.
 
     Attributes:
         min_side: Both original width and height must be >= this (the 512 stage).
@@ -18,12 +20,21 @@ class AuditConfig:
         punsafe_threshold: An image passes the safety filter if punsafe is < this. (The
             paper's caption writes "<= 0.1"; LAION's filter is punsafe < 0.1. For a
             continuous sigmoid output the two agree almost surely.)
+    """
+
+    min_side: Positive = 512
+    aesthetic_threshold: float = 4.5
+    punsafe_threshold: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+
+@dataclass(frozen=True)
+class AuditConfig(FilterThresholds):
+    """Settings of the LAION-filter audit (the thresholds and the batching); saved beside its results.
+
+    Attributes:
         batch_size: Images decoded and embedded per step.
     """
 
-    min_side: int = 512
-    aesthetic_threshold: float = 4.5
-    punsafe_threshold: float = 0.1
     batch_size: int = 32
 
     def __post_init__(self) -> None:

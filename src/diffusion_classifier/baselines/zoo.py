@@ -14,7 +14,7 @@ import difflib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from PIL import Image
 from ..data.images import convert_image
 from ..errors import UserError
 from ..data.transforms import _RESAMPLING
-from ..config import from_dict
+from ..config import NonNegative, Positive, from_dict, one_of, optional_key, section, unfilled
 
 __all__ = [
     "CHECKPOINT_CONFIG",
@@ -64,13 +64,13 @@ class ZooImage:
             2-pixel border, following the robustness testbed).
     """
 
-    size: int
-    resize: int | None = None
-    channels: int = 3
-    resample: str = "bilinear"
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
-    border_crop: int = 0
+    size: Positive
+    resize: Positive | None = None
+    channels: Literal[1, 3] = 3
+    resample: Annotated[str, one_of(_RESAMPLING)] = "bilinear"
+    mean: tuple[float, ...] = unfilled(default=(0.485, 0.456, 0.406))
+    std: tuple[float, ...] = unfilled(default=(0.229, 0.224, 0.225))
+    border_crop: NonNegative = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
@@ -124,14 +124,15 @@ class ZooModelSpec:
     """
 
     architecture: str
-    source: str = "timm"
+    source: Literal["timm", "torchvision"] = "timm"
     pretrained: bool = False
     weights: str | None = None
     kwargs: dict = field(default_factory=dict)
-    num_classes: int = 1000
-    image: dict = field(default_factory=lambda: {"size": 224, "resize": 256})
-    train_dataset: str | None = None
-    train: dict | None = None
+    num_classes: Positive = 1000
+    image: Annotated[dict, section(ZooImage)] = unfilled(default_factory=lambda: {"size": 224, "resize": 256})
+    train_dataset: str | None = optional_key()
+    train: Annotated[dict, section("diffusion_classifier.baselines.zoo_training:ZooTrainConfig")] | None = \
+        optional_key()
     paper_name: str | None = None
 
     def __post_init__(self) -> None:

@@ -31,6 +31,7 @@ from ..config import from_dict
 from ..data.errors import DatasetError
 from ..data.manifest import PreparedDataset
 from ..data.shifts import ReferenceModel
+from ..specs import EvaluationSetting
 from .zoo import ZooImage, ZooModelSpec, load_zoo_model
 
 __all__ = ["ClassMapping", "class_mapping", "evaluate_classifier", "mapped_predictions",
@@ -107,7 +108,8 @@ def predict_logits(model: torch.nn.Module, images: Sequence, transform: ZooImage
 
 
 def evaluate_classifier(model: torch.nn.Module, dataset: PreparedDataset, transform: ZooImage,
-                        mapping: ClassMapping, split: str, batch_size: int = 256) -> pd.DataFrame:
+                        mapping: ClassMapping, split: str,
+                        batch_size: int = EvaluationSetting.batch_size) -> pd.DataFrame:
     """Per-image predictions of ``model`` on a split, restricted to the mapping's candidates.
 
     Returns:

@@ -14,17 +14,19 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from tqdm.auto import tqdm
 
 from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version, config_hash, environment
 from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
-from ..config import from_dict, resolve_device
+from ..config import Positive, from_dict, resolve_device, unfilled
 from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
 
 __all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "split_tensors"]
@@ -49,12 +51,12 @@ class ZooTrainConfig:
             embedded models train on the CPU. The checkpoint is the same either way.
     """
 
-    epochs: int = 3
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    weight_decay: float = 0.05
-    max_train_images: int | None = None
-    seed: int = 0
+    epochs: Positive = unfilled(default=3)
+    batch_size: Positive = unfilled(default=64)
+    learning_rate: Annotated[float, Field(gt=0)] = unfilled(default=3e-3)
+    weight_decay: Annotated[float, Field(ge=0)] = unfilled(default=0.05)
+    max_train_images: Positive | None = None
+    seed: int = unfilled(default=0)
     device: str = "auto"
 
     def __post_init__(self) -> None:

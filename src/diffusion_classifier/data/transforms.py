@@ -7,12 +7,13 @@ here, once, so the scoring loop never resizes or re-decodes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Annotated, Callable, Literal
 
 import numpy as np
 from PIL import Image
 
 from .._registry import Registry
+from ..config import Positive, one_of, unfilled
 from .images import convert_image
 
 if TYPE_CHECKING:
@@ -69,14 +70,19 @@ class ImageTransform:
     This is the Stable Diffusion evaluation preprocessing (Resize(512, bicubic) ->
     CenterCrop(512) -> RGB -> [-1, 1]) when ``size=512, channels=3,
     resample='bicubic'``; the embedded digits use ``size=16, channels=1``.
-    ``crop`` names how the square is made (:data:`CROPS`): ``center`` (one resize,
-    center crop) or ``adm`` (DiT's own: box-halving first, see :func:`adm_center_crop`).
+
+    Attributes:
+        size: Square input size in pixels.
+        channels: 1 for grayscale, 3 for RGB.
+        resample: Resize filter.
+        crop: How the square is made (:data:`CROPS`): ``center`` (one resize, center crop)
+            or ``adm`` (DiT's own: box-halving first, see :func:`adm_center_crop`).
     """
 
-    size: int
-    channels: int = 3
-    resample: str = "bicubic"
-    crop: str = "center"
+    size: Positive
+    channels: Literal[1, 3] = unfilled(default=3)
+    resample: Annotated[str, one_of(_RESAMPLING)] = unfilled(default="bicubic")
+    crop: Annotated[str, one_of(CROPS.names)] = unfilled(default="center")
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from ..config import one_of
 
 if TYPE_CHECKING:
     import torch
@@ -38,9 +40,19 @@ _AUTOCAST = {"none": None, "bfloat16": "bfloat16", "float16": "float16"}
 
 @dataclass(frozen=True)
 class Acceleration:
-    """The ``scoring.acceleration`` switches (all off by default)."""
+    """The ``scoring.acceleration`` switches of the engine (all off by default: the CPU unchanged).
 
-    autocast: str = "none"
+    Attributes:
+        autocast: Autocast dtype of the network.
+        tf32: Allow TF32 matmuls and convolutions.
+        cudnn_benchmark: ``torch.backends.cudnn.benchmark``.
+        channels_last: NHWC layout for the networks.
+        pad_batches: Pad a stage's last batch to the batch size (static shapes; padded rows
+            never stored).
+        compile: ``torch.compile`` the forward with static shapes (implies ``pad_batches``).
+    """
+
+    autocast: Annotated[str, one_of(_AUTOCAST)] = "none"
     tf32: bool = False
     cudnn_benchmark: bool = False
     channels_last: bool = False

@@ -16,15 +16,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-__all__ = ["AUTO", "AutoBatch", "MemoryProbe", "CudaMemory", "MEMORY_PROBES", "check_batch_size"]
+__all__ = ["AUTO", "BATCH_SIZE", "AutoBatch", "MemoryProbe", "CudaMemory", "MEMORY_PROBES", "check_batch_size"]
 
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
+#: Noise-predictor inputs per forward pass when a run names none (``scoring.batch_size``,
+#: the engine's ScoringConfig, the user API), and ``auto``'s size on a device without a
+#: memory probe. Torch-free module: the config specs read it at import.
+BATCH_SIZE = 256
 
 
 def check_batch_size(value) -> None:
@@ -49,9 +54,13 @@ class CudaMemory:
     """Free memory from ``torch.cuda.mem_get_info``, the trial's from the allocator's peak statistics."""
 
     def free_bytes(self, device: torch.device) -> int:
+        import torch
+
         return int(torch.cuda.mem_get_info(device)[0])
 
     def peak_bytes(self, device: torch.device, run: Callable[[], object]) -> int:
+        import torch
+
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
@@ -76,7 +85,7 @@ class AutoBatch:
         maximum: Never more inputs than this per batch (returns diminish long before).
     """
 
-    fixed: int = 256
+    fixed: int = BATCH_SIZE
     trial: int = 8
     headroom: float = 0.8
     maximum: int = 2048
@@ -86,6 +95,8 @@ class AutoBatch:
 
         ``pairs`` (the first stage's pairs) caps the trial's size.
         """
+        import torch
+
         probe = MEMORY_PROBES.get(device.type)
         if probe is None:
             return self.fixed

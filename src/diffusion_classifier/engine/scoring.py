@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from .acceleration import Acceleration, pad_rows
-from .batching import AUTO, AutoBatch, check_batch_size
+from .batching import AUTO, BATCH_SIZE, AutoBatch, check_batch_size
 from .objectives import PairBatch, get_objective, needs_variance
 from .predictor import NoisePredictor
 from .progress import PairLog
@@ -102,7 +102,7 @@ class ScoringConfig:
     schedule: Schedule
     loss: str = "l2"
     extra_objectives: tuple[str, ...] = ()
-    batch_size: int | str = 256
+    batch_size: int | str = BATCH_SIZE
     sequential: SequentialConfig | None = None
     acceleration: Acceleration = Acceleration()
     forward_rows: int | None = None

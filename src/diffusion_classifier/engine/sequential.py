@@ -39,11 +39,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
+
+from ..config import NonNegative, Positive, one_of, optional_key
 
 __all__ = ["SequentialConfig", "Calibration", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
            "point_blocks", "check_block_count"]
@@ -84,13 +88,13 @@ class SequentialConfig:
             :func:`cross_fitted_replay`).
     """
 
-    block: int = 5
-    k: float = 3.0
-    min_points: int = 5
-    test: str = "mean"
-    pool: float = 0.0
-    first: tuple[int, int] | None = None
-    calibration: str | None = None
+    block: Positive = 5
+    k: Annotated[float, Field(gt=0)] = 3.0
+    min_points: Positive = 5
+    test: Annotated[str, one_of(lambda: [*ELIMINATION_TESTS, CONDITIONAL])] = "mean"
+    pool: Annotated[float, Field(ge=0)] = 0
+    first: tuple[NonNegative, NonNegative] | None = optional_key()
+    calibration: str | None = optional_key()
 
     def __post_init__(self) -> None:
         if self.block < 1:
@@ -159,7 +163,8 @@ class SequentialConfig:
         return None if self.calibration is None else _read_calibration(str(self.calibration))
 
 
-_DEFAULTS = {"test": "mean", "pool": 0.0, "first": None, "calibration": None}
+#: The options a run key leaves out at their default (added after the first runs were keyed).
+_DEFAULTS = {f.name: f.default for f in fields(SequentialConfig) if f.name in ("test", "pool", "first", "calibration")}
 
 
 @lru_cache(maxsize=8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..specs import ScoringSpec
 from ._registry import stage
 
 __all__ = ["classify"]
@@ -13,7 +14,7 @@ __all__ = ["classify"]
 def classify(checkpoint: str, images: str, classes: list[str], output: str, *, template: str | None = None,
              prompts: list[str] | None = None, class_ids: list[int] | None = None, adapter: str | None = None,
              strategy: str = "25", image_size: int | None = None, dtype: str = "float32", device: str = "auto",
-             batch_size: int = 256, seed: int = 0, output_pairs: str | None = None) -> Path:
+             batch_size: int = ScoringSpec.batch_size, seed: int = 0, output_pairs: str | None = None) -> Path:
     """Classify a folder of your own images with your own diffusion model.
 
     Args:

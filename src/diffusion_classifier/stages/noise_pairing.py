@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def error_curves(predictor, x0: torch.Tensor, conditioning: torch.Tensor, names: list[str], noises: torch.Tensor,
-                 evaluations: int, batch_size: int = 250) -> pd.DataFrame:
+                 evaluations: int, batch_size: int = NoisePairingSpec.batch_size) -> pd.DataFrame:
     """l2 errors of ``x0`` for each condition row, each noise held fixed across the timesteps.
 
     Args:
