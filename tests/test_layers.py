@@ -62,3 +62,16 @@ def test_no_module_imports_itself_through_others() -> None:
              if graph.chain_exists(importer=imported, imported=importer)]
     assert not loops, ("modules that import each other (move what they share to a module both import):\n"
                        + "\n".join(loops))
+
+
+def test_architecture_page_lists_the_contract_layers() -> None:
+    """docs/architecture.md's layer list is the contract's, top to bottom (a newcomer reads the page)."""
+    import re
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c["type"] == "layers")
+    page = (ROOT / "docs/architecture.md").read_text()
+    block = page.split("<!-- layers:", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    listed = [re.split(r"\s{2,}", line.strip())[0] for line in block.splitlines() if line.strip()]
+    assert listed == contract["layers"], f"docs/architecture.md lists {listed}; pyproject.toml {contract['layers']}"
