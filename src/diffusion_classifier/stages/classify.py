@@ -10,7 +10,7 @@ from ._registry import stage
 __all__ = ["classify"]
 
 
-@stage("classify", threads=True)
+@stage("classify", threads=True, user=True)
 def classify(checkpoint: str, images: str, classes: list[str], output: str, *, template: str | None = None,
              prompts: list[str] | None = None, class_ids: list[int] | None = None, adapter: str | None = None,
              strategy: str = "25", image_size: int | None = None, dtype: str = "float32", device: str = "auto",
