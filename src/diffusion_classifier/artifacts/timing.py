@@ -97,8 +97,10 @@ def write_timing(artifact: str | os.PathLike, measured: dict[str, Any],
     """
     located = _relative(artifact, root)
     if located is None:
-        log.info("measured time of %s (not recorded: no %s set, or the artifact is outside it): %s",
-                 artifact, RESULTS_ENV, json.dumps(measured, default=str)[:500])
+        # Debug only: outside a results tree (a user's classify) this is no news, and the
+        # record is long (every image's seconds).
+        log.debug("measured time of %s not recorded (outside %s): %s", artifact, RESULTS_ENV,
+                  json.dumps(measured, default=str)[:500])
         return None
     path = timing_path(artifact, located[0])
     write_json(path, {"artifact": located[1].as_posix(), "git_commit": git_describe(), "machine": machine(),
