@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .io import write_json
+from .io import read_json, write_json
 from .provenance import git_describe, machine
 
 __all__ = ["RESULTS_ENV", "TIMING_FOLDER", "TimingError", "now", "read_timing", "results_root", "timing_path",
@@ -119,4 +119,4 @@ def read_timing(artifact: str | os.PathLike, root: str | os.PathLike | None = No
         where = path if path is not None else f"{artifact} (no {RESULTS_ENV} set)"
         raise TimingError(f"no measured time for {artifact}: {where} is missing; rerun the job that "
                                 "makes the artifact (delete it first) to measure it again")
-    return json.loads(path.read_text())
+    return read_json(path, "delete it and rerun the job that makes the artifact", "timing record")

@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from ..artifacts.io import write_frame, write_json
+from ..artifacts.io import read_json, write_frame, write_json
 from ..artifacts.provenance import check_sha256, code_version, files_sha256
 from .class_map import ClassMap
 from .errors import DatasetError
@@ -183,8 +183,6 @@ def load_dataset(root: str | Path) -> PreparedDataset:
                 f"{root / name} is missing: {root} is not a complete prepared dataset; "
                 "run its download rule (snakemake ... download_dataset) to create it"
             )
-    import json
-
     manifest = pd.read_csv(root / "manifest.csv", dtype={"image_id": str, "path": str, "split": str, "sha256": str})
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
@@ -195,7 +193,8 @@ def load_dataset(root: str | Path) -> PreparedDataset:
         raise DatasetError(f"{root / 'classes.csv'} lists no classes")
     _validate(manifest, len(classes), root / "manifest.csv")
     _class_map(table, root / "classes.csv")
-    metadata = json.loads((root / "dataset.json").read_text())
+    metadata = read_json(root / "dataset.json", "delete the dataset folder and prepare it again (download-dataset)",
+                         "dataset record")
     return PreparedDataset(root, manifest, classes, metadata, table)
 
 
