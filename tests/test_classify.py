@@ -239,3 +239,86 @@ def test_the_user_api_imports_no_workflow_stage():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_labels_that_match_no_class_are_counted_and_the_accuracy_says_over_how_many(digits_unet, tmp_path, capsys):
+    """--classes two of five class folders: the unlabelled images are counted, with why."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for name in ("two", "four", "one", "three"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(tmp_path / "images" / name / f"{i}.png")
+    Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(tmp_path / "images" / "loose.png")
+    assert main(_classify_argv(digits_unet, tmp_path / "images", tmp_path / "p.csv")) == 0
+    captured = capsys.readouterr()
+    assert ("4 of 9 images are labelled by their class folder, 5 unlabelled (4 in folders that match no class: "
+            "one (2), three (2); 1 not in a class folder)") in captured.err
+    assert "accuracy on the 4 labelled images" in captured.out
+
+
+def test_evaluation_counts_say_what_each_mean_averages_and_floats_are_rounded(sd, rgb, tmp_path):
+    """An adaptive strategy evaluates dropped classes fewer times: the CSV says how many."""
+    folder = _folder_by_class(rgb, tmp_path / "mine")
+    out = tmp_path / "p.csv"
+    assert main(["classify", "--checkpoint", str(sd), "--images", str(folder), "--classes", *CLASSES,
+                 "--template", "a photo of a {}.", "--strategy", "2,4:1,1", "--device", "cpu",
+                 "--output", str(out)]) == 0
+    frame = pd.read_csv(out, keep_default_na=False)
+    counts = frame[[f"evaluations_{c}" for c in CLASSES]]
+    assert (counts.max(axis=1) == 4).all() and (counts.min(axis=1) == 2).all()
+    assert (counts.sum(axis=1) == frame["passes"]).all()
+    best = frame.apply(lambda r: r[f"evaluations_{r['prediction']}"], axis=1)
+    assert (best == 4).all()  # the prediction is the class evaluated longest
+    words = out.read_text().splitlines()[1].split(",")[5:]  # the numbers after image_id .. correct
+    assert all(len(word) <= 9 for word in words), words  # 0.058, 1.01526: not 17 digits
+
+
+def test_bad_images_can_be_skipped_and_are_listed_with_why(digits_unet, tmp_path, capsys):
+    folder = _digit_folder(tmp_path / "images", n=2)
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "p.csv"
+    assert main([*_classify_argv(digits_unet, folder, out), "--skip-bad-images"]) == 0
+    frame = pd.read_csv(out, keep_default_na=False).set_index("image_id")
+    assert "cannot be decoded" in frame.loc["broken.png", "skipped"] and frame.loc["broken.png", "prediction"] == ""
+    assert (frame.drop(index="broken.png")["skipped"] == "").all() and len(frame) == 3
+    assert "skipped broken.png" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("checkpoint", ["./no_such_model", "~/no_such_model", "models/unet/typo"])
+def test_a_mistyped_local_path_is_not_looked_up_on_the_hub(checkpoint, tmp_path, monkeypatch, capsys):
+    from diffusion_classifier.models import loading
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    monkeypatch.setattr(loading, "_download", lambda *a, **k: pytest.fail("looked up on the hub"))
+    folder = _digit_folder(tmp_path / "images", n=1)
+    assert main(_classify_argv(checkpoint, folder, tmp_path / "p.csv")) == 2
+    err = capsys.readouterr().err
+    assert "does not exist (it looks like a local path" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_checkpoint_without_a_tokenizer_file_names_it(sd, tmp_path, capsys):
+    broken = tmp_path / "sd"
+    shutil.copytree(sd, broken)
+    (broken / "tokenizer" / "merges.txt").unlink()
+    folder = _digit_folder(tmp_path / "images", n=1)
+    assert main(["classify", "--checkpoint", str(broken), "--images", str(folder), "--classes", "cat", "dog",
+                 "--device", "cpu", "--output", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tokenizer/merges.txt missing" in err and len(err.splitlines()) == 1  # before any weights load
+
+
+def test_a_run_ends_without_internal_log_lines_or_workflow_words(digits_unet, tmp_path, capsys, caplog):
+    """What a user sees: no multi-KB timing record, no rule, config or environment variables."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    folder = _digit_folder(tmp_path / "images", n=2)
+    assert main(_classify_argv(digits_unet, folder, tmp_path / "q.csv")) == 0
+    assert main(_classify_argv("./missing", folder, tmp_path / "r.csv")) == 2
+    captured = capsys.readouterr()
+    seen = captured.out + captured.err + "\n".join(r.getMessage() for r in caplog.records)
+    for word in ("the rule", "the config", "DIFFUSION_CLASSIFIER_", "image_seconds"):
+        assert word not in seen, seen[-2000:]

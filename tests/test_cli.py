@@ -140,6 +140,35 @@ def test_help_comes_from_the_docstring():
     assert "Classify a folder of your own images" in help_text and "Candidate class names" in help_text
 
 
+def test_top_help_fits_a_screen_and_leads_with_the_user_commands(capsys):
+    """``--help`` shows what a user runs by hand (the stages the rules call are hidden,
+    and listed by ``stages``): on one screen, the project described, with examples."""
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert len(lines) <= 40, text
+    commands = [line.split()[0] for line in lines[lines.index("Commands:") + 1:] if line.startswith("  ") and
+                not line.startswith("   ")]
+    assert commands[0] == "classify" and set(commands) == {"classify", "list", "stages"}, commands
+    assert "Examples:" in text and "score-shard" not in text and "rule" not in text
+    assert main(["stages"]) == 0
+    listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()}
+    assert "score-shard" in listed and "classify" not in listed and len(listed) > 30
+
+
+@pytest.mark.parametrize("name", sorted(load_stages().names()))
+def test_every_option_has_plain_help(name):
+    """Every option of every command says what it takes, without reStructuredText markup;
+    a list option says that it takes the words after its flag."""
+    command = cli.get_command(click.Context(cli), name)
+    for param in command.params:
+        assert param.help and not param.help.startswith("("), f"{name} --{param.name}: no help"
+        assert "``" not in param.help and ":func:" not in param.help, f"{name} --{param.name}: {param.help}"
+        if getattr(param, "greedy", False):
+            assert "several values" in param.help, f"{name} --{param.name}: {param.help}"
+    assert "``" not in (command.help or "") and ":func:`" not in (command.help or "")
+
+
 def _parse_help(words: list[str]) -> str:
     root = click.Context(cli, info_name="diffusion-classifier")
     command = cli.get_command(root, words[0])

@@ -48,6 +48,7 @@ def test_unfilled_defaults_are_described_not_filled(mini):
     (lambda c: c["strategies"][next(iter(c["strategies"]))].update(sequential=None), "None"),  # absent, not null
     (lambda c: c.update(scoring=None), "None"),
     (lambda c: c.update(scoring={"batch_size": "big"}), "big"),
+    (lambda c: c.update(scoring={"device": "tpu"}), "tpu"),  # a device no torch serves
 ])
 def test_the_generated_schema_refuses(mini, edit, where):
     config = copy.deepcopy(mini)

@@ -23,8 +23,9 @@ call again scores only the rest.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -44,6 +45,8 @@ from .specs import ModelSpec, ScoringSpec, StrategySpec
 
 __all__ = ["ZeroShotClassifier", "ClassifyResult", "parse_strategy", "detect_adapter", "list_images", "model_image",
            "UNKNOWN_LABEL"]
+
+log = logging.getLogger(__name__)
 
 
 def parse_strategy(strategy: str | dict | StrategySpec | None) -> StrategySpec:
@@ -79,19 +82,24 @@ class ClassifyResult:
     Attributes:
         predictions: One row per image: ``image_id``, ``prediction`` (class name),
             ``predicted_index``, ``label`` (class name when known, else empty),
-            ``correct`` (when the label is known), ``passes``, ``seconds`` and
+            ``correct`` (when the label is known), ``passes``, ``seconds``,
             ``mean_error_<class>``: the image's mean error under each class over
-            the pairs evaluated for it (fewer for classes an adaptive strategy dropped).
+            the pairs evaluated for it, and ``evaluations_<class>``: how many pairs
+            that is. An adaptive strategy evaluates the classes it drops early fewer
+            times, so their means average fewer (and other) timesteps and the
+            prediction need not be the smallest mean: compare means of equal counts.
         pairs: The error store's per-pair table (``image_id, condition, timestep,
             grid_index, stage, error_<objective>``); ``condition`` indexes ``classes``.
         provenance: The shard provenance (model id and weights hash, settings, code).
         shard: The shard directory when one was kept (``out=``), else ``None``.
+        skipped: Images not scored (id -> why): unreadable files under ``skip_bad=True``.
     """
 
     predictions: pd.DataFrame
     pairs: pd.DataFrame
     provenance: dict
     shard: Path | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float | None:
@@ -100,10 +108,21 @@ class ClassifyResult:
         return None if known.empty else float(known["correct"].mean())
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write :attr:`predictions` to ``path`` atomically: the file appears whole or not at all."""
+        """Write :attr:`predictions` to ``path`` atomically: the file appears whole or not at all.
+
+        Seconds are rounded to milliseconds and errors to 6 significant digits; the
+        column ``skipped`` is empty for a scored image, and a skipped one is a row with
+        only its id and the reason there.
+        """
         path = Path(path)
+        frame = self.predictions.assign(seconds=self.predictions["seconds"].round(3), skipped="")
+        if self.skipped:
+            rows = pd.DataFrame({"image_id": list(self.skipped), "skipped": list(self.skipped.values())})
+            frame = pd.concat([frame, rows], ignore_index=True)
+            frame = frame.astype({c: "Int64" for c in frame.columns
+                                  if c in ("predicted_index", "passes") or c.startswith("evaluations_")})
         with atomic_path(path) as tmp:
-            self.predictions.to_csv(tmp, index=False)
+            frame.to_csv(tmp, index=False, float_format="%.6g")
         return path
 
 
@@ -155,9 +174,18 @@ class ZeroShotClassifier:
     def passes_per_image(self) -> int:
         return self.config.schedule.passes(len(self.classes))
 
-    def classify_folder(self, folder: str | Path, **kwargs) -> ClassifyResult:
-        """Classify every image under ``folder``; an image in a subfolder named like a class gets that label."""
-        return self._classify(UserImages.from_folder(folder, self.classes, self.prompts), **kwargs)
+    def classify_folder(self, folder: str | Path, *, skip_bad: bool = False, **kwargs) -> ClassifyResult:
+        """Classify every image under ``folder``; an image in a subfolder named like a class gets that label.
+
+        Unlabelled images (in folders that match no class, or outside class folders) are
+        counted in a logged warning. Every image is decoded first: an unreadable one is
+        refused by name, or with ``skip_bad=True`` left out and listed in
+        :attr:`ClassifyResult.skipped` (and the CSV) with the reason.
+        """
+        source = UserImages.from_folder(folder, self.classes, self.prompts)
+        if source.label_note():
+            log.warning("%s", source.label_note())
+        return self.classify_source(source.check(skip=skip_bad), **kwargs)
 
     def classify(self, images: Iterable[Image.Image | str | Path], *, ids: Sequence[str] | None = None,
                  labels: Sequence[str | None] | None = None, out: str | Path | None = None,
@@ -169,10 +197,12 @@ class ZeroShotClassifier:
         ``out``, every image is on disk as soon as it is scored (``<out>.partial`` until
         all are), and a rerun after an interruption scores only the images not yet there.
         """
-        return self._classify(UserImages.build(images, self.classes, ids=ids, labels=labels, prompts=self.prompts),
-                              out=out, progress=progress)
+        return self.classify_source(UserImages.build(images, self.classes, ids=ids, labels=labels,
+                                                     prompts=self.prompts), out=out, progress=progress)
 
-    def _classify(self, source: UserImages, out: str | Path | None = None, progress: bool = True) -> ClassifyResult:
+    def classify_source(self, source: UserImages, *, out: str | Path | None = None,
+                        progress: bool = True) -> ClassifyResult:
+        """Classify the images of ``source`` (already built and checked); ``out`` as in :meth:`classify`."""
         with tempfile.TemporaryDirectory() as scratch:
             target = Path(out) if out is not None else Path(scratch) / "shard"
             path, seconds = score_user_images(source, target, classifier=self.engine, model=asdict(self.model),
@@ -181,7 +211,7 @@ class ZeroShotClassifier:
             shard = read_shard(path)
         images = shard.images.assign(seconds=shard.images["image_id"].map(seconds))
         return ClassifyResult(self._predictions(images, shard.errors), shard.errors, shard.provenance,
-                              Path(out) if out is not None else None)
+                              Path(out) if out is not None else None, dict(source.skipped))
 
     def _predictions(self, images: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
         means = pair_scores(pairs, self.config.loss).assign(mean_error=lambda f: -f["score"])
@@ -189,6 +219,10 @@ class ZeroShotClassifier:
         wide = wide.reindex(columns=range(len(self.classes)))
         wide.columns = [f"mean_error_{name}" for name in self.classes]
         wide.index = wide.index.astype(str)
+        counts = pairs.assign(image_id=pairs["image_id"].astype(str)).groupby(["image_id", "condition"]).size()
+        counts = counts.unstack(fill_value=0).reindex(columns=range(len(self.classes)), fill_value=0)
+        counts.columns = [f"evaluations_{name}" for name in self.classes]
+        wide = wide.join(counts.astype(int))
         frame = images.assign(image_id=images["image_id"].astype(str))
         known = frame["label"] != UNKNOWN_LABEL
         out = pd.DataFrame({

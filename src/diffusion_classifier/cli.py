@@ -1,6 +1,8 @@
-"""``diffusion-classifier``: the one console script whose subcommands the rules call.
+"""``diffusion-classifier``: the console script of users' commands and of the workflow's stages.
 
-Every subcommand is generated (with click) from one stage function registered with
+``--help`` shows the commands a user runs by hand (``classify``, ``list``, ``stages``);
+the workflow's stages, which the Snakemake rules call by name, are hidden there and
+listed by ``diffusion-classifier stages``. Every stage subcommand is generated (with click) from one stage function registered with
 :func:`diffusion_classifier.stages.stage`: parameter ``dataset_dir`` is option
 ``--dataset-dir``, its type hint decides the parsing and its ``Args:`` entry the help,
 so an argument is written once, in the stage. The flag vocabulary follows the
@@ -16,6 +18,9 @@ parameter names:
   passes exactly the part of the config its job depends on;
 - a list is the words after its flag (``--shard-dirs a b c``), as a rule's
   ``{input.x:q}`` writes it.
+
+Help text is plain (no reStructuredText), and every option has some: the stage's
+``Args:`` entry, else the shared vocabulary (:data:`~.stages.COMMON_ARGS`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import click
 from . import numerics
 from .errors import UserError
 from .stages import Stage, load_stages
+from .stages._registry import plain
 
 __all__ = ["main", "build_cli", "DEBUG_ENV"]
 
@@ -100,9 +106,14 @@ class _Option(click.Option):
         return super().process_value(ctx, value)
 
 
+#: Appended to the help of a list option (click takes one word per flag otherwise).
+LIST_HELP = "(several values: the words after the flag)"
+
+
 def _option(param: inspect.Parameter, hint, help: str) -> click.Option:
     """One ``--flag`` for one stage parameter, from its type hint and default."""
     flag = "--" + param.name.replace("_", "-")
+    json_help = help or f"The {param.name} config section."
     required = param.default is inspect.Parameter.empty
     default = None if required else param.default
     hint, _ = _without_none(hint)
@@ -121,8 +132,9 @@ def _option(param: inspect.Parameter, hint, help: str) -> click.Option:
                 return _Option([flag], type=tuple(_scalar(a) for a in args), nargs=len(args), container=tuple,
                                **kwargs)
         elif args and _scalar(args[0]) is not None:  # list[str], tuple[int, ...]: the words after the flag
+            kwargs["help"] = f"{help} {LIST_HELP}".strip()
             return _Option([flag], type=_scalar(args[0]), multiple=True, container=container, greedy=True, **kwargs)
-    return _Option([flag], type=JSON, **kwargs)  # dict, list[dict], ...: a JSON value
+    return _Option([flag], type=JSON, **{**kwargs, "help": f"{json_help} (JSON)"})  # dict, list[dict], ...
 
 
 def _greedy(args: list[str], flags: set[str], options: set[str]) -> list[str]:
@@ -160,9 +172,10 @@ class StageCommand(click.Command):
                   for p in inspect.signature(spec.function).parameters.values()]
         if spec.threads:
             params.append(click.Option(["--threads"], type=click.INT, default=0, show_default=True,
-                                       help="torch threads, the rule's {threads} (0: one thread with portable "
-                                            "numerics, else torch's default)"))
-        super().__init__(spec.name, params=params, callback=self._run, help=spec.help, short_help=spec.help)
+                                       help="Torch threads (0: one thread with portable numerics, else torch's "
+                                            "default)."))
+        super().__init__(spec.name, params=params, callback=self._run, help=spec.help, short_help=spec.help,
+                         hidden=not spec.user)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         flags = {o for p in self.params if getattr(p, "greedy", False) for o in p.opts}
@@ -201,16 +214,40 @@ class _Cli(click.Group):
         return command
 
 
-@click.group(cls=_Cli, help=__doc__.splitlines()[0].replace("``", ""), context_settings={"max_content_width": 110})
-@click.option("-v", "--verbose", is_flag=True, help="debug logging")
-@click.option("--debug", is_flag=True,
-              help=f"show the traceback of an error (also: {DEBUG_ENV}=1, e.g. under Snakemake)")
+_HELP = """Diffusion Classifier (Li et al., ICCV 2023): zero-shot image classification with a
+diffusion model, by the class whose conditioning best predicts the noise added to the image.
+
+\b
+Examples:
+  diffusion-classifier classify --checkpoint stabilityai/stable-diffusion-2-base \\
+      --images my_images/ --classes cat dog --template "a photo of a {}." --output preds.csv
+  diffusion-classifier classify --checkpoint facebook/DiT-XL-2-256 --images my_images/ \\
+      --classes tench goldfish --class-ids 0 1 --output dit.csv
+  diffusion-classifier classify --help
+
+The workflow's stages (run by Snakemake) are hidden here: 'diffusion-classifier stages' lists them.
+"""
+
+
+@click.group(cls=_Cli, help=_HELP, context_settings={"max_content_width": 100})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--debug", is_flag=True, help=f"Show the traceback of an error (also: {DEBUG_ENV}=1).")
 def cli(verbose: bool, debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@cli.command("list")
+@cli.command("stages", short_help="List the workflow's stages (hidden above; each has --help).")
+def list_stages() -> None:
+    """List the workflow's stages (the Snakemake rules call them; each has --help)."""
+    stages = load_stages()
+    width = max(len(name) for name in stages.names())
+    for name in sorted(stages.names()):
+        if not stages.get(name).user:
+            click.echo(f"  {name:<{width}}  {stages.get(name).help}")
+
+
+@cli.command("list", short_help="List the registered datasets, adapters, architectures, objectives.")
 def list_registries() -> None:
     """List registered datasets, adapters, architectures and objectives."""
     from .data import list_datasets

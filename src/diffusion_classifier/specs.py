@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
-from .config import (DTYPES, Name, NonNegative, Positive, from_dict, one_of, optional_key, resolve_device,
+from .config import (DTYPES, Device, Name, NonNegative, Positive, from_dict, one_of, optional_key, resolve_device,
                      resolve_dtype, section, unfilled)
 from .audit.config import AuditConfig
 from .data.transforms import ImageTransform
@@ -161,7 +161,7 @@ class ScoringSpec:
     seed: int = 0
     share_noise_across_images: bool = False
     batch_size: Positive | Annotated[str, one_of([AUTO])] = BATCH_SIZE
-    device: str = "auto"
+    device: Device = "auto"
     checkpoint_every: Positive = 50
     checkpoint_seconds: Annotated[float, Field(gt=0)] = 300
     shards: Positive = 1
@@ -215,7 +215,7 @@ class NoisePairingSpec:
     evaluations: Positive = 1000
     seed: int = 0
     batch_size: Positive = 250
-    device: str = "auto"
+    device: Device = "auto"
 
     def __post_init__(self) -> None:
         if len(self.classes) != 2:
@@ -317,7 +317,7 @@ class AuditSpec:
     thresholds: Annotated[dict[str, float], section("diffusion_classifier.audit.config:FilterThresholds")] = \
         unfilled(default_factory=dict)
     batch_size: Positive = AuditConfig.batch_size
-    device: str = "auto"
+    device: Device = "auto"
     required: bool = False
 
     def audit_config(self) -> AuditConfig:
@@ -344,7 +344,7 @@ class ZeroShotSpec:
     split: Name = "test"
     prompt_templates: dict[str, str] = field(default_factory=dict)
     batch_size: Positive = 64
-    device: str = "auto"
+    device: Device = "auto"
 
     def template(self, dataset: str) -> str:
         """The prompt template of ``dataset``: configured, else the paper's."""
@@ -375,7 +375,7 @@ class WinogroundBaselineSpec:
     models: list[str]
     dataset: str
     batch_size: Positive = 16
-    device: str = "auto"
+    device: Device = "auto"
 
 
 @dataclass(frozen=True)
@@ -454,7 +454,7 @@ class SyntheticSpec:
     batch_size: Positive = 16
     shards: Positive = 1
     size: Positive | None = None
-    device: str = "auto"
+    device: Device = "auto"
     evaluation_split: Name = "test"
     batch_size_eval: Positive = 256
 
@@ -504,7 +504,7 @@ class FeatureSpec:
     batch_size: Positive = 32
     splits: tuple[Name, ...] = ("train", "test")
     evaluation_split: Name = "test"
-    device: str = "auto"
+    device: Device = "auto"
     train_from: dict[str, str] = field(default_factory=dict)
     classifier_from: dict[str, str] = field(default_factory=dict)
 

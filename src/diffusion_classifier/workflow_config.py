@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable, Iterator, Literal
 from pydantic import Field
 
 from .audit.weights import WEIGHTS
-from .config import ConfigError, Name, NonNegative, Positive, from_dict, one_of, optional_key, section, unfilled
+from .config import ConfigError, Name, NonNegative, Positive, check_options, from_dict, one_of, optional_key, section, unfilled
 from .engine.sequential import CONDITIONAL
 from .models.registry import adapter_uses_prompts, list_adapters
 from .models.released_prompts import AUTHORS_PROMPTS_URL
@@ -567,6 +567,7 @@ def check_config(config: dict[str, Any]) -> None:
 
     check_names(config)
     check_references(config, registries=True)
+    _check_library_settings(config)  # types and ranges first: the checks below read these values
     for name, spec in config["strategies"].items():
         strategy = from_dict(StrategySpec, spec, f"strategies.{name}")
         for objective in _stored_objectives(strategy):
@@ -582,6 +583,30 @@ def check_config(config: dict[str, Any]) -> None:
     _check_supervised(config)
     _check_text_conditional(config)
     _check_sd_baselines(config)
+
+
+def _check_library_settings(config: dict[str, Any]) -> None:
+    """The sections the schema leaves open because their keys are a library's, checked
+    against it: a dataset source's ``options`` (its prepare function's keywords), a trained
+    model's ``train`` and the contrastive baseline's ``train`` (their training dataclasses):
+    unknown keys, and values of the wrong type or out of range, name the key."""
+    from .baselines.contrastive import ContrastiveConfig
+    from .data import get_dataset
+    from .models.text_training import TextTrainConfig
+    from .models.architectures import ARCHITECTURES
+    from .models.training import TrainConfig
+
+    for name, spec in config["datasets"].items():
+        check_options(get_dataset(spec["source"]).prepare, spec.get("options"), f"datasets.{name}.options")
+    for name, spec in config["models"].items():
+        if spec.get("train") is not None:
+            train_config = TextTrainConfig if adapter_uses_prompts(spec["adapter"]) else TrainConfig
+            train = from_dict(train_config, spec["train"], f"models.{name}.train")
+            if train.architecture in ARCHITECTURES:
+                check_options(ARCHITECTURES.get(train.architecture), train.architecture_kwargs,
+                              f"models.{name}.train.architecture_kwargs", skip=0)
+    if config.get("contrastive"):
+        from_dict(ContrastiveConfig, config["contrastive"].get("train"), "contrastive.train")
 
 
 def _stored_objectives(strategy) -> list[str]:

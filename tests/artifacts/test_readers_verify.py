@@ -59,3 +59,32 @@ def test_a_prompt_table_refuses_an_altered_file(tmp_path, name):
     with pytest.raises(PromptTableError) as error:
         read_prompt_table(table)
     assert f"{table / name} does not match the sha256 recorded in {table / 'provenance.json'}" in one_line(error)
+
+
+@pytest.mark.parametrize("content", ['{"files": {', "[1, 2]"])
+def test_a_damaged_json_record_is_one_error_naming_it(tmp_path, content):
+    """read_json, the reader of every JSON record the pipeline wrote (a shard's provenance, a
+    summary, a dataset record): never a bare JSONDecodeError (issue 22)."""
+    from diffusion_classifier.artifacts import DamagedFileError, read_json
+    from diffusion_classifier.errors import UserError
+
+    path = tmp_path / "provenance.json"
+    path.write_text(content)
+    with pytest.raises(DamagedFileError) as info:
+        read_json(path, "delete the shard and rerun its job", "provenance record")
+    message = str(info.value)
+    assert isinstance(info.value, UserError) and f"provenance record {path} is damaged" in message
+    assert "delete the shard and rerun its job" in message and "\n" not in message
+
+
+def test_a_shard_with_a_damaged_provenance_record_is_named(tmp_path):
+    from diffusion_classifier.artifacts import DamagedFileError, read_shard
+    from diffusion_classifier.artifacts.store import SHARD_FILES
+
+    shard = tmp_path / "shard-000"
+    shard.mkdir()
+    for name in SHARD_FILES:
+        (shard / name).write_bytes(b"")
+    (shard / "provenance.json").write_text('{"files": {"errors.parquet": "ab')  # cut off mid-write
+    with pytest.raises(DamagedFileError, match=r"provenance record .*shard-000/provenance.json is damaged"):
+        read_shard(shard)

@@ -78,5 +78,15 @@ def test_missing_and_extra_keys_are_named(tmp_path: Path) -> None:
 def test_non_state_dict_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), path)
-    with pytest.raises(TypeError, match="expected a state dict"):
+    with pytest.raises(WeightsLayoutError, match="holds a Tensor, not a state dict"):
         load_aesthetic_head(path)
+
+
+@pytest.mark.parametrize("content", [b"not a pickle", b"PK\x03\x04truncated zip"])
+def test_a_damaged_weights_file_is_one_error_naming_it(tmp_path: Path, content: bytes) -> None:
+    """Never a bare UnpicklingError / zip error: the file is named, with the fix (issue 22)."""
+    path = tmp_path / "damaged.pth"
+    path.write_bytes(content)
+    with pytest.raises(WeightsLayoutError, match="cannot be read") as info:
+        load_aesthetic_head(path)
+    assert str(path) in str(info.value) and "Fix:" in str(info.value) and "\n" not in str(info.value)

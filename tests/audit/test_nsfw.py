@@ -91,3 +91,13 @@ def test_h5_path_without_h5py_explains_the_fix(tmp_path: Path, monkeypatch: pyte
 def test_savedmodel_directory_is_explained(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="SavedModel"):
         convert_keras_nsfw(tmp_path, tmp_path / "n.safetensors")
+
+
+def test_a_damaged_converted_file_is_one_error_naming_it(tmp_path: Path, keras_nsfw) -> None:
+    """A truncated safetensors file: one line naming it and the fix, not safetensors' own error."""
+    whole = convert_keras_nsfw(keras_nsfw, tmp_path / "n.safetensors").read_bytes()
+    path = tmp_path / "truncated.safetensors"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(WeightsLayoutError, match="cannot be read") as info:
+        load_nsfw_head(path)
+    assert str(path) in str(info.value) and "convert_keras_nsfw" in str(info.value)

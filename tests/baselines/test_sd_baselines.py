@@ -136,7 +136,7 @@ def test_synthetic_classifier_predicts_the_datasets_own_labels(labelled, tmp_pat
 @pytest.mark.parametrize("section, edit, message", [
     ("synthetic", {"model": "digits_unet"}, "not text-conditional"),
     ("features", {"datasets": ["nope"]}, "unknown dataset 'nope'"),
-    ("synthetic", {"guidance_scale": 0.5}, "guidance_scale must be >= 1"),
+    ("synthetic", {"guidance_scale": 0.5}, "guidance_scale: 0.5 must be at least 1"),
     ("features", {"splits": ["test"]}, "must contain 'train'"),
 ])
 def test_baseline_sections_are_checked(section, edit, message, mini):

@@ -87,6 +87,26 @@ def test_class_file_must_match_the_labels(tmp_path):
         load_dataset(root)
 
 
+@pytest.mark.parametrize("edit, says", [
+    (lambda m, c: m.__setitem__("label", ["cat", *m["label"][1:]]), "has label 'cat', not a class index"),
+    (lambda m, c: m.__setitem__("label", ["1.5", *m["label"][1:]]), "has label '1.5', not a class index"),
+    (lambda m, c: m.__setitem__("label", ["", *m["label"][1:]]), "not a class index"),
+    (lambda m, c: c.__setitem__("name", ["", *c["name"][1:]]), "row 0 has no class name"),
+    (lambda m, c: c.__setitem__("index", list(c["index"])[::-1]), "row 0 has index 9, not 0"),
+])
+def test_labels_that_are_not_what_the_classes_say_are_refused(tmp_path, edit, says):
+    """Labels that are no class index, a class without a name, a class file whose rows are not
+    in label order (every image's class would be named wrongly): one error naming the file."""
+    root = prepare_dataset("sklearn_digits", tmp_path / "d", max_per_split=4)
+    manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
+    classes = pd.read_csv(root / "classes.csv", dtype=str, keep_default_na=False)
+    edit(manifest, classes)
+    manifest.to_csv(root / "manifest.csv", index=False)
+    classes.to_csv(root / "classes.csv", index=False)
+    with pytest.raises(DatasetError, match=says):
+        load_dataset(root)
+
+
 def test_incomplete_dataset_is_refused(tmp_path):
     root = prepare_dataset("sklearn_digits", tmp_path / "d", max_per_split=20)
     (root / "dataset.json").unlink()

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import re
 import numpy as np
 import pandas as pd
 import pytest
@@ -246,3 +247,23 @@ def test_cross_fitted_replay_calibrates_each_half_on_the_other():
                                           errors=errors[rows]), config, Calibration.fit(errors[other[:3]]))
         assert result.predictions[rows].tolist() == alone.predictions.tolist()
         assert result.passes[rows].tolist() == alone.passes.tolist()
+
+
+@pytest.mark.parametrize("content, says", [
+    ("{\"mean\": [0.1, 0.2], ", "is damaged (not valid JSON"),
+    ('{"mean": [0.1, 0.2], "images": 4}', "lacks cov"),
+    ('{"mean": [0.1, NaN], "cov": [[1, 0], [0, 1]], "images": 4}', "NaN or infinite"),
+    ('{"mean": [0.1, 0.2], "cov": [[1, 0, 0]], "images": 4}', "cov has shape (1, 3), not 2 x 2"),
+    ('{"mean": [0.1, 0.2], "cov": [[1, 0], [0, 1]], "images": "4"}', "images is '4'"),
+    ('{"mean": ["a", 0.2], "cov": [[1, 0], [0, 1]], "images": 4}', "not a number"),
+    ('{"mean": [0.1, 0.2], "cov": [[1, 0], [0, 1]], "images": 4, "timesteps": [1, 2, 3]}', "3 timesteps for 2"),
+    ("[1, 2]", "holds a list, not a JSON object"),
+])
+def test_a_damaged_calibration_file_is_one_error_naming_it(tmp_path, content, says):
+    from diffusion_classifier.errors import UserError as CalibrationError
+
+    path = tmp_path / "calibration.json"
+    path.write_text(content)
+    with pytest.raises(CalibrationError, match=re.escape(says)) as raised:
+        Calibration.load(path)
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)

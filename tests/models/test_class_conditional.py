@@ -60,7 +60,7 @@ def test_bad_conditions_and_channels_are_clear_errors(tmp_path):
 
 
 def test_missing_checkpoint_says_how_to_get_it(tmp_path):
-    with pytest.raises(CheckpointError, match="does not exist; run the rule"):
+    with pytest.raises(CheckpointError, match="does not exist .it looks like a local path"):
         ClassConditionalPredictor.from_pretrained(tmp_path / "results/models/none")
     (tmp_path / "unet").mkdir()
     with pytest.raises(CheckpointError, match="config.json is missing"):

@@ -83,7 +83,7 @@ def test_missing_component_and_uncached_hub_id_are_clear_errors(sd, tmp_path, mo
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(CheckpointError, match="not in the local Hugging Face cache"):
+    with pytest.raises(CheckpointError, match="nor in the local Hugging Face cache"):
         load_predictor("stable_diffusion", "stabilityai/stable-diffusion-2-base")
 
 

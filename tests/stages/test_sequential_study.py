@@ -18,6 +18,7 @@ from diffusion_classifier.reporting import stored_runs
 from diffusion_classifier.reporting.stored_runs import iter_cubes
 from diffusion_classifier.stages.aggregate import aggregate_scores
 from diffusion_classifier.stages.score import score_shard, shard_rows
+from diffusion_classifier.cli import main
 from diffusion_classifier.errors import UserError
 from diffusion_classifier.stages.supervised import fit_calibration, run_schedule_study
 
@@ -93,7 +94,7 @@ def test_direct_sequential_shard_equals_its_replay_and_the_study_reads_it(tmp_pa
     assert "conditional test" in sequential_caption(frame, spec)
 
 
-def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_replay(tmp_path, request):
+def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_replay(tmp_path, request, capsys):
     threads = torch.get_num_threads()
     request.addfinalizer(lambda: torch.set_num_threads(threads))
     torch.set_num_threads(1)
@@ -101,7 +102,10 @@ def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_repl
     checkpoint = tiny_checkpoint(tmp_path / "model", num_classes=10)
     scoring = {"device": "cpu", "batch_size": 16}
     one = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2"}, scoring, tmp_path / "one")
-    calibration = fit_calibration([one], "l2", tmp_path / "calibration.json", images=4)
+    # fitted on other images than those classified: a calibration split (train), as the workflow does
+    on_train = score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2"}, scoring, tmp_path / "cal",
+                           split="train", max_images=4)
+    calibration = fit_calibration([on_train], "l2", tmp_path / "calibration.json", images=4)
     stored = json.loads(calibration.read_text())
     assert stored["images"] == 4 and len(stored["provenance"]["image_ids"]) == 4 and len(stored["timesteps"]) == 8
     seq = {"block": 1, "k": 1.0, "min_points": 1, "test": "conditional"}
@@ -123,6 +127,17 @@ def test_a_direct_conditional_run_reads_a_fitted_calibration_and_equals_its_repl
         score_shard(data, checkpoint, MODEL, {"evaluations": [8]}, scoring, tmp_path / "x", calibration=calibration)
     with pytest.raises(UserError, match="fewer than --images 50"):
         fit_calibration([one], "l2", tmp_path / "too_many.json", images=50)
+    # fitted on the images being classified: refused, through the command line too (issue 22)
+    on_test = fit_calibration([one], "l2", tmp_path / "on_test.json", images=4)
+    uncalibrated = {key: value for key, value in seq.items() if key != "calibration"}
+    with pytest.raises(UserError, match="was fitted on 4 of the images this run classifies"):
+        score_shard(data, checkpoint, MODEL, {"evaluations": [8], "loss": "l2", "sequential": uncalibrated},
+                    scoring, tmp_path / "leak", calibration=on_test)
+    assert main(["score-shard", "--dataset-dir", str(data), "--checkpoint", str(checkpoint), "--model",
+                 json.dumps(MODEL), "--strategy", json.dumps({"evaluations": [8], "loss": "l2", "sequential": uncalibrated}),
+                 "--scoring", json.dumps(scoring), "--output-dir", str(tmp_path / "leak"),
+                 "--calibration", str(on_test)]) == 2
+    assert "was fitted on 4 of the images" in capsys.readouterr().err
     # a calibration of another grid is refused with the reason
     with pytest.raises(ValueError, match="covers 8 grid points, the grid has 6"):
         score_shard(data, checkpoint, MODEL, {"evaluations": [6], "loss": "l2", "sequential": seq}, scoring,

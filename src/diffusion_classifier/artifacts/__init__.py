@@ -1,6 +1,6 @@
 """Artifacts: atomic writes, the per-pair error store and the provenance recorded with every output."""
 
-from .io import atomic_directory, atomic_path, atomic_write_text, write_frame, write_json
+from .io import DamagedFileError, atomic_directory, atomic_path, atomic_write_text, read_json, write_frame, write_json
 from .provenance import (
     ChecksumError,
     check_sha256,
@@ -17,6 +17,7 @@ from .store import ERROR_PREFIX, Shard, ShardError, ShardWriter, read_errors, re
 
 __all__ = [
     "ChecksumError",
+    "DamagedFileError",
     "ERROR_PREFIX",
     "Shard",
     "ShardError",
@@ -32,6 +33,7 @@ __all__ = [
     "file_sha256",
     "files_sha256",
     "read_errors",
+    "read_json",
     "read_images",
     "read_shard",
     "read_timing",

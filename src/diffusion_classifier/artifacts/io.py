@@ -3,7 +3,9 @@
 Every writer in the package goes through these helpers, so a preempted job can never
 leave a file that a later rule would take as finished: the bytes go to a temporary
 beside the target, which is renamed onto it only once the write succeeded.
-:func:`write_frame` is the one way a table (Parquet or CSV) is written.
+:func:`write_frame` is the one way a table (Parquet or CSV) is written; :func:`read_json` is
+the one way a JSON record the package wrote is read back (a damaged one is a one-line
+:class:`DamagedFileError` naming the file and the fix, never a bare ``JSONDecodeError``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ..errors import UserError
+
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "DamagedFileError",
+    "read_json",
     "FRAME_WRITERS",
     "atomic_directory",
     "atomic_path",
@@ -170,6 +176,24 @@ def _dead_writers(path: Path) -> bool:
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+class DamagedFileError(UserError, ValueError):
+    """A file the pipeline wrote (a provenance record, a summary, a calibration) cannot be read back."""
+
+
+def read_json(path: str | os.PathLike, fix: str = "delete it and rerun the job that writes it",
+              what: str = "file") -> dict:
+    """The JSON object in ``path``; a file that is not valid JSON, or holds something other
+    than an object, is a :class:`DamagedFileError` naming ``what`` and ``path`` and the ``fix``."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DamagedFileError(f"{what} {path} is damaged (not valid JSON: {exc}): {fix}") from None
+    if not isinstance(data, dict):
+        raise DamagedFileError(f"{what} {path} is damaged (it holds a {type(data).__name__}, not a JSON "
+                               f"object): {fix}")
+    return data
 
 
 def write_json(target: str | os.PathLike, obj: Any) -> None:

@@ -35,7 +35,6 @@ its Parquet pages carry checksums that readers verify.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -51,7 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .preemption import signals_deferred
-from .io import atomic_directory, atomic_path, remove_stale_temporaries, write_json
+from .io import DamagedFileError, atomic_directory, atomic_path, read_json, remove_stale_temporaries, write_json
 from .provenance import file_sha256, verify_sha256
 from .timing import now, write_timing
 
@@ -264,7 +263,10 @@ class ShardWriter:
         if not self.partial.exists():
             return
         marker = self.partial / "provenance.json"
-        previous = json.loads(marker.read_text()) if marker.exists() else {}
+        try:
+            previous = read_json(marker, "", "checkpoint provenance record") if marker.exists() else {}
+        except DamagedFileError:
+            previous = {"run_key": None}  # a damaged marker: nothing in the checkpoint can be trusted
         if previous.get("run_key") != self.provenance["run_key"]:
             log.warning("discarding checkpoint %s: it was written by another configuration (%s)",
                         self.partial, _settings_difference(previous, self.provenance))
@@ -432,8 +434,11 @@ def verify_shard(path: str | Path) -> dict:
             f"{path} is not a finished shard (missing {', '.join(missing)}); "
             "rerun its score_shard job to produce it"
         )
-    provenance = json.loads((path / "provenance.json").read_text())
+    provenance = read_json(path / "provenance.json", "delete the shard and rerun its job", "provenance record")
     recorded = provenance.get("files") or {}
+    if not isinstance(recorded, dict):
+        raise ShardError(f"provenance record {path / 'provenance.json'} is damaged (its files entry is not a "
+                         "mapping): delete the shard and rerun its job")
     for name in SHARD_FILES:
         file = path / name
         stat = file.stat()

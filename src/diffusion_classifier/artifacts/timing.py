@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .io import write_json
+from .io import read_json, write_json
 from .provenance import git_describe, machine
 
 __all__ = ["RESULTS_ENV", "TIMING_FOLDER", "TimingError", "now", "read_timing", "results_root", "timing_path",
@@ -97,8 +97,10 @@ def write_timing(artifact: str | os.PathLike, measured: dict[str, Any],
     """
     located = _relative(artifact, root)
     if located is None:
-        log.info("measured time of %s (not recorded: no %s set, or the artifact is outside it): %s",
-                 artifact, RESULTS_ENV, json.dumps(measured, default=str)[:500])
+        # Debug only: outside a results tree (a user's classify) this is no news, and the
+        # record is long (every image's seconds).
+        log.debug("measured time of %s not recorded (outside %s): %s", artifact, RESULTS_ENV,
+                  json.dumps(measured, default=str)[:500])
         return None
     path = timing_path(artifact, located[0])
     write_json(path, {"artifact": located[1].as_posix(), "git_commit": git_describe(), "machine": machine(),
@@ -117,4 +119,4 @@ def read_timing(artifact: str | os.PathLike, root: str | os.PathLike | None = No
         where = path if path is not None else f"{artifact} (no {RESULTS_ENV} set)"
         raise TimingError(f"no measured time for {artifact}: {where} is missing; rerun the job that "
                                 "makes the artifact (delete it first) to measure it again")
-    return json.loads(path.read_text())
+    return read_json(path, "delete it and rerun the job that makes the artifact", "timing record")

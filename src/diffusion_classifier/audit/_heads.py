@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 import torch
 from torch import nn
@@ -74,6 +74,20 @@ def check_state_layout(
         + ", ".join(problems)
         + f". Fix: {fix}"
     )
+
+
+def read_state(path: str | Path, reader: Callable[[str], object], fix: str) -> Mapping[str, torch.Tensor]:
+    """``reader(path)``, a head's state dict; a file it cannot read (truncated, not a weights
+    file, pickled objects) or that holds no state dict is a :class:`WeightsLayoutError` naming it."""
+    try:
+        state = reader(str(path))
+    except Exception as exc:  # noqa: BLE001 - torch.load / safetensors raise many types for a damaged file
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise WeightsLayoutError(f"weights file {path} cannot be read ({type(exc).__name__}: {first}). "
+                                 f"Fix: {fix}") from None
+    if not isinstance(state, Mapping):
+        raise WeightsLayoutError(f"weights file {path} holds a {type(state).__name__}, not a state dict. Fix: {fix}")
+    return state
 
 
 def loaded_head(

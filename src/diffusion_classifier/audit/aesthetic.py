@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffusion_classifier.audit._heads import LoadedHead, loaded_head
+from diffusion_classifier.audit._heads import LoadedHead, loaded_head, read_state
 from diffusion_classifier.audit.weights import (
     AESTHETIC_L14,
     WeightsSpec,
@@ -97,8 +97,6 @@ def load_aesthetic_head(
     """
     spec = spec or get_weights_spec(AESTHETIC_L14)
     check = verify_weights_file(path, spec)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise TypeError(f"{path} holds a {type(state).__name__}, expected a state dict")
-    return loaded_head(AestheticHead(), state, AESTHETIC_STATE_LAYOUT, path,
-                       f"download the original {spec.filename} from {spec.url}", check, device)
+    fix = f"download the original {spec.filename} from {spec.url}"
+    state = read_state(path, lambda p: torch.load(p, map_location="cpu", weights_only=True), fix)
+    return loaded_head(AestheticHead(), state, AESTHETIC_STATE_LAYOUT, path, fix, check, device)

@@ -32,6 +32,7 @@ from diffusion_classifier.audit._heads import (
     WeightsLayoutError,
     check_state_layout,
     loaded_head,
+    read_state,
 )
 from diffusion_classifier.audit.weights import (
     NSFW_L14,
@@ -279,5 +280,5 @@ def load_nsfw_head(
     """
     spec = spec or get_weights_spec(NSFW_L14)
     check = verify_weights_file(path, spec)
-    state = load_file(str(path), device="cpu")
+    state = read_state(path, lambda p: load_file(p, device="cpu"), _CONVERSION_FIX)
     return loaded_head(NSFWHead(), state, NSFW_STATE_LAYOUT, path, _CONVERSION_FIX, check, device)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..compositional.scores import example_scores
+from ..config import Positive, PositiveFloat
 from ..data.transforms import ImageTransform
 from ..models.training import StepTraining
 
@@ -40,12 +41,12 @@ class ContrastiveConfig(StepTraining):
         image_size: Side the images are resized to.
     """
 
-    steps: int = 600
-    learning_rate: float = 0.002
-    width: int = 64
-    layers: int = 1
-    heads: int = 4
-    image_size: int = 16
+    steps: Positive = 600
+    learning_rate: PositiveFloat = 0.002
+    width: Positive = 64
+    layers: Positive = 1
+    heads: Positive = 4
+    image_size: Positive = 16
 
 
 class WordVocabulary:

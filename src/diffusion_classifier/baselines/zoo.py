@@ -11,7 +11,6 @@ the source registry, so listing or validating the zoo needs no download.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..artifacts.io import read_json
 from ..data.images import convert_image
 from ..errors import UserError
 from ..data.transforms import _RESAMPLING
@@ -302,7 +302,7 @@ def load_trained(checkpoint: str | Path) -> torch.nn.Module:
         if not (root / name).exists():
             raise ZooError(f"{root / name} is missing: {root} is not a trained zoo checkpoint; "
                            "re-run rule train_zoo_model")
-    saved = json.loads((root / CHECKPOINT_CONFIG).read_text())
+    saved = read_json(root / CHECKPOINT_CONFIG, f"delete {root} and train it again", "zoo checkpoint record")
     spec = from_dict(ZooModelSpec, saved["spec"], f"{root / CHECKPOINT_CONFIG} spec")
     model = build_zoo_model(spec)
     try:

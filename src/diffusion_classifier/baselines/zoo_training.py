@@ -26,7 +26,7 @@ from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version, config_hash, environment
 from ..artifacts.timing import write_timing
 from ..data.manifest import PreparedDataset
-from ..config import Positive, from_dict, resolve_device, unfilled
+from ..config import Device, Positive, from_dict, resolve_device, unfilled
 from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
 
 __all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "split_tensors"]
@@ -57,7 +57,7 @@ class ZooTrainConfig:
     weight_decay: Annotated[float, Field(ge=0)] = unfilled(default=0.05)
     max_train_images: Positive | None = None
     seed: int = unfilled(default=0)
-    device: str = "auto"
+    device: Device = "auto"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -160,5 +160,5 @@ def opened(source: str | Path | bytes, name: str | None = None) -> Iterator[Imag
     except Image.DecompressionBombError as exc:
         raise DatasetError(
             f"image {name} is too large to decode safely ({exc}); replace it with a downscaled copy "
-            "or remove it from the dataset"
+            "or remove it"
         ) from None

@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from ..artifacts.io import write_frame, write_json
+from ..artifacts.io import read_json, write_frame, write_json
 from ..artifacts.provenance import check_sha256, code_version, files_sha256
 from .class_map import ClassMap
 from .errors import DatasetError
@@ -92,15 +92,40 @@ def _class_map(table: pd.DataFrame, where: Path) -> ClassMap:
 
 
 def _validate(manifest: pd.DataFrame, num_classes: int, where: Path) -> None:
+    """Ids unique; every label a class index (a whole number, ``0..num_classes-1``)."""
     if manifest["image_id"].duplicated().any():
         dup = manifest.loc[manifest["image_id"].duplicated(), "image_id"].iloc[0]
         raise DatasetError(f"{where}: image_id {dup!r} appears twice; ids must be unique")
-    labels = manifest["label"]
+    labels = pd.to_numeric(manifest["label"], errors="coerce")
+    bad = labels.isna() | (labels != labels.round())
+    if bad.any():
+        row = manifest[bad].iloc[0]
+        raise DatasetError(f"{where}: image {row['image_id']!r} has label '{row['label']}', not a class index "
+                           f"(a whole number 0..{num_classes - 1}); {int(bad.sum())} such row(s)")
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise DatasetError(
             f"{where}: labels span {labels.min()}..{labels.max()} but classes.csv names "
             f"{num_classes} classes; the class-name file must match the label count"
         )
+
+
+def _validate_classes(table: pd.DataFrame, where: Path) -> None:
+    """Class names present (not necessarily distinct: CLIP's ImageNet names repeat two), and
+    (where the file has one) its ``index`` column
+    0..N-1 in row order: a label indexes the rows, so a reordered file would name every
+    image's class wrongly."""
+    names = table["name"]
+    empty = names.isna() | (names.astype(str).str.strip() == "")
+    if empty.any():
+        raise DatasetError(f"{where}: row {int(empty.idxmax())} has no class name; name every class")
+    if "index" in table.columns:
+        index = pd.to_numeric(table["index"], errors="coerce")
+        wrong = index.isna() | (index != range(len(table)))
+        if wrong.any():
+            row = int(wrong.idxmax())
+            raise DatasetError(f"{where}: row {row} has index {table['index'].iloc[row]}, not {row}; labels index "
+                               "the rows in order, so the classes would be named wrongly: sort the file by index "
+                               "(0..N-1) or prepare the dataset again")
 
 
 @dataclass(frozen=True)
@@ -183,8 +208,6 @@ def load_dataset(root: str | Path) -> PreparedDataset:
                 f"{root / name} is missing: {root} is not a complete prepared dataset; "
                 "run its download rule (snakemake ... download_dataset) to create it"
             )
-    import json
-
     manifest = pd.read_csv(root / "manifest.csv", dtype={"image_id": str, "path": str, "split": str, "sha256": str})
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
@@ -193,9 +216,13 @@ def load_dataset(root: str | Path) -> PreparedDataset:
     classes = table["name"].tolist()
     if not classes:
         raise DatasetError(f"{root / 'classes.csv'} lists no classes")
+    _validate_classes(table, root / "classes.csv")
     _validate(manifest, len(classes), root / "manifest.csv")
+    if not pd.api.types.is_integer_dtype(manifest["label"]):
+        manifest["label"] = manifest["label"].astype("int64")  # whole numbers written as 1.0
     _class_map(table, root / "classes.csv")
-    metadata = json.loads((root / "dataset.json").read_text())
+    metadata = read_json(root / "dataset.json", "delete the dataset folder and prepare it again (download-dataset)",
+                         "dataset record")
     return PreparedDataset(root, manifest, classes, metadata, table)
 
 

@@ -48,8 +48,9 @@ import numpy as np
 from pydantic import Field
 
 from ..config import NonNegative, Positive, one_of, optional_key
+from ..errors import UserError
 
-__all__ = ["SequentialConfig", "Calibration", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
+__all__ = ["SequentialConfig", "Calibration", "CalibrationError", "EliminationTest", "ELIMINATION_TESTS", "spread_order", "visit_order",
            "point_blocks", "check_block_count"]
 
 # The error store keeps a pair's stage (here: its block) as int8.
@@ -199,6 +200,9 @@ class Calibration:
     cov: np.ndarray
     images: int
     timesteps: np.ndarray | None = None
+    fitted_on: tuple[str, ...] = field(default=(), compare=False)
+    """The ids of the images it was fitted on, as its file's provenance records them (not
+    written by :meth:`to_dict`: the provenance is)."""
     _prefixes: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
@@ -269,10 +273,48 @@ class Calibration:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Calibration":
-        timesteps = data.get("timesteps")
-        return cls(np.asarray(data["mean"], dtype=np.float64), np.asarray(data["cov"], dtype=np.float64),
-                   int(data["images"]), None if timesteps is None else np.asarray(timesteps, dtype=np.int64))
+    def from_dict(cls, data: dict, where: str = "calibration") -> "Calibration":
+        """The calibration of :meth:`to_dict`'s form; a damaged one (a key missing, a value that
+        is no number, non-finite values, shapes that disagree) is a :class:`CalibrationError`."""
+        if not isinstance(data, dict):
+            raise CalibrationError(f"{where} is not a calibration (a JSON object with mean, cov, images): "
+                                   "fit it again with diffusion-classifier fit-calibration")
+        missing = [key for key in ("mean", "cov", "images") if key not in data]
+        if missing:
+            raise CalibrationError(f"{where} lacks {', '.join(missing)}: fit it again with "
+                                   "diffusion-classifier fit-calibration")
+        try:
+            timesteps = data.get("timesteps")
+            mean, cov = np.asarray(data["mean"], dtype=np.float64), np.asarray(data["cov"], dtype=np.float64)
+            images = data["images"]
+            grid = None if timesteps is None else np.asarray(timesteps, dtype=np.int64)
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"{where} holds a value that is not a number ({exc}): fit it again") from None
+        problems = []
+        if mean.ndim != 1 or not len(mean):
+            problems.append(f"mean has shape {mean.shape}, not [grid points]")
+        elif cov.shape != (len(mean), len(mean)):
+            problems.append(f"cov has shape {cov.shape}, not {len(mean)} x {len(mean)} like mean")
+        if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+            problems.append("mean or cov holds NaN or infinite values")
+        if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+            problems.append(f"images is {images!r}, not a count of at least 1")
+        if grid is not None and grid.shape != mean.shape:
+            problems.append(f"{len(grid)} timesteps for {len(mean)} grid points")
+        if problems:
+            raise CalibrationError(f"{where}: {'; '.join(problems)}: fit it again with diffusion-classifier "
+                                   "fit-calibration")
+        fitted_on = (data.get("provenance") or {}).get("image_ids") or ()
+        return cls(mean, cov, images, grid, tuple(str(i) for i in fitted_on))
+
+    def refuse_overlap(self, image_ids, where: str = "the calibration") -> None:
+        """Refuse to classify images this calibration was fitted on: its variances would be
+        fitted to their own errors, and the test's error rates would look better than they are."""
+        shared = sorted(set(self.fitted_on) & {str(i) for i in image_ids})
+        if shared:
+            raise CalibrationError(
+                f"{where} was fitted on {len(shared)} of the images this run classifies (e.g. "
+                f"{', '.join(shared[:3])}): fit it on other images (a calibration split, e.g. train images)")
 
     def save(self, path, provenance: dict | None = None) -> None:
         """Write the calibration as JSON, with ``provenance`` (what it was fitted on) beside it."""
@@ -282,10 +324,19 @@ class Calibration:
 
     @classmethod
     def load(cls, path) -> "Calibration":
-        import json
+        """Read :meth:`save`'s file; a damaged one is a one-line error naming it (not valid
+        JSON: :class:`~diffusion_classifier.artifacts.DamagedFileError`; values that are no
+        calibration: :class:`CalibrationError`)."""
+        from ..artifacts.io import read_json
 
-        with open(path) as handle:
-            return cls.from_dict(json.load(handle))
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
+        data = read_json(path, "fit it again with diffusion-classifier fit-calibration", "calibration file")
+        return cls.from_dict(data, f"calibration file {path}")
+
+
+class CalibrationError(UserError, ValueError):
+    """A calibration file is damaged, or does not fit the run that reads it."""
 
 
 def spread_order(grid_size: int) -> np.ndarray:

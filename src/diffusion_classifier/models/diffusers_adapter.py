@@ -55,7 +55,7 @@ class DiffusersPredictor(NoisePredictor):
             if images.shape[1] != self.in_channels:
                 raise ValueError(
                     f"model {self.model_id!r} takes {self.in_channels}-channel images, got "
-                    f"{images.shape[1]} channels: set the model's image channels in the config"
+                    f"{images.shape[1]} channels: set the model's image channels (image.channels) to {self.in_channels}"
                 )
             return images
         latent = self.vae.encode(images.to(self.device, self.dtype)).latent_dist.mean

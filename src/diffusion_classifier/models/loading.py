@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -69,12 +70,26 @@ def _download(name: str, allow_patterns: list[str]) -> Path:
         return Path(snapshot_download(name, allow_patterns=allow_patterns, ignore_patterns=_VARIANT_PATTERNS))
     except Exception as exc:  # the hub client raises many types for offline / gated / missing
         raise CheckpointError(
-            f"model {name!r} is not in the local Hugging Face cache and cannot be "
-            f"downloaded ({type(exc).__name__}: {exc}). On a machine with internet run "
+            f"model {name!r} is neither a local directory nor in the local Hugging Face cache, and cannot be "
+            f"downloaded ({_first_line(exc)}). On a machine with internet run "
             f"`huggingface-cli download {name}` (accept the licence on the hub first "
-            "if the model is gated), then copy the cache (HF_HOME) here, or point the config "
-            "at a local directory."
+            "if the model is gated) and copy its cache (HF_HOME) here, or give a local directory."
         ) from None
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def looks_like_path(name: str | os.PathLike) -> bool:
+    """Whether ``name`` is meant as a local path rather than a hub id (``owner/name``):
+    it starts with ``.``, ``/`` or ``~``, holds a backslash or more than one ``/``, is
+    not a valid repository id, or its first part is a local folder."""
+    text = os.fspath(name)
+    if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1 or "results/" in text:
+        return True
+    if not _HUB_ID.fullmatch(text):
+        return True
+    return "/" in text and Path(text).parent.is_dir()
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike, components: Sequence[str] | None = None, *,
@@ -86,12 +101,13 @@ def resolve_checkpoint(name_or_path: str | os.PathLike, components: Sequence[str
     exactly those components that have no safetensors. Variant copies (fp16, ema)
     are never fetched. ``weights=False`` fetches the configs and tokenizer files only.
     """
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if path.exists():
         return path
-    if str(name_or_path).startswith((".", "/")) or "results/" in str(name_or_path):
+    if looks_like_path(name_or_path):
         raise CheckpointError(
-            f"model directory {path} does not exist; run the rule that trains or downloads it"
+            f"model directory {name_or_path} does not exist (it looks like a local path, so it is not looked "
+            "up on the Hugging Face hub): check the path, or train or download the model there"
         )
     name = str(name_or_path)
     scopes = [f"{c}/" for c in components] if components is not None else [""]
@@ -120,7 +136,7 @@ def read_weights(folder: Path, load: Callable[[bool], torch.nn.Module]) -> torch
     if not files:
         raise CheckpointError(
             f"{folder} has no weights file (*.safetensors or *.bin): the checkpoint is incomplete; "
-            "download it again (`huggingface-cli download <repo>`) or re-run the rule that trains it"
+            "download it again (`huggingface-cli download <repo>`) or train it again"
         )
     try:
         return load(files[0].suffix == ".safetensors")

@@ -21,7 +21,6 @@ Two kinds of table:
 
 from __future__ import annotations
 
-import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
 
-from ..artifacts.io import atomic_directory, write_json
+from ..artifacts.io import atomic_directory, read_json, write_json
 from ..artifacts.provenance import code_version, file_sha256, verify_sha256
 from .prompt_checks import PromptTableError, check_identical_prompts
 from .released_prompts import join_released_table, read_released_table
@@ -219,7 +218,8 @@ def read_prompt_table(path: str | Path, device: str | torch.device = "cpu",
             f"{root} is not a prompt table (missing {', '.join(missing)}); run the prepare_prompts rule "
             "(`diffusion-classifier prepare-prompts`) for this dataset and model"
         )
-    provenance = json.loads((root / "provenance.json").read_text())
+    provenance = read_json(root / "provenance.json", "delete the table and re-run prepare-prompts",
+                           "prompt table provenance record")
     for name, key in (("prompts.csv", "prompts_sha256"), ("embeddings.safetensors", "embeddings_sha256")):
         verify_sha256(root / name, provenance.get(key), root / "provenance.json",
                       "delete the table and re-run its prepare_prompts rule", error=PromptTableError)

@@ -32,7 +32,7 @@ from ..engine.predictor import NoisePrediction
 from .diffusers_adapter import DiffusersPredictor
 from .loading import (CheckpointError, load_component, load_scheduler, place_frozen, read_weights,
                       resolve_checkpoint, weights_sha256)
-from .tokenizer import load_tokenizer
+from .tokenizer import TOKENIZER_FILES, load_tokenizer
 
 __all__ = ["TextConditionalPredictor", "REQUIRED_COMPONENTS", "check_components"]
 
@@ -51,15 +51,19 @@ _TO_EPS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Ten
 
 
 def check_components(root: Path, name: str) -> None:
-    """Fail before loading anything if a required component folder is missing."""
+    """Fail before loading anything if a required component folder or tokenizer file is missing."""
     missing = [c for c in REQUIRED_COMPONENTS if not (root / c).is_dir()]
     if missing:
         raise CheckpointError(
             f"checkpoint {name!r} ({root}) lacks component(s) {missing}: a text-conditional model "
             f"needs {list(REQUIRED_COMPONENTS)} (+ vae/ for latent models), the layout of "
             "stabilityai/stable-diffusion-2-base. Download the whole repository "
-            f"(`huggingface-cli download {name}`) or re-run the rule that trains it."
+            f"(`huggingface-cli download {name}`) or train it again."
         )
+    missing = [root / "tokenizer" / f for f in TOKENIZER_FILES if not (root / "tokenizer" / f).is_file()]
+    if missing:
+        raise CheckpointError(f"tokenizer file(s) {', '.join(map(str, missing))} missing: checkpoint {name!r} is "
+                              "incomplete; download its tokenizer/ folder again")
 
 
 def _load_text_encoder(root: Path, dtype: torch.dtype) -> torch.nn.Module:

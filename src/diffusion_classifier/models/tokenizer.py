@@ -70,9 +70,28 @@ def write_word_tokenizer(words: Iterable[str], out_dir: str | Path, model_max_le
     return out_dir
 
 
+#: The files ``CLIPTokenizer`` cannot load without.
+TOKENIZER_FILES = ("vocab.json", "merges.txt")
+
+
 def load_tokenizer(path: str | Path, subfolder: str = ""):
-    """``CLIPTokenizer.from_pretrained`` of a folder (the checkpoint's ``tokenizer/``)."""
+    """``CLIPTokenizer.from_pretrained`` of a folder (the checkpoint's ``tokenizer/``).
+
+    A missing or unreadable file is a :class:`~.loading.CheckpointError` naming it
+    (transformers' own message names neither the file nor the fix).
+    """
     from transformers import CLIPTokenizer
 
-    return CLIPTokenizer.from_pretrained(str(path), subfolder=subfolder) if subfolder else \
-        CLIPTokenizer.from_pretrained(str(path))
+    from .loading import CheckpointError
+
+    folder = Path(path) / subfolder
+    missing = [name for name in TOKENIZER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CheckpointError(f"tokenizer file(s) {', '.join(str(folder / m) for m in missing)} missing: the "
+                              "checkpoint is incomplete; download its tokenizer/ folder again")
+    try:
+        return CLIPTokenizer.from_pretrained(str(path), subfolder=subfolder) if subfolder else \
+            CLIPTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"tokenizer in {folder} cannot be read ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}): download it again") from None

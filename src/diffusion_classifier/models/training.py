@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from ..artifacts.io import atomic_directory, write_json
 from ..artifacts.provenance import code_version, config_hash, environment
 from ..artifacts.timing import write_timing
+from ..config import NonNegative, Positive, PositiveFloat
 from ..data.manifest import PreparedDataset
 from ..data.transforms import ImageTransform
 from ..engine.noising import forward_noise
@@ -57,10 +58,10 @@ class StepTraining:
         seed: Seed of the weights, batches and everything else drawn.
     """
 
-    steps: int = 1000
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    seed: int = 0
+    steps: Positive = 1000
+    batch_size: Positive = 128
+    learning_rate: PositiveFloat = 1e-3
+    seed: NonNegative = 0
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,10 @@ class DiffusionTraining(StepTraining):
     weight_decay: float = 0.0
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    num_train_timesteps: int = 1000
-    log_every: int = 50
+    num_train_timesteps: Positive = 1000
+    log_every: Positive = 50
     lr_schedule: str = "constant"
-    warmup_steps: int = 0
+    warmup_steps: NonNegative = 0
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class TrainConfig(DiffusionTraining):
         vlb_weight: lambda of the hybrid loss (models with a learned variance only).
     """
 
-    steps: int = 1500
+    steps: Positive = 1500
     vlb_weight: float = 0.001
 
 

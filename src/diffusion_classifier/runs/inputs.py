@@ -10,7 +10,8 @@ prepared dataset (:class:`~diffusion_classifier.data.PreparedDataset`) is one al
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -65,6 +66,9 @@ class UserImages:
         labels: Each image's class name, or ``None`` when not known.
         classes: The candidate class names (labels index into them).
         prompts: The prompt of each class (text-conditional models), for the provenance.
+        unmatched: Of a folder's images, the names of the subfolders that match no class
+            and how many images each holds (those images are unlabelled).
+        skipped: Images left out (id -> why), e.g. undecodable files under ``check(skip=True)``.
     """
 
     images: Sequence
@@ -72,6 +76,8 @@ class UserImages:
     labels: Sequence[str | None]
     classes: Sequence[str]
     prompts: Sequence[str] = ()
+    unmatched: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not len(self.images) == len(self.ids) == len(self.labels):
@@ -100,7 +106,26 @@ class UserImages:
         paths = list_images(folder)
         ids = [p.relative_to(folder).as_posix() for p in paths]
         labels = [p.parent.name if p.parent != folder and p.parent.name in classes else None for p in paths]
-        return cls(paths, ids, labels, list(classes), list(prompts))
+        unmatched = Counter(p.parent.name for p, label in zip(paths, labels) if label is None and p.parent != folder)
+        return cls(paths, ids, labels, list(classes), list(prompts), dict(sorted(unmatched.items())))
+
+    def label_note(self) -> str | None:
+        """One line on labels when some images are unlabelled: how many images are
+        labelled, how many are not and why (folders that match no class, with counts;
+        images outside any class folder); ``None`` when every image is labelled, or when
+        none is and no subfolder was meant as a class (a plain folder of unlabelled images)."""
+        unlabelled = sum(label is None for label in self.labels)
+        if not unlabelled or (unlabelled == len(self.labels) and not self.unmatched):
+            return None
+        in_unmatched = sum(self.unmatched.values())
+        reasons = []
+        if self.unmatched:
+            folders = ", ".join(f"{name} ({n})" for name, n in self.unmatched.items())
+            reasons.append(f"{in_unmatched} in folders that match no class: {folders}")
+        if unlabelled > in_unmatched:
+            reasons.append(f"{unlabelled - in_unmatched} not in a class folder")
+        return (f"{len(self.labels) - unlabelled} of {len(self.labels)} images are labelled by their class folder, "
+                f"{unlabelled} unlabelled ({'; '.join(reasons)}); only labelled images count in the accuracy")
 
     @property
     def metadata(self) -> dict:
@@ -132,11 +157,29 @@ class UserImages:
             "position": range(len(self.ids)),
         })
 
-    def check(self) -> None:
-        """Decode every image once, so that an unreadable one is refused, named, before a
-        model loads and before any image is scored (never an abort halfway)."""
+    def check(self, skip: bool = False) -> "UserImages":
+        """Decode every image once, so that an unreadable one is found before a model loads
+        and before any image is scored (never an abort halfway).
+
+        ``skip=False``: the first unreadable image is refused (a one-line error naming it).
+        ``skip=True``: returns these images without the unreadable ones, each recorded in
+        :attr:`skipped` with the reason.
+        """
+        from ..data.manifest import DatasetError
+
+        bad: dict[str, str] = {}
         for _, row in self.rows().iterrows():
-            self.load_image(row)
+            try:
+                self.load_image(row)
+            except DatasetError as exc:
+                if not skip:
+                    raise
+                bad[str(row["image_id"])] = str(exc)
+        if not bad:
+            return self
+        keep = [i for i, image_id in enumerate(self.ids) if str(image_id) not in bad]
+        return replace(self, images=[self.images[i] for i in keep], ids=[self.ids[i] for i in keep],
+                       labels=[self.labels[i] for i in keep], skipped={**self.skipped, **bad})
 
     def iter_images(self, rows: pd.DataFrame) -> Iterator[tuple[pd.Series, Image.Image]]:
         """``(row, image)`` for each row, the image opened when it is reached."""

@@ -62,7 +62,10 @@ def score_dataset_rows(
     config = strategy_spec.scoring_config(predictor.num_train_timesteps, scoring_spec.batch_size,
                                           scoring_spec.accelerations, predictor.device)
     if config.sequential is not None:  # a conditional test's calibration: read and checked before any pass
-        point_blocks(config.schedule.grid, config.sequential, config.sequential.load_calibration())
+        calibration = config.sequential.load_calibration()
+        point_blocks(config.schedule.grid, config.sequential, calibration)
+        if calibration is not None:
+            calibration.refuse_overlap(rows["image_id"], f"calibration file {config.sequential.calibration}")
     conditioning, prompt_source = run_conditioning(model_spec.adapter, predictor, dataset, model_spec, prompts_dir,
                                                    prompt)
     classifier = DiffusionClassifier(predictor, conditioning, config)

@@ -19,41 +19,81 @@ from typing import Callable
 
 from .._registry import Registry
 
-__all__ = ["Stage", "STAGES", "stage", "load_stages", "docstring_args"]
+__all__ = ["Stage", "STAGES", "COMMON_ARGS", "stage", "load_stages", "docstring_args", "plain"]
+
+#: The help of a parameter that means the same in every stage (the flag vocabulary of
+#: :mod:`diffusion_classifier.cli`); a stage's own ``Args:`` entry takes precedence.
+COMMON_ARGS = {
+    "dataset_dir": "Prepared dataset directory (manifest format, written by download-dataset).",
+    "real_dataset_dir": "Prepared dataset directory of the real images.",
+    "train_dataset_dir": "Prepared dataset directory of the training images.",
+    "dataset_name": "Dataset name (a key of the config's datasets).",
+    "checkpoint": "Model directory or hub id.",
+    "model_name": "Model name (a key of the config's models).",
+    "prompts_dir": "Prompt table directory (written by prepare-prompts).",
+    "prompt_dirs": "Prompt table directories, one per summary.",
+    "features_dir": "Feature maps directory (written by extract-sd-features).",
+    "train_features_dir": "Feature maps directory of the training split.",
+    "synthetic_dir": "Generated images directory (written by merge-synthetic).",
+    "shard_dirs": "Shard directories of one run.",
+    "summary_paths": "Summary JSON files.",
+    "table_csvs": "Table CSV files.",
+    "split": "Dataset split.",
+    "shard": "Index of this shard (0-based).",
+    "num_shards": "Number of shards the split is divided into.",
+    "names": "Config names of this run (model, dataset, ...), recorded in the outputs.",
+    "output": "Output file.",
+    "output_dir": "Output directory.",
+    "output_md": "Output table, Markdown.",
+    "output_csv": "Output table or data, CSV.",
+    "output_png": "Output figure, PNG.",
+    "output_json": "Output record, JSON.",
+    "output_summary": "Output summary, JSON.",
+    "output_predictions": "Output per-image predictions, Parquet.",
+    "output_examples": "Output per-example outcomes, Parquet.",
+    "output_checkpoint": "Output model checkpoint directory.",
+    "group_by": "Example columns the scores are grouped by.",
+}
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One subcommand: ``name`` runs ``function``; ``threads`` adds ``--threads N`` (torch threads)."""
+    """One subcommand: ``name`` runs ``function``; ``threads`` adds ``--threads N`` (torch threads);
+    ``user`` marks a command a user runs by hand (listed in ``--help``; the workflow's are hidden)."""
 
     name: str
     function: Callable
     threads: bool = False
 
+    user: bool = False
+
     @property
     def help(self) -> str:
-        """The docstring's first paragraph."""
+        """The docstring's first paragraph, as plain text."""
         doc = inspect.getdoc(self.function) or ""
-        return " ".join(doc.split("\n\n")[0].split())
+        return plain(" ".join(doc.split("\n\n")[0].split()))
 
     @property
     def param_help(self) -> dict[str, str]:
-        return docstring_args(inspect.getdoc(self.function) or "")
+        """Each parameter's help, as plain text: its ``Args:`` entry, else :data:`COMMON_ARGS`'."""
+        own = docstring_args(inspect.getdoc(self.function) or "")
+        names = inspect.signature(self.function).parameters
+        return {name: plain(own.get(name) or COMMON_ARGS.get(name, "")) for name in names}
 
 
 STAGES: Registry[Stage] = Registry("stage")
 
 
-def stage(name: str, *, threads: bool = False) -> Callable[[Callable], Callable]:
+def stage(name: str, *, threads: bool = False, user: bool = False) -> Callable[[Callable], Callable]:
     """Register the decorated function as subcommand ``name`` (the rule's name, dashed).
 
     ``threads=True``: the subcommand takes ``--threads N`` (the rule's ``{threads}``),
     applied to torch before the stage runs, so a job never uses more cores than
-    Snakemake gave it.
+    Snakemake gave it. ``user=True``: a command users run by hand, shown in ``--help``.
     """
 
     def decorator(function: Callable) -> Callable:
-        STAGES.add(name, Stage(name, function, threads))
+        STAGES.add(name, Stage(name, function, threads, user))
         return function
 
     return decorator
@@ -97,3 +137,13 @@ def docstring_args(doc: str) -> dict[str, str]:
         else:
             current.append(line.strip())
     return {name: " ".join(words) for name, words in entries.items()}
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """Docstring text without reStructuredText markup, for ``--help``: ````x```` -> ``x``,
+    ``:func:`~a.b.c``` -> ``c``."""
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1] if m.group(0).count("~") else m.group(1), text)
+    return text.replace("``", "")

@@ -10,11 +10,12 @@ from ._registry import stage
 __all__ = ["classify"]
 
 
-@stage("classify", threads=True)
+@stage("classify", threads=True, user=True)
 def classify(checkpoint: str, images: str, classes: list[str], output: str, *, template: str | None = None,
              prompts: list[str] | None = None, class_ids: list[int] | None = None, adapter: str | None = None,
              strategy: str = "25", image_size: int | None = None, dtype: str = "float32", device: str = "auto",
-             batch_size: int = ScoringSpec.batch_size, seed: int = 0, output_pairs: str | None = None) -> Path:
+             batch_size: int = ScoringSpec.batch_size, seed: int = 0, output_pairs: str | None = None,
+             skip_bad_images: bool = False) -> Path:
     """Classify a folder of your own images with your own diffusion model.
 
     Args:
@@ -22,7 +23,11 @@ def classify(checkpoint: str, images: str, classes: list[str], output: str, *, t
         images: Folder of images (searched recursively; an image in a subfolder named like a
             class is labelled with it).
         classes: Candidate class names.
-        output: CSV of predictions and per-class mean errors.
+        output: CSV, one row per image: prediction, label, passes, seconds,
+            mean_error_<class> (mean over the timesteps evaluated for the class) and
+            evaluations_<class> (how many: an adaptive strategy evaluates the classes it
+            drops early fewer times, so compare means of equal counts), skipped (why an
+            image was not scored, else empty).
         template: Text-conditional models: e.g. ``"a photo of a {}."``.
         prompts: Text-conditional models: one prompt per class.
         class_ids: Class-conditional models: the model's id of each class (default 0..N-1).
@@ -37,14 +42,23 @@ def classify(checkpoint: str, images: str, classes: list[str], output: str, *, t
             are kept in OUTPUT.pairs while scoring and removed once the CSV is written.
             Either way each image is saved as soon as it is scored, so after a crash or
             Ctrl-C the same command scores only the images not yet done.
+        skip_bad_images: Leave out the images that cannot be read and list them in the CSV
+            with the reason (by default the first one stops the command before scoring).
     """
     import shutil
+    import sys
 
     from ..classify import ZeroShotClassifier
     from ..runs import UserImages
+    from dataclasses import replace
 
     # Checked before the model loads (seconds to minutes): the images, the output's place.
-    UserImages.from_folder(images, classes).check()
+    source = UserImages.from_folder(images, classes)
+    if source.label_note():
+        print(f"warning: {source.label_note()}", file=sys.stderr)
+    source = source.check(skip=skip_bad_images)
+    for image_id, why in source.skipped.items():
+        print(f"warning: skipped {image_id}: {why}", file=sys.stderr)
     output_path = Path(output)
     if output_path.is_dir():
         raise ValueError(f"--output {output} is a folder: give the CSV file to write")
@@ -55,11 +69,12 @@ def classify(checkpoint: str, images: str, classes: list[str], output: str, *, t
     clf = ZeroShotClassifier.load(checkpoint, classes, template=template, prompts=prompts, class_ids=class_ids,
                                   adapter=adapter, strategy=strategy, image=image, dtype=dtype, device=device,
                                   seed=seed, batch_size=batch_size)
-    result = clf.classify_folder(images, out=store)
+    result = clf.classify_source(replace(source, prompts=clf.prompts), out=store)
     path = result.to_csv(output)  # atomically, from the finished store
     if output_pairs is None:
         shutil.rmtree(store)
-    accuracy = result.accuracy
-    print(f"{len(result.predictions)} images, {clf.passes_per_image} passes per image -> {path}"
-          + (f" (accuracy on labelled images: {100 * accuracy:.1f}%)" if accuracy is not None else ""))
+    accuracy, labelled = result.accuracy, int((result.predictions["label"] != "").sum())
+    skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
+    print(f"{len(result.predictions)} images scored{skipped}, {clf.passes_per_image} passes per image -> {path}"
+          + (f" (accuracy on the {labelled} labelled images: {100 * accuracy:.1f}%)" if accuracy is not None else ""))
     return path

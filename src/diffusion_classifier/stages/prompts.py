@@ -32,6 +32,13 @@ def fetch_released_prompts(url: str, sha256: str, cache: str | Path, output: str
     there, copies it to ``output`` and checks its form and that no two classes share a
     prompt (except the groups in ``identical_prompts``), before any scoring job starts.
     The join to the dataset's classes is checked by ``prepare_prompts``.
+
+    Args:
+        url: Where the authors' table is downloaded from.
+        sha256: The table file's expected sha256.
+        cache: Where the downloaded file is kept (a file already there is used offline).
+        output: The verified copy.
+        identical_prompts: Groups of classes allowed to share a prompt.
     """
     from ..models.released_prompts import fetch_prompt_table, read_released_table
 

@@ -9,7 +9,6 @@ loss, the device and dtype. Timings stay in the runtime table.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +30,11 @@ def provenance_frame(summary_paths: list[str | Path]) -> pd.DataFrame:
     """One row per run summary: key, weights, code, config hash, schedule, device."""
     import pandas as pd
 
+    from ..artifacts import read_json
+
     rows = []
     for path in summary_paths:
-        s = json.loads(Path(path).read_text())
+        s = read_json(path, "delete it and rerun the job that writes it", "run summary")
         config, shards = s["scoring_config"], s.get("shards", [])
         rows.append({
             "dataset": s["dataset"], "model": s["model"], "strategy": s["strategy"],

@@ -83,7 +83,11 @@ def score_calibration(
 ) -> Path:
     """A sequential run's calibration set: the first ``images`` images of ``split`` by id,
     scored at one stage on the run's grid (``strategy`` without its sequential test), one shard.
-    ``fit-calibration`` turns it into the file the run's ``score-shard --calibration`` reads."""
+    ``fit-calibration`` turns it into the file the run's ``score-shard --calibration`` reads.
+
+    Args:
+        images: How many images (the first by id) the calibration set holds.
+    """
     one_stage = {key: value for key, value in strategy.items() if key != "sequential"}
     return score_shard(dataset_dir, checkpoint, model, one_stage, scoring, output_dir, split=split, names=names,
                        prompts_dir=prompts_dir, max_images=images)

@@ -272,6 +272,10 @@ def evaluate_feature_classifier(features_dir: str | Path, dataset_dir: str | Pat
     ObjectNet has no train split: the paper's cell comes from the ImageNet-trained
     classifier, its 1000-way prediction right when it falls among the ImageNet ids of the
     image's ObjectNet class.
+
+    Args:
+        checkpoint: The trained classifier of the other column.
+        trained_summary: That classifier's training summary (JSON).
     """
     from ..specs import FeatureSpec
     from ..baselines.zoo import CHECKPOINT_CONFIG

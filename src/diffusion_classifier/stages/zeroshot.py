@@ -42,7 +42,11 @@ def make_compositional_table(
 @stage("figure-pair-examples")
 def figure_pair_examples(dataset_dir: str | Path, output: str | Path, *, per_tag: int = 3,
                          split: str = "test") -> Path:
-    """Paper Figure 5: the first ``per_tag`` examples of each collapsed tag of a caption-pair dataset."""
+    """Paper Figure 5: the first ``per_tag`` examples of each collapsed tag of a caption-pair dataset.
+
+    Args:
+        per_tag: Examples shown per tag.
+    """
     from ..data import load_dataset
     from ..data.pairs import load_examples
     from ..reporting.pair_examples import choose_examples, plot_pair_examples
@@ -58,7 +62,12 @@ def figure_pair_examples(dataset_dir: str | Path, output: str | Path, *, per_tag
 @stage("make-table3")
 def make_table3(diffusion_summary: str | Path, clip_summaries: dict[str, str | Path],
                 output_md: str | Path, output_csv: str | Path) -> tuple[Path, Path]:
-    """Paper Table 3: Winoground text scores of CLIP and the Diffusion Classifier, the paper's beside ours."""
+    """Paper Table 3: Winoground text scores of CLIP and the Diffusion Classifier, the paper's beside ours.
+
+    Args:
+        diffusion_summary: The Diffusion Classifier's Winoground summary (JSON).
+        clip_summaries: CLIP model name -> its Winoground summary (JSON).
+    """
     from ..reporting.cells import write_cells_and_display
     from ..reporting.table3 import TABLE3_CAPTION, table3_cells, table3_display
 
