@@ -37,7 +37,7 @@ def test_the_papers_tables_and_figures_are_entries_named_after_them():
     for n in range(1, 6):
         entry = artifact(f"table{n}")
         assert entry.paper.startswith(f"Table {n} (Sec. "), entry.paper
-        assert entry.files == (f"tables/table{n}.md", f"tables/table{n}.csv")
+        assert entry.files == (f"tables/table{n}.md", f"tables/table{n}.csv", f"tables/table{n}.html")
         assert entry.values, f"table{n} carries the paper's values"
     for n in range(2, 7):
         entry = artifact(f"fig{n}")

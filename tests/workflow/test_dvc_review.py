@@ -73,7 +73,8 @@ def test_every_table_a_rule_writes_is_a_catalog_artifact_with_metrics_or_exempt(
     # No rule names a table or figure by hand: each comes from its catalog entry, through
     # artifact_output or, for a table with a frame function, the generic rule make_tables.
     assert re.findall(r"\{RESULTS\}/(?:tables|figures)/[^\"]*", rules) == ["{RESULTS}/tables/{{table}}.md",
-                                                                          "{RESULTS}/tables/{{table}}.csv"]
+                                                                          "{RESULTS}/tables/{{table}}.csv",
+                                                                              "{RESULTS}/tables/{{table}}.html"]
     generic = {name for name in artifacts() if artifact(name).frame}
     assert set(re.findall(r'artifact_output\("(\w+)"', rules)) | generic == set(artifacts())
     tables = {name for name in artifacts() if artifact(name).files[0].endswith(".md")}

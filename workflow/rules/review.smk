@@ -12,6 +12,7 @@ rule make_provenance_table:
         summaries() + compositional_summaries() + contrastive_summaries(),
     output:
         md=artifact_output("provenance", "md"),
+        html=artifact_output("provenance", "html"),
         csv=artifact_output("provenance", "csv"),
     params:
         caption=report_caption("provenance"),

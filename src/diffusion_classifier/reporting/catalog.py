@@ -24,9 +24,13 @@ import yaml
 
 from .._registry import Registry
 
-__all__ = ["CATALOG_FILE", "MetricTable", "Artifact", "artifacts", "artifact", "CATEGORY_OF_FOLDER"]
+__all__ = ["CATALOG_FILE", "TABLE_FILES", "MetricTable", "Artifact", "artifacts", "artifact", "CATEGORY_OF_FOLDER"]
 
 CATALOG_FILE = "catalog.yaml"
+
+# A table's files (reporting.tables.write_table writes them; pandas-free here): the CSV, and
+# what a reader sees, Markdown and the HTML that the report shows inline.
+TABLE_FILES = (".md", ".csv", ".html")
 
 # The report's category of a file by its folder under the results directory.
 CATEGORY_OF_FOLDER = {"tables": "Tables", "figures": "Figures", "timing": "Timing"}
@@ -57,7 +61,8 @@ class Artifact:
             rules out, so the artifact is then made only where a GPU is.
         files: Its files, relative to the results directory; ``{dataset}`` expands over the
             datasets of the config list ``per_dataset_of``.
-        report: Suffixes of the files shown in the Snakemake report.
+        report: Suffixes of the files shown in the Snakemake report (HTML tables and PNG
+            figures: it shows both inline, Markdown only as a download).
         category: The report's category (default: by folder, :data:`CATEGORY_OF_FOLDER`).
         caption: The report's caption (reStructuredText).
         metrics: Its CSV's row key and headline columns in ``metrics.json`` (None: none).
@@ -80,7 +85,7 @@ class Artifact:
     requires: tuple[str, ...] = ()
     gpu: bool = False
     files: tuple[str, ...] = ()
-    report: tuple[str, ...] = ("md", "png")
+    report: tuple[str, ...] = ("html", "png")
     category: str | None = None
     metrics: MetricTable | None = None
     values: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -92,7 +97,7 @@ class Artifact:
 
     def __post_init__(self) -> None:
         if not self.files:
-            object.__setattr__(self, "files", (f"tables/{self.name}.md", f"tables/{self.name}.csv"))
+            object.__setattr__(self, "files", tuple(f"tables/{self.name}{suffix}" for suffix in TABLE_FILES))
 
     def file(self, suffix: str, folder: str | None = None) -> str:
         """The one file with this suffix (in ``folder`` where two folders hold one)."""
@@ -137,7 +142,7 @@ def _artifact(name: str, entry: dict[str, Any]) -> Artifact:
             raise ValueError(f"{CATALOG_FILE}: {name}.values.{row} needs a column -> value mapping")
     artifact = Artifact(name=name, **entry)
     if artifact.frame and (artifact.rule != "make_tables" or artifact.table_caption is None
-                           or artifact.files != (f"tables/{name}.md", f"tables/{name}.csv")):
+                           or artifact.files != tuple(f"tables/{name}{suffix}" for suffix in TABLE_FILES)):
         raise ValueError(f"{CATALOG_FILE}: {name} has a frame function, so rule make_tables writes it: give it "
                          "rule: make_tables, a table_caption and the default files")
     if artifact.metrics and artifact.metrics_csv != f"tables/{name}.csv":

@@ -62,6 +62,30 @@ def candidate_schedules(grid_size: int, num_train_timesteps: int, two_stage_eval
     return list(unique.values())
 
 
+def best_front(schedules: pd.DataFrame) -> pd.DataFrame:
+    """The schedules that no cheaper one beats: accuracy at least the best of every schedule
+    with as few passes per image, by passes."""
+    front = schedules.sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
+    return front[front["accuracy"] >= front["accuracy"].cummax()]
+
+
+def schedule_headline(frame: pd.DataFrame, loss: str) -> tuple[pd.DataFrame, str]:
+    """The study's short table for a reader, and the sentence that says where the rest is.
+
+    The rows of ``loss`` on the best front (:func:`best_front`), the schedules compared with a
+    directly scored run, and the one-stage schedule; every row stays in the CSV.
+    """
+    main = frame[(frame["loss"] == loss) & (frame["strategy"] == "schedule")]
+    keep = set(best_front(main).index) | set(main.index[main["stages"] == 1])
+    if "direct_run" in main:
+        keep |= set(main.index[main["direct_run"].notna()])
+    shown = frame.loc[sorted(keep)].dropna(axis=1, how="all")
+    shown = shown.drop(columns=[c for c in ("strategy", "stages", "correct") if c in shown])
+    note = (f"Shown: the {len(shown)} schedules no cheaper one beats, the one-stage schedule and those also "
+            f"scored directly; all {len(frame)} rows are in the CSV.")
+    return shown, note
+
+
 def plot_passes_vs_accuracy(frame: pd.DataFrame, target: str | Path, title: str) -> None:
     """Accuracy (%) against passes per image, one point per schedule, best front joined."""
     fig, ax = pyplot().subplots(figsize=(5.5, 3.6))
@@ -69,8 +93,7 @@ def plot_passes_vs_accuracy(frame: pd.DataFrame, target: str | Path, title: str)
     schedules = frame[~sequential]
     for stages, part in schedules.groupby("stages"):
         ax.scatter(part["passes_per_image"], part["accuracy"], s=14, label=f"{stages} stage(s)")
-    front = schedules.sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
-    front = front[front["accuracy"] >= front["accuracy"].cummax()]
+    front = best_front(schedules)
     ax.plot(front["passes_per_image"], front["accuracy"], "-", c="grey", lw=1, label="best so far")
     if sequential.any():
         seq = frame[sequential].sort_values("passes_per_image")
