@@ -106,7 +106,7 @@ def test_report_captions_are_the_catalogs_rendered_by_one_template():
 
     html = publish_parts(template.render(snakemake=Job), writer="html",
                          settings_overrides={"report_level": 2, "halt_level": 2})["body"]
-    assert "fig2_noise_pairing.json" in html and "<p>Paper Figure 2" in html
+    assert "fig2_noise_pairing.json" in html and "<p>The eps-prediction error" in html
     for name in artifacts():  # every caption is valid reStructuredText (halt_level: a warning raises)
         publish_parts(artifact(name).caption, writer="html", settings_overrides={"halt_level": 2})
 
