@@ -7,11 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers.tables import html_rows, markdown_rows
-
 from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE, accuracy_summary, unavailable_summary
 from diffusion_classifier.reporting.paper_values import paper_table, paper_value
 from diffusion_classifier.stages.baselines import make_table1
+from helpers.tables import html_rows, markdown_rows
 
 
 def test_paper_values_are_the_papers():

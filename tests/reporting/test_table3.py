@@ -7,11 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from tests.helpers.tables import html_rows, markdown_rows
-
 from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE, unavailable_summary
 from diffusion_classifier.compositional import outcomes, summarise_examples
 from diffusion_classifier.stages.zeroshot import make_table3
+from helpers.tables import html_rows, markdown_rows
 
 
 def _outcomes():

@@ -38,10 +38,20 @@ CATEGORY_OF_FOLDER = {"tables": "Tables", "figures": "Figures", "timing": "Timin
 
 @dataclass(frozen=True)
 class MetricTable:
-    """Which columns of a table's CSV name a row, and which are its headline numbers."""
+    """Which columns of a table's CSV name a row, and which of its numbers the metrics files hold.
+
+    Attributes:
+        key: The columns naming a row (joined by ``/``).
+        values: The columns of every row in the detail file (``metrics_detail.json``).
+        headline: The columns in the headline file (``metrics.json``, what ``dvc metrics
+            show`` prints): none leaves the table out of it.
+        where: Column -> the values a row needs to be a headline row (none: every row).
+    """
 
     key: tuple[str, ...]
     values: tuple[str, ...]
+    headline: tuple[str, ...] = ()
+    where: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ class Artifact:
             figures: it shows both inline, Markdown only as a download).
         category: The report's category (default: by folder, :data:`CATEGORY_OF_FOLDER`).
         caption: The report's caption (reStructuredText).
-        metrics: Its CSV's row key and headline columns in ``metrics.json`` (None: none).
+        metrics: Its CSV's row key and the columns of the metrics files (None: none).
         values: The paper's reported numbers, row -> column -> value (percent).
         notes: Column -> how our evaluation set relates to the paper's.
         per_dataset_of: Config list whose runs' datasets ``{dataset}`` expands over.
@@ -133,7 +143,9 @@ def _artifact(name: str, entry: dict[str, Any]) -> Artifact:
     entry = dict(entry)
     metrics = entry.pop("metrics", None)
     if metrics is not None:
-        entry["metrics"] = MetricTable(tuple(metrics["key"]), tuple(metrics["values"]))
+        entry["metrics"] = MetricTable(tuple(metrics["key"]), tuple(metrics["values"]),
+                                       tuple(metrics.get("headline", ())),
+                                       {c: tuple(v) for c, v in metrics.get("where", {}).items()})
     for key in ("requires", "files", "report", "inputs"):
         if key in entry:
             entry[key] = tuple(entry[key])
