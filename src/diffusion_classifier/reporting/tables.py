@@ -36,7 +36,7 @@ def schedule_words(evaluations: str, keep: str) -> str:
     kept = [k for k in str(keep).split("/") if k]
     if not kept:  # not a TrialList/KeepList (a sequential row names its grid only)
         return f"{'/'.join(trials)} timesteps"
-    words = [f"{trials[0]} timesteps"]
+    words = [f"{trials[0]} timestep{'' if trials[0] == '1' else 's'}"]
     words += [f"then {n} for the best {k}" for n, k in zip(trials[1:], kept)]
     return ", ".join(words)
 
