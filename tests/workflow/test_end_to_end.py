@@ -358,7 +358,8 @@ window.addEventListener("load", () => setTimeout(async () => {
       const frame = document.createElement("iframe");
       frame.style.width = "1200px"; frame.style.height = "800px";
       document.body.appendChild(frame);
-      await new Promise(done => { frame.onload = done; frame.src = entry.data_uri; });
+      const bytes = Uint8Array.from(atob(entry.data_uri.split(",")[1]), c => c.charCodeAt(0));
+      await new Promise(done => { frame.onload = done; frame.srcdoc = new TextDecoder().decode(bytes); });
       const cells = [...frame.contentDocument.querySelectorAll("td")];
       const visible = cells.filter(td => { const r = td.getBoundingClientRect();
                                            return r.width > 0 && r.height > 0 && td.textContent.trim(); });
