@@ -108,12 +108,16 @@ def to_markdown(frame: pd.DataFrame, caption: str = "") -> str:
 def to_html(frame: pd.DataFrame, caption: str = "", title: str = "") -> str:
     """A self-contained HTML page of the table: what the Snakemake report shows inline."""
     shown = readable(frame)
-    table = shown.to_html(index=False, escape=True, border=0, classes="table")
+    align = ["right" if n else "left" for n in _numeric(frame)]
+    head = "".join(f'<th style="text-align:{a}">{html.escape(str(c))}</th>' for c, a in zip(shown.columns, align))
+    body = "".join("<tr>" + "".join(f'<td style="text-align:{a}">{html.escape(v)}</td>' for v, a in zip(row, align))
+                   + "</tr>\n" for row in shown.itertuples(index=False))
+    table = f'<table class="table">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>'
+
     paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>\n" for p in caption.split("\n\n") if p.strip())
     style = ("body{font-family:sans-serif;font-size:14px;margin:1em}"
              "table{border-collapse:collapse}th,td{padding:2px 8px;border-bottom:1px solid #ddd;"
-             "text-align:right;white-space:nowrap}th{background:#f4f4f4}"
-             "td:first-child,th:first-child{text-align:left}")
+             "white-space:nowrap}th{background:#f4f4f4}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head>\n<body>\n{paragraphs}{table}\n</body></html>\n")
 
