@@ -19,6 +19,19 @@ def test_the_committed_schema_is_the_generated_one():
         "`python -m diffusion_classifier.config_schema > workflow/schemas/config.schema.yaml`")
 
 
+def test_the_committed_config_reference_is_the_generated_one():
+    """config/README.md documents every key, from the same descriptions as the schema."""
+    reference = ROOT / "config/README.md"
+    assert reference.read_text() == config_schema.render_markdown(), (
+        "config/README.md is stale: regenerate it with "
+        "`python -m diffusion_classifier.config_schema --markdown > config/README.md`")
+    text = reference.read_text()
+    assert "- `scoring.batch_size` (integer >= 1 or one of `auto`; default `256`): Noise-predictor inputs per" in text
+    assert "- `strategies.<name>.keep` (" in text and "- `experiments[].dataset` (" in text
+    for key in config_schema.generate()["properties"]:
+        assert f"\n## `{key}`\n" in text, key
+
+
 def test_descriptions_come_from_the_dataclass_docstrings():
     schema = config_schema.generate()
     scoring = schema["$defs"]["ScoringSpec"]["properties"]["batch_size"]

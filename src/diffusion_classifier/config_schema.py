@@ -1,7 +1,9 @@
 """The workflow's config schema, generated from the config dataclasses.
 
 ``python -m diffusion_classifier.config_schema > workflow/schemas/config.schema.yaml``
-writes it; tests/test_config_schema.py checks that the committed file is this output. The
+writes it, and ``python -m diffusion_classifier.config_schema --markdown > config/README.md``
+the reference of every key a reader looks up (:func:`render_markdown`); tests/test_config_schema.py
+checks that both committed files are this output. The
 dataclasses (:class:`~.workflow_config.WorkflowConfig` and the sections it holds) are the one home of
 every key, type, default, range and description: pydantic's JSON-schema generator reads their
 annotations (constraints from :mod:`.config`'s vocabulary), and this module adds
@@ -16,6 +18,7 @@ annotations (constraints from :mod:`.config`'s vocabulary), and this module adds
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sys
 from typing import Any
@@ -24,7 +27,7 @@ import yaml
 from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
-__all__ = ["generate", "render", "field_docs"]
+__all__ = ["generate", "render", "render_markdown", "field_docs"]
 
 HEADER = ("# Generated from the config dataclasses (diffusion_classifier.workflow_config.WorkflowConfig): "
           "do not edit.\n"
@@ -180,5 +183,83 @@ def render() -> str:
     return HEADER + yaml.dump(generate(), Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
 
 
+MARKDOWN_HEADER = """# Configuration keys
+
+Every key of a workflow config (`config/mini.yaml`, the embedded run; `config/paper.yaml`, the
+paper's scale), with its type, default and meaning. Snakemake checks a config against the same
+schema at start (`workflow/schemas/config.schema.yaml`): a misspelt key or a value out of range
+stops the run before any job. `<name>` stands for a name you choose (a dataset's, a model's), `[]`
+for each item of a list.
+
+Generated from the config dataclasses' docstrings (`diffusion_classifier.workflow_config`): do not
+edit; `python -m diffusion_classifier.config_schema --markdown > config/README.md` regenerates it.
+"""
+
+
+def _type(node: dict[str, Any]) -> str:
+    """A key's type in words: ``integer >= 1``, ``one of portable, native``, ``list of string``."""
+    if "$ref" in node:
+        return "section"
+    if "enum" in node:
+        return "one of " + ", ".join(f"`{v}`" for v in node["enum"])
+    if "anyOf" in node:
+        return " or ".join(_type(option) for option in node["anyOf"])
+    kind = node.get("type", "any")
+    if kind == "array":
+        return f"list of {_type(node.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in node and isinstance(node["additionalProperties"], dict):
+        return f"mapping name -> {_type(node['additionalProperties'])}"
+    bounds = [f"{sign} {node[key]}" for key, sign in (("minimum", ">="), ("exclusiveMinimum", ">"),
+                                                        ("maximum", "<="), ("exclusiveMaximum", "<"))
+              if key in node]
+    return " ".join([kind, *bounds])
+
+
+def _markdown_keys(node: dict[str, Any], path: str, defs: dict[str, Any], seen: tuple[str, ...],
+                   out: list[str]) -> None:
+    """Append one line per key under ``node`` (a section's schema), depth first."""
+    for key, prop in node.get("properties", {}).items():
+        _markdown_key(prop, f"{path}.{key}" if path else key, defs, seen, out,
+                      required=key in node.get("required", ()))
+
+
+def _markdown_key(prop: dict[str, Any], path: str, defs: dict[str, Any], seen: tuple[str, ...], out: list[str],
+                  required: bool = False) -> None:
+    details = [_type(prop)]
+    if "default" in prop:
+        details.append(f"default `{json.dumps(prop['default'])}`")
+    if required:
+        details.append("required")
+    description = " ".join(str(prop.get("description", "")).split())
+    out.append(f"- `{path}` ({'; '.join(details)}): {description}".rstrip(": ") + "\n")
+    for child, suffix in _children(prop):
+        ref = child.get("$ref", "").rsplit("/", 1)[-1]
+        if ref and ref not in seen:
+            _markdown_keys(defs[ref], path + suffix, defs, (*seen, ref), out)
+
+
+def _children(prop: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The sub-schemas of a key whose keys are documented below it, and their path suffix."""
+    children = [(prop, "")]
+    if isinstance(prop.get("additionalProperties"), dict):
+        children.append((prop["additionalProperties"], ".<name>"))
+    if isinstance(prop.get("items"), dict):
+        children.append((prop["items"], "[]"))
+    children += [(option, "") for option in prop.get("anyOf", ())]
+    return children
+
+
+def render_markdown() -> str:
+    """``config/README.md``: every key of the config, a section per top-level key."""
+    schema = generate()
+    defs = schema.get("$defs", {})
+    parts = [MARKDOWN_HEADER]
+    for key, prop in schema["properties"].items():
+        lines: list[str] = []
+        _markdown_key(prop, key, defs, (), lines, required=key in schema.get("required", ()))
+        parts.append(f"\n## `{key}`\n\n" + "".join(lines))
+    return "".join(parts)
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.stdout.write(render_markdown() if sys.argv[1:] == ["--markdown"] else render())

@@ -37,7 +37,7 @@ def test_the_papers_tables_and_figures_are_entries_named_after_them():
     for n in range(1, 6):
         entry = artifact(f"table{n}")
         assert entry.paper.startswith(f"Table {n} (Sec. "), entry.paper
-        assert entry.files == (f"tables/table{n}.md", f"tables/table{n}.csv")
+        assert entry.files == (f"tables/table{n}.md", f"tables/table{n}.csv", f"tables/table{n}.html")
         assert entry.values, f"table{n} carries the paper's values"
     for n in range(2, 7):
         entry = artifact(f"fig{n}")
@@ -106,7 +106,7 @@ def test_report_captions_are_the_catalogs_rendered_by_one_template():
 
     html = publish_parts(template.render(snakemake=Job), writer="html",
                          settings_overrides={"report_level": 2, "halt_level": 2})["body"]
-    assert "fig2_noise_pairing.json" in html and "<p>Paper Figure 2" in html
+    assert "fig2_noise_pairing.json" in html and "<p>The eps-prediction error" in html
     for name in artifacts():  # every caption is valid reStructuredText (halt_level: a warning raises)
         publish_parts(artifact(name).caption, writer="html", settings_overrides={"halt_level": 2})
 

@@ -10,6 +10,7 @@ import pytest
 from diffusion_classifier.baselines import WEIGHTS_UNAVAILABLE, accuracy_summary, unavailable_summary
 from diffusion_classifier.reporting.paper_values import paper_table, paper_value
 from diffusion_classifier.stages.baselines import make_table1
+from helpers.tables import html_rows, markdown_rows
 
 
 def test_paper_values_are_the_papers():
@@ -51,9 +52,14 @@ def test_table1_reads_each_cell_from_its_summary(tmp_path):
     assert len(cells) == 5 * 2
 
     md = md_path.read_text()
-    assert "| Diffusion Classifier | yes | 40.0 | 87.3 | 75.0 | — |" in md
-    assert f"| CLIP ResNet-50 | yes | n/a ({WEIGHTS_UNAVAILABLE}) | 85.4 | n/a (not run) | — |" in md
-    assert "| SD Features | no |" in md and "oxford_pets mean per class" in md
+    rows = markdown_rows(md)
+    # The paper has no digits column: no column of dashes, one sentence in the caption.
+    assert rows[0] == ["Method", "Zero-shot?", "oxford pets", "oxford pets (paper)", "digits"]
+    assert ["Diffusion Classifier", "yes", "40.0", "87.3", "75.0"] in rows
+    assert ["CLIP ResNet-50", "yes", f"n/a ({WEIGHTS_UNAVAILABLE})", "85.4", "n/a (not run)"] in rows
+    assert ["SD Features", "no"] == rows[2][:2] and "oxford_pets mean per class" in md
+    assert "The paper reports no digits value." in md
+    assert html_rows(md_path.with_suffix(".html").read_text()) == rows
 
 
 def test_table1_rejects_an_unknown_row_and_a_summary_without_the_metric(tmp_path):

@@ -17,6 +17,8 @@ from diffusion_classifier.reporting.catalog import artifact, artifacts
 from diffusion_classifier.reporting.metrics import METRIC_TABLES, UNMEASURED_TABLES, collect_metrics
 from diffusion_classifier.stages.metrics import make_metrics
 
+from helpers.plot_inputs import write_plot_inputs
+
 from .dvc_helpers import ROOT, dvc, git, repository_copy
 
 NOT_PARAMS = {"results"}  # where results go never changes a number (threads do: float sums split by thread)
@@ -52,11 +54,14 @@ def test_metrics_hold_every_table_headline_and_refuse_unknown_tables(tmp_path):
                  ).to_csv(tmp_path / "classification.csv", index=False)
     pd.DataFrame({"dataset": ["d"], "model": ["m"], "strategy": ["s"], "seconds_per_image": [0.3]}
                  ).to_csv(tmp_path / "runtime.csv", index=False)
-    out = make_metrics([tmp_path / "classification.csv", tmp_path / "runtime.csv"], tmp_path / "metrics.json")
-    metrics = json.loads(out.read_text())
-    assert metrics == {"classification": {
+    out = make_metrics([tmp_path / "classification.csv", tmp_path / "runtime.csv"], tmp_path / "metrics.json",
+                       tmp_path / "metrics_detail.json")
+    assert json.loads((tmp_path / "metrics_detail.json").read_text()) == {"classification": {
         "digits/unet/even25": {"accuracy": 91.5, "mean_per_class": 91, "passes_per_image": 250},
         "digits/unet/adaptive": {"accuracy": 90, "mean_per_class": None, "passes_per_image": 90}}}
+    # The headline: the catalog's headline columns only.
+    assert json.loads(out.read_text()) == {"classification": {
+        "digits/unet/even25": {"accuracy": 91.5}, "digits/unet/adaptive": {"accuracy": 90}}}
     (tmp_path / "table9.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="table 'table9' has no entry with metrics in reporting/catalog.yaml"):
         collect_metrics([tmp_path / "table9.csv"])
@@ -73,7 +78,8 @@ def test_every_table_a_rule_writes_is_a_catalog_artifact_with_metrics_or_exempt(
     # No rule names a table or figure by hand: each comes from its catalog entry, through
     # artifact_output or, for a table with a frame function, the generic rule make_tables.
     assert re.findall(r"\{RESULTS\}/(?:tables|figures)/[^\"]*", rules) == ["{RESULTS}/tables/{{table}}.md",
-                                                                          "{RESULTS}/tables/{{table}}.csv"]
+                                                                          "{RESULTS}/tables/{{table}}.csv",
+                                                                              "{RESULTS}/tables/{{table}}.html"]
     generic = {name for name in artifacts() if artifact(name).frame}
     assert set(re.findall(r'artifact_output\("(\w+)"', rules)) | generic == set(artifacts())
     tables = {name for name in artifacts() if artifact(name).files[0].endswith(".md")}
@@ -86,14 +92,16 @@ def _fake_run(repo, accuracy: float, seed: int) -> None:
     """Stand-in outputs of the embedded stage, recorded in dvc.lock as if `dvc repro` had made them."""
     stage = _stage()
     for out in stage["outs"]:
+        if isinstance(out, dict):  # a file kept in git (cache: false): the metrics' detail
+            (path,) = out
+            (repo / path).write_text(json.dumps({"classification": {"digits/digits_unet/even25": {
+                "accuracy": accuracy, "passes_per_image": 250}}}))
+            continue
         (repo / out).mkdir(parents=True, exist_ok=True)
         (repo / out / "stand-in.txt").write_text(f"{out} {accuracy}\n")
     (repo / "results/metrics.json").write_text(json.dumps(
-        {"classification": {"digits/digits_unet/even25": {"accuracy": accuracy, "passes_per_image": 250}}}))
-    for plot in yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]:
-        (definition,) = plot.values()
-        for path, y in definition["y"].items():
-            pd.DataFrame({definition["x"]: [125, 375], y: [accuracy, accuracy / 2]}).to_csv(repo / path, index=False)
+        {"classification": {"digits/digits_unet/even25": {"accuracy": accuracy}}}))
+    write_plot_inputs(repo, accuracy)
     config = repo / "config/mini.yaml"
     config.write_text(config.read_text().replace("scoring:\n  seed: 0", f"scoring:\n  seed: {seed}"))
     dvc("commit", "-f", "embedded", cwd=repo)
@@ -133,5 +141,5 @@ def test_metrics_params_and_plots_diff_between_two_commits(tmp_path):
     assert len(plots["data"]) == len(yaml.safe_load((repo / "dvc.yaml").read_text())["plots"])
     figure3 = next(v for k, v in plots["data"].items() if k.startswith("Figure 3"))
     values = [row for entry in figure3 for row in entry["content"]["data"]["values"]]
-    assert {(row["rev"], float(row["accuracy"])) for row in values if int(row["timestep"]) == 125} == {
-        ("HEAD~1", 80.0), ("HEAD", 85.0)}
+    assert {(row["rev"], float(row["accuracy"])) for row in values
+            if int(row["timestep"]) == 500 and row["source"] == "even grid"} == {("HEAD~1", 75.0), ("HEAD", 80.0)}

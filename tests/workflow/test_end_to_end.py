@@ -2,6 +2,7 @@
 command-line stages refuse bad input cleanly."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,8 +133,12 @@ def test_table1_has_our_diffusion_classifier_and_na_clip_rows(micro_run):
         summary = json.loads((micro_run / f"baselines/{row}/digits_text/digits/summary.json").read_text())
         assert summary["status"] == "ok" and summary["num_images"] == 20
         assert cells.loc[row, "ours"] == pytest.approx(100 * summary["accuracy"], abs=1e-3)  # table in percent
+    from helpers.tables import markdown_rows
+
     md = (micro_run / "tables/table1.md").read_text()
-    assert "| CLIP ResNet-50 | yes | n/a (weights not available offline) | — |" in md
+    # digits is no dataset of the paper: no column of its paper values, one sentence instead.
+    assert ["CLIP ResNet-50", "yes", "n/a (weights not available offline)"] in markdown_rows(md)
+    assert "The paper reports none of these settings" in md
 
 
 # --- supervised analyses of stored errors (Figures 3-4, Table 5, schedule study) ----------
@@ -209,11 +214,12 @@ def test_zeroshot_and_compositional_tables(micro_run):
 
 # --- exact regeneration ------------------------------------------------------------------
 def _dvc_outs() -> list[str]:
-    """The result folders DVC versions (dvc.yaml's outs), relative to the results directory."""
+    """The result folders DVC versions (dvc.yaml's outs), relative to the results directory; the
+    files kept in git (``{path: {cache: false}}``, the metrics' detail) are not folders."""
     import yaml
 
     outs = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["embedded"]["outs"]
-    return [str(out).removeprefix("results/") for out in outs]
+    return [out.removeprefix("results/") for out in outs if isinstance(out, str)]
 
 
 def test_a_rerun_regenerates_every_versioned_artifact_exactly(micro_run, tmp_path):
@@ -261,12 +267,15 @@ def test_measured_time_lives_apart_and_names_its_artifact(micro_run):
 
 # --- what review tools read: metrics, provenance, the HTML report ---------------------------
 def test_metrics_and_provenance_cover_every_table_and_run(micro_run):
-    metrics = json.loads((micro_run / "metrics.json").read_text())
+    metrics = json.loads((micro_run / "metrics_detail.json").read_text())
+    headline = json.loads((micro_run / "metrics.json").read_text())
     tables = {p.stem for p in (micro_run / "tables").glob("*.csv")} - {"runtime", "provenance"}
-    assert set(metrics) == tables
+    assert set(metrics) == tables and set(headline) < tables
+    assert sum(len(columns) for rows in headline.values() for columns in rows.values()) <= 60  # a few dozen
     classification = pd.read_csv(micro_run / "tables/classification.csv")
     for row in classification.itertuples():
-        assert metrics["classification"][f"{row.dataset}/{row.model}/{row.strategy}"]["accuracy"] == \
+        key = f"{row.dataset}/{row.model}/{row.strategy}"
+        assert metrics["classification"][key]["accuracy"] == headline["classification"][key]["accuracy"] == \
             pytest.approx(row.accuracy)
     provenance = pd.read_csv(micro_run / "tables/provenance.csv")
     assert len(provenance) == len(classification) + len(pd.read_csv(micro_run / "tables/compositional.csv")
@@ -280,9 +289,60 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.fixture(scope="module")
+def report(micro_run, tmp_path_factory) -> Path:
+    """`snakemake --report` of the micro run: one self-contained HTML file."""
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    made = snakemake(micro_run, "--report", str(path))
+    assert made.returncode == 0, made.stderr[-3000:]
+    return path
+
+
+def _report_results(report: Path) -> dict[str, dict]:
+    """The results the report embeds (its ``var results = {...}``): path -> mime type, caption, data URI."""
+    text = report.read_text()
+    start = text.index("var results = ", text.index('<script id="results">')) + len("var results = ")
+    return json.JSONDecoder().raw_decode(text, start)[0]
+
+
+def _expected_items(micro_run: Path) -> set[str]:
+    """Every table (its HTML) and figure the report shows."""
+    return {p.name for folder in ("tables", "timing") for p in (micro_run / folder).glob("*.html")} | {
+        p.name for p in (micro_run / "figures").glob("*.png")}
+
+
+def test_the_report_embeds_every_table_as_an_html_table_of_its_cells(micro_run, report):
+    """Without a browser: each table in the report is HTML (shown inline) whose cells are the
+    table's, the interval in one cell; captions are short and name no config key."""
+    import base64
+
+    from helpers.tables import html_rows, markdown_rows
+
+    results = _report_results(report)
+    assert {Path(path).name for path in results} == _expected_items(micro_run)
+    for path, entry in results.items():
+        name = Path(path).name
+        assert entry["caption"].count(". ") <= 4, f"{name}: caption of more than ~3 sentences"
+        assert not re.search(r"\b[a-z_]+\.[a-z_]+\.[a-z_]+\b", entry["caption"]), f"{name}: config key in caption"
+        if name.endswith(".png"):
+            assert entry["mime_type"] == "image/png", name
+            continue
+        assert entry["mime_type"] == "text/html", name
+        rows = html_rows(base64.b64decode(entry["data_uri"].split(",", 1)[1]).decode())
+        folder = "timing" if name == "runtime.html" else "tables"
+        assert rows == markdown_rows((micro_run / folder / name).with_suffix(".md").read_text()), name
+        assert len(rows) >= 2 and all(len(row) == len(rows[0]) for row in rows), name
+    classification = results[next(p for p in results if p.endswith("classification.html"))]
+    rows = html_rows(base64.b64decode(classification["data_uri"].split(",", 1)[1]).decode())
+    cell = rows[0].index("accuracy [CI]")
+    table = pd.read_csv(micro_run / "tables/classification.csv")
+    assert sorted(row[cell] for row in rows[1:]) == sorted(
+        f"{r.accuracy:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]" for r in table.itertuples())
+
+
 # Injected into a copy of the report: once the app has rendered, decode every result the
-# report embeds in the browser (images must load, tables must hold a Markdown table) and
-# write the outcome into the page, which --dump-dom then prints.
+# report embeds in the browser (images must load; a table, drawn in a frame as the report
+# draws it, must show its cells) and write the outcome into the page, which --dump-dom prints.
 _REPORT_CHECK = """
 <script>
 window.addEventListener("load", () => setTimeout(async () => {
@@ -295,8 +355,17 @@ window.addEventListener("load", () => setTimeout(async () => {
                                              img.onerror = () => done(false); img.src = entry.data_uri; });
       out.items[name] = {kind: "image", ok, caption: entry.caption.length};
     } else {
-      const text = atob(entry.data_uri.split(",")[1]);
-      out.items[name] = {kind: "table", ok: /\\|\\s*---/.test(text), caption: entry.caption.length};
+      const frame = document.createElement("iframe");
+      frame.style.width = "1200px"; frame.style.height = "800px";
+      document.body.appendChild(frame);
+      const bytes = Uint8Array.from(atob(entry.data_uri.split(",")[1]), c => c.charCodeAt(0));
+      await new Promise(done => { frame.onload = done; frame.srcdoc = new TextDecoder().decode(bytes); });
+      const cells = [...frame.contentDocument.querySelectorAll("td")];
+      const visible = cells.filter(td => { const r = td.getBoundingClientRect();
+                                           return r.width > 0 && r.height > 0 && td.textContent.trim(); });
+      out.items[name] = {kind: "table", ok: cells.length > 0 && visible.length === cells.length,
+                         cells: cells.length, caption: entry.caption.length};
+      frame.remove();
     }
   }
   const pre = document.createElement("pre");
@@ -308,17 +377,17 @@ window.addEventListener("load", () => setTimeout(async () => {
 """
 
 
-def test_the_html_report_renders_every_table_and_figure(micro_run, tmp_path):
-    import re
-
+def test_the_html_report_renders_every_table_and_figure(micro_run, report, tmp_path):
     browser = _chromium()
     if browser is None:
-        pytest.skip("no chromium on PATH: `apt-get install chromium` (CI's .ci/run installs it)")
-    report = tmp_path / "report.html"
-    made = snakemake(micro_run, "--report", str(report))
-    assert made.returncode == 0, made.stderr[-3000:]
+        pytest.skip("no chromium on PATH: `apt-get install chromium` (CI's .ci/run installs it); "
+                    "test_the_report_embeds_every_table_as_an_html_table_of_its_cells checks the cells without one")
     page = tmp_path / "checked.html"
     page.write_text(report.read_text().replace("</body>", _REPORT_CHECK + "</body>"))
+    shot = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                           f"--screenshot={tmp_path / 'report.png'}", "--window-size=1400,1000", report.as_uri()],
+                          capture_output=True, text=True, timeout=300)
+    assert shot.returncode == 0 and (tmp_path / "report.png").stat().st_size > 0, shot.stderr[-2000:]
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
     found = re.search(r'<pre id="report-check">(.*?)</pre>', dom.stdout, re.S)
@@ -328,8 +397,6 @@ def test_the_html_report_renders_every_table_and_figure(micro_run, tmp_path):
     check = json.loads(html.unescape(found.group(1)))
     for category in ("Tables", "Figures", "Provenance", "Timing"):
         assert category in check["menu"]
-    expected = {p.name for p in (micro_run / "tables").glob("*.md")} | {
-        p.name for p in (micro_run / "figures").glob("*.png")} | {p.name for p in (micro_run / "timing").glob("*.md")}
-    assert set(check["items"]) == expected
+    assert set(check["items"]) == _expected_items(micro_run)
     bad = {name: item for name, item in check["items"].items() if not item["ok"] or not item["caption"]}
-    assert not bad, f"items that do not render or lack a caption: {bad}"
+    assert not bad, f"items that do not render (images) or show no table cells (tables), or lack a caption: {bad}"

@@ -60,7 +60,7 @@ def _only_existing(repo: Path) -> None:
 
 def _table_bytes(repo: Path) -> dict[str, bytes]:
     files = [p for p in (repo / RESULTS).rglob("*") if p.is_file() and (
-        p.parent.name in ("tables", "figures") or p.name == "metrics.json")]
+        p.parent.name in ("tables", "figures") or p.name in ("metrics.json", "metrics_detail.json"))]
     return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(files)}
 
 
@@ -84,7 +84,7 @@ def test_tables_regenerate_byte_identical_from_a_pulled_run(tmp_path):
     git("clone", "-q", str(lab), str(tmp_path / "clone"), cwd=tmp_path)
     clone = tmp_path / "clone"
     # The metrics come through git (cache: false, `dvc metrics diff` without a pull); the rest through DVC.
-    assert [p.name for p in (clone / RESULTS).iterdir()] == ["metrics.json"]
+    assert sorted(p.name for p in (clone / RESULTS).iterdir()) == ["metrics.json", "metrics_detail.json"]
     dvc("pull", "paper/dvc.yaml:scores", cwd=clone)
     assert not (clone / RESULTS / "tables").exists()
     repro = dvc("repro", "paper/dvc.yaml:tables", cwd=clone)

@@ -35,6 +35,7 @@ rule make_table2:
         summaries=expand(f"{RESULTS}/audit/{{dataset}}.json", dataset=AUDIT.get("datasets", [])),
     output:
         md=artifact_output("table2", "md"),
+        html=artifact_output("table2", "html"),
         csv=artifact_output("table2", "csv"),
     params:
         caption=report_caption("table2"),

@@ -63,6 +63,7 @@ rule make_table1:
         lambda w: table1_inputs(),
     output:
         md=artifact_output("table1", "md"),
+        html=artifact_output("table1", "html"),
         csv=artifact_output("table1", "csv"),
     params:
         caption=report_caption("table1"),

@@ -259,7 +259,9 @@ def artifact_outputs(name):
     return [file.replace("{dataset}", dataset) for file in files for dataset in datasets]
 
 
+# The headline numbers (`dvc metrics show`) and every table's numbers (reporting.metrics).
 METRICS = f"{RESULTS}/metrics.json"
+METRICS_DETAIL = f"{RESULTS}/metrics_detail.json"
 
 
 # ------------------------------------------------------------------ runs and prompts
@@ -516,4 +518,4 @@ def metric_tables():
 
 def get_final_output():
     """The targets of `rule all`, the analysis outputs and the metrics file that reads their tables."""
-    return analysis_outputs() + [METRICS]
+    return analysis_outputs() + [METRICS, METRICS_DETAIL]

@@ -5,8 +5,10 @@ rule make_tables:
     input:
         unpack(catalog_table_inputs),
     output:
-        md=report(f"{RESULTS}/tables/{{table}}.md", caption=ARTIFACT_CAPTION, category="Tables"),
+        md=f"{RESULTS}/tables/{{table}}.md",
         csv=f"{RESULTS}/tables/{{table}}.csv",
+        # Written beside the .md (reporting.tables.write_table): the report shows it inline.
+        html=report(f"{RESULTS}/tables/{{table}}.html", caption=ARTIFACT_CAPTION, category="Tables"),
     wildcard_constraints:
         table=one_of(CATALOG_TABLES),
     params:
@@ -29,6 +31,7 @@ rule make_runtime_table:
         summaries(),
     output:
         md=artifact_output("runtime", "md"),
+        html=artifact_output("runtime", "html"),
         csv=artifact_output("runtime", "csv"),
     params:
         caption=report_caption("runtime"),

@@ -12,6 +12,7 @@ rule make_provenance_table:
         summaries() + compositional_summaries() + contrastive_summaries(),
     output:
         md=artifact_output("provenance", "md"),
+        html=artifact_output("provenance", "html"),
         csv=artifact_output("provenance", "csv"),
     params:
         caption=report_caption("provenance"),
@@ -24,16 +25,18 @@ rule make_provenance_table:
 
 
 rule make_metrics:
-    """The headline numbers of every table (accuracies, scores, effective robustness, passes)."""
+    """The tables' numbers: the headline (`dvc metrics show`) and every number (the detail)."""
     conda:
         CONDA_ENV
     input:
         metric_tables(),
     output:
-        METRICS,
+        headline=METRICS,
+        detail=METRICS_DETAIL,
     log:
         f"{RESULTS}/logs/make_metrics/make_metrics.log",
     benchmark:
         f"{RESULTS}/benchmarks/make_metrics/make_metrics.tsv"
     shell:
-        "diffusion-classifier make-metrics --table-csvs {input:q} --output {output:q} > {log:q} 2>&1"
+        "diffusion-classifier make-metrics --table-csvs {input:q} --output {output.headline:q} "
+        "--detail {output.detail:q} > {log:q} 2>&1"

@@ -62,6 +62,7 @@ rule make_robustness_table:
         models=[fit_file(fit, "models.csv") for fit in FITS],
     output:
         md=artifact_output("table4", "md"),
+        html=artifact_output("table4", "html"),
         csv=artifact_output("table4", "csv"),
     params:
         caption=report_caption("table4"),

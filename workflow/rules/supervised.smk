@@ -38,6 +38,7 @@ rule table_objectives:
         lambda w: [shard for run in objective_runs() for shard in run["shards"]],
     output:
         md=artifact_output("table5", "md"),
+        html=artifact_output("table5", "html"),
         csv=artifact_output("table5", "csv"),
     params:
         caption=report_caption("table5"),
@@ -62,6 +63,7 @@ rule schedule_study:
         sequential=lambda w: [shard for run in study_sequential_runs() for shard in run["shards"]],
     output:
         md=artifact_output("schedule_study", "md"),
+        html=artifact_output("schedule_study", "html"),
         csv=artifact_output("schedule_study", "csv"),
         figure=artifact_output("schedule_study", "png"),
         sequential=(
@@ -73,6 +75,8 @@ rule schedule_study:
             if requested("sequential_study")
             else []
         ),
+        # Written beside the sequential study's .md (reporting.tables.write_table).
+        sequential_html=artifact_output("sequential_study", "html") if requested("sequential_study") else [],
     params:
         caption=report_caption("schedule_study", *(["sequential_study"] if requested("sequential_study") else [])),
         study=as_json(STUDY.get("study", {})),

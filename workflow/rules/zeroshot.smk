@@ -119,6 +119,7 @@ rule make_zeroshot_table:
         prompts=lambda w: [prompts_dir(r["dataset"], r["model"]) for r in zeroshot_runs()],
     output:
         md=artifact_output("zeroshot", "md"),
+        html=artifact_output("zeroshot", "html"),
         csv=artifact_output("zeroshot", "csv"),
     params:
         caption=report_caption("zeroshot"),
@@ -139,6 +140,7 @@ rule make_compositional_table:
         compositional_summaries() + contrastive_summaries(),
     output:
         md=artifact_output("compositional", "md"),
+        html=artifact_output("compositional", "html"),
         csv=artifact_output("compositional", "csv"),
     params:
         caption=report_caption("compositional"),
@@ -160,6 +162,7 @@ rule make_table3:
         clip=lambda w: list(table3_clip().values()),
     output:
         md=artifact_output("table3", "md"),
+        html=artifact_output("table3", "html"),
         csv=artifact_output("table3", "csv"),
     params:
         caption=report_caption("table3"),

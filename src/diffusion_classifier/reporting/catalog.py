@@ -24,9 +24,13 @@ import yaml
 
 from .._registry import Registry
 
-__all__ = ["CATALOG_FILE", "MetricTable", "Artifact", "artifacts", "artifact", "CATEGORY_OF_FOLDER"]
+__all__ = ["CATALOG_FILE", "TABLE_FILES", "MetricTable", "Artifact", "artifacts", "artifact", "CATEGORY_OF_FOLDER"]
 
 CATALOG_FILE = "catalog.yaml"
+
+# A table's files (reporting.tables.write_table writes them; pandas-free here): the CSV, and
+# what a reader sees, Markdown and the HTML that the report shows inline.
+TABLE_FILES = (".md", ".csv", ".html")
 
 # The report's category of a file by its folder under the results directory.
 CATEGORY_OF_FOLDER = {"tables": "Tables", "figures": "Figures", "timing": "Timing"}
@@ -34,10 +38,20 @@ CATEGORY_OF_FOLDER = {"tables": "Tables", "figures": "Figures", "timing": "Timin
 
 @dataclass(frozen=True)
 class MetricTable:
-    """Which columns of a table's CSV name a row, and which are its headline numbers."""
+    """Which columns of a table's CSV name a row, and which of its numbers the metrics files hold.
+
+    Attributes:
+        key: The columns naming a row (joined by ``/``).
+        values: The columns of every row in the detail file (``metrics_detail.json``).
+        headline: The columns in the headline file (``metrics.json``, what ``dvc metrics
+            show`` prints): none leaves the table out of it.
+        where: Column -> the values a row needs to be a headline row (none: every row).
+    """
 
     key: tuple[str, ...]
     values: tuple[str, ...]
+    headline: tuple[str, ...] = ()
+    where: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,10 +71,11 @@ class Artifact:
             rules out, so the artifact is then made only where a GPU is.
         files: Its files, relative to the results directory; ``{dataset}`` expands over the
             datasets of the config list ``per_dataset_of``.
-        report: Suffixes of the files shown in the Snakemake report.
+        report: Suffixes of the files shown in the Snakemake report (HTML tables and PNG
+            figures: it shows both inline, Markdown only as a download).
         category: The report's category (default: by folder, :data:`CATEGORY_OF_FOLDER`).
         caption: The report's caption (reStructuredText).
-        metrics: Its CSV's row key and headline columns in ``metrics.json`` (None: none).
+        metrics: Its CSV's row key and the columns of the metrics files (None: none).
         values: The paper's reported numbers, row -> column -> value (percent).
         notes: Column -> how our evaluation set relates to the paper's.
         per_dataset_of: Config list whose runs' datasets ``{dataset}`` expands over.
@@ -80,7 +95,7 @@ class Artifact:
     requires: tuple[str, ...] = ()
     gpu: bool = False
     files: tuple[str, ...] = ()
-    report: tuple[str, ...] = ("md", "png")
+    report: tuple[str, ...] = ("html", "png")
     category: str | None = None
     metrics: MetricTable | None = None
     values: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -92,7 +107,7 @@ class Artifact:
 
     def __post_init__(self) -> None:
         if not self.files:
-            object.__setattr__(self, "files", (f"tables/{self.name}.md", f"tables/{self.name}.csv"))
+            object.__setattr__(self, "files", tuple(f"tables/{self.name}{suffix}" for suffix in TABLE_FILES))
 
     def file(self, suffix: str, folder: str | None = None) -> str:
         """The one file with this suffix (in ``folder`` where two folders hold one)."""
@@ -128,7 +143,9 @@ def _artifact(name: str, entry: dict[str, Any]) -> Artifact:
     entry = dict(entry)
     metrics = entry.pop("metrics", None)
     if metrics is not None:
-        entry["metrics"] = MetricTable(tuple(metrics["key"]), tuple(metrics["values"]))
+        entry["metrics"] = MetricTable(tuple(metrics["key"]), tuple(metrics["values"]),
+                                       tuple(metrics.get("headline", ())),
+                                       {c: tuple(v) for c, v in metrics.get("where", {}).items()})
     for key in ("requires", "files", "report", "inputs"):
         if key in entry:
             entry[key] = tuple(entry[key])
@@ -137,7 +154,7 @@ def _artifact(name: str, entry: dict[str, Any]) -> Artifact:
             raise ValueError(f"{CATALOG_FILE}: {name}.values.{row} needs a column -> value mapping")
     artifact = Artifact(name=name, **entry)
     if artifact.frame and (artifact.rule != "make_tables" or artifact.table_caption is None
-                           or artifact.files != (f"tables/{name}.md", f"tables/{name}.csv")):
+                           or artifact.files != tuple(f"tables/{name}{suffix}" for suffix in TABLE_FILES)):
         raise ValueError(f"{CATALOG_FILE}: {name} has a frame function, so rule make_tables writes it: give it "
                          "rule: make_tables, a table_caption and the default files")
     if artifact.metrics and artifact.metrics_csv != f"tables/{name}.csv":

@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tables import write_table
+from .tables import NOT_IN_PAPER, without_paper_columns, write_table
 
-__all__ = ["write_cells_and_display", "side_by_side", "NOT_IN_PAPER"]
+__all__ = ["write_cells_and_display", "side_by_side", "without_paper_columns", "NOT_IN_PAPER"]
 
-#: Display of a cell the paper does not report.
-NOT_IN_PAPER = "—"
 
 
 def write_cells_and_display(cells: pd.DataFrame, display: pd.DataFrame, caption: str,
                             out_stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` from ``cells`` and ``<stem>.md`` from ``display`` with ``caption``."""
+    """Write ``<stem>.csv`` from ``cells``, the Markdown and HTML from ``display`` with ``caption``.
+
+    The paper's columns appear only where the paper reports the same experiment.
+    """
+    display, caption = without_paper_columns(display, caption)
     return write_table(cells, out_stem, caption, display)
 
 

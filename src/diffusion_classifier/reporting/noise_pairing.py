@@ -80,15 +80,18 @@ def plot_noise_pairing(frame: pd.DataFrame, target: str | Path, title: str) -> N
     noises = sorted(frame["noise"].unique())
     plt = pyplot()
     fig, axes = plt.subplots(1, len(noises), figsize=(2.6 * len(noises), 2.6), sharey=True, squeeze=False)
+    # The first condition is the image's own class (the stage orders them so).
+    labels = {conditions[0]: f"class {conditions[0]} (true class)", conditions[1]: f"class {conditions[1]}"}
     for ax, noise in zip(axes[0], noises):
         part = frame[frame["noise"] == noise]
         for condition in conditions:
             line = part[part["condition"] == condition].sort_values("timestep")
-            ax.plot(line["timestep"], line["normalized"], lw=0.8, label=str(condition))
+            ax.plot(line["timestep"], line["normalized"], lw=0.8, label=labels[condition])
         ax.axhline(0.0, c="grey", lw=0.5, ls=":")
-        ax.set(title=f"eps_{noise}", xlabel="timestep t")
+        ax.set(title=f"fixed noise $\\epsilon_{{{int(noise) + 1}}}$", xlabel="timestep t")
     axes[0][0].set_ylabel("normalized error (lower is better)")
-    axes[0][-1].legend(fontsize=7, loc="upper right")
+    handles, names = axes[0][0].get_legend_handles_labels()
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=7, frameon=False)
     save_figure(fig, target)

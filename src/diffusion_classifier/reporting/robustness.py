@@ -19,7 +19,15 @@ from ..robustness import inverse_logit, logit
 from .figures import pyplot, save_figure
 from .paper_values import paper_table
 
-__all__ = ["table4_frame", "figure6_data", "plot_figure6"]
+__all__ = ["TABLE4_CAPTION", "TABLE4_PAPER_COLUMNS", "table4_frame", "figure6_data", "plot_figure6"]
+
+
+TABLE4_CAPTION = ("Table 4: ID and OOD top-1 accuracy (%) with 99.5% Clopper-Pearson intervals and effective "
+                  "robustness (accuracy points above the discriminative trend), beside the paper's Table 4 "
+                  "values where it reports the same model and shift.")
+
+#: The paper's values in the table (empty where the paper has none: every embedded row).
+TABLE4_PAPER_COLUMNS = ("paper_id", "paper_ood")
 
 
 def _paper_value(paper: Mapping, row: object, column: object) -> float:

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..engine.schedule import Schedule
-from .figures import pyplot, save_figure
+from .figures import plain_log_axis, pyplot, save_figure
 from .stored_runs import accuracy_fields
 
 if TYPE_CHECKING:
@@ -62,25 +62,60 @@ def candidate_schedules(grid_size: int, num_train_timesteps: int, two_stage_eval
     return list(unique.values())
 
 
+# The stage counts' colours in the passes-vs-accuracy figure: tab10 without its red and grey.
+STAGE_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+                 "tab:cyan")
+
+
+def best_front(schedules: pd.DataFrame) -> pd.DataFrame:
+    """The schedules that no cheaper one beats: accuracy at least the best of every schedule
+    with as few passes per image, by passes."""
+    front = schedules.sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
+    return front[front["accuracy"] >= front["accuracy"].cummax()]
+
+
+def schedule_headline(frame: pd.DataFrame, loss: str) -> tuple[pd.DataFrame, str]:
+    """The study's short table for a reader, and the sentence that says where the rest is.
+
+    The rows of ``loss`` on the best front (:func:`best_front`), the one-stage schedule, and
+    the schedules compared with a directly scored run (of any loss); every row stays in the CSV.
+    """
+    main = frame[(frame["loss"] == loss) & (frame["strategy"] == "schedule")]
+    keep = set(best_front(main).index) | set(main.index[main["stages"] == 1])
+    if "direct_run" in frame:  # of any loss: each is checked against its own replay
+        keep |= set(frame.index[frame["direct_run"].notna()])
+    shown = frame.loc[sorted(keep)].dropna(axis=1, how="all")
+    shown = shown.drop(columns=[c for c in ("strategy", "stages", "correct") if c in shown])
+    note = (f"Shown: {len(shown)} of the {len(frame)} rows (all in the CSV): the schedules no cheaper one beats, "
+            "the one-stage schedule and those also scored directly.")
+    return shown, note
+
+
 def plot_passes_vs_accuracy(frame: pd.DataFrame, target: str | Path, title: str) -> None:
     """Accuracy (%) against passes per image, one point per schedule, best front joined."""
-    fig, ax = pyplot().subplots(figsize=(5.5, 3.6))
+    fig, ax = pyplot().subplots(figsize=(7.5, 3.6))
     sequential = frame["strategy"] == "sequential" if "strategy" in frame else pd.Series(False, frame.index)
     schedules = frame[~sequential]
-    for stages, part in schedules.groupby("stages"):
-        ax.scatter(part["passes_per_image"], part["accuracy"], s=14, label=f"{stages} stage(s)")
-    front = schedules.sort_values(["passes_per_image", "accuracy"], ascending=[True, False])
-    front = front[front["accuracy"] >= front["accuracy"].cummax()]
-    ax.plot(front["passes_per_image"], front["accuracy"], "-", c="grey", lw=1, label="best so far")
+    # One colour per stage count, none of them the sequential curve's red, the front's grey or
+    # the one-stage line's black.
+    counts = sorted(schedules["stages"].unique())
+    if len(counts) > len(STAGE_COLOURS):
+        raise ValueError(f"schedules of {len(counts)} stage counts: the figure tells {len(STAGE_COLOURS)} apart")
+    for colour, stages in zip(STAGE_COLOURS, counts):
+        part = schedules[schedules["stages"] == stages]
+        ax.scatter(part["passes_per_image"], part["accuracy"], s=14, color=colour,
+                   label=f"{stages} stage{'s' if stages != 1 else ''}")
+    front = best_front(schedules)
+    ax.plot(front["passes_per_image"], front["accuracy"], "-", c="grey", lw=1, label="best so far (front)")
     if sequential.any():
         seq = frame[sequential].sort_values("passes_per_image")
         ax.plot(seq["passes_per_image"], seq["accuracy"], "^-", ms=4, c="tab:red", lw=1,
                 label="sequential elimination (over k)")
     one = schedules[schedules["stages"] == 1]
     ax.axhline(float(one["accuracy"].iloc[0]), ls=":", c="k", lw=1, label="one-stage accuracy")
-    ax.set_xscale("log")
+    plain_log_axis(ax)
     ax.set(xlabel="noise-predictor passes per image", ylabel="accuracy (%)", title=title)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="schedule", title_fontsize=7)
     fig.tight_layout()
     save_figure(fig, target)
 
@@ -129,7 +164,7 @@ def sequential_rows(run: str, tallies: dict[str, dict], reference_label: str | N
 def plot_sequential(frame: pd.DataFrame, target: str | Path) -> None:
     """Per run: accuracy and agreement with one stage against passes, the k curve vs the schedules."""
     runs = list(dict.fromkeys(frame["run"]))
-    fig, axes = pyplot().subplots(len(runs), 2, figsize=(9, 2.8 * len(runs)), squeeze=False)
+    fig, axes = pyplot().subplots(len(runs), 2, figsize=(9, 2.8 * len(runs) + 0.9), squeeze=False)
     for (acc_ax, agree_ax), run in zip(axes, runs):
         part = frame[frame["run"] == run]
         seq = part[part["kind"] == "sequential"].sort_values("passes_per_image")
@@ -142,18 +177,25 @@ def plot_sequential(frame: pd.DataFrame, target: str | Path) -> None:
                         alpha=0.5, label="with its calibration set amortised")
             for k, x, y in zip(seq["k"], seq["passes_per_image"], seq[column]):
                 ax.annotate(f"{k:g}", (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
-            for _, row in fixed.iterrows():
-                ax.scatter(row["passes_per_image"], row[column], marker="s", s=18, label=row["rule"])
-            ax.set_xscale("log")
+            # The fixed schedules: one stage in black, the others in colours the curve (C0) does not use.
+            for i, (_, row) in enumerate(fixed.iterrows()):
+                ax.scatter(row["passes_per_image"], row[column], marker="s", s=18, label=row["rule"],
+                           color="k" if row["rule"] == "one stage" else f"C{i + 1}")
+            plain_log_axis(ax)
             ax.set(xlabel="noise-predictor passes per image")
         one = fixed[fixed["rule"] == "one stage"].iloc[0]
         acc_ax.axhspan(one["ci_low"], one["ci_high"], color="grey", alpha=0.15, lw=0, label="one stage 99.5% CI")
         agree_ax.axhline(GOAL["min_agreement"], ls=":", c="k", lw=1, label=f"{GOAL['min_agreement']:g}% goal")
         acc_ax.set(ylabel="accuracy (%)", title=run)
         agree_ax.set(ylabel="agreement with one stage (%)", title=run)
-        acc_ax.legend(fontsize=6, loc="lower right")
-        agree_ax.legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
+    # One legend for every panel (the same series in each), below them, covering no point.
+    legend: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.tight_layout(rect=(0, 0.9 / (2.8 * len(runs) + 0.9), 1, 1))
+    fig.legend(legend.values(), legend.keys(), loc="lower center", ncol=min(len(legend), 3), fontsize=7,
+               frameon=False, title="numbers beside the curve: k", title_fontsize=7)
     save_figure(fig, target)
 
 

@@ -14,10 +14,10 @@ import pandas as pd
 
 from ..audit import EMBEDDING_FILTERS, TABLE2_COLUMNS, table2
 from .paper_values import paper_value
+from .tables import NOT_IN_PAPER
 
 __all__ = ["table2_cells", "table2_display", "table2_caption", "column_filters"]
 
-NOT_IN_PAPER = "—"
 _PASS_TO_FILTER = {"passes_resolution": "resolution",
                    **{f.pass_column: name for name, f in EMBEDDING_FILTERS.items()}}
 

@@ -144,6 +144,6 @@ def plot_strategy_curves(frame: pd.DataFrame, target: str | Path, title: str) ->
         ax.plot(part["trials"], part["accuracy"], "o-", ms=3, lw=1.2, label=name)
     ax.set_xscale("log")
     ax.set(xlabel="trials per class (evaluated (t, eps) pairs)", ylabel="accuracy (%)", title=title)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), title="timesteps used", title_fontsize=7)
     fig.tight_layout()
     save_figure(fig, target)

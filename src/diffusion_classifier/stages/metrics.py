@@ -1,4 +1,4 @@
-"""Stage ``make_metrics``: the headline numbers of every table in one JSON file (DVC metrics)."""
+"""Stage ``make_metrics``: the tables' numbers in two JSON files (DVC metrics): headline and detail."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ __all__ = ["make_metrics"]
 
 
 @stage("make-metrics")
-def make_metrics(table_csvs: list[str | Path], output: str | Path) -> Path:
-    """Write ``output``: table -> row -> headline column -> value (``dvc metrics diff`` reads it)."""
+def make_metrics(table_csvs: list[str | Path], output: str | Path, detail: str | Path | None = None) -> Path:
+    """Write ``output``, the headline numbers (``dvc metrics show``), and ``detail``, every number.
+
+    Both nest table -> row -> column -> value (:mod:`..reporting.metrics`); the headline is
+    the few dozen numbers a reader compares across commits, the detail every table's numbers.
+    """
     from ..artifacts import write_json
     from ..reporting.metrics import collect_metrics
 
-    write_json(output, collect_metrics(table_csvs))
+    write_json(output, collect_metrics(table_csvs, headline=True))
+    if detail is not None:
+        write_json(detail, collect_metrics(table_csvs))
     return Path(output)

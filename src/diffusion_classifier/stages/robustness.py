@@ -101,13 +101,12 @@ def make_robustness_table(
         output_csv: The table in CSV (full precision); the two share a stem.
     """
     from ..reporting import write_table
-    from ..reporting.robustness import table4_frame
+    from ..reporting.robustness import TABLE4_CAPTION, TABLE4_PAPER_COLUMNS, table4_frame
+    from ..reporting.tables import without_paper_columns
 
     frame = table4_frame(_load_fits(fit_paths, models_paths))
-    return write_table(frame, table_stem(output_md, output_csv),
-                       "Table 4: ID and OOD top-1 accuracy (%) with 99.5% Clopper-Pearson intervals, effective "
-                       "robustness (accuracy points above the discriminative trend) and the paper's reported "
-                       "values (paper Table 4; n/a where the paper has none, e.g. every embedded row).")
+    display, caption = without_paper_columns(frame, TABLE4_CAPTION, TABLE4_PAPER_COLUMNS)
+    return write_table(frame, table_stem(output_md, output_csv), caption, display)
 
 
 @stage("plot-effective-robustness")

@@ -62,9 +62,12 @@ def table_objectives(
         output_csv: The table in CSV (full precision); the two share a stem.
     """
     from ..reporting import write_table
-    from ..reporting.objectives_table import TABLE5_CAPTION, objectives_frame
+    from ..reporting.objectives_table import TABLE5_CAPTION, TABLE5_PAPER_COLUMNS, objectives_frame
+    from ..reporting.tables import without_paper_columns
 
-    return list(write_table(objectives_frame(runs, objectives), table_stem(output_md, output_csv), TABLE5_CAPTION))
+    frame = objectives_frame(runs, objectives)
+    display, caption = without_paper_columns(frame, TABLE5_CAPTION, TABLE5_PAPER_COLUMNS)
+    return list(write_table(frame, table_stem(output_md, output_csv), caption, display))
 
 
 @stage("schedule-study")
@@ -89,7 +92,8 @@ def run_schedule_study(shard_dirs: list[str], study: dict, output_md: str, outpu
 
     from ..errors import UserError
     from ..reporting import write_table
-    from ..reporting.schedule_study import plot_passes_vs_accuracy, plot_sequential, schedule_study
+    from ..reporting.schedule_study import (plot_passes_vs_accuracy, plot_sequential, schedule_headline,
+                                            schedule_study)
     from ..specs import ScheduleStudySpec, SequentialStudySpec, from_dict
 
     fields = asdict(from_dict(ScheduleStudySpec, study, "supervised.schedules"))
@@ -100,7 +104,8 @@ def run_schedule_study(shard_dirs: list[str], study: dict, output_md: str, outpu
                         "study has a sequential section (supervised.schedules.study.sequential)")
     names = names or {}
     run_name = "/".join(str(names.get(k, "")) for k in ("dataset", "model")).strip("/") or "study run"
-    result = schedule_study(shard_dirs, fields.pop("loss"), direct=direct, run_name=run_name, sequential=spec,
+    loss = fields.pop("loss")
+    result = schedule_study(shard_dirs, loss, direct=direct, run_name=run_name, sequential=spec,
                             sequential_runs=sequential_runs, **fields)
     written: list[Path] = []
     if spec is not None:
@@ -111,8 +116,9 @@ def run_schedule_study(shard_dirs: list[str], study: dict, output_md: str, outpu
     what = f"{names.get('dataset', '')} / {names.get('model', '')}".strip(" /")
     plot_passes_vs_accuracy(result.main, output_figure, f"Adaptive schedules replayed ({what})")
     log.info(result.caption)
-    return [*write_table(result.frame, table_stem(output_md, output_csv), result.caption), Path(output_figure),
-            *written]
+    headline, note = schedule_headline(result.frame, loss)
+    return [*write_table(result.frame, table_stem(output_md, output_csv), f"{result.caption}\n\n{note}", headline),
+            Path(output_figure), *written]
 
 
 @stage("fit-calibration")
