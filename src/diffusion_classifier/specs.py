@@ -590,6 +590,10 @@ class DiffusionRowSpec:
         id_dataset: Dataset of the ID experiment.
         ood_dataset: Dataset of the OOD experiment.
         paper_name: Row of the paper's Table 4 with this model's values, if any.
+        id_classes_from: Replay the ID accuracy from the stored run of ``id_dataset``
+            restricted to this dataset's classes (its images of those classes, the argmin
+            over those classes) instead of reading a run of its own; ``None``: the
+            ``id_dataset`` run's own summary (e.g. a full restricted-validation run).
     """
 
     label: str
@@ -598,6 +602,7 @@ class DiffusionRowSpec:
     id_dataset: str
     ood_dataset: str
     paper_name: str | None = None
+    id_classes_from: str | None = None
 
 
 @dataclass(frozen=True)

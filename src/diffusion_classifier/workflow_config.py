@@ -719,6 +719,10 @@ def check_robustness_config(config: dict[str, Any]) -> None:
                         f"{where}.diffusion[{i}]: no experiment {{dataset: {row[key]}, model: {row['model']}, "
                         f"strategy: {row['strategy']}}}; add it to 'experiments'"
                     )
+            restrict = row.get("id_classes_from")
+            if restrict is not None and restrict not in config.get("datasets", {}):
+                raise ConfigError(f"{where}.diffusion[{i}].id_classes_from {restrict!r} is not among datasets "
+                                  f"{sorted(config.get('datasets', {}))}")
         members = zoo.get("members") or list(zoo_models)
         if fit.get("reference") and fit["reference"] not in members:
             raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")

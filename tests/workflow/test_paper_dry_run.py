@@ -16,8 +16,12 @@ def test_paper_dag_has_every_stage_of_the_paper():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M)}
-    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 12 DiT scoring runs of 100 shards each.
-    assert counts["score_shard"] == 22 * 100 and counts["aggregate_scores"] == 22
+    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 8 DiT scoring runs of 100 shards each.
+    assert counts["score_shard"] == 18 * 100 and counts["aggregate_scores"] == 18
+    # Table 4 / Figure 6's ID accuracies on ImageNet-A's and ObjectNet's classes: replayed from the
+    # imagenet_10k runs (2 shifts x 2 resolutions); the 16,250-image restricted-val runs are opt-in.
+    assert counts["replay_restricted"] == 4
+    assert "/scores/imagenet_val_" not in run.stdout and "/predictions/imagenet_val_" not in run.stdout
     # 13 datasets + ImageNet train (SD Features) + Winoground.
     assert counts["download_dataset"] == 15
     # Table 2 audits the 8 zero-shot test sets; CLIP rows cover them and Winoground.
