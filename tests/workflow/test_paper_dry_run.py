@@ -59,3 +59,23 @@ def test_paper_table1_has_every_cell_the_paper_has():
         missing = set(cells) - covered.get(row, set())
         assert not missing, f"Table 1 row {row} lacks {sorted(missing)}"
         assert set(cells) <= set(config["table1"]["datasets"])
+
+
+def test_clip_rows_read_the_prompt_tables_of_the_diffusion_rows():
+    """Every CLIP zero-shot job is given the same released table as its dataset's prepare_prompts job."""
+    import json
+    import shlex
+
+    from helpers.dry_run import dry_run_jobs
+
+    def prompt_of(command):
+        words = shlex.split(command)
+        return json.loads(words[words.index("--prompt") + 1]), words[words.index("--dataset-dir") + 1]
+
+    jobs = dry_run_jobs("config/paper.yaml", "--config", "results=/tmp/dc-paper-dry-run")
+    diffusion = {dataset: prompt for prompt, dataset in
+                 (prompt_of(c) for rule, c in jobs if rule == "prepare_prompts" and "winoground" not in c)}
+    clip = [prompt_of(c) for rule, c in jobs if rule == "clip_zero_shot"]
+    assert len(clip) == 16
+    for prompt, dataset in clip:
+        assert prompt.get("table") and prompt == diffusion[dataset], dataset
