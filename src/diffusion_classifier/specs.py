@@ -519,6 +519,11 @@ class FeatureSpec:
         classifier_from: Column -> another column whose trained classifier evaluates it
             through its class map (ObjectNet: the ImageNet classifier, a prediction right
             when its ImageNet class is among the ObjectNet class's ids).
+        shard_size: Maps per file: each split is written as ``features-NNNNN.safetensors``
+            shards as it is extracted, and the classifier trains by streaming them (shard
+            order and the images within a shard shuffled every epoch), one shard in memory
+            at a time; for ImageNet's full training set (1.28M maps, ~210 GB in fp16).
+            ``None``: one file per split, held in memory to train.
     """
 
     model: str
@@ -533,8 +538,11 @@ class FeatureSpec:
     device: str = "auto"
     train_from: dict[str, str] = field(default_factory=dict)
     classifier_from: dict[str, str] = field(default_factory=dict)
+    shard_size: Positive | None = optional_key()
 
     def __post_init__(self) -> None:
+        if self.shard_size is not None and self.shard_size < 1:
+            raise ValueError(f"baselines.features.shard_size must be a positive number of maps, got {self.shard_size}")
         object.__setattr__(self, "datasets", tuple(self.datasets))
         object.__setattr__(self, "splits", tuple(self.splits))
         for key in ("train_from", "classifier_from"):
