@@ -61,3 +61,12 @@ def test_a_fit_row_reads_the_replayed_summary_not_the_full_run(tmp_path):
     fit_effective_robustness("f", spec, zoo, diffusion, *fit_outputs(tmp_path / "fit"))
     dc = pd.read_csv(tmp_path / "fit" / "models.csv").set_index("model").loc["DC"]
     assert (dc["id_correct"], dc["id_total"]) == (150, 200)
+
+
+def test_a_run_with_identity_candidate_labels_is_accepted_and_a_mapped_one_refused():
+    cube = _cube(labels=[1, 4], best=[1, 1])
+    identity = ErrorCube(cube.image_ids, cube.labels, cube.errors, cube.timesteps, np.arange(8))
+    assert restricted_correct(identity, [(1,), (4,)]).tolist() == [True, False]
+    mapped = ErrorCube(cube.image_ids, cube.labels, cube.errors, cube.timesteps, np.array([0, 0, 1, 2, 3, 4, 5, 6]))
+    with pytest.raises(ValueError, match="candidate k is class k"):
+        restricted_correct(mapped, [(1,), (4,)])

@@ -36,6 +36,7 @@ rule replay_restricted:
         CONDA_ENV
     input:
         shards=lambda w: shards_of(w.dataset, w.model, w.strategy),
+        dataset=lambda w: dataset_dir(w.dataset),
         classes=lambda w: dataset_dir(w.classes_from),
     output:
         restricted_summary_of("{dataset}", "{model}", "{strategy}", "{classes_from}"),
@@ -48,7 +49,7 @@ rule replay_restricted:
     shell:
         "diffusion-classifier replay-restricted --dataset {wildcards.dataset:q} --model {wildcards.model:q} "
         "--strategy {wildcards.strategy:q} --classes-from {wildcards.classes_from:q} --shards {input.shards:q} "
-        "--classes-dir {input.classes:q} --loss {params.loss:q} --output {output:q} > {log:q} 2>&1"
+        "--dataset-dir {input.dataset:q} --classes-dir {input.classes:q} --loss {params.loss:q} --output {output:q} > {log:q} 2>&1"
 
 
 rule fit_effective_robustness:

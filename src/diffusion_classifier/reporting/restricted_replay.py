@@ -32,17 +32,19 @@ def restricted_correct(cube: ErrorCube, class_ids: Sequence[Sequence[int]]) -> n
     """Right (True) or wrong per kept image of ``cube``, the argmin over ``class_ids``' union.
 
     Args:
-        cube: A one-stage run whose candidate ``k`` is model class ``k`` and whose labels
-            are model class ids (ImageNet val scored over all its classes).
+        cube: A one-stage run whose candidate ``k`` is label ``k`` and whose labels are
+            model class ids (ImageNet val scored over all its classes: its class map is the
+            identity, which the stage checks).
         class_ids: Model class ids of each class of the restricting dataset.
 
     Raises:
-        ValueError: The run maps candidates to labels of its own (not model ids), or an
-            id is outside the run's classes.
+        ValueError: The run's candidates are not its labels in order, or an id is outside
+            the run's classes.
     """
-    if cube.candidate_labels is not None:
+    if cube.candidate_labels is not None and not np.array_equal(cube.candidate_labels,
+                                                                np.arange(cube.num_classes)):
         raise ValueError("restricted replay needs a run whose candidate k is class k (ImageNet val over its "
-                         "1,000 classes), not one with candidate labels of its own")
+                         "1,000 classes), not one whose classes span several ids")
     candidates = np.array(sorted({int(i) for ids in class_ids for i in ids}), dtype=np.int64)
     if candidates.size == 0 or candidates.min() < 0 or candidates.max() >= cube.num_classes:
         raise ValueError(f"the restricting class ids reach outside the run's {cube.num_classes} classes")

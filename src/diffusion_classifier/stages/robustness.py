@@ -45,13 +45,14 @@ def build_shift(dataset_name: str, source: str, options: dict, shift: dict, base
 
 @stage("replay-restricted")
 def replay_restricted(dataset: str, model: str, strategy: str, classes_from: str, shards: list[str | Path],
-                      classes_dir: str | Path, loss: str, output: str | Path) -> dict:
+                      dataset_dir: str | Path, classes_dir: str | Path, loss: str, output: str | Path) -> dict:
     """The ID accuracy of a stored one-stage run on another dataset's classes (no rescoring).
 
     Args:
         dataset, model, strategy: The stored run (ImageNet val scored over all its classes).
         classes_from: The dataset whose classes restrict it (ImageNet-A, ObjectNet).
         shards: The run's shard directories.
+        dataset_dir: ``dataset`` prepared: its labels must be the model's class ids.
         classes_dir: ``classes_from`` prepared (its ``classes.csv`` with ``class_ids``).
         loss: The objective that ranks classes (the run's own loss).
         output: The summary a fit reads (counts, accuracy, ``classes_from``).
@@ -62,6 +63,10 @@ def replay_restricted(dataset: str, model: str, strategy: str, classes_from: str
     from ..reporting.restricted_replay import restricted_summary
     from ..reporting.stored_runs import iter_cubes
 
+    own = dataset_class_ids(load_dataset(dataset_dir))
+    if any(ids != (label,) for label, ids in enumerate(own)):
+        raise ValueError(f"{dataset}: its labels are not the model's class ids (class_ids is not the identity); "
+                         "a restricted replay needs ImageNet val scored over all its classes")
     class_ids = dataset_class_ids(load_dataset(classes_dir))
     cubes = (cubes[loss] for cubes, _ in iter_cubes(shards, [loss]))
     summary = restricted_summary(cubes, class_ids, dataset=dataset, model=model, strategy=strategy,
