@@ -872,7 +872,7 @@ def feature_sizes(config: dict[str, Any], spec: FeatureSpec) -> list[str]:
     model = config["models"][spec.model]
     if model["adapter"] != "stable_diffusion":
         return []
-    side = int(model["image"]["size"]) // SD_MID_BLOCK_STRIDE
+    side = max(1, int(model["image"]["size"]) // SD_MID_BLOCK_STRIDE)
     per_map = SD_MID_BLOCK_CHANNELS * side * side * 2
     lines = []
     for name in sorted(set(spec.train_from.values()) | {d for d in spec.datasets if "train" in spec.splits_of(d)}):
