@@ -3,9 +3,11 @@
 Builds UNet2DConditionModel from the configuration of stabilityai/stable-diffusion-2-base
 (random weights: throughput does not depend on them, and no download is needed) and
 times the engine's inner loop, one forward pass over a batch of (x_t, t, prompt
-embedding) inputs, at several batch sizes and dtypes. The paper reports about 115-125
-passes per second on one RTX 3090 (fp16, batch 32); Pets at 2,050 passes per image
-took 18 s.
+embedding) inputs, at several batch sizes and dtypes. The paper reports 18 s per Pets
+image on one RTX 3090 and about 1000 s per ImageNet image (Sec. 4.2); at 2,050 and
+124,500 passes per image (the schedules of its Appendix A) that is ~114 and ~125 passes
+per second, derived here from those figures (the paper states no rate; the authors'
+scripts run fp16 at batch 32).
 
     python benchmarks/sd_unet_throughput.py --device cuda --dtypes float16 bfloat16 --batch-sizes 16 32 64
     python benchmarks/sd_unet_throughput.py --device cpu --batch-sizes 1 --iters 1   # smoke test

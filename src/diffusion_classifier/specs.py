@@ -84,6 +84,10 @@ class ModelSpec:
         return load_predictor(self.adapter, checkpoint, device=resolved, dtype=resolve_dtype(self.dtype, resolved))
 
 
+#: Rows of the authors' noise file (``scripts/save_noise.py``: ``torch.randn(1024, 4, size // 8, size // 8)``).
+RELEASED_NOISE_ROWS = 1024
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     """One entry of ``strategies:``: an evaluation schedule and its loss.
@@ -99,6 +103,14 @@ class StrategySpec:
         noises_per_timestep: Noise draws per listed timestep (only with ``timesteps``).
         share_noise_across_images: One noise set for every image (DiT setup) or one per
             image; overrides ``scoring.share_noise_across_images`` for this strategy when set.
+        noise_seed: The seed of one noise set shared by every image, drawn as the authors'
+            release draws it, so per-image errors pair with theirs: ``scripts/save_noise.py``
+            runs ``torch.manual_seed(seed); torch.randn(1024, C, H, W)`` on the CPU, and with
+            ``--randomize_noise`` (``eval_prob_dit.py``, ``run_winoground.py``) the j-th timestep
+            in ascending order takes row j. The engine's draw (:func:`~diffusion_classifier.engine.draw_noise`:
+            a CPU generator seeded ``seed``, one row per grid point, ascending t) gives the same
+            tensors for a grid of up to 1,024 points (a test checks it). The release uses 42;
+            ``None``: the seed of the ``scoring`` section (shared, or per image).
         sequential: Sequential elimination (beyond the paper) on the one-stage grid of
             ``evaluations: [N]`` instead of fixed stages (:mod:`diffusion_classifier.engine.sequential`).
     """
@@ -110,7 +122,16 @@ class StrategySpec:
     timesteps: list[NonNegative] = field(default_factory=list)
     noises_per_timestep: Positive = 1
     share_noise_across_images: bool | None = None
+    noise_seed: NonNegative | None = optional_key()
     sequential: Annotated[dict, section(SequentialConfig)] | None = optional_key()
+
+    def __post_init__(self) -> None:
+        if self.noise_seed is not None and self.share_noise_across_images is False:
+            raise ValueError("noise_seed draws one noise set shared by every image (the authors' noise file); "
+                             "it cannot be combined with share_noise_across_images: false")
+        if self.noise_seed is not None and self.evaluations[-1] > RELEASED_NOISE_ROWS:
+            raise ValueError(f"noise_seed follows the authors' noise file of {RELEASED_NOISE_ROWS} rows; this "
+                             f"strategy's grid has {self.evaluations[-1]} points")
 
     def schedule(self, num_train_timesteps: int = 1000) -> Schedule:
         if self.noises_per_timestep < 1:
@@ -178,13 +199,18 @@ class ScoringSpec:
 
     def shares_noise(self, strategy: "StrategySpec") -> bool:
         """Whether every image gets the same noise: the strategy's choice, else this section's."""
+        if strategy.noise_seed is not None:
+            return True
         return self.share_noise_across_images if strategy.share_noise_across_images is None \
             else strategy.share_noise_across_images
 
     def noise_seed(self, image_id: str, strategy: "StrategySpec") -> int:
-        """The seed of an image's noise: the global seed if shared, else derived from the id."""
+        """The seed of an image's noise: the strategy's released seed, else the global seed if
+        shared, else one derived from the id."""
         from .engine.seeding import image_seed
 
+        if strategy.noise_seed is not None:
+            return strategy.noise_seed
         return self.seed if self.shares_noise(strategy) else image_seed(self.seed, image_id)
 
 
@@ -493,6 +519,11 @@ class FeatureSpec:
         classifier_from: Column -> another column whose trained classifier evaluates it
             through its class map (ObjectNet: the ImageNet classifier, a prediction right
             when its ImageNet class is among the ObjectNet class's ids).
+        shard_size: Maps per file: each split is written as ``features-NNNNN.safetensors``
+            shards as it is extracted, and the classifier trains by streaming them (shard
+            order and the images within a shard shuffled every epoch), one shard in memory
+            at a time; for ImageNet's full training set (1.28M maps, ~210 GB in fp16).
+            ``None``: one file per split, held in memory to train.
     """
 
     model: str
@@ -507,8 +538,11 @@ class FeatureSpec:
     device: Device = "auto"
     train_from: dict[str, str] = field(default_factory=dict)
     classifier_from: dict[str, str] = field(default_factory=dict)
+    shard_size: Positive | None = optional_key()
 
     def __post_init__(self) -> None:
+        if self.shard_size is not None and self.shard_size < 1:
+            raise ValueError(f"baselines.features.shard_size must be a positive number of maps, got {self.shard_size}")
         object.__setattr__(self, "datasets", tuple(self.datasets))
         object.__setattr__(self, "splits", tuple(self.splits))
         for key in ("train_from", "classifier_from"):
@@ -590,6 +624,10 @@ class DiffusionRowSpec:
         id_dataset: Dataset of the ID experiment.
         ood_dataset: Dataset of the OOD experiment.
         paper_name: Row of the paper's Table 4 with this model's values, if any.
+        id_classes_from: Replay the ID accuracy from the stored run of ``id_dataset``
+            restricted to this dataset's classes (its images of those classes, the argmin
+            over those classes) instead of reading a run of its own; ``None``: the
+            ``id_dataset`` run's own summary (e.g. a full restricted-validation run).
     """
 
     label: str
@@ -598,6 +636,7 @@ class DiffusionRowSpec:
     id_dataset: str
     ood_dataset: str
     paper_name: str | None = None
+    id_classes_from: str | None = None
 
 
 @dataclass(frozen=True)

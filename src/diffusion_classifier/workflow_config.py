@@ -11,6 +11,7 @@ job starts.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Iterator, Literal
 
@@ -744,6 +745,10 @@ def check_robustness_config(config: dict[str, Any]) -> None:
                         f"{where}.diffusion[{i}]: no experiment {{dataset: {row[key]}, model: {row['model']}, "
                         f"strategy: {row['strategy']}}}; add it to 'experiments'"
                     )
+            restrict = row.get("id_classes_from")
+            if restrict is not None and restrict not in config.get("datasets", {}):
+                raise ConfigError(f"{where}.diffusion[{i}].id_classes_from {restrict!r} is not among datasets "
+                                  f"{sorted(config.get('datasets', {}))}")
         members = zoo.get("members") or list(zoo_models)
         if fit.get("reference") and fit["reference"] not in members:
             raise ConfigError(f"{where}.reference {fit['reference']!r} is not among zoo.members {members}")
@@ -875,6 +880,38 @@ def _check_sd_baselines(config: dict[str, Any]) -> None:
         if not adapter_uses_prompts(config["models"][spec.model]["adapter"]):
             raise ConfigError(f"{where}.model: {spec.model!r} is not text-conditional; the baseline needs a "
                               "Stable-Diffusion-style model (adapter stable_diffusion)")
+        if key == "features":
+            for line in feature_sizes(config, spec):
+                print(line, file=sys.stderr)
+
+
+#: SD-2's UNet mid block: 1280 channels at 1/64 of the image side (baselines.sd_features).
+SD_MID_BLOCK_CHANNELS, SD_MID_BLOCK_STRIDE = 1280, 64
+
+
+def feature_sizes(config: dict[str, Any], spec: FeatureSpec) -> list[str]:
+    """One line per training set of SD Features whose size is known: its maps' size in fp16 and
+    whether they are held in memory or streamed (``shard_size``); printed when the config is checked."""
+    from .data.imagenet import IMAGENET_TRAIN_IMAGES
+
+    model = config["models"][spec.model]
+    if model["adapter"] != "stable_diffusion":
+        return []
+    side = max(1, int(model["image"]["size"]) // SD_MID_BLOCK_STRIDE)
+    per_map = SD_MID_BLOCK_CHANNELS * side * side * 2
+    lines = []
+    for name in sorted(set(spec.train_from.values()) | {d for d in spec.datasets if "train" in spec.splits_of(d)}):
+        dataset = config["datasets"].get(name, {})
+        options = dataset.get("options") or {}
+        images = options.get("subset_size") or (IMAGENET_TRAIN_IMAGES if dataset.get("source") == "imagenet_train"
+                                                else None)
+        if images is None:
+            continue
+        how = (f"written and streamed in shards of {spec.shard_size:,}" if spec.shard_size
+               else "held in memory to train (baselines.features.shard_size streams them)")
+        lines.append(f"baselines.features: {name}'s train maps: {images:,} x {SD_MID_BLOCK_CHANNELS}x{side}x{side} "
+                     f"fp16 = {images * per_map / 1e9:,.1f} GB, {how}")
+    return lines
 
 
 # --- registry facts the Snakefile reads without importing torch ------------------------

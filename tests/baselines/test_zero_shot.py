@@ -94,3 +94,26 @@ def test_a_checkpoint_with_the_wrong_checksum_is_refused(tmp_path):
 def test_unknown_backend_lists_the_known_ones():
     with pytest.raises(ValueError, match="known: .*open_clip"):
         load_clip_model(ClipModelSpec("RN50", "openai", backend="nope"))
+
+
+def test_clip_reads_the_released_table_the_diffusion_rows_read(color_dataset, tmp_path):
+    """Where a dataset has the authors' prompt table, CLIP's class texts are that table's, word for word
+    (Pets' table says "a photo of a pug, a type of dog." where the template says "..., a type of pet.")."""
+    from diffusion_classifier.data import load_dataset
+    from diffusion_classifier.models.prompts import PromptSpec, class_prompts as diffusion_prompts
+    from diffusion_classifier.stages.baselines import _clip_texts
+
+    table = tmp_path / "colors_prompts.csv"
+    pd.DataFrame({"prompt": ["a photo of a red, a type of cat.", "a photo of a green, a type of dog.",
+                             "a photo of a blue, a type of dog."],
+                  "classname": ["red", "green", "blue"], "classidx": [0, 1, 2]}).to_csv(table, index=False)
+    prompt = {"table": str(table), "identical_prompts": []}
+    dataset = load_dataset(color_dataset)
+    _, clip_texts = _clip_texts(dataset, "a photo of a {}, a type of pet.", prompt)
+    assert clip_texts == diffusion_prompts(dataset.class_table, PromptSpec(table=str(table)))["prompt"].tolist()
+    assert clip_texts[0].endswith("a type of cat.")
+    summary = clip_zero_shot(color_dataset, clip_standin.spec("colors"), ZERO_SHOT, tmp_path / "p.parquet",
+                             tmp_path / "s.json", {"model": "stand_in", "dataset": "colors"}, prompt=prompt)
+    assert summary["prompt_template"] == "released table colors_prompts.csv"
+    # Without a table (the embedded digits), the zero-shot template as before.
+    assert _clip_texts(dataset, "a photo of a {}.", {"template": "x {}"})[1][0] == "a photo of a red."

@@ -216,12 +216,26 @@ def build_winoground(hf_home: Path) -> None:
     nf.fake_parquet_copy(root)
 
 
+def imagenet_10k_ids(scratch: Path) -> Path:
+    """imagenet_10k's 3 rehearsal images, of classes 1, 2 and 4 (fixture val image k is of class k - 1).
+
+    paper.yaml replays Table 4's ID accuracies on ImageNet-A's and ObjectNet's classes from
+    the imagenet_10k runs: the images must include those classes (the ImageNet-A fixture's
+    ids 1, 4, 5; the ObjectNet fixture's 2;3 and 4), which a seeded draw of 3 of 1,000 would not.
+    """
+    wnids, _ = imagenet_synsets()
+    path = scratch / "imagenet_10k_ids.txt"
+    path.write_text("".join(f"{wnids[c]}/ILSVRC2012_val_{c + 1:08d}\n" for c in (1, 2, 4)))
+    return path
+
+
 # ------------------------------------------------------------------------------ together
 def build_rehearsal(scratch: Path, paper: dict) -> dict[str, str]:
     """Write everything ``paper`` (config/paper.yaml, parsed) reads under ``scratch``; return the env.
 
     Also writes ``scratch/fixture-checksums.yaml``: the stand-in prompt tables' sha256 in
-    place of the released ones (the one setting besides scale that a stand-in must change).
+    place of the released ones, and imagenet_10k's images (:func:`imagenet_10k_ids`): the
+    settings besides scale that a stand-in must change.
     """
     hf_home, torch_home = scratch / "cache" / "huggingface", scratch / "cache" / "torch"
     clip_configs = scratch / "cache" / "open_clip_configs"
@@ -230,8 +244,9 @@ def build_rehearsal(scratch: Path, paper: dict) -> dict[str, str]:
     (scratch / "cache" / "trust.json").write_text(json.dumps(trust))
     tables = build_prompt_tables(scratch / paper.get("prompt_tables", {}).get("dir", "data/raw/prompts"),
                                  paper["datasets"])
-    (scratch / CHECKSUMS).write_text(yaml.safe_dump(
-        {"datasets": {name: {"prompt_table": {"sha256": sha}} for name, sha in tables.items()}}))
+    overlay = {name: {"prompt_table": {"sha256": sha}} for name, sha in tables.items()}
+    overlay["imagenet_10k"] = {"options": {"subset_ids": str(imagenet_10k_ids(scratch))}}
+    (scratch / CHECKSUMS).write_text(yaml.safe_dump({"datasets": overlay}))
     build_stable_diffusion(hf_home)
     for repo in DIT_REPOS:
         build_dit(hf_home, repo)

@@ -42,8 +42,13 @@ def test_figures_3_and_4_from_stable_diffusion_runs(tmp_path):
     assert fig3[fig3["source"] == "repeated timesteps"]["noise_draws"].tolist() == [2, 2, 2]
     fig4 = pd.read_csv(tmp_path / "fig" / "fig4_timestep_strategies.csv")
     assert fig4.groupby("strategy")["trials"].apply(list).to_dict() == {
-        "0,500,999": [3, 6], "500": [1, 2], "Even N (N timesteps, 1 noise each)": [1, 2, 3, 4]}
+        "0,500,999": [3, 6], "500": [1, 2], "Even N (N timesteps, 1 noise each)": [1, 2, 3, 4],
+        "Middle N (N grid points around t = 500, 1 noise each)": [1, 2, 3, 4]}
     assert (fig4["images"] == 6).all()
+    # Each point lists its timesteps: a fixed set repeats its timesteps once per noise draw.
+    points = fig4.set_index(["strategy", "trials"])["timesteps"]
+    assert sorted(int(t) for t in points[("0,500,999", 6)].split(";")) == [0, 0, 500, 500, 999, 999]
+    assert points[("Even N (N timesteps, 1 noise each)", 4)].count(";") == 3
 
 
 def test_paper_figures_3_and_4_are_stable_diffusion_on_pets():

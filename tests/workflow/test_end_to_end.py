@@ -150,7 +150,7 @@ def test_stored_error_analyses_agree_with_the_scored_runs(micro_run):
     assert set(repeats["timestep"]) == {0, 475, 500, 525, 999} and (repeats["noise_draws"] == 2).all()
     fig4 = pd.read_csv(micro_run / "figures/fig4_timestep_strategies.csv")
     trials = fig4.groupby("strategy")["trials"].apply(list).to_dict()
-    assert trials["0,500,999"] == [3, 6] and trials["0"] == [1, 2] and len(trials) == 5
+    assert trials["0,500,999"] == [3, 6] and trials["0"] == [1, 2] and len(trials) == 6
     # "Even 4" uses every pair of the one-stage run: its accuracy is that run's.
     even = fig4[fig4["strategy"].str.startswith("Even")].set_index("trials")["accuracy"]
     assert even[4] == pytest.approx(accuracy["even25"])

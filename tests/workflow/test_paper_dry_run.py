@@ -16,8 +16,12 @@ def test_paper_dag_has_every_stage_of_the_paper():
     )
     assert run.returncode == 0, run.stderr[-3000:]
     counts = {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M)}
-    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 12 DiT scoring runs of 100 shards each.
-    assert counts["score_shard"] == 22 * 100 and counts["aggregate_scores"] == 22
+    # 8 zero-shot + 2 SD-on-Pets runs for Figures 3-4 + 8 DiT scoring runs of 100 shards each.
+    assert counts["score_shard"] == 18 * 100 and counts["aggregate_scores"] == 18
+    # Table 4 / Figure 6's ID accuracies on ImageNet-A's and ObjectNet's classes: replayed from the
+    # imagenet_10k runs (2 shifts x 2 resolutions); the 16,250-image restricted-val runs are opt-in.
+    assert counts["replay_restricted"] == 4
+    assert "/scores/imagenet_val_" not in run.stdout and "/predictions/imagenet_val_" not in run.stdout
     # 13 datasets + ImageNet train (SD Features) + Winoground.
     assert counts["download_dataset"] == 15
     # Table 2 audits the 8 zero-shot test sets; CLIP rows cover them and Winoground.
@@ -55,3 +59,23 @@ def test_paper_table1_has_every_cell_the_paper_has():
         missing = set(cells) - covered.get(row, set())
         assert not missing, f"Table 1 row {row} lacks {sorted(missing)}"
         assert set(cells) <= set(config["table1"]["datasets"])
+
+
+def test_clip_rows_read_the_prompt_tables_of_the_diffusion_rows():
+    """Every CLIP zero-shot job is given the same released table as its dataset's prepare_prompts job."""
+    import json
+    import shlex
+
+    from helpers.dry_run import dry_run_jobs
+
+    def prompt_of(command):
+        words = shlex.split(command)
+        return json.loads(words[words.index("--prompt") + 1]), words[words.index("--dataset-dir") + 1]
+
+    jobs = dry_run_jobs("config/paper.yaml", "--config", "results=/tmp/dc-paper-dry-run")
+    diffusion = {dataset: prompt for prompt, dataset in
+                 (prompt_of(c) for rule, c in jobs if rule == "prepare_prompts" and "winoground" not in c)}
+    clip = [prompt_of(c) for rule, c in jobs if rule == "clip_zero_shot"]
+    assert len(clip) == 16
+    for prompt, dataset in clip:
+        assert prompt.get("table") and prompt == diffusion[dataset], dataset

@@ -7,6 +7,7 @@ rule clip_zero_shot:
         CONDA_ENV
     input:
         dataset=lambda w: dataset_dir(w.dataset),
+        table=lambda w: released_table_of(w.dataset),
     output:
         predictions=f"{RESULTS}/baselines/clip_zero_shot/{{clip_model}}/{{dataset}}.parquet",
         summary=clip_summary("{clip_model}", "{dataset}"),
@@ -14,6 +15,7 @@ rule clip_zero_shot:
         clip_model=lambda w: as_json(CLIP_MODELS[w.clip_model]),
         zero_shot=as_json(ZERO_SHOT),
         names=lambda w: as_json({"model": w.clip_model, "dataset": w.dataset}),
+        prompt=lambda w: as_json(prompt_settings(w.dataset)),
     threads: THREADS
     resources:
         gpu=1,
@@ -23,7 +25,7 @@ rule clip_zero_shot:
         f"{RESULTS}/benchmarks/clip_zero_shot/{{clip_model}}/{{dataset}}.tsv"
     shell:
         "diffusion-classifier clip-zero-shot --dataset-dir {input.dataset:q} --clip-model {params.clip_model:q} "
-        "--zero-shot {params.zero_shot:q} --names {params.names:q} "
+        "--zero-shot {params.zero_shot:q} --names {params.names:q} --prompt {params.prompt:q} "
         "--output-predictions {output.predictions:q} --output-summary {output.summary:q} "
         "--threads {threads:q} > {log:q} 2>&1"
 

@@ -490,11 +490,25 @@ def fit_zoo_summaries(fit):
     ]
 
 
+def restricted_summary_of(dataset, model, strategy, classes_from):
+    """The ID summary replayed from a stored run on another dataset's classes (replay_restricted)."""
+    return f"{RESULTS}/restricted/{dataset}/{model}/{strategy}/{classes_from}.summary.json"
+
+
 def fit_diffusion_summaries(fit):
+    """Each row's ID summary (its own run, or replayed on a shift's classes) and OOD summary."""
+    rows = from_dict(RobustnessSpec, ROBUSTNESS, "robustness").fit(fit).diffusion_rows
     return [
-        summary_of(dataset, row.model, row.strategy)
-        for row in from_dict(RobustnessSpec, ROBUSTNESS, "robustness").fit(fit).diffusion_rows
-        for dataset in (row.id_dataset, row.ood_dataset)
+        summary
+        for row in rows
+        for summary in (
+            (
+                restricted_summary_of(row.id_dataset, row.model, row.strategy, row.id_classes_from)
+                if row.id_classes_from
+                else summary_of(row.id_dataset, row.model, row.strategy)
+            ),
+            summary_of(row.ood_dataset, row.model, row.strategy),
+        )
     ]
 
 

@@ -30,6 +30,28 @@ rule build_shift:
         "--output-dir {output:q} > {log:q} 2>&1"
 
 
+rule replay_restricted:
+    """An ID accuracy on a shift's classes, replayed from the stored one-stage run (no rescoring)."""
+    conda:
+        CONDA_ENV
+    input:
+        shards=lambda w: shards_of(w.dataset, w.model, w.strategy),
+        dataset=lambda w: dataset_dir(w.dataset),
+        classes=lambda w: dataset_dir(w.classes_from),
+    output:
+        restricted_summary_of("{dataset}", "{model}", "{strategy}", "{classes_from}"),
+    params:
+        loss=lambda w: config["strategies"][w.strategy]["loss"],
+    log:
+        f"{RESULTS}/logs/replay_restricted/{{dataset}}/{{model}}/{{strategy}}/{{classes_from}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/replay_restricted/{{dataset}}/{{model}}/{{strategy}}/{{classes_from}}.tsv"
+    shell:
+        "diffusion-classifier replay-restricted --dataset {wildcards.dataset:q} --model {wildcards.model:q} "
+        "--strategy {wildcards.strategy:q} --classes-from {wildcards.classes_from:q} --shards {input.shards:q} "
+        "--dataset-dir {input.dataset:q} --classes-dir {input.classes:q} --loss {params.loss:q} --output {output:q} > {log:q} 2>&1"
+
+
 rule fit_effective_robustness:
     """Logit OLS of OOD on ID over the zoo (piecewise at a reference); everyone's effective robustness."""
     conda:

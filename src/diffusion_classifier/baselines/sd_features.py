@@ -19,7 +19,9 @@ for 16x16 digits (``C_last``, ``L``: its last ``block_out_channels`` and their c
 
 Features are stored in half precision, one safetensors file per split (``features``
 ``[N, C, h, w]`` fp16, ``labels`` int64) with an ``index.csv`` (image_id, label, seed),
-computed once per dataset x model and reused by every classifier run.
+computed once per dataset x model and reused by every classifier run; with
+``baselines.features.shard_size``, in shards written as they are extracted and streamed
+to train (:mod:`.feature_shards`: ImageNet's full training set).
 
 The classifier is a timm model whose stem accepts the map: :func:`adapt_stem` turns a
 timm ResNet's 7x7/stride-2 conv + max-pool into a 3x3/stride-1 conv with ``in_chans``
@@ -45,8 +47,8 @@ from ..engine.noising import forward_noise
 from ..engine.seeding import image_seed
 from ..specs import FeatureSpec
 
-__all__ = ["FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents",
-           "write_features", "read_features", "adapt_stem"]
+__all__ = ["FEATURES_FILE", "INDEX_FILE", "mid_block_features", "noised_latents", "split_batches", "extract_split",
+           "write_features", "read_features", "train_stream", "adapt_stem"]
 
 log = logging.getLogger(__name__)
 
@@ -89,51 +91,85 @@ def mid_block_features(predictor, pixels: torch.Tensor, seeds: Sequence[int], ti
     return captured[0].float().cpu()
 
 
-def extract_split(predictor, dataset, split: str, spec: FeatureSpec, image_transform, condition: torch.Tensor):
-    """Features, labels and index of one split of a prepared dataset."""
+def split_batches(predictor, dataset, split: str, spec: FeatureSpec, image_transform, condition: torch.Tensor):
+    """One split's maps as a generator of fp16 batches (in row order), its labels and index."""
     rows = dataset.split(split)
     if rows.empty:
         raise ValueError(f"{dataset.root} has no images in split {split!r}")
     seeds = [image_seed(spec.seed, f"{split}/{i}") for i in rows["image_id"]]
-    chunks = []
-    for start in tqdm(range(0, len(rows), spec.batch_size), desc=f"features {dataset.name}/{split}",
-                      mininterval=5):
-        # Decoded one batch at a time: a split of ImageNet train does not fit in memory as images.
-        batch = rows.iloc[start:start + spec.batch_size]
-        pixels = torch.stack([image_transform(im) for _, im in dataset.iter_images(batch)])
-        chunks.append(mid_block_features(predictor, pixels, seeds[start:start + spec.batch_size], spec.timestep,
-                                         condition).half())
+
+    def batches():
+        for start in tqdm(range(0, len(rows), spec.batch_size), desc=f"features {dataset.name}/{split}",
+                          mininterval=5):
+            # Decoded one batch at a time: a split of ImageNet train does not fit in memory as images.
+            batch = rows.iloc[start:start + spec.batch_size]
+            pixels = torch.stack([image_transform(im) for _, im in dataset.iter_images(batch)])
+            yield mid_block_features(predictor, pixels, seeds[start:start + spec.batch_size], spec.timestep,
+                                     condition).half()
+
     index = pd.DataFrame({"image_id": rows["image_id"].astype(str).to_numpy(), "label": rows["label"].to_numpy(),
                           "seed": seeds})
-    return torch.cat(chunks), torch.tensor(rows["label"].to_numpy(), dtype=torch.long), index
+    return batches(), torch.tensor(rows["label"].to_numpy(), dtype=torch.long), index
 
 
-def write_features(out_dir: str | Path, splits: dict, provenance: dict) -> Path:
-    """``<split>/features.safetensors`` + ``<split>/index.csv`` per split, and provenance."""
+def extract_split(predictor, dataset, split: str, spec: FeatureSpec, image_transform, condition: torch.Tensor):
+    """Features, labels and index of one split of a prepared dataset (held in memory)."""
+    batches, labels, index = split_batches(predictor, dataset, split, spec, image_transform, condition)
+    return torch.cat(list(batches)), labels, index
+
+
+def write_features(out_dir: str | Path, splits: dict, provenance: dict, shard_size: int | None = None) -> Path:
+    """``<split>/features.safetensors`` + ``<split>/index.csv`` per split, and provenance.
+
+    ``splits`` maps a split to ``(features, labels, index)``; with ``shard_size`` the
+    features may be an iterable of batches, written as they come in shards of that many
+    maps (:mod:`.feature_shards`) instead of one file.
+    """
     from ..artifacts.tensors import save_tensors
+    from .feature_shards import FeatureShards, shard_paths, write_shards
 
     with atomic_directory(out_dir) as tmp:
         shapes = {}
         for split, (features, labels, index) in splits.items():
             (tmp / split).mkdir()
-            save_tensors({"features": features, "labels": labels}, tmp / split / FEATURES_FILE)
+            if shard_size is None:
+                save_tensors({"features": features, "labels": labels}, tmp / split / FEATURES_FILE)
+                shapes[split] = list(features.shape)
+            else:
+                write_shards(tmp / split, [features] if torch.is_tensor(features) else features, labels, shard_size)
+                shapes[split] = [len(labels), *FeatureShards(shard_paths(tmp / split)).feature_shape]
             index.to_csv(tmp / split / INDEX_FILE, index=False)
-            shapes[split] = list(features.shape)
+        extra = {} if shard_size is None else {"shard_size": shard_size}
         write_json(tmp / "provenance.json", {**provenance, "shapes": shapes, "dtype": "float16",
-                                             "layer": "unet.mid_block", "code_version": code_version()})
+                                             "layer": "unet.mid_block", **extra, "code_version": code_version()})
     return Path(out_dir)
 
 
 def read_features(root: str | Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (float32) and labels of one split written by :func:`write_features`."""
+    """Features (float32) and labels of one split written by :func:`write_features` (shards joined)."""
     from safetensors.torch import load_file
 
+    from .feature_shards import FeatureShards, shard_paths
+
     path = Path(root) / split / FEATURES_FILE
+    shards = shard_paths(Path(root) / split)
+    if not path.exists() and shards:
+        stream = FeatureShards(shards)
+        parts = [stream.load(k) for k in range(len(shards))]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run rule extract_sd_features with split {split!r} listed "
                                 "in baselines.features.splits")
     tensors = load_file(path)
     return tensors["features"].float(), tensors["labels"]
+
+
+def train_stream(root: str | Path, split: str = "train"):
+    """The train maps of a sharded split as a stream (:class:`.feature_shards.FeatureShards`), else None."""
+    from .feature_shards import FeatureShards, shard_paths
+
+    shards = shard_paths(Path(root) / split)
+    return FeatureShards(shards) if shards and not (Path(root) / split / FEATURES_FILE).exists() else None
 
 
 # --- classifiers whose stem takes a small, wide feature map -----------------------------

@@ -1,7 +1,9 @@
 """Zero-shot classification with a CLIP-style model: one prompt per class, cosine argmax.
 
-The prompts are the Diffusion Classifier's (one per class from the dataset's template,
-paper Sec. 5.1), so both methods see the same text. An image's logits are the
+The prompts are the Diffusion Classifier's: where a dataset has the authors' released
+prompt table (every paper dataset), stage ``clip_zero_shot`` reads the same table, so both
+methods see the same text (Pets' " cat"/" dog" wording included); otherwise one prompt per
+class from the zero-shot template (paper Sec. 5.1, :func:`class_prompts`). An image's logits are the
 cosine similarities of its embedding with each prompt's embedding; the prediction is the
 argmax (the logit scale of CLIP does not change it).
 """

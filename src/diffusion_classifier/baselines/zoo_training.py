@@ -29,7 +29,7 @@ from ..data.manifest import PreparedDataset
 from ..config import Device, Positive, from_dict, resolve_device, unfilled
 from .zoo import CHECKPOINT_CONFIG, CHECKPOINT_WEIGHTS, ZooModelSpec, build_zoo_model
 
-__all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "split_tensors"]
+__all__ = ["ZooTrainConfig", "train_zoo_classifier", "train_on_tensors", "train_on_stream", "split_tensors"]
 
 log = logging.getLogger(__name__)
 
@@ -110,35 +110,66 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
     images of a manifest (Stable Diffusion feature maps, ``baselines.sd_features``),
     so every trained classifier of the pipeline has one loop and one checkpoint format.
     """
-    from ..artifacts.tensors import save_tensors
-
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     keep = _subset(labels, config.max_train_images, generator)
-    images, labels = images[keep], labels[keep]
+    return train_on_stream(_InMemory(images[keep], labels[keep]), spec, config, out_dir, name, dataset_name,
+                           generator)
+
+
+class _InMemory:
+    """Inputs held in memory: one random order over all of them per epoch."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batches(self, generator: torch.Generator, batch_size: int):
+        order = torch.randperm(len(self.labels), generator=generator)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            yield self.images[idx], self.labels[idx]
+
+
+def train_on_stream(stream, spec: ZooModelSpec, config: ZooTrainConfig, out_dir: str | Path, name: str,
+                    dataset_name: str, generator: torch.Generator | None = None) -> Path:
+    """The zoo's training loop and checkpoint on a stream of preprocessed batches.
+
+    ``stream`` has a length and ``batches(generator, batch_size)``, one epoch of shuffled
+    ``(inputs, labels)`` batches: inputs in memory (:func:`train_on_tensors`) or feature
+    shards read one at a time (:class:`.feature_shards.FeatureShards`, ``max_train_images``
+    does not apply to them).
+    """
+    from ..artifacts.tensors import save_tensors
+
+    if generator is None:
+        if config.max_train_images is not None:
+            raise ValueError("max_train_images subsets inputs held in memory, not a stream of feature shards")
+        torch.manual_seed(config.seed)
+        generator = torch.Generator().manual_seed(config.seed)
     device = resolve_device(config.device)
     model = build_zoo_model(spec).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = -(-len(labels) // config.batch_size)
+    steps_per_epoch = -(-len(stream) // config.batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
     rows = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for epoch in tqdm(range(1, config.epochs + 1), desc=f"train {name}", mininterval=5):
         model.train()
-        order = torch.randperm(len(labels), generator=generator)
         losses, correct = [], 0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            x, y = images[idx].to(device, non_blocking=True), labels[idx].to(device)
+        for x, y in stream.batches(generator, config.batch_size):
+            x, y = x.to(device, non_blocking=True), y.to(device)
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            losses.append(loss.item() * len(idx))
+            losses.append(loss.item() * len(y))
             correct += int((logits.argmax(1) == y).sum())
-        rows.append((epoch, float(np.sum(losses) / len(labels)), correct / len(labels),
+        rows.append((epoch, float(np.sum(losses) / len(stream)), correct / len(stream),
                      time.perf_counter() - wall0, time.process_time() - cpu0))
         log.info("epoch %d loss %.4f train accuracy %.4f", *rows[-1][:3])
     model.eval()
@@ -158,7 +189,7 @@ def train_on_tensors(images: torch.Tensor, labels: torch.Tensor, spec: ZooModelS
         write_json(tmp / "provenance.json", {
             "model": name,
             "dataset": dataset_name,
-            "num_train_images": len(labels),
+            "num_train_images": len(stream),
             "train_config": asdict(config),
             "spec": spec.to_dict(),
             "config_hash": config_hash(spec.to_dict()),

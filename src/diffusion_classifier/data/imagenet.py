@@ -41,6 +41,9 @@ from .errors import DatasetError
 from .imagenet_classes import DEVKIT_HELP, WNID, imagenet_class_names, imagenet_class_table, read_imagenet_classes
 from .registry import register_dataset
 
+#: Images of the ILSVRC-2012 training set (the full ``imagenet_train``, no ``subset_size``).
+IMAGENET_TRAIN_IMAGES = 1_281_167
+
 __all__ = ["register_class_table", "class_table_of", "IMAGENET_V2_URL", "IMAGENET_A_URL"]
 
 IMAGENET_V2_URL = "https://huggingface.co/datasets/vaishaal/ImageNetV2/resolve/main/imagenetv2-matched-frequency.tar.gz"

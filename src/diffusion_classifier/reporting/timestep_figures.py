@@ -3,13 +3,16 @@
 Figure 3: accuracy when each class is scored at one timestep only, across t.
 Figure 4: accuracy against the number of trials (evaluated (t, eps) pairs per
 class) for several timestep strategies: "Even N" spends N trials on N evenly spaced
-timesteps; a fixed set such as "0", "500", "0,500,999" or "475,500,525" spends them
+timesteps over the whole grid; "Middle N" on the N grid points around its middle (the
+paper's sliding window t - N/2 .. t + N/2 at t = 500); a fixed set such as "0", "500", "0,500,999" or "475,500,525" spends them
 on its own timesteps with ever more noise draws (trials split evenly across the set).
 
 Two stored one-stage runs feed them:
 
 * a run on the evenly spaced grid (one noise per timestep): every single grid point
-  for Figure 3 and the evenly strided sub-grids of N points for "Even N";
+  for Figure 3, the evenly spaced sub-grids of N points for "Even N" and the windows
+  of N neighbouring points for "Middle N" (on pets_even's 100-point grid its points
+  are 10 timesteps apart, where the paper's window is of consecutive timesteps);
 * a run on an explicit grid that repeats a few timesteps with several noises
   (:class:`..engine.Schedule` ``timesteps``): the fixed-set strategies, and extra
   Figure 3 points averaged over their noise draws.
@@ -29,16 +32,17 @@ import numpy as np
 import pandas as pd
 
 from ..engine.replay import ErrorCube, subset_predictions
-from ..engine.schedule import strided_subgrid
 from .figures import pyplot, save_figure
 from .stored_runs import accuracy_fields, iter_cubes
 
-__all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "strategy_correct", "error_curves",
-           "plot_single_timestep", "plot_strategy_curves", "EVEN_GRID", "REPEATS", "EVEN_N"]
+__all__ = ["single_timestep_correct", "set_strategy_subsets", "even_subsets", "window_subsets", "strategy_correct",
+           "error_curves", "plot_single_timestep", "plot_strategy_curves", "EVEN_GRID", "REPEATS", "EVEN_N",
+           "MIDDLE_N"]
 
 #: Figure 3's ``source`` of each run, and Figure 4's name of the "Even N" strategy.
 EVEN_GRID, REPEATS = "even grid", "repeated timesteps"
 EVEN_N = "Even N (N timesteps, 1 noise each)"
+MIDDLE_N = "Middle N (N grid points around t = 500, 1 noise each)"
 
 
 def single_timestep_correct(cube: ErrorCube) -> np.ndarray:
@@ -47,8 +51,20 @@ def single_timestep_correct(cube: ErrorCube) -> np.ndarray:
 
 
 def even_subsets(num_points: int) -> dict[int, list[int]]:
-    """"Even N" on a grid of ``num_points``: N evenly strided grid indices, N = 1..num_points."""
-    return {n: strided_subgrid(num_points, n) for n in range(1, num_points + 1)}
+    """"Even N" on a grid of ``num_points``: N evenly spaced grid indices, N = 1..num_points.
+
+    Point ``k`` is ``floor((k + 1/2) * num_points / N)``: the centre of the k-th of N equal
+    parts of the grid, so every N spans the whole grid (gaps differ by at most one point).
+    Where N divides the grid this is the engine's strided sub-grid; the engine's own
+    stride ``num_points // N`` (:func:`..engine.schedule.strided_subgrid`, the authors'
+    stage quirk) would stop short for the other N (N = 60 of 100 reaches only index 59).
+    """
+    return {n: [(2 * k + 1) * num_points // (2 * n) for k in range(n)] for n in range(1, num_points + 1)}
+
+
+def window_subsets(num_points: int) -> dict[int, list[int]]:
+    """"Middle N": the N neighbouring grid indices centred on the grid's middle, N = 1..num_points."""
+    return {n: list(range((num_points - n) // 2, (num_points - n) // 2 + n)) for n in range(1, num_points + 1)}
 
 
 def set_strategy_subsets(timesteps: np.ndarray, chosen: list[int]) -> dict[int, list[int]]:
@@ -86,10 +102,12 @@ def error_curves(even_shards: Iterable[str | Path], repeats_shards: Iterable[str
 
     Returns:
         Figure 3's frame (accuracy per source and timestep, min / max over noise draws),
-        Figure 4's frame (accuracy per strategy and trials) and chance accuracy.
+        Figure 4's frame (accuracy per strategy and trials, and the timesteps of each point,
+        ``;``-separated, a timestep repeated once per noise draw) and chance accuracy.
     """
     single: dict[tuple[str, int, int], list[np.ndarray]] = defaultdict(list)
     curves: dict[str, dict[int, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+    points: dict[tuple[str, int], str] = {}
     chance = None
     for source, shards in ((EVEN_GRID, even_shards), (REPEATS, repeats_shards)):
         for cubes, _ in iter_cubes(shards, [loss]):
@@ -99,12 +117,14 @@ def error_curves(even_shards: Iterable[str | Path], repeats_shards: Iterable[str
             for j, t in enumerate(cube.timesteps):
                 single[(source, int(t), j)].append(correct[:, j])
             if source == EVEN_GRID:
-                subsets = {EVEN_N: even_subsets(cube.errors.shape[2])}
+                size = cube.errors.shape[2]
+                subsets = {EVEN_N: even_subsets(size), MIDDLE_N: window_subsets(size)}
             else:
                 subsets = {name: set_strategy_subsets(cube.timesteps, list(ts)) for name, ts in sets.items()}
             for name, by_trials in subsets.items():
                 for n, hit in strategy_correct(cube, by_trials).items():
                     curves[name][n].append(hit)
+                    points[(name, n)] = ";".join(str(int(t)) for t in cube.timesteps[by_trials[n]])
     if chance is None:
         raise ValueError("no scored images in the even-grid or repeats runs")
 
@@ -115,7 +135,8 @@ def error_curves(even_shards: Iterable[str | Path], repeats_shards: Iterable[str
             .agg(noise_draws=("grid_index", "size"), images=("images", "first"), accuracy=("accuracy", "mean"),
                  accuracy_min=("accuracy", "min"), accuracy_max=("accuracy", "max"))
             .reset_index())
-    fig4 = pd.DataFrame([{"strategy": name, "trials": n, **accuracy_fields(np.concatenate(parts))}
+    fig4 = pd.DataFrame([{"strategy": name, "trials": n, **accuracy_fields(np.concatenate(parts)),
+                          "timesteps": points[(name, n)]}
                          for name, by_trials in curves.items() for n, parts in sorted(by_trials.items())])
     return fig3, fig4, chance
 

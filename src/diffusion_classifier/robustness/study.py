@@ -45,7 +45,8 @@ def accuracy_frame(fit_name: str, spec, zoo_summaries: Sequence[dict],
     """The per-model count table of one fit (input of :func:`.table.robustness_table`).
 
     Zoo summaries are matched by their ``setting``; Diffusion Classifier summaries by
-    (dataset, model, strategy). Every zoo model must have both settings.
+    (dataset, model, strategy) and, for a row's replayed ID accuracy, ``classes_from``.
+    Every zoo model must have both settings.
 
     Args:
         fit_name: The fit (key of ``robustness.fits``).
@@ -67,15 +68,16 @@ def accuracy_frame(fit_name: str, spec, zoo_summaries: Sequence[dict],
     rows = [{"model": m, "family": "discriminative", "paper_name": ids[m].get("paper_name") or "",
              "id_correct": ids[m]["num_correct"], "id_total": ids[m]["num_images"],
              "ood_correct": oods[m]["num_correct"], "ood_total": oods[m]["num_images"]} for m in sorted(ids)]
-    experiments = {(s["dataset"], s["model"], s["strategy"]): s for s in diffusion_summaries}
+    experiments = {(s["dataset"], s["model"], s["strategy"], s.get("classes_from")): s for s in diffusion_summaries}
     for row in fit.diffusion_rows:
         pair = []
-        for dataset in (row.id_dataset, row.ood_dataset):
-            key = (dataset, row.model, row.strategy)
+        for dataset, classes_from in ((row.id_dataset, row.id_classes_from), (row.ood_dataset, None)):
+            key = (dataset, row.model, row.strategy, classes_from)
             if key not in experiments:
                 raise ValueError(f"robustness.fits.{fit_name}: Diffusion Classifier row {row.label!r} needs the "
-                                 f"experiment {dict(zip(('dataset', 'model', 'strategy'), key))}; add it to "
-                                 "'experiments'")
+                                 f"experiment {dict(zip(('dataset', 'model', 'strategy'), key))}"
+                                 + (f" replayed on the classes of {classes_from!r}" if classes_from else "")
+                                 + "; add it to 'experiments'")
             pair.append(experiments[key])
         rows.append({"model": row.label, "family": "diffusion", "paper_name": row.paper_name or "",
                      "id_correct": pair[0]["num_correct"], "id_total": pair[0]["num_images"],

@@ -62,6 +62,8 @@ def shard_provenance(
         "scoring_config": config.to_dict(),
         "seed": scoring_spec.seed,
         "share_noise_across_images": scoring_spec.shares_noise(strategy_spec),
+        # the released noise's seed (absent otherwise, so other runs keep their keys)
+        **({"noise_seed": strategy_spec.noise_seed} if strategy_spec.noise_seed is not None else {}),
         "transform": transform.to_dict(),
         "numerics": numerics.state(),  # a checkpoint made with other kernels is never resumed
     }

@@ -36,9 +36,22 @@ def _load_or_none(spec: ClipModelSpec, device):
         return None, unavailable_summary(exc.reason, exc.detail)
 
 
+def _clip_texts(dataset, template: str, prompt: dict | None) -> tuple[str, list[str]]:
+    """CLIP's text per class: the released table's prompts where the dataset has one, else the template."""
+    if prompt and prompt.get("table"):
+        from ..models.prompts import PromptSpec, class_prompts as table_prompts
+        from ..specs import from_dict
+
+        frame = table_prompts(dataset.class_table, from_dict(PromptSpec, prompt, "prompt"))
+        return str(frame["template"].iloc[0]), frame["prompt"].tolist()
+    from ..baselines import class_prompts
+
+    return template, class_prompts(template, dataset.classes)
+
+
 @stage("clip-zero-shot", threads=True)
 def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, output_predictions: str | Path,
-                   output_summary: str | Path, names: dict) -> dict:
+                   output_summary: str | Path, names: dict, *, prompt: dict | None = None) -> dict:
     """Zero-shot classify one dataset's split with one CLIP model (Table 1 row).
 
     Args:
@@ -49,11 +62,14 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, o
         output_summary: Summary JSON in the Table 1 format (``baselines.summary``).
         names: ``{"model": ..., "dataset": ...}``: config names, recorded and used to pick
             the prompt template.
+        prompt: The Diffusion Classifier's prompt source of the dataset (``prepare_prompts``'
+            ``prompt``); when it names the authors' released table, CLIP reads the same
+            texts (Pets' " cat"/" dog" wording included); otherwise the zero-shot template.
     """
     import pandas as pd
 
     from ..artifacts import code_version, write_frame, write_json
-    from ..baselines import accuracy_summary, class_prompts, zero_shot_predict
+    from ..baselines import accuracy_summary, zero_shot_predict
     from ..specs import ClipModelSpec
     from ..data import load_dataset
     from ..specs import ZeroShotSpec, from_dict, resolve_device
@@ -62,8 +78,7 @@ def clip_zero_shot(dataset_dir: str | Path, clip_model: dict, zero_shot: dict, o
     settings = from_dict(ZeroShotSpec, zero_shot, "baselines.zero_shot")
     dataset = load_dataset(dataset_dir)
     rows = dataset.split(settings.split)
-    template = settings.template(names["dataset"])
-    prompts = class_prompts(template, dataset.classes)
+    template, prompts = _clip_texts(dataset, settings.template(names["dataset"]), prompt)
     record = {**names, "row": spec.table1_row, "label": spec.label, "model_id": spec.model_id,
               "split": settings.split, "prompt_template": template, "num_classes": len(prompts),
               "code_version": code_version()}

@@ -1,5 +1,6 @@
-"""Stages of the robustness study: ``build_shift``, ``fit_effective_robustness``,
-``make_robustness_table`` (Table 4) and ``plot_effective_robustness`` (Figure 6)."""
+"""Stages of the robustness study: ``build_shift``, ``replay_restricted`` (an ID accuracy on a
+shift's classes from a stored run), ``fit_effective_robustness``, ``make_robustness_table``
+(Table 4) and ``plot_effective_robustness`` (Figure 6)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ._registry import stage
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["build_shift", "fit_effective_robustness", "make_robustness_table", "plot_effective_robustness"]
+__all__ = ["build_shift", "replay_restricted", "fit_effective_robustness", "make_robustness_table", "plot_effective_robustness"]
 
 
 @stage("build-shift", threads=True)
@@ -40,6 +41,38 @@ def build_shift(dataset_name: str, source: str, options: dict, shift: dict, base
 
     extra = {"reference": reference_model(reference, load_dataset(base_dir))} if reference is not None else {}
     return prepare_dataset(source, output_dir, base_dir=str(base_dir), split=spec.split, **extra, **options)
+
+
+@stage("replay-restricted")
+def replay_restricted(dataset: str, model: str, strategy: str, classes_from: str, shards: list[str | Path],
+                      dataset_dir: str | Path, classes_dir: str | Path, loss: str, output: str | Path) -> dict:
+    """The ID accuracy of a stored one-stage run on another dataset's classes (no rescoring).
+
+    Args:
+        dataset, model, strategy: The stored run (ImageNet val scored over all its classes).
+        classes_from: The dataset whose classes restrict it (ImageNet-A, ObjectNet).
+        shards: The run's shard directories.
+        dataset_dir: ``dataset`` prepared: its labels must be the model's class ids.
+        classes_dir: ``classes_from`` prepared (its ``classes.csv`` with ``class_ids``).
+        loss: The objective that ranks classes (the run's own loss).
+        output: The summary a fit reads (counts, accuracy, ``classes_from``).
+    """
+    from ..artifacts import write_json
+    from ..baselines.zoo_evaluation import dataset_class_ids
+    from ..data import load_dataset
+    from ..reporting.restricted_replay import restricted_summary
+    from ..reporting.stored_runs import iter_cubes
+
+    own = dataset_class_ids(load_dataset(dataset_dir))
+    if any(ids != (label,) for label, ids in enumerate(own)):
+        raise ValueError(f"{dataset}: its labels are not the model's class ids (class_ids is not the identity); "
+                         "a restricted replay needs ImageNet val scored over all its classes")
+    class_ids = dataset_class_ids(load_dataset(classes_dir))
+    cubes = (cubes[loss] for cubes, _ in iter_cubes(shards, [loss]))
+    summary = restricted_summary(cubes, class_ids, dataset=dataset, model=model, strategy=strategy,
+                                 classes_from=classes_from)
+    write_json(output, summary)
+    return summary
 
 
 @stage("fit-effective-robustness")

@@ -136,7 +136,7 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
                         output_dir: str | Path, names: dict | None = None) -> Path:
     """Mid-block maps at ``features.timestep`` of every configured split (fp16 safetensors + index)."""
     from ..artifacts import environment, write_timing
-    from ..baselines.sd_features import extract_split, write_features
+    from ..baselines.sd_features import extract_split, split_batches, write_features
     from ..specs import FeatureSpec
     from ..data import load_dataset
     from ..specs import from_dict
@@ -146,16 +146,25 @@ def extract_sd_features(dataset_dir: str | Path, checkpoint: str | Path, model: 
     wanted = spec.splits_of((names or {}).get("dataset", dataset.name))
     predictor, model_spec = _predictor(model, checkpoint, spec.device)
     condition = predictor.encode_prompts([spec.prompt])
+    provenance = {
+        **(names or {}), "model_id": predictor.model_id, "weights_sha256": predictor.weights_hash(),
+        "timestep": spec.timestep, "prompt": spec.prompt, "seed": spec.seed, "dataset": dataset.metadata,
+        "environment": environment()}
     start = time.perf_counter()
+    if spec.shard_size is not None:  # extracted while written, shard by shard: never the whole split in memory
+        splits = {split: split_batches(predictor, dataset, split, spec, model_spec.transform, condition)
+                  for split in wanted}
+        written = write_features(output_dir, splits, provenance, shard_size=spec.shard_size)
+        seconds = time.perf_counter() - start
+        log.info("extracted %s in shards of %d in %.1f s", wanted, spec.shard_size, seconds)
+        write_timing(output_dir, {"seconds": seconds})  # after: the extraction is the writing
+        return written
     splits = {split: extract_split(predictor, dataset, split, spec, model_spec.transform, condition)
               for split in wanted}
     seconds = time.perf_counter() - start
     log.info("extracted %s in %.1f s", {s: tuple(v[0].shape) for s, v in splits.items()}, seconds)
     write_timing(output_dir, {"seconds": seconds})
-    return write_features(output_dir, splits, {
-        **(names or {}), "model_id": predictor.model_id, "weights_sha256": predictor.weights_hash(),
-        "timestep": spec.timestep, "prompt": spec.prompt, "seed": spec.seed, "dataset": dataset.metadata,
-        "environment": environment()})
+    return write_features(output_dir, splits, provenance)
 
 
 def _training_device(classifier: ZooModelSpec) -> torch.device:
@@ -190,11 +199,11 @@ def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, 
     import pandas as pd
 
     from ..artifacts import code_version
-    from ..baselines.sd_features import read_features
+    from ..baselines.sd_features import read_features, train_stream
     from ..specs import FeatureSpec
     from ..baselines.summary import accuracy_summary
     from ..baselines.zoo import load_trained
-    from ..baselines.zoo_training import ZooTrainConfig, train_on_tensors
+    from ..baselines.zoo_training import ZooTrainConfig, train_on_stream, train_on_tensors
     from ..data import load_dataset
     from ..specs import from_dict, resolve_device
 
@@ -203,16 +212,23 @@ def train_feature_classifier(features_dir: str | Path, dataset_dir: str | Path, 
     if (train_features_dir is None) != (train_dataset_dir is None):
         raise ValueError("give both the train features and the train dataset of features.train_from, or neither")
     train_set = load_dataset(train_dataset_dir) if train_dataset_dir is not None else dataset
-    train_x, train_y = read_features(train_features_dir or features_dir, "train")
+    stream = train_stream(train_features_dir or features_dir)  # sharded (features.shard_size): streamed
+    if stream is None:
+        train_x, train_y = read_features(train_features_dir or features_dir, "train")
+        count, shape = len(train_y), tuple(train_x.shape[1:])
+    else:
+        count, shape = len(stream), stream.feature_shape
     classifier = _classifier_spec(spec.classifier, "baselines.features.classifier", len(train_set.classes),
-                                  f"{train_set.name} features", in_chans=int(train_x.shape[1]))
+                                  f"{train_set.name} features", in_chans=int(shape[0]))
     if classifier.train is None:
         raise ValueError("baselines.features.classifier needs a 'train' section: it is trained on the features")
     config = from_dict(ZooTrainConfig, classifier.train, "baselines.features.classifier.train")
-    train_on_tensors(train_x, train_y, classifier, config, output_checkpoint, "sd_features", train_set.name)
-    record = {"num_train_images": len(train_y), "feature_shape": list(train_x.shape[1:]),
-              "classifier": classifier.architecture}
-    del train_x, train_y
+    if stream is None:
+        train_on_tensors(train_x, train_y, classifier, config, output_checkpoint, "sd_features", train_set.name)
+        del train_x, train_y
+    else:
+        train_on_stream(stream, classifier, config, output_checkpoint, "sd_features", train_set.name)
+    record = {"num_train_images": count, "feature_shape": list(shape), "classifier": classifier.architecture}
     if train_dataset_dir is not None:
         record["train_dataset"] = str(train_set.metadata.get("name", train_set.name))
         return _evaluate_features(output_checkpoint, features_dir, dataset, len(train_set.classes), spec, config,
