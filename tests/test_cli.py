@@ -82,7 +82,7 @@ def test_every_rule_command_parses_with_the_generated_cli(configfile):
 
 def test_a_flag_the_stage_lacks_fails_to_parse():
     good = ["make-metrics", "--table-csvs", "a.csv", "b.csv", "--output", "m.json"]
-    assert _parse(good).params == {"table_csvs": ("a.csv", "b.csv"), "output": "m.json"}
+    assert _parse(good).params == {"table_csvs": ("a.csv", "b.csv"), "output": "m.json", "detail": None}
     with pytest.raises(click.NoSuchOption):
         _parse([*good, "--out", "x"])
     with pytest.raises(click.MissingParameter):

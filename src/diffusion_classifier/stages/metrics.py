@@ -15,6 +15,11 @@ def make_metrics(table_csvs: list[str | Path], output: str | Path, detail: str |
 
     Both nest table -> row -> column -> value (:mod:`..reporting.metrics`); the headline is
     the few dozen numbers a reader compares across commits, the detail every table's numbers.
+
+    Args:
+        table_csvs: The tables' CSV files (the catalog's metric tables).
+        output: The headline metrics file (results/metrics.json).
+        detail: The file of every number (results/metrics_detail.json); none: not written.
     """
     from ..artifacts import write_json
     from ..reporting.metrics import collect_metrics
