@@ -238,8 +238,10 @@ class Calibration:
             j = int(np.argmax(gain))
             order.append(j)
             left[j] = False
-            if cov[j, j] > 0:
-                cov = cov - np.outer(cov[:, j], cov[j]) / cov[j, j]
+            if cov[j, j] > 0:  # in place (the same bytes as cov - outer / cov[j, j], without two copies)
+                update = np.outer(cov[:, j], cov[j])
+                update /= cov[j, j]
+                cov -= update
         return np.asarray(order, dtype=np.int64)
 
     def predictor(self, points: int) -> tuple[np.ndarray, float, float]:
