@@ -18,7 +18,7 @@ pytestmark = pytest.mark.workflow
 def snakemake(results: Path, *extra: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tests/configs/micro.yaml",
            "--config", f"results={results}", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
