@@ -39,13 +39,14 @@ from .data.transforms import ImageTransform
 from .engine.acceleration import Acceleration
 from .engine.batching import AUTO, BATCH_SIZE
 from .engine.schedule import Schedule
-from .engine.sequential import SequentialConfig
+from .engine.sequential import CONDITIONAL, SequentialConfig
 
 if TYPE_CHECKING:
     from .engine.scoring import ScoringConfig
 
 __all__ = ["ModelSpec", "StrategySpec", "ScoringSpec", "from_dict", "resolve_device", "resolve_dtype",
-           "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "AuditSpec", "ZeroShotSpec",
+           "NoisePairingSpec", "ScheduleStudySpec", "SequentialStudySpec", "ClassCountStudySpec",
+           "ClassCountScheduleSpec", "AuditSpec", "ZeroShotSpec",
            "WinogroundBaselineSpec", "ClipModelSpec", "SyntheticSpec", "FeatureSpec",
            "EvaluationSetting", "ShiftSpec", "DiffusionRowSpec", "TestbedColumnsSpec", "TrendSpec", "FitSpec",
            "RobustnessSpec", "ScheduleSpec"]
@@ -310,6 +311,59 @@ class SequentialStudySpec:
             raise ValueError(f"sequential.reference {self.reference}: its largest TrialList entry must be the "
                              f"stored grid size {len(base.grid)}")
         return Schedule(evaluations, keep, base.num_train_timesteps, base.timesteps)
+
+
+@dataclass(frozen=True)
+class ClassCountScheduleSpec:
+    """One class count of the class-count study and the paper's adaptive schedule for it.
+
+    Attributes:
+        classes: Classes of the model.
+        evaluations: TrialList; its last entry is the one-stage grid scored.
+        keep: KeepList; the last is 1.
+    """
+
+    classes: Annotated[int, Field(ge=2)]
+    evaluations: Annotated[list[Positive], Field(min_length=1)]
+    keep: list[Positive] = unfilled(default_factory=lambda: [1])
+
+
+@dataclass(frozen=True)
+class ClassCountStudySpec:
+    """The class-count study (beyond the paper): does sequential elimination keep its savings
+    and its agreement with one stage at 1,000 classes? On a Gaussian class-conditional model
+    whose noise prediction is exact (:mod:`~diffusion_classifier.reporting.class_count_study`),
+    scored one stage on the grid of each class count's adaptive schedule and replayed.
+
+    Attributes:
+        schedules: One per class count: ``{classes, evaluations, keep}``, the paper's adaptive
+            schedule for a dataset of that many classes; its last TrialList entry is the grid.
+        bayes_accuracy: The nearest-mean (Bayes) accuracies each class count's spreads are
+            chosen for, easy to hard.
+        images: Images per class count and spread (each half of them calibrates the other's test).
+        k: Thresholds of the sequential test (``test: conditional``), one replay each.
+        block: Grid points per test.
+        calibration_images: Images of the other half each half's calibration is fitted on.
+        shape: An image's shape ``[C, H, W]``.
+        seed: Seed of the class means and images.
+        batch_size: Noise-predictor inputs per forward pass.
+    """
+
+    schedules: Annotated[list[Annotated[dict, section(ClassCountScheduleSpec)]], Field(min_length=1)]
+    bayes_accuracy: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(min_length=1)] = unfilled(
+        default_factory=lambda: [0.95, 0.7, 0.45])
+    images: Annotated[int, Field(ge=4)] = 20
+    k: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] = unfilled(
+        default_factory=lambda: [2.0, 3.0, 4.0])
+    block: Positive = 10
+    calibration_images: Annotated[int, Field(ge=2)] = 20
+    shape: Annotated[list[Positive], Field(min_length=3, max_length=3)] = unfilled(
+        default_factory=lambda: [1, 8, 8])
+    seed: int = 0
+    batch_size: Positive = 50000
+
+    def configs(self) -> list[SequentialConfig]:
+        return [SequentialConfig(block=self.block, k=float(k), min_points=1, test=CONDITIONAL) for k in self.k]
 
 
 # ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .models.registry import adapter_uses_prompts, list_adapters
 from .models.released_prompts import AUTHORS_PROMPTS_URL
 from .numerics import MODES
 from .specs import (AuditSpec, ClipModelSpec, EvaluationSetting, FeatureSpec, ModelSpec, NoisePairingSpec,
-                    RobustnessSpec, ScheduleStudySpec, ScoringSpec, SequentialStudySpec, ShiftSpec, StrategySpec,
+                    RobustnessSpec, ScheduleStudySpec, ClassCountStudySpec, ScoringSpec, SequentialStudySpec, ShiftSpec, StrategySpec,
                     SyntheticSpec, TestbedColumnsSpec, TrendSpec, WinogroundBaselineSpec, ZeroShotSpec)
 
 __all__ = ["check_config", "check_names", "check_references", "ConfigError", "REFERENCES", "Reference",
@@ -259,11 +259,14 @@ class SchedulesSpec(RunSpec):
         sequential_runs: Further one-stage runs (each in experiments) on which
             study.sequential's curve is replayed beside this one.
         study: Which schedules are replayed.
+        class_count: The class-count study of sequential elimination (10 to 1,000 classes, on a
+            model known in closed form; it reads no run).
     """
 
     direct: list[str] = field(default_factory=list)
     sequential_runs: list[RunSpec] = field(default_factory=list)
     study: ScheduleStudySpec | None = optional_key()
+    class_count: ClassCountStudySpec | None = optional_key()
 
 
 @dataclass(frozen=True)

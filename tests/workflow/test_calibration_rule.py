@@ -26,7 +26,7 @@ def test_a_conditional_run_is_calibrated_on_train_images_by_the_dag(tmp_path):
     path.write_text(yaml.safe_dump(config))
     summary = tmp_path / "results/predictions/digits/digits_unet/seqc.summary.json"
     run = subprocess.run([sys.executable, "-m", "snakemake", str(summary), "--cores", "2", "--configfile", str(path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+                         cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "rule score_calibration" in run.stdout + run.stderr and "rule fit_calibration" in run.stdout + run.stderr
     calibration = tmp_path / "results/calibration/digits/digits_unet/seqc.json"

@@ -32,7 +32,7 @@ def test_the_released_table_is_fetched_verified_and_encoded(tmp_path):
     target = results / "conditioning" / "digits" / "digits_text"
     run = subprocess.run([sys.executable, "-m", "snakemake", str(target), "--cores", "2", "--configfile",
                           "tests/configs/micro.yaml", str(overlay)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+                         cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-4000:]
     assert (results / "prompt_tables" / "digits.csv").read_text() == table
     assert (tmp_path / "cache" / "digits_prompts.csv").read_text() == table

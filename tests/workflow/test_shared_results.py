@@ -68,7 +68,7 @@ def test_tables_regenerate_byte_identical_from_a_pulled_run(tmp_path):
     lab = repository_copy(tmp_path / "lab")
     remote = tmp_path / "remote"
     # The cluster run (here: the small config on the CPU), then its scores versioned and pushed.
-    run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG], lab, timeout=900)
+    run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG], lab, timeout=None)
     made = _table_bytes(lab)
     assert f"{RESULTS}/tables/classification.csv" in made and f"{RESULTS}/metrics.json" in made
     _only_existing(lab)

@@ -1,5 +1,6 @@
 # Analyses of stored per-pair errors for the supervised setup: Figures 3-4, Table 5 and
-# the passes-vs-accuracy study. Nothing here rescores; each rule reads score_shard outputs.
+# the passes-vs-accuracy study. Nothing here rescores; each rule reads score_shard outputs,
+# but the class-count study, which scores a model known in closed form.
 
 
 rule figures_timesteps:
@@ -92,3 +93,24 @@ rule schedule_study:
         "--direct {params.direct:q} --names {params.names:q} --output-md {output.md:q} --output-csv {output.csv:q} "
         "--output-figure {output.figure:q} --sequential-runs {params.sequential_runs:q} "
         "--output-sequential {output.sequential:q} > {log:q} 2>&1"
+
+
+rule class_count_study:
+    """Sequential elimination at 10 to 1,000 classes, on a Gaussian model with an exact noise prediction."""
+    conda:
+        CONDA_ENV
+    output:
+        md=artifact_output("class_count_study", "md"),
+        csv=artifact_output("class_count_study", "csv"),
+        figure=artifact_output("class_count_study", "png"),
+    params:
+        caption=report_caption("class_count_study"),
+        study=lambda w: as_json(STUDY["class_count"]),
+    threads: THREADS
+    log:
+        f"{RESULTS}/logs/class_count_study/class_count_study.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/class_count_study/class_count_study.tsv"
+    shell:
+        "diffusion-classifier class-count-study --study {params.study:q} --output-md {output.md:q} "
+        "--output-csv {output.csv:q} --output-figure {output.figure:q} --threads {threads:q} > {log:q} 2>&1"

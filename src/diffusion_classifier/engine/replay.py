@@ -31,7 +31,7 @@ from .schedule import Schedule
 from .sequential import Calibration, EliminationTest, SequentialConfig, point_blocks
 
 __all__ = ["ErrorCube", "error_cube", "replay_schedule", "replay_scored_run", "replay_sequential",
-           "cross_fitted_replay", "replayed_labels", "subset_predictions"]
+           "cross_fitted_replay", "cross_fitted_calibrations", "replayed_labels", "subset_predictions"]
 
 
 @dataclass(frozen=True)
@@ -218,21 +218,39 @@ def replay_sequential(cube: "ErrorCube", config: SequentialConfig,
     return ReplayResult(predictions, kept, passes)
 
 
-def cross_fitted_replay(cube: "ErrorCube", config: SequentialConfig,
-                        calibration_images: int | None = None) -> "ReplayResult":
+def _halves(cube: "ErrorCube") -> list[np.ndarray]:
+    """The rows of a cross-fit's two halves: even and odd."""
+    n = len(cube.errors)
+    if n < 2:
+        raise ValueError(f"cross-fitting needs at least 2 images, got {n}")
+    return [np.arange(0, n, 2), np.arange(1, n, 2)]
+
+
+def cross_fitted_calibrations(cube: "ErrorCube", calibration_images: int | None = None) -> list[Calibration]:
+    """The :class:`Calibration` of each half of :func:`cross_fitted_replay`: fitted on the first
+    ``calibration_images`` images of the other half (``None``: all of them)."""
+    halves = _halves(cube)
+    return [Calibration.fit(cube.errors[other[:calibration_images]], timesteps=cube.timesteps)
+            for other in halves[::-1]]
+
+
+def cross_fitted_replay(cube: "ErrorCube", config: SequentialConfig, calibration_images: int | None = None,
+                        calibrations: list[Calibration] | None = None) -> "ReplayResult":
     """``test: conditional`` replayed on a stored one-stage run that comes without a calibration:
     its images are split into two halves (even and odd rows), and each half is replayed with
     a :class:`Calibration` fitted on the other half (its first ``calibration_images``
     images; ``None``: all of them). No image calibrates its own test, and no label is read.
+
+    ``calibrations``: :func:`cross_fitted_calibrations` of the same cube and ``calibration_images``,
+    when several configs are replayed (a calibration's visiting order and predictors are
+    computed once, and at 1,000 grid points they cost more than the replay).
     """
     n = len(cube.errors)
-    if n < 2:
-        raise ValueError(f"cross-fitting needs at least 2 images, got {n}")
-    halves = [np.arange(0, n, 2), np.arange(1, n, 2)]
+    halves = _halves(cube)
+    calibrations = calibrations or cross_fitted_calibrations(cube, calibration_images)
     predictions, passes = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     kept: list[np.ndarray] = []
-    for rows, other in (halves, halves[::-1]):
-        calibration = Calibration.fit(cube.errors[other[:calibration_images]], timesteps=cube.timesteps)
+    for rows, calibration in zip(halves, calibrations):
         part = replay_sequential(replace(cube, image_ids=cube.image_ids[rows], labels=cube.labels[rows],
                                          errors=cube.errors[rows]), config, calibration)
         predictions[rows], passes[rows] = part.predictions, part.passes

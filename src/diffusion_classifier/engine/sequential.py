@@ -233,17 +233,22 @@ class Calibration:
     def order(self) -> np.ndarray:
         """The grid in greedy order: each next point is the one whose value most reduces
         the variance of the grid's sum given the points before it."""
+        # The rows of the points not yet chosen (all columns), in grid order: a chosen point's row
+        # is never read again, so it is dropped instead of updated (the same bytes, half the work).
         cov = self.cov.copy()
+        rows = np.arange(self.grid_size)
         order: list[int] = []
-        left = np.ones(self.grid_size, dtype=bool)
         for _ in range(self.grid_size):
             with_sum = cov.sum(axis=1)  # covariance of each point with the grid's sum, given the seen
-            gain = np.where(left, with_sum ** 2 / np.maximum(np.diag(cov), 1e-300), -np.inf)
-            j = int(np.argmax(gain))
+            gain = with_sum ** 2 / np.maximum(cov[np.arange(len(rows)), rows], 1e-300)
+            r = int(np.argmax(gain))
+            j, pivot_row = int(rows[r]), cov[r]
             order.append(j)
-            left[j] = False
-            if cov[j, j] > 0:
-                cov = cov - np.outer(cov[:, j], cov[j]) / cov[j, j]
+            cov, rows = np.delete(cov, r, axis=0), np.delete(rows, r)
+            if pivot_row[j] > 0:  # condition on point j (in place: cov - outer / pivot, without copies)
+                update = np.outer(cov[:, j], pivot_row)
+                update /= pivot_row[j]
+                cov -= update
         return np.asarray(order, dtype=np.int64)
 
     def predictor(self, points: int) -> tuple[np.ndarray, float, float]:

@@ -387,13 +387,16 @@ def add_sequential_tallies(tallies: dict[str, dict], cube, provenance: dict, spe
 
     Returns the reference schedule's label (``None`` without one).
     """
-    from ..engine.replay import cross_fitted_replay, replay_schedule, replay_sequential
+    from ..engine.replay import cross_fitted_calibrations, cross_fitted_replay, replay_schedule, replay_sequential
     from ..engine.sequential import CONDITIONAL
     from .stored_runs import stored_schedule
 
+    calibrations = []  # fitted once for every k
+
     def replay(config):
         if config.test == CONDITIONAL:
-            return cross_fitted_replay(cube, config, spec.calibration_images)
+            calibrations[:] = calibrations or cross_fitted_calibrations(cube, spec.calibration_images)
+            return cross_fitted_replay(cube, config, spec.calibration_images, calibrations)
         return replay_sequential(cube, config)
 
     base = stored_schedule(provenance, cube)
