@@ -105,4 +105,5 @@ def test_paper_winoground_shares_one_noise_across_examples(tmp_path):
         shards = [score_pairs(data, tmp_path / "sd", model, strategy, scoring, prompts,
                               tmp_path / run["strategy"] / f"shard-{k}", shard=k, num_shards=2) for k in range(2)]
         seeds = read_images(shards)["seed"]
-        assert len(seeds) == 8 and set(seeds) == {7}  # every image of every example: the one noise draw
+        # every image of every example: the one noise draw, the authors' seeded one (noise_seed) where given
+        assert len(seeds) == 8 and set(seeds) == {strategy.get("noise_seed", 7)}

@@ -63,6 +63,11 @@ def _hostile_config(mini: dict, results: Path) -> dict:
     features = config["baselines"]["features"]
     features["datasets"] = [*features["datasets"], "digits_corrupted"]
     features["classifier_from"] = {"digits_corrupted": features["datasets"][0]}
+    # A fit's ID accuracy replayed from a stored one-stage run on the OOD set's classes (rule replay_restricted).
+    config["robustness"]["fits"]["corrupted"]["diffusion"].append(
+        {"label": "Diffusion Classifier (replayed ID)", "model": "digits_unet", "strategy": "even25",
+         "id_dataset": "digits", "ood_dataset": "digits_corrupted", "id_classes_from": "digits_corrupted"})
+    config["experiments"].append({"dataset": "digits_corrupted", "model": "digits_unet", "strategy": "even25"})
     return config
 
 

@@ -102,6 +102,7 @@ rule class_count_study:
     output:
         md=artifact_output("class_count_study", "md"),
         csv=artifact_output("class_count_study", "csv"),
+        html=artifact_output("class_count_study", "html"),
         figure=artifact_output("class_count_study", "png"),
     params:
         caption=report_caption("class_count_study"),
