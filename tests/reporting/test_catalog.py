@@ -144,3 +144,18 @@ def test_the_papers_values_live_in_the_catalog():
     with pytest.raises(ValueError, match="no column 'DiT-XL/2 128px, ImageNet'"):
         table5_value({"resolution": 128, "dataset": "ImageNet"}, "l2")
     assert not any(artifact(n).values for n in artifacts() if not re.fullmatch(r"table\d", n))
+
+
+def test_every_table_lists_the_files_write_table_makes():
+    """A table's Markdown comes with its CSV and its HTML (the report shows the HTML inline), so
+    an entry that names its files by hand lists all three (class_count_study once left out the HTML)."""
+    from diffusion_classifier.reporting.catalog import TABLE_FILES
+
+    incomplete = {}
+    for entry in map(artifact, artifacts()):
+        stems = {f.rsplit(".", 1)[0] for f in entry.files if f.startswith("tables/") and f.endswith(".md")}
+        missing = sorted(f"{stem}{suffix}" for stem in stems for suffix in TABLE_FILES
+                         if f"{stem}{suffix}" not in entry.files)
+        if missing:
+            incomplete[entry.name] = missing
+    assert not incomplete, f"catalog entries missing table files: {incomplete}"
